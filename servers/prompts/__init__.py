@@ -1,0 +1,1 @@
+"""The prompts server of mcp-suite."""

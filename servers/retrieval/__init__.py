@@ -1,0 +1,1 @@
+"""The retrieval server of mcp-suite."""

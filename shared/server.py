@@ -1,0 +1,103 @@
+"""The protocol edge every server is built on.
+
+:class:`SuiteServer` is the SDK's ``MCPServer`` with one addition: a :class:`SuiteError` raised by
+domain code reaches the client as a tool error carrying its own message (the SDK would otherwise
+hide the text of any exception it does not know). Helpers here send progress and log
+notifications without tying domain code to the SDK.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any, Literal
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult
+
+from shared.errors import SuiteError
+
+log = logging.getLogger(__name__)
+
+LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+
+
+def _domain_cause(exc: BaseException) -> SuiteError | None:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, SuiteError):
+            return cause
+        cause = cause.__cause__
+    return None
+
+
+class SuiteServer(MCPServer[Any]):
+    """``MCPServer`` whose tools, prompts and resources report domain errors verbatim.
+
+    Tools answer with ``isError`` results; prompts and resources, which have no such result,
+    answer with an invalid-params protocol error carrying the domain message.
+    """
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError as exc:
+            domain = _domain_cause(exc)
+            if domain is None:
+                raise
+            raise ToolError(f"Error executing tool {name}: {domain}") from domain
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
+        try:
+            return await super().get_prompt(name, arguments, context)
+        except Exception as exc:
+            domain = _domain_cause(exc)
+            if domain is None:
+                raise
+            raise MCPError(INVALID_PARAMS, str(domain)) from domain
+
+    async def read_resource(self, uri: Any, context: Any = None) -> Any:
+        try:
+            return await super().read_resource(uri, context)
+        except Exception as exc:
+            domain = _domain_cause(exc)
+            if domain is None:
+                raise
+            raise MCPError(INVALID_PARAMS, str(domain)) from domain
+
+
+def tool_error(message: str) -> CallToolResult:
+    """A tool error result for the rare case a tool must return one instead of raising."""
+    from mcp.types import TextContent
+
+    return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+
+
+async def notify_log(ctx: Context[Any, Any] | None, level: LogLevel, message: str) -> None:
+    """Send an MCP log notification (and log to stderr); a no-op for clients that did not opt in."""
+    log.log(logging.WARNING if level in ("warning", "error", "critical") else logging.INFO, message)
+    if ctx is None:
+        return
+    with warnings.catch_warnings():
+        # Deprecated from 2026-07-28 on, yet the only channel handshake-era hosts have.
+        warnings.simplefilter("ignore", MCPDeprecationWarning)
+        try:
+            await ctx.log(level, message)
+        except Exception:  # a client that went away must not fail the work it asked for
+            log.debug("could not deliver log notification", exc_info=True)
+
+
+async def notify_progress(ctx: Context[Any, Any] | None, done: float, total: float | None, message: str = "") -> None:
+    """Report progress when the client asked for it (it sent a progress token)."""
+    if ctx is None:
+        return
+    try:
+        await ctx.report_progress(done, total, message or None)
+    except Exception:
+        log.debug("could not deliver progress notification", exc_info=True)
+
+
+__all__ = ["SuiteServer", "notify_log", "notify_progress", "tool_error"]

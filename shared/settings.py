@@ -1,0 +1,122 @@
+"""Settings every server shares, read from flags, ``MCP_SUITE_*`` environment variables and an
+optional YAML file, in that order of precedence.
+
+A server adds its own fields by subclassing :class:`ServerSettings` and naming itself in
+``server_name``; its fields then come from ``--field-name`` flags, ``MCP_SUITE_<SERVER>_<FIELD>``
+variables and the ``<server>:`` section of the YAML file. Common fields use ``MCP_SUITE_<FIELD>``
+and the YAML file's top level.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from shared.errors import InvalidInputError
+
+Transport = Literal["stdio", "sse", "streamable-http"]
+ENV_PREFIX = "MCP_SUITE_"
+
+
+def default_data_dir() -> Path:
+    """The platform's per-user data folder, so a Claude Desktop entry with no env still works."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("mcp-suite", appauthor=False))
+
+
+class ServerSettings(BaseModel):
+    """Flags every server takes. Subclasses add their own fields (with a ``description``: it is the flag's help)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    server_name: ClassVar[str] = ""
+
+    transport: Transport = Field("stdio", description="how hosts connect: stdio, sse or streamable-http")
+    host: str = Field("127.0.0.1", description="HTTP bind address (loopback by default)")
+    port: int = Field(8000, ge=0, le=65535, description="HTTP port")
+    data_dir: Path = Field(default_factory=default_data_dir, description="folder that holds the server's database")
+    auth_token: SecretStr | None = Field(None, description="bearer token every HTTP request must carry")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="extra Host header values accepted over HTTP (DNS-rebinding protection stays on)",
+        json_schema_extra={"flag": "--allowed-host"},
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", description="stderr log level")
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def database_path(self) -> Path:
+        """Each server keeps its own SQLite file in the shared data folder."""
+        return self.data_dir / f"{self.server_name or 'mcp-suite'}.db"
+
+    @classmethod
+    def own_fields(cls) -> list[str]:
+        """Fields this server adds on top of the common ones."""
+        return [name for name in cls.model_fields if name not in ServerSettings.model_fields]
+
+    @classmethod
+    def env_name(cls, field: str) -> str:
+        if field in ServerSettings.model_fields:
+            return f"{ENV_PREFIX}{field.upper()}"
+        return f"{ENV_PREFIX}{cls.server_name.upper()}_{field.upper()}"
+
+    @classmethod
+    def load(cls, flags: dict[str, Any] | None = None, config_file: Path | None = None) -> ServerSettings:
+        """Merge YAML < environment < flags and validate; a bad value raises :class:`InvalidInputError`."""
+        values: dict[str, Any] = {}
+        config_file = config_file or _env_path(f"{ENV_PREFIX}CONFIG")
+        if config_file is not None:
+            values.update(_read_yaml(config_file, cls.server_name))
+        values.update(cls._from_env())
+        values.update({k: v for k, v in (flags or {}).items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise InvalidInputError(f"invalid settings: {exc}") from exc
+
+    @classmethod
+    def _from_env(cls) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for field, info in cls.model_fields.items():
+            raw = os.environ.get(cls.env_name(field))
+            if raw is None or raw == "":
+                continue
+            is_list = getattr(info.annotation, "__origin__", None) is list
+            found[field] = [part for part in raw.split(os.pathsep) if part] if is_list else raw
+        return found
+
+
+def _env_path(name: str) -> Path | None:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser() if raw else None
+
+
+def _read_yaml(path: Path, section: str) -> dict[str, Any]:
+    import yaml  # imported lazily: most runs have no config file and start faster without it
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise InvalidInputError(f"config file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"config file {path} must hold a mapping of settings")
+    common = {k.replace("-", "_"): v for k, v in data.items() if k.replace("-", "_") in ServerSettings.model_fields}
+    own = data.get(section) or {}
+    if not isinstance(own, dict):
+        raise InvalidInputError(f"config file {path}: section '{section}' must be a mapping")
+    return common | {k.replace("-", "_"): v for k, v in own.items()}

@@ -1,0 +1,104 @@
+"""Running a server over stdio, SSE or Streamable HTTP with the suite's security defaults.
+
+HTTP binds to 127.0.0.1 unless told otherwise, keeps the SDK's Host/Origin (DNS-rebinding)
+checks, and, given a token, refuses any request without ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from shared.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from mcp.server import MCPServer
+    from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class BearerTokenMiddleware:
+    """Rejects HTTP requests that lack the configured bearer token (401), before the MCP app sees them."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self._expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        supplied = dict(scope.get("headers") or []).get(b"authorization", b"")
+        if hmac.compare_digest(supplied, self._expected):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"error": "unauthorized", "error_description": "missing or wrong bearer token"}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b'Bearer realm="mcp-suite"'),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def transport_security(settings: ServerSettings) -> Any:
+    """Host/Origin checks: on for loopback binds (as the SDK does), extended by ``--allowed-host``."""
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    if settings.host not in _LOOPBACK and not settings.allowed_hosts:
+        log.warning("binding to %s with no --allowed-host: only loopback Host headers are accepted", settings.host)
+    for extra in settings.allowed_hosts:
+        hosts.append(extra if ":" in extra else f"{extra}:*")
+        origins.extend([f"http://{extra}", f"https://{extra}"])
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+def http_app(server: MCPServer[Any], settings: ServerSettings) -> ASGIApp:
+    """The ASGI app for the HTTP transports, with the token check outermost."""
+    security = transport_security(settings)
+    app: ASGIApp
+    if settings.transport == "sse":
+        app = server.sse_app(transport_security=security, host=settings.host)
+    else:
+        app = server.streamable_http_app(transport_security=security, host=settings.host)
+    if settings.auth_token is not None:
+        app = BearerTokenMiddleware(app, settings.auth_token.get_secret_value())
+    elif settings.host not in _LOOPBACK:
+        log.warning("serving on %s without --auth-token: anyone who can reach it can use it", settings.host)
+    return app
+
+
+def serve(server: MCPServer[Any], settings: ServerSettings) -> None:
+    """Run ``server`` on the configured transport until the client hangs up or the process is stopped."""
+    if settings.transport == "stdio":
+        anyio.run(server.run_stdio_async)
+        return
+
+    import uvicorn
+
+    config = uvicorn.Config(
+        http_app(server, settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # keep our stderr logging instead of uvicorn's own handlers
+        lifespan="on",
+    )
+    path = "/sse" if settings.transport == "sse" else "/mcp"
+    log.info("%s listening on http://%s:%s%s", server.name, settings.host, settings.port, path)
+    anyio.run(uvicorn.Server(config).serve)
