@@ -1,0 +1,49 @@
+"""The layering the style guide asks for, checked on the source: server.py is the only MCP surface
+of a server, domain modules never import ``mcp``, and SQL stays out of server.py."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERS = sorted(p for p in (ROOT / "servers").iterdir() if (p / "server.py").exists())
+# Modules allowed to talk MCP: each server's surface, its CLI glue, and the shared protocol edge.
+MCP_ALLOWED = {"server.py", "cli.py"}
+SHARED_MCP_ALLOWED = {"server.py", "transports.py", "cli.py"}
+SQL = re.compile(r"\b(SELECT\s+.+\s+FROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE)\b", re.I)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_every_server_has_its_surface() -> None:
+    assert {p.name for p in SERVERS} >= {"memory", "retrieval", "prompts"}
+
+
+@pytest.mark.parametrize("server", SERVERS, ids=lambda p: p.name)
+def test_domain_modules_do_not_import_mcp(server: Path) -> None:
+    offenders = [p.name for p in server.glob("*.py") if p.name not in MCP_ALLOWED and "mcp" in _imports(p)]
+    assert offenders == [], f"domain modules of {server.name} import mcp: {offenders}"
+
+
+@pytest.mark.parametrize("server", SERVERS, ids=lambda p: p.name)
+def test_no_sql_in_server_surface(server: Path) -> None:
+    source = (server / "server.py").read_text(encoding="utf-8")
+    assert not SQL.search(source), f"{server.name}/server.py contains SQL; move it to a storage module"
+
+
+def test_shared_core_keeps_mcp_at_its_edge() -> None:
+    offenders = [
+        p.name for p in (ROOT / "shared").glob("*.py") if p.name not in SHARED_MCP_ALLOWED and "mcp" in _imports(p)
+    ]
+    assert offenders == []
