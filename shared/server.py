@@ -2,8 +2,9 @@
 
 :class:`SuiteServer` is the SDK's ``MCPServer`` with one addition: a :class:`SuiteError` raised by
 domain code reaches the client as a tool error carrying its own message (the SDK would otherwise
-hide the text of any exception it does not know). Helpers here send progress and log
-notifications without tying domain code to the SDK.
+hide the text of any exception it does not know), and it answers ``logging/setLevel`` so
+handshake-era clients (Claude Desktop, the Inspector) see the logging capability it uses. Helpers
+here send progress and log notifications without tying domain code to the SDK.
 """
 
 from __future__ import annotations
@@ -16,13 +17,22 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult
+from mcp.types import INVALID_PARAMS, CallToolResult, EmptyResult, SetLevelRequestParams
 
 from shared.errors import SuiteError
 
 log = logging.getLogger(__name__)
 
 LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+_LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+_LEVEL_KEY = "mcp_suite.log_level"
+
+
+def _connection_state(session: Any) -> dict[str, Any]:
+    # The SDK hands handlers a per-request session; the level must outlive the request, so it goes
+    # into the connection's own scratch state (absent on transports without one: then no filtering).
+    state = getattr(getattr(session, "_connection", None), "state", None)
+    return state if isinstance(state, dict) else {}
 
 
 def _domain_cause(exc: BaseException) -> SuiteError | None:
@@ -40,6 +50,12 @@ class SuiteServer(MCPServer[Any]):
     Tools answer with ``isError`` results; prompts and resources, which have no such result,
     answer with an invalid-params protocol error carrying the domain message.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # MCPServer registers no logging/setLevel handler, so it neither declares the logging
+        # capability nor accepts the level clients set before they receive our log notifications.
+        self._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_log_level)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         try:
@@ -69,6 +85,11 @@ class SuiteServer(MCPServer[Any]):
             raise MCPError(INVALID_PARAMS, str(domain)) from domain
 
 
+async def _set_log_level(ctx: Any, params: SetLevelRequestParams) -> EmptyResult:
+    _connection_state(ctx.session)[_LEVEL_KEY] = params.level
+    return EmptyResult()
+
+
 def tool_error(message: str) -> CallToolResult:
     """A tool error result for the rare case a tool must return one instead of raising."""
     from mcp.types import TextContent
@@ -85,6 +106,9 @@ async def notify_log(ctx: Context[Any, Any] | None, level: LogLevel, message: st
         # Deprecated from 2026-07-28 on, yet the only channel handshake-era hosts have.
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         try:
+            threshold = _connection_state(ctx.request_context.session).get(_LEVEL_KEY)
+            if threshold in _LEVELS and _LEVELS.index(level) < _LEVELS.index(threshold):
+                return  # below the level this client asked for with logging/setLevel
             await ctx.log(level, message)
         except Exception:  # a client that went away must not fail the work it asked for
             log.debug("could not deliver log notification", exc_info=True)
