@@ -29,6 +29,7 @@ class Block:
     start_char: int
     end_char: int
     level: int = 0  # heading level for kind == "heading"
+    page: int | None = None  # 1-based page number, for doc_type == "pdf"
 
 
 @dataclass(frozen=True)
@@ -55,3 +56,4 @@ class Chunk:
     start_char: int
     end_char: int
     token_count: int
+    page: int | None = None  # 1-based page of the chunk's first block, for doc_type == "pdf"
