@@ -75,7 +75,7 @@ def run_scenario(
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_conformance_scenario(served: str, scenario: str, node_tools: NodeTools, tmp_path: Path) -> None:
+def test_conformance_scenario(node_tools: NodeTools, served: str, scenario: str, tmp_path: Path) -> None:
     proc, checks = run_scenario(node_tools, served, scenario, tmp_path)
     report = f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     assert checks, f"the conformance suite wrote no checks.json for {scenario}:\n{report}"
