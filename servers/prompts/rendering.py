@@ -48,7 +48,15 @@ FENCE_TAG = "untrusted-input"
 
 
 class TemplateRenderError(InvalidInputError):
-    """A template that does not compile or fails while rendering; the message names the file line when known."""
+    """A template that does not compile or fails while rendering; the message names the file line when known.
+
+    ``line`` is that file line (``None`` for a spec not loaded from a file); ``detail`` the message without it.
+    """
+
+    def __init__(self, spec: PromptSpec, message_index: int, template_line: int | None, detail: str) -> None:
+        self.line = spec.file_line(message_index, template_line)
+        self.detail = detail
+        super().__init__(f"{spec.locate(message_index, template_line)}: {detail}")
 
 
 @dataclass
@@ -119,7 +127,8 @@ def defuse(text: str) -> str:
 
 def fence(value: Any, label: str = "input") -> str:
     """Wrap untrusted ``value`` in delimiters it cannot close: ``{{ ticket | fence("ticket") }}``."""
-    text = defuse(value if isinstance(value, str) else str(value))
+    # Surrounding newlines are layout, not content; the fence adds its own.
+    text = defuse(value if isinstance(value, str) else str(value)).strip("\r\n")
     fence_id = hashlib.sha256(f"{label}\0{text}".encode()).hexdigest()[:12]
     safe_label = re.sub(r"[^A-Za-z0-9_.\-]", "_", str(label))[:64] or "input"
     return f'<{FENCE_TAG} name="{safe_label}" id="{fence_id}">\n{text}\n</{FENCE_TAG} id="{fence_id}">'
@@ -189,9 +198,7 @@ def parse_errors(spec: PromptSpec) -> list[TemplateRenderError]:
         try:
             compile_template(source)
         except TemplateSyntaxError as exc:
-            errors.append(
-                TemplateRenderError(f"{spec.locate(index, exc.lineno)}: template does not compile: {exc.message}")
-            )
+            errors.append(TemplateRenderError(spec, index, exc.lineno, f"template does not compile: {exc.message}"))
     return errors
 
 
@@ -286,14 +293,10 @@ def render_prompt(
         try:
             text = compile_template(message.content).render(resolved)
         except TemplateSyntaxError as exc:
-            raise TemplateRenderError(
-                f"{spec.locate(index, exc.lineno)}: template does not compile: {exc.message}"
-            ) from None
+            raise TemplateRenderError(spec, index, exc.lineno, f"template does not compile: {exc.message}") from None
         except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
-            line = _template_line(exc)
-            raise TemplateRenderError(
-                f"{spec.locate(index, line)}: rendering prompt {spec.key} failed: {type(exc).__name__}: {exc}"
-            ) from None
+            detail = f"prompt {spec.key} failed to render: {type(exc).__name__}: {exc}"
+            raise TemplateRenderError(spec, index, _template_line(exc), detail) from None
         text = text.strip()
         total += len(text)
         if total > max_output_chars:

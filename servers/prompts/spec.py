@@ -240,6 +240,8 @@ def _expand_assertion(value: Any) -> Any:
         if value[kind] is not True:
             raise ValueError(f"write `- {kind}: true` (got {value[kind]!r})")
         return {"kind": kind, **rest}
+    if isinstance(value[kind], dict) and target != "schema":  # `- max_length: {value: 90, unit: words}`
+        return {"kind": kind, **value[kind], **rest}
     return {"kind": kind, target: value[kind], **rest}
 
 

@@ -1,0 +1,174 @@
+"""The CI gate for a prompt library: every problem with its file and line, and a per-prompt summary.
+
+:func:`check_library` reports
+
+* files that do not load (YAML syntax, schema, duplicate keys) — errors at the offending line;
+* templates that do not compile — errors at the template line;
+* variables a template reads but the file does not declare — errors at the first use;
+* variables declared but never read — warnings at the declaration;
+* two files with the same ``name`` + ``version`` — an error naming both files;
+* golden cases that do not render with their inputs — errors at the case.
+
+Token estimate: :func:`estimate_tokens` counts words and punctuation marks, one token per four
+characters of a long word (``ceil(len/4)``), plus four tokens of framing per message. That tracks
+BPE tokenizers (GPT, Claude, Llama) within roughly ±20 % on English prose and code without
+shipping a tokenizer. A prompt's estimate is its fixed text: the templates with ``{{ … }}``,
+``{% … %}`` and ``{# … #}`` removed, i.e. what every call costs before variables are filled in.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from servers.prompts.rendering import (
+    TemplateRenderError,
+    parse_errors,
+    render_prompt,
+    used_variables,
+)
+from servers.prompts.spec import LoadedPrompt, PromptSpec, load_library
+from shared.errors import InvalidInputError
+
+Severity = Literal["error", "warning"]
+_WORD = re.compile(r"\w+|[^\w\s]")
+_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+MESSAGE_OVERHEAD_TOKENS = 4
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    severity: Severity
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line or 1}: {self.severity}: {self.message}"
+
+
+@dataclass(frozen=True)
+class PromptSummary:
+    name: str
+    version: str
+    file: str
+    variables: int
+    messages: int
+    golden_cases: int
+    token_estimate: int
+    max_tokens: int | None
+
+
+@dataclass
+class CheckReport:
+    problems: list[Problem] = field(default_factory=list)
+    prompts: list[PromptSummary] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough BPE token count (see the module docstring); no tokenizer download needed."""
+    return sum(max(1, math.ceil(len(piece) / 4)) for piece in _WORD.findall(text))
+
+
+def prompt_token_estimate(spec: PromptSpec) -> int:
+    """The fixed cost of ``spec``: its templates without Jinja2 expressions, plus per-message framing."""
+    messages = spec.as_messages()
+    return sum(estimate_tokens(_JINJA.sub(" ", m.content)) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+
+
+def check_prompt(loaded: LoadedPrompt) -> list[Problem]:
+    """Problems of one prompt that loaded (templates, variables, golden cases)."""
+    spec, file = loaded.spec, str(loaded.path)
+    problems = [Problem(file, exc.line, "error", exc.detail) for exc in parse_errors(spec)]
+    if problems:
+        return problems  # variables and golden cases cannot be judged on a template that does not compile
+
+    used = used_variables(spec)
+    declared = {v.name for v in spec.input_variables}
+    for name, line in used.items():
+        if name not in declared:
+            problems.append(
+                Problem(file, line, "error", f"template uses variable '{name}' but input_variables does not declare it")
+            )
+    for index, variable in enumerate(spec.input_variables):
+        if variable.name not in used:
+            problems.append(
+                Problem(
+                    file,
+                    spec.line_of(f"input_variables.{index}"),
+                    "warning",
+                    f"variable '{variable.name}' is declared but no template uses it",
+                )
+            )
+
+    if any(p.severity == "error" for p in problems):
+        return problems
+    for index, case in enumerate(spec.tests):
+        try:
+            render_prompt(spec, case.inputs)
+        except InvalidInputError as exc:
+            detail = exc.detail if isinstance(exc, TemplateRenderError) else str(exc)
+            problems.append(
+                Problem(
+                    file,
+                    spec.line_of(f"tests.{index}"),
+                    "error",
+                    f"golden case '{case.name}' does not render: {detail}",
+                )
+            )
+    return problems
+
+
+def check_library(folder: str | Path) -> CheckReport:
+    """Check every prompt file under ``folder``; see the module docstring for what is reported."""
+    library = load_library(folder)
+    report = CheckReport()
+    for error in library.errors:
+        report.problems += [Problem(error.path, issue.line, "error", issue.message) for issue in error.issues]
+
+    first_seen: dict[tuple[str, str], LoadedPrompt] = {}
+    for loaded in library.prompts:
+        spec = loaded.spec
+        key = (spec.name, spec.version)
+        if key in first_seen:
+            report.problems.append(
+                Problem(
+                    str(loaded.path),
+                    spec.line_of("version"),
+                    "error",
+                    f"{spec.name} version {spec.version} is also defined in {first_seen[key].path}; "
+                    "give one of them a new version",
+                )
+            )
+        else:
+            first_seen[key] = loaded
+        report.problems += check_prompt(loaded)
+        report.prompts.append(
+            PromptSummary(
+                name=spec.name,
+                version=spec.version,
+                file=str(loaded.path),
+                variables=len(spec.input_variables),
+                messages=len(spec.as_messages()),
+                golden_cases=len(spec.tests),
+                token_estimate=prompt_token_estimate(spec),
+                max_tokens=spec.execution_settings.max_tokens,
+            )
+        )
+    report.problems.sort(key=lambda p: (p.file, p.line or 0, p.severity))
+    return report

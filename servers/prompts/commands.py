@@ -1,0 +1,174 @@
+"""``mcp-suite prompts check`` and ``mcp-suite prompts test``: the CI commands of a prompt library.
+
+``check DIR`` is the static gate (schema, templates, variables, duplicates, golden cases render),
+printing ``file:line: severity: message`` lines that editors and CI annotators understand, then a
+summary table with token estimates; exit 1 on any error.
+
+``test [DIR]`` runs the golden cases: against a model with ``--base-url`` (any OpenAI-compatible
+endpoint), or render-only without one; exit 1 when a case fails or a file does not load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from shared.cli import Command
+from shared.errors import InvalidInputError
+
+
+def _folder(settings: Any, args: argparse.Namespace) -> Path:
+    folder = getattr(args, "directory", None) or getattr(settings, "library", None)
+    if folder is None:
+        raise InvalidInputError("name the prompt library folder: `mcp-suite prompts check DIR` (or --library DIR)")
+    return Path(folder)
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip(), file=out)
+
+
+# ── check ─────────────────────────────────────────────────────────────────────────────────────
+
+
+def _check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", nargs="?", type=Path, help="prompt library folder (default: --library)")
+
+
+def run_check(settings: Any, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from servers.prompts.checking import check_library
+
+    out = out or sys.stdout
+    folder = _folder(settings, args)
+    report = check_library(folder)
+    for problem in report.problems:
+        print(problem, file=out)
+    if report.prompts:
+        if report.problems:
+            print(file=out)
+        rows = [["PROMPT", "VERSION", "VARS", "MESSAGES", "CASES", "~TOKENS", "MAX_TOKENS", "FILE"]]
+        for p in sorted(report.prompts, key=lambda p: (p.name, p.version)):
+            rows.append(
+                [
+                    p.name,
+                    p.version,
+                    str(p.variables),
+                    str(p.messages),
+                    str(p.golden_cases),
+                    str(p.token_estimate),
+                    str(p.max_tokens or "-"),
+                    p.file,
+                ]
+            )
+        _table(rows, out)
+    files = len({p.file for p in report.prompts} | {p.file for p in report.problems})
+    verdict = "FAILED" if report.errors else "ok"
+    print(
+        f"\n{verdict}: {len(report.prompts)} prompt version(s) in {files} file(s); "
+        f"{len(report.errors)} error(s), {len(report.warnings)} warning(s)",
+        file=out,
+    )
+    return 1 if report.errors else 0
+
+
+CHECK_COMMAND = Command(
+    help="check a prompt library (schema, templates, variables, duplicates, golden cases render); exit 1 on errors",
+    run=run_check,
+    add_arguments=_check_arguments,
+)
+
+
+# ── test ──────────────────────────────────────────────────────────────────────────────────────
+
+
+def _test_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", nargs="?", type=Path, help="prompt library folder (default: --library)")
+    parser.add_argument(
+        "--base-url",
+        help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1 or http://localhost:11434 (Ollama); "
+        "without it the cases are only rendered",
+    )
+    parser.add_argument("--model", help="model to call (default: each prompt's execution_settings.model)")
+    parser.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key")
+    parser.add_argument("--name", action="append", metavar="NAME", help="only this prompt (repeatable)")
+    parser.add_argument("--concurrency", type=int, default=4, help="model calls in flight (default 4)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one answer (default 120)")
+
+
+def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    import anyio
+
+    from servers.prompts.golden import Complete, openai_complete, run_golden
+    from servers.prompts.spec import load_library
+
+    out = out or sys.stdout
+    library = load_library(_folder(settings, args))
+    prompts = library.prompts
+    names = getattr(args, "name", None)
+    if names:
+        known = {p.spec.name for p in prompts}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise InvalidInputError(
+                f"no prompt named {', '.join(missing)} in the library; known: {', '.join(sorted(known)) or 'none'}"
+            )
+        prompts = [p for p in prompts if p.spec.name in names]
+
+    complete: Complete | None = None
+    base_url = getattr(args, "base_url", None)
+    if base_url:
+        api_key = None
+        if getattr(args, "api_key_env", None):
+            api_key = os.environ.get(args.api_key_env)
+            if not api_key:
+                raise InvalidInputError(f"environment variable {args.api_key_env} (from --api-key-env) is not set")
+        complete = openai_complete(base_url, api_key, getattr(args, "model", None), timeout=args.timeout)
+
+    for error in library.errors:
+        for line in str(error).splitlines():
+            print(f"ERROR {line}", file=out)
+    report = anyio.run(lambda: run_golden(prompts, complete, concurrency=args.concurrency))
+
+    for case in report.cases:
+        label = {"passed": "PASS", "rendered": "OK", "failed": "FAIL", "error": "ERROR"}[case.status]
+        latency = f"  ({case.latency_ms:.0f} ms)" if case.latency_ms is not None else ""
+        print(f"{label:<5} {case.prompt}:{case.version}  {case.case}{latency}", file=out)
+        if case.error:
+            print(f"      {case.error}", file=out)
+        for result in case.assertions:
+            if not result.passed:
+                print(f"      - {result.kind}: {result.message}", file=out)
+        if case.status == "failed" and case.output is not None:
+            excerpt = case.output.strip().replace("\n", "\n        ")
+            print(f"      output:\n        {excerpt[:1000]}", file=out)
+        for warning in case.warnings:
+            print(f"      warning: {warning}", file=out)
+
+    if report.versions:
+        print(file=out)
+        rows = [["PROMPT", "VERSION", "CASES", "PASSED", "FAILED"]]
+        for v in report.versions:
+            rows.append([v.name, v.version, str(v.cases), str(v.passed), str(v.failed)])
+        _table(rows, out)
+    failed = sum(not c.passed for c in report.cases)
+    mode = f"against {base_url}" if base_url else "render-only (no --base-url)"
+    verdict = "FAILED" if failed or library.errors else "ok"
+    print(
+        f"\n{verdict}: {len(report.cases)} golden case(s) {mode}; {len(report.cases) - failed} passed, {failed} failed"
+        + (f"; {len(library.errors)} file(s) did not load" if library.errors else ""),
+        file=out,
+    )
+    return 1 if failed or library.errors else 0
+
+
+TEST_COMMAND = Command(
+    help="run the golden cases of a prompt library against an OpenAI-compatible model (or render-only); "
+    "exit 1 on failure",
+    run=run_test,
+    add_arguments=_test_arguments,
+)
