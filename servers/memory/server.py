@@ -1,14 +1,296 @@
-"""MCP surface of the memory server (placeholder until the graph lands)."""
+"""MCP surface of the memory server: tools, resources and a prompt over :mod:`servers.memory.graph`.
 
+The nine tools of ``@modelcontextprotocol/server-memory`` keep their names, input fields and
+result shapes, including the text content the reference sends (so a model that reads only text
+sees the same thing), with typed ``outputSchema``s from :mod:`servers.memory.models`. Everything
+else (paging, ranked search, namespaces, the neighbourhood tool) is additive.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, cast
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resources.templates import ResourceSecurity
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field
+
+from servers.memory import limits
+from servers.memory.graph import GraphStore
+from servers.memory.instructions import SERVER_INSTRUCTIONS, memory_prompt
+from servers.memory.models import (
+    CreatedEntities,
+    CreatedRelations,
+    EntityName,
+    KnowledgeGraph,
+    Neighbourhood,
+    NewEntity,
+    ObservationAddition,
+    ObservationDeletion,
+    ObservationResults,
+    Outcome,
+    RelationRef,
+)
+from servers.memory.schema import MIGRATIONS
 from servers.memory.settings import MemorySettings
+from shared import __version__
+from shared.db import Database
 from shared.server import SuiteServer
 
 
-def build_server(settings: MemorySettings) -> SuiteServer:
-    server = SuiteServer("mcp-suite-memory")
+@dataclass
+class MemoryState:
+    """What the lifespan opens: the graph of this instance's namespace."""
 
-    @server.tool()
-    def ping() -> str:
-        return "pong"
+    graph: GraphStore
+
+
+WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+
+Batch = Field(min_length=0, max_length=limits.MAX_ITEMS_PER_CALL)
+
+
+def _json(data: Any) -> str:
+    # Same layout as the reference's JSON.stringify(value, null, 2).
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _reply(model: BaseModel, text: str | None = None, key: str | None = None) -> CallToolResult:
+    """Structured content from ``model``; text content as the reference sends it (``key`` picks the
+    part the reference prints, e.g. only the list of created entities)."""
+    data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if text is None:
+        text = _json(data[key] if key else data)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def _done(message: str) -> CallToolResult:
+    return _reply(Outcome(success=True, message=message), text=message)
+
+
+def build_server(settings: MemorySettings) -> SuiteServer:
+    # Static resources get no Context from the SDK, so the lifespan also leaves its state here.
+    live: dict[str, MemoryState] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[MemoryState]:
+        db = await Database.open(settings.database_path, MIGRATIONS)
+        try:
+            state = MemoryState(graph=GraphStore(db, settings.namespace))
+            live["state"] = state
+            yield state
+        finally:
+            live.pop("state", None)
+            await db.close()
+
+    server = SuiteServer(
+        "mcp-suite-memory",
+        title="Memory (knowledge graph)",
+        instructions=SERVER_INSTRUCTIONS,
+        version=__version__,
+        lifespan=lifespan,
+    )
+
+    def graph_of(ctx: Context) -> GraphStore:
+        return cast(MemoryState, ctx.request_context.lifespan_context).graph
+
+    def live_graph() -> GraphStore:
+        return live["state"].graph
+
+    # ---- the reference server's nine tools ------------------------------------------------------
+
+    @server.tool(title="Create Entities", annotations=WRITE)
+    async def create_entities(
+        entities: Annotated[list[NewEntity], Batch], ctx: Context
+    ) -> Annotated[CallToolResult, CreatedEntities]:
+        """Create multiple new entities in the knowledge graph.
+
+        Each entity has a unique name, an entityType (person, organization, event …) and
+        observations (atomic facts). Entities whose name already exists are skipped, not
+        changed: add facts to them with add_observations. Returns the entities that were created.
+        """
+        created = await graph_of(ctx).create_entities(entities)
+        return _reply(CreatedEntities(entities=created), key="entities")
+
+    @server.tool(title="Create Relations", annotations=WRITE)
+    async def create_relations(
+        relations: Annotated[list[RelationRef], Batch], ctx: Context
+    ) -> Annotated[CallToolResult, CreatedRelations]:
+        """Create multiple new relations between entities in the knowledge graph. Relations should be in active voice.
+
+        Both entities of every relation must already exist (create them with create_entities
+        first); if any is missing the whole call is rejected and nothing is created. Relations
+        that already exist are skipped. Returns the relations that were created.
+        """
+        created = await graph_of(ctx).create_relations(relations)
+        return _reply(CreatedRelations(relations=created), key="relations")
+
+    @server.tool(title="Add Observations", annotations=WRITE)
+    async def add_observations(
+        observations: Annotated[list[ObservationAddition], Batch], ctx: Context
+    ) -> Annotated[CallToolResult, ObservationResults]:
+        """Add new observations to existing entities in the knowledge graph.
+
+        Fails (adding nothing) if an entity does not exist: create it with create_entities
+        first. Observations the entity already has are skipped; the result lists, per entity,
+        the observations that were actually added.
+        """
+        results = await graph_of(ctx).add_observations(observations)
+        return _reply(ObservationResults(results=results), key="results")
+
+    @server.tool(title="Delete Entities", annotations=DELETE)
+    async def delete_entities(
+        entityNames: Annotated[list[EntityName], Batch, Field(description="An array of entity names to delete")],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, Outcome]:
+        """Delete multiple entities and their associated relations from the knowledge graph.
+
+        The entities' observations and every relation from or to them are deleted too. Names
+        that do not exist are ignored.
+        """
+        await graph_of(ctx).delete_entities(entityNames)
+        return _done("Entities deleted successfully")
+
+    @server.tool(title="Delete Observations", annotations=DELETE)
+    async def delete_observations(
+        deletions: Annotated[list[ObservationDeletion], Batch], ctx: Context
+    ) -> Annotated[CallToolResult, Outcome]:
+        """Delete specific observations from entities in the knowledge graph.
+
+        Observations are matched exactly; ones that do not exist (or belong to unknown
+        entities) are ignored.
+        """
+        await graph_of(ctx).delete_observations(deletions)
+        return _done("Observations deleted successfully")
+
+    @server.tool(title="Delete Relations", annotations=DELETE)
+    async def delete_relations(
+        relations: Annotated[list[RelationRef], Batch, Field(description="An array of relations to delete")],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, Outcome]:
+        """Delete multiple relations from the knowledge graph.
+
+        Relations are matched exactly on from, to and relationType; ones that do not exist are ignored.
+        """
+        await graph_of(ctx).delete_relations(relations)
+        return _done("Relations deleted successfully")
+
+    @server.tool(title="Read Graph", annotations=READ)
+    async def read_graph(
+        ctx: Context,
+        limit: Annotated[
+            int,
+            Field(ge=1, le=limits.MAX_READ_LIMIT, description="Most entities to return in this page"),
+        ] = limits.DEFAULT_READ_LIMIT,
+        offset: Annotated[int, Field(ge=0, description="Entities to skip: the nextOffset of the previous page")] = 0,
+    ) -> Annotated[CallToolResult, KnowledgeGraph]:
+        """Read the entire knowledge graph: entities (in creation order) and the relations between them.
+
+        A large graph is returned one page at a time; then the result has a `page` field with
+        the total counts and the `nextOffset` to pass for the next page. For large memories
+        prefer search_nodes or open_nodes, which return just what is relevant.
+        """
+        return _reply(await graph_of(ctx).read_graph(limit=limit, offset=offset))
+
+    @server.tool(title="Search Nodes", annotations=READ)
+    async def search_nodes(
+        query: Annotated[
+            str,
+            Field(
+                max_length=limits.MAX_QUERY_CHARS,
+                description="The search query to match against entity names, types, and observation content",
+            ),
+        ],
+        ctx: Context,
+        limit: Annotated[
+            int, Field(ge=1, le=limits.MAX_SEARCH_LIMIT, description="Most entities to return, best matches first")
+        ] = limits.DEFAULT_SEARCH_LIMIT,
+    ) -> Annotated[CallToolResult, KnowledgeGraph]:
+        """Search for nodes in the knowledge graph based on a query.
+
+        Matches entity names, types and observation content: entities containing all the words
+        (or word prefixes) come first, ranked by relevance with name matches highest, then
+        entities containing the query as a substring, then entities matching any of the words.
+        Returns the matching entities and every relation that touches them.
+        """
+        return _reply(await graph_of(ctx).search(query, limit=limit))
+
+    @server.tool(title="Open Nodes", annotations=READ)
+    async def open_nodes(
+        names: Annotated[list[EntityName], Batch, Field(description="An array of entity names to retrieve")],
+        ctx: Context,
+    ) -> Annotated[CallToolResult, KnowledgeGraph]:
+        """Open specific nodes in the knowledge graph by their names.
+
+        Returns the entities that exist (unknown names are skipped) and every relation from or to them.
+        """
+        return _reply(await graph_of(ctx).open_nodes(names))
+
+    # ---- beyond the reference -------------------------------------------------------------------
+
+    @server.tool(title="Get Neighbourhood", annotations=READ)
+    async def get_neighbourhood(
+        name: EntityName,
+        ctx: Context,
+        depth: Annotated[
+            int, Field(ge=1, le=limits.MAX_DEPTH, description="How many relation hops to follow (1 to 3)")
+        ] = 1,
+        limit: Annotated[
+            int, Field(ge=1, le=limits.MAX_NEIGHBOURHOOD_LIMIT, description="Most entities to return")
+        ] = limits.DEFAULT_NEIGHBOURHOOD_LIMIT,
+    ) -> Annotated[CallToolResult, Neighbourhood]:
+        """Explore what is connected to an entity: it and every entity within `depth` relation hops
+        (following relations in both directions), nearest first, with the relations among them.
+
+        Each entity carries its `distance` in hops. Fails if the entity does not exist.
+        """
+        return _reply(await graph_of(ctx).neighbourhood(name, depth=depth, limit=limit))
+
+    @server.resource(
+        "memory://graph",
+        name="graph-summary",
+        title="Knowledge graph summary",
+        description="Counts, the commonest entity and relation types, and the most recently updated entities",
+        mime_type="application/json",
+    )
+    async def graph_summary() -> str:
+        return _json((await live_graph().summary()).model_dump(mode="json", by_alias=True))
+
+    @server.resource(
+        "memory://knowledge-graph",
+        name="knowledge-graph",
+        title="Knowledge Graph",
+        description="The knowledge graph as read_graph returns it (the first page of a large graph)",
+        mime_type="application/json",
+    )
+    async def knowledge_graph() -> str:
+        graph = await live_graph().read_graph()
+        return _json(graph.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    @server.resource(
+        "memory://entities/{name}",
+        name="entity",
+        title="Entity",
+        description="One entity with its observations, timestamps and relations in both directions",
+        mime_type="application/json",
+        # Entity names are free text, not paths: `..` or a leading `/` are legitimate in them.
+        security=ResourceSecurity(exempt_params={"name"}),
+    )
+    async def entity(name: str, ctx: Context) -> str:
+        detail = await graph_of(ctx).entity_detail(name)
+        return _json(detail.model_dump(mode="json", by_alias=True))
+
+    @server.prompt(
+        title="Memory instructions",
+        description="Recommended system-prompt instructions for using this memory (adapted from the reference server)",
+    )
+    def memory_instructions(
+        user: Annotated[str, Field(description="Who the assistant talks to, as named in the memory")] = "default_user",
+    ) -> str:
+        return memory_prompt(user)
 
     return server

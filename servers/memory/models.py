@@ -1,0 +1,200 @@
+"""The memory server's data shapes: what tools accept and what they return.
+
+Field names follow the reference server (``entityType``, ``relationType``, ``entityName`` …) so a
+system prompt or client written for ``@modelcontextprotocol/server-memory`` works unchanged.
+Input types carry the bounds from :mod:`servers.memory.limits` (validated once, at the edge);
+output types are plain so stored data always serialises.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
+
+from servers.memory import limits
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return value
+
+
+EntityName = Annotated[
+    str,
+    Field(min_length=1, max_length=limits.MAX_NAME_CHARS, description="The name of the entity"),
+    AfterValidator(_not_blank),
+]
+TypeName = Annotated[str, Field(min_length=1, max_length=limits.MAX_TYPE_CHARS), AfterValidator(_not_blank)]
+ObservationText = Annotated[
+    str,
+    Field(min_length=1, max_length=limits.MAX_OBSERVATION_CHARS, description="One atomic fact"),
+    AfterValidator(_not_blank),
+]
+
+
+def _from_field(description: str | None = None) -> Any:
+    # "from" on the wire, `from_` in Python. Not `alias=`: type checkers would then demand
+    # `from=` in constructor calls, which is not valid Python.
+    return Field(validation_alias=AliasChoices("from", "from_"), serialization_alias="from", description=description)
+
+
+class _Wire(BaseModel):
+    # `from` is a Python keyword: the field is `from_` in code and "from" on the wire. Unknown keys are
+    # ignored, as the reference server (zod) does, so clients that send extras keep working.
+    model_config = ConfigDict(populate_by_name=True)
+
+
+# ---- inputs -------------------------------------------------------------------------------------
+
+
+class NewEntity(_Wire):
+    name: EntityName
+    entityType: Annotated[TypeName, Field(description="The type of the entity, e.g. person, organization, event")]
+    observations: list[ObservationText] = Field(
+        default_factory=list,
+        max_length=limits.MAX_CONTENTS_PER_ITEM,
+        description="An array of observation contents associated with the entity",
+    )
+
+
+class RelationRef(_Wire):
+    from_: EntityName = _from_field("The name of the entity where the relation starts")
+    to: EntityName = Field(description="The name of the entity where the relation ends")
+    relationType: Annotated[TypeName, Field(description="The type of the relation, in active voice (works_at)")]
+
+
+class ObservationAddition(_Wire):
+    entityName: Annotated[EntityName, Field(description="The name of the entity to add the observations to")]
+    contents: list[ObservationText] = Field(
+        max_length=limits.MAX_CONTENTS_PER_ITEM, description="An array of observation contents to add"
+    )
+
+
+class ObservationDeletion(_Wire):
+    entityName: Annotated[EntityName, Field(description="The name of the entity containing the observations")]
+    observations: list[ObservationText] = Field(
+        max_length=limits.MAX_CONTENTS_PER_ITEM, description="An array of observations to delete"
+    )
+
+
+# ---- outputs ------------------------------------------------------------------------------------
+
+
+class Entity(_Wire):
+    name: str
+    entityType: str
+    observations: list[str]
+
+
+class Relation(_Wire):
+    from_: str = _from_field()
+    to: str
+    relationType: str
+
+
+class CreatedEntities(_Wire):
+    entities: list[Entity] = Field(description="The entities that were created (existing names are skipped)")
+
+
+class CreatedRelations(_Wire):
+    relations: list[Relation] = Field(description="The relations that were created (duplicates are skipped)")
+
+
+class AddedObservations(_Wire):
+    entityName: str
+    addedObservations: list[str] = Field(description="Observations that were new; already known ones are skipped")
+
+
+class ObservationResults(_Wire):
+    results: list[AddedObservations]
+
+
+class Outcome(_Wire):
+    success: bool
+    message: str
+
+
+class PageInfo(_Wire):
+    """Present on ``read_graph`` only when the graph did not fit in one page."""
+
+    totalEntities: int
+    totalRelations: int
+    offset: int
+    returnedEntities: int
+    truncated: bool
+    nextOffset: int | None = None
+    hint: str
+
+
+class KnowledgeGraph(_Wire):
+    entities: list[Entity]
+    relations: list[Relation]
+    page: PageInfo | None = Field(default=None, description="Paging details; only present when the graph was cut short")
+    hint: str | None = Field(default=None, description="Only present when more matches exist than were returned")
+
+
+class NeighbourEntity(Entity):
+    distance: int = Field(description="Hops from the centre entity (0 is the centre itself)")
+
+
+class Neighbourhood(_Wire):
+    center: str
+    depth: int
+    entities: list[NeighbourEntity] = Field(
+        description="The centre and the entities within `depth` hops, nearest first"
+    )
+    relations: list[Relation] = Field(description="Relations among the returned entities")
+    truncated: bool = Field(description="True when more entities were in reach than `limit` allowed")
+
+
+class TypeCount(_Wire):
+    type: str
+    count: int
+
+
+class RecentEntity(_Wire):
+    name: str
+    entityType: str
+    updatedAt: str
+
+
+class GraphSummary(_Wire):
+    namespace: str
+    entities: int
+    relations: int
+    observations: int
+    entityTypes: list[TypeCount]
+    relationTypes: list[TypeCount]
+    recentlyUpdated: list[RecentEntity]
+
+
+class StoredObservation(_Wire):
+    content: str
+    createdAt: str
+
+
+class LinkedRelation(_Wire):
+    from_: str = _from_field()
+    to: str
+    relationType: str
+    createdAt: str
+
+
+class EntityDetail(_Wire):
+    name: str
+    entityType: str
+    createdAt: str
+    updatedAt: str
+    observations: list[StoredObservation]
+    outgoing: list[LinkedRelation]
+    incoming: list[LinkedRelation]
+
+
+class ImportReport(_Wire):
+    entitiesCreated: int
+    observationsAdded: int
+    relationsCreated: int
+    entitiesCreatedForRelations: int = 0
+    duplicatesSkipped: int

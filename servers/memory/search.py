@@ -1,0 +1,43 @@
+"""Turning a free-text ``search_nodes`` query into safe FTS5 query strings.
+
+User text never reaches FTS5 syntax unquoted: every word becomes a quoted phrase, so operators
+(AND, NEAR, column filters, ``*``) in a query are just text.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+TRIGRAM_MIN_CHARS = 3
+"""The trigram index can only answer substring queries of at least three characters."""
+
+
+def words(query: str) -> list[str]:
+    """The query's words, in order, without repeats (case-insensitive)."""
+    seen: dict[str, str] = {}
+    for word in _WORD.findall(query):
+        seen.setdefault(word.casefold(), word)
+    return list(seen.values())
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def all_words(query: str) -> str | None:
+    """Every word must appear, each as a word or a word prefix: ``"lang"*`` finds ``language``."""
+    found = words(query)
+    return " AND ".join(_quote(w) + "*" for w in found) if found else None
+
+
+def any_word(query: str) -> str | None:
+    """At least one word (or prefix) appears: the recall fallback for multi-word queries."""
+    found = words(query)
+    return " OR ".join(_quote(w) + "*" for w in found) if len(found) > 1 else None
+
+
+def substring(query: str) -> str | None:
+    """The whole query as one trigram phrase, i.e. a case-insensitive substring match."""
+    return _quote(query) if len(query) >= TRIGRAM_MIN_CHARS else None
