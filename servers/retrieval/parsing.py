@@ -179,6 +179,9 @@ def parse_bytes(
         raise DocumentTooLargeError(_too_large(name, len(data)))
     if doc_type is None:
         doc_type = detect_type(_name_path(name), data)
+        expected = _suffix_type(_name_path(name))
+        if doc_type is None and expected not in (None, "pdf"):
+            raise UnsupportedFormatError(f"{name}: looks like binary data, not {expected} text; nothing was read")
         if doc_type is None:
             raise UnsupportedFormatError(
                 f"{name}: unsupported format or binary data; supported are Markdown, reStructuredText, "
@@ -311,6 +314,13 @@ _LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+•]|\d{1,9}[.)])(?:[ \t]+|$)")
 _TABLE_DELIM = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
 
 
+def _list_marker(line: str) -> str | None:
+    """The kind of list marker a top-level item uses ("-", "*", "+", "." or ")"), None if not an item."""
+    if line[:1] in (" ", "\t") or not _LIST_ITEM.match(line):
+        return None
+    return line[0] if not line[0].isdigit() else line.lstrip("0123456789")[:1]
+
+
 def _md_block_start(line: str, next_line: str | None) -> bool:
     return bool(
         _FENCE.match(line)
@@ -391,6 +401,7 @@ def _parse_markdown(text: str, name: str) -> ParsedDocument:
             i, prev_blank = j, False
             continue
         if _LIST_ITEM.match(line):
+            marker = _list_marker(line)
             j = i + 1
             while j < n:
                 current = lines[j]
@@ -398,13 +409,15 @@ def _parse_markdown(text: str, name: str) -> ParsedDocument:
                     k = j
                     while k < n and not lines[k].strip():
                         k += 1
-                    if k < n and (lines[k][:1] in (" ", "\t") or _LIST_ITEM.match(lines[k])):
+                    if k < n and (lines[k][:1] in (" ", "\t") or _list_marker(lines[k]) == marker):
                         j = k
                         continue
                     break
-                if _LIST_ITEM.match(current) or current[:1] in (" ", "\t"):
+                if current[:1] in (" ", "\t") or _list_marker(current) == marker:
                     j += 1
                     continue
+                if _LIST_ITEM.match(current):
+                    break  # a different marker starts a new list
                 if _md_block_start(current, lines[j + 1] if j + 1 < n else None):
                     break
                 j += 1  # lazy continuation of the item's paragraph
