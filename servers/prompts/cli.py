@@ -1,9 +1,14 @@
-"""Command line of the prompts server."""
+"""Command line of the prompts server: serve (default), publish, label, check, test."""
 
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
 from typing import Any
 
 from servers.prompts.settings import PromptsSettings
-from shared.cli import ServerSpec, server_main
+from shared.cli import Command, ServerSpec, server_main
+from shared.errors import InvalidInputError
 
 
 def _build(settings: PromptsSettings) -> Any:
@@ -12,6 +17,108 @@ def _build(settings: PromptsSettings) -> Any:
     return build_server(settings)
 
 
-SPEC = ServerSpec(name="prompts", summary="The prompts server of mcp-suite.", settings=PromptsSettings, build=_build)
+async def _open_service(settings: PromptsSettings) -> Any:
+    from servers.prompts.registry import Registry
+    from servers.prompts.service import PromptService
+    from servers.prompts.telemetry import Telemetry
+
+    registry = await Registry.open(settings.database_path)
+    service = PromptService(
+        registry,
+        Telemetry(registry.db),
+        None,
+        author=settings.publisher,
+        max_variable_chars=settings.max_variable_chars,
+        max_output_chars=settings.max_output_chars,
+    )
+    await service.refresh()
+    return service
+
+
+def _publish_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", nargs="?", type=Path, help="prompt library folder (default: --library)")
+
+
+def _publish(settings: PromptsSettings, args: argparse.Namespace) -> int:
+    import anyio
+
+    folder: Path | None = args.folder or settings.library
+    if folder is None:
+        raise InvalidInputError("name the prompt library folder: mcp-suite prompts publish DIR")
+
+    async def run() -> int:
+        service = await _open_service(settings)
+        try:
+            outcome = await service.publish_folder(folder.expanduser())
+        finally:
+            await service.registry.close()
+        for item in outcome.published:
+            print(f"published {item.name}:{item.version}  ({item.source_file})")
+        for item in outcome.unchanged:
+            print(f"unchanged {item.name}:{item.version}")
+        print(f"{len(outcome.published)} published, {len(outcome.unchanged)} unchanged into {settings.database_path}")
+        return 0
+
+    return anyio.run(run)
+
+
+def _label_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="prompt name")
+    parser.add_argument("label", help="label, e.g. production or staging")
+    parser.add_argument("version", nargs="?", help="version to point the label at (omit with --rollback)")
+    parser.add_argument("--rollback", action="store_true", help="move the label back to its previous version")
+
+
+def _label(settings: PromptsSettings, args: argparse.Namespace) -> int:
+    import anyio
+
+    if not args.rollback and not args.version:
+        raise InvalidInputError("give the version to point the label at, or --rollback")
+
+    async def run() -> int:
+        service = await _open_service(settings)
+        try:
+            if args.rollback:
+                before, after = await service.rollback(args.name, args.label)
+                print(f"{args.name}: label {args.label} rolled back from {before} to {after}")
+            else:
+                previous = await service.set_label(args.name, args.label, args.version)
+                print(f"{args.name}: label {args.label} -> {args.version} (was {previous or 'unset'})")
+        finally:
+            await service.registry.close()
+        return 0
+
+    return anyio.run(run)
+
+
+def _commands() -> dict[str, Command]:
+    commands: dict[str, Command] = {}
+    try:
+        from servers.prompts.commands import CHECK_COMMAND, TEST_COMMAND
+    except ImportError:  # the prompt-file commands are optional while the tree is assembled
+        pass
+    else:
+        commands["check"] = CHECK_COMMAND
+        commands["test"] = TEST_COMMAND
+    commands["publish"] = Command(
+        help="publish a prompt library folder into the registry (all or nothing; unchanged versions are no-ops)",
+        run=_publish,
+        add_arguments=_publish_arguments,
+    )
+    commands["label"] = Command(
+        help="point a label (production, staging …) of a prompt at a version, or roll it back",
+        run=_label,
+        add_arguments=_label_arguments,
+    )
+    return commands
+
+
+SPEC = ServerSpec(
+    name="prompts",
+    summary="A versioned prompt registry served as MCP prompts: labels, rollouts, golden tests and telemetry.",
+    settings=PromptsSettings,
+    build=_build,
+    commands=_commands(),
+)
 
 main = server_main("prompts")
