@@ -63,8 +63,10 @@ def transport_security(settings: ServerSettings) -> Any:
     if settings.host not in _LOOPBACK and not settings.allowed_hosts:
         log.warning("binding to %s with no --allowed-host: only loopback Host headers are accepted", settings.host)
     for extra in settings.allowed_hosts:
-        hosts.append(extra if ":" in extra else f"{extra}:*")
-        origins.extend([f"http://{extra}", f"https://{extra}"])
+        # A name without a port matches it with any port and without one (a proxy on 80/443 sends none).
+        names = [extra] if ":" in extra else [extra, f"{extra}:*"]
+        hosts.extend(names)
+        origins.extend(f"{scheme}://{name}" for name in names for scheme in ("http", "https"))
     return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
