@@ -10,6 +10,7 @@ import json
 import subprocess
 import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -108,7 +109,7 @@ async def test_streamable_http_serves_the_tool_list(data_dir: Path) -> None:
 
 def test_stdio_writes_nothing_but_protocol_to_stdout(data_dir: Path, tmp_path: Path) -> None:
     """With DEBUG logging on, every stdout line is still a JSON-RPC message; the logs go to stderr."""
-    requests = [
+    requests: list[dict[str, Any]] = [
         INITIALIZE,
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
