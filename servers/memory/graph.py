@@ -46,6 +46,8 @@ from shared.errors import InvalidInputError, NotFoundError
 
 _FTS_TABLES = ("entity_fts", "entity_trigram")
 _IN_IDS = "(SELECT value FROM json_each(?))"
+RANK_CAP = 2_000
+"""Search matches beyond this many are not all BM25-ranked (see ``GraphStore._collect``)."""
 
 
 def _quoted(names: Iterable[str], most: int = 20) -> str:
@@ -258,10 +260,11 @@ class GraphStore:
         """The named entities that exist (unknown names are skipped) and every relation touching them."""
         async with self.db.snapshot() as conn:
             async with conn.execute(
-                f"SELECT id, name, entity_type FROM entities WHERE namespace = ? AND name IN {_IN_IDS} ORDER BY id",
+                # Sorted here, not in SQL: ORDER BY id would tempt the planner off the name index.
+                f"SELECT id, name, entity_type FROM entities WHERE namespace = ? AND name IN {_IN_IDS}",
                 (self.namespace, json.dumps(list(names))),
             ) as cur:
-                rows = [_Row(*r) for r in await cur.fetchall()]
+                rows = sorted((_Row(*r) for r in await cur.fetchall()), key=lambda r: r.id)
             return await self._subgraph(conn, rows)
 
     async def search(self, query: str, limit: int = limits.DEFAULT_SEARCH_LIMIT) -> KnowledgeGraph:
@@ -281,7 +284,8 @@ class GraphStore:
             if len(found) < want:
                 phrase = search.substring(query)
                 if phrase:
-                    await self._collect(conn, "entity_trigram", phrase, want, found)
+                    # Substring hits are not ranked: BM25 over trigrams says little about relevance.
+                    await self._collect(conn, "entity_trigram", phrase, want, found, ranked=False)
                 else:
                     await self._collect_short(conn, query, want, found)
             if len(found) < want:
@@ -494,10 +498,39 @@ class GraphStore:
         relations = await self._relations(conn, f"r.from_id IN {_IN_IDS} OR r.to_id IN {_IN_IDS}", (payload, payload))
         return KnowledgeGraph(entities=entities, relations=relations)
 
-    async def _collect(self, conn: Connection, table: str, match: str, want: int, found: dict[int, None]) -> None:
+    async def _collect(
+        self, conn: Connection, table: str, match: str, want: int, found: dict[int, None], ranked: bool = True
+    ) -> None:
+        """Add up to ``want`` entities matching ``match`` to ``found``, best first.
+
+        BM25 costs about a microsecond per match, so a query matching most of a large graph
+        ("person") is ranked only where it counts: name matches are ranked first, the remainder
+        follows newest first. Queries with up to ``RANK_CAP`` matches are ranked in full.
+        """
+        if not ranked:
+            await self._take(conn, table, match, want, found, order="rowid DESC")
+            return
+        if await self._count(conn, table, match) <= RANK_CAP:
+            await self._take(conn, table, match, want, found, order="rank")
+            return
+        in_names = f"{{name}} : ({match})"
+        ranked_names = await self._count(conn, table, in_names) <= RANK_CAP
+        await self._take(conn, table, in_names, want, found, order="rank" if ranked_names else "rowid DESC")
+        if len(found) < want:
+            await self._take(conn, table, match, want, found, order="rowid DESC")
+
+    async def _count(self, conn: Connection, table: str, match: str) -> int:
+        # Across namespaces: only an estimate of the ranking work, which is what matters here.
+        async with conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _take(
+        self, conn: Connection, table: str, match: str, want: int, found: dict[int, None], order: str
+    ) -> None:
         async with conn.execute(
             f"SELECT e.id FROM {table} JOIN entities e ON e.id = {table}.rowid "
-            f"WHERE {table} MATCH ? AND e.namespace = ? ORDER BY {table}.rank LIMIT ?",
+            f"WHERE {table} MATCH ? AND e.namespace = ? ORDER BY {table}.{order} LIMIT ?",
             (match, self.namespace, want + len(found)),
         ) as cur:
             async for (entity_id,) in cur:
@@ -509,7 +542,9 @@ class GraphStore:
         # Too short for the trigram index: scan, as the reference does for every query.
         needle = query.lower()
         async with conn.execute(
-            "SELECT e.id FROM entities e WHERE e.namespace = ? AND (instr(lower(e.name), ?) OR "
+            # `+e.namespace`: walking entities in id order lets LIMIT stop the scan early; the planner
+            # would otherwise pick a namespace index and sort every row of the namespace first.
+            "SELECT e.id FROM entities e WHERE +e.namespace = ? AND (instr(lower(e.name), ?) OR "
             "instr(lower(e.entity_type), ?) OR EXISTS (SELECT 1 FROM observations o "
             "WHERE o.entity_id = e.id AND instr(lower(o.content), ?))) ORDER BY e.id LIMIT ?",
             (self.namespace, needle, needle, needle, want + len(found)),

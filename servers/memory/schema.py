@@ -24,6 +24,7 @@ CREATE TABLE entities (
     UNIQUE (namespace, name)
 );
 CREATE INDEX entities_recent ON entities (namespace, updated_at);
+CREATE INDEX entities_namespace ON entities (namespace);  -- (namespace, id) order, for paging
 
 CREATE TABLE observations (
     id         INTEGER PRIMARY KEY,

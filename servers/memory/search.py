@@ -10,6 +10,9 @@ import re
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
+PREFIX_MIN_CHARS = 3
+"""Shorter words match whole words only: a prefix query for "1" would expand to every number."""
+
 TRIGRAM_MIN_CHARS = 3
 """The trigram index can only answer substring queries of at least three characters."""
 
@@ -26,16 +29,20 @@ def _quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def _term(word: str) -> str:
+    return _quote(word) + ("*" if len(word) >= PREFIX_MIN_CHARS else "")
+
+
 def all_words(query: str) -> str | None:
     """Every word must appear, each as a word or a word prefix: ``"lang"*`` finds ``language``."""
     found = words(query)
-    return " AND ".join(_quote(w) + "*" for w in found) if found else None
+    return " AND ".join(_term(w) for w in found) if found else None
 
 
 def any_word(query: str) -> str | None:
     """At least one word (or prefix) appears: the recall fallback for multi-word queries."""
     found = words(query)
-    return " OR ".join(_quote(w) + "*" for w in found) if len(found) > 1 else None
+    return " OR ".join(_term(w) for w in found) if len(found) > 1 else None
 
 
 def substring(query: str) -> str | None:
