@@ -262,13 +262,14 @@ def openai_complete(
     *,
     timeout: float = 120.0,
     max_retries: int = 2,
+    retry_delay: float = 0.5,
 ) -> Complete:
     """A completion function for an OpenAI-compatible ``/v1/chat/completions`` endpoint.
 
     ``model`` overrides each prompt's ``execution_settings.model`` (useful when a prompt names a
     hosted model but the run targets a local one). Temperature, max_tokens and any extra settings
     (``top_p``, ``stop``, ``response_format`` …) are sent as they are. Rate limits and 5xx answers
-    are retried ``max_retries`` times with a short back-off; every failure becomes a
+    are retried ``max_retries`` times, waiting ``retry_delay`` seconds and doubling; every failure becomes a
     :class:`CompletionError` saying what happened.
     """
     import anyio
@@ -291,7 +292,7 @@ def openai_complete(
                 problem = f"{url} answered HTTP {response.status_code}"
             if attempt == max_retries:
                 raise CompletionError(problem)
-            await anyio.sleep(min(8.0, 0.5 * 2**attempt))
+            await anyio.sleep(min(8.0, retry_delay * 2**attempt))
         raise AssertionError("unreachable")
 
     async def complete(messages: list[PromptMessage], settings: ExecutionSettings) -> str:

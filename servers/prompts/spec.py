@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -204,7 +205,7 @@ class MaxLengthAssertion(_Strict):
     unit: Literal["chars", "words"] = "chars"
 
 
-Assertion = Annotated[
+_AnyAssertion = Annotated[
     EqualsAssertion
     | ContainsAssertion
     | NotContainsAssertion
@@ -245,17 +246,16 @@ def _expand_assertion(value: Any) -> Any:
     return {"kind": kind, target: value[kind], **rest}
 
 
+# Either `{kind: contains, value: x}` or the short form `{contains: x}`.
+Assertion = Annotated[_AnyAssertion, BeforeValidator(_expand_assertion)]
+
+
 class GoldenCase(_Strict):
     """A curated input and what a good output must satisfy."""
 
     name: str = Field(min_length=1)
     inputs: dict[str, Any] = Field(default_factory=dict)
     assertions: list[Assertion] = Field(default_factory=list)
-
-    @field_validator("assertions", mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        return [_expand_assertion(item) for item in value] if isinstance(value, list) else value
 
     @field_validator("inputs", mode="before")
     @classmethod

@@ -1,0 +1,320 @@
+"""Golden cases: every assertion kind, the runner, and the OpenAI-compatible client against a mock peer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import TypeAdapter
+
+from servers.prompts.golden import (
+    CompletionError,
+    chat_completions_url,
+    evaluate_assertions,
+    openai_complete,
+    run_golden,
+)
+from servers.prompts.spec import Assertion, ExecutionSettings, PromptMessage, load_library, load_prompt_file
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prompts"
+ASSERTION = TypeAdapter(Assertion)
+
+
+def check(output: str, **assertion: Any) -> tuple[bool, str]:
+    [result] = evaluate_assertions(output, [ASSERTION.validate_python(assertion)])
+    assert result.kind == assertion["kind"]
+    return result.passed, result.message
+
+
+# ── assertions ────────────────────────────────────────────────────────────────────────────────
+
+
+def test_equals() -> None:
+    assert check("  42\n", kind="equals", value="42")[0]
+    assert check("Yes", kind="equals", value="yes", ignore_case=True)[0]
+    ok, message = check("Yes", kind="equals", value="yes")
+    assert not ok and message == "expected 'yes', got 'Yes'"
+
+
+def test_contains_and_not_contains() -> None:
+    assert check("order 12345 shipped", kind="contains", value="12345")[0]
+    assert not check("order 12345 shipped", kind="contains", value="SHIPPED")[0]
+    assert check("order 12345 shipped", kind="contains", value="SHIPPED", ignore_case=True)[0]
+    assert check("all good", kind="not_contains", value="error")[0]
+    ok, message = check("an error occurred", kind="not_contains", value="error")
+    assert not ok and message == "output contains 'error'"
+
+
+def test_regex() -> None:
+    assert check("fix(parser): reject port 65536", kind="regex", pattern=r"^fix\(\w+\): ")[0]
+    assert not check("Fixed the parser", kind="regex", pattern=r"^fix")[0]
+    assert check("Fixed the parser", kind="regex", pattern=r"^fix", ignore_case=True)[0]
+    assert check("intro\n- item", kind="regex", pattern=r"^- ", multiline=True)[0]
+    assert not check("intro\n- item", kind="regex", pattern=r"^- ")[0]
+
+
+def test_valid_json_tolerates_one_code_fence() -> None:
+    assert check('{"a": 1}', kind="valid_json")[0]
+    assert check('```json\n{"a": 1}\n```', kind="valid_json")[0]
+    assert check("\n```\n[1, 2]\n```\n", kind="valid_json")[0]
+    ok, message = check('Sure! Here it is: {"a": 1}', kind="valid_json")
+    assert not ok and message.startswith("output is not JSON (Expecting value at line 1)")
+
+
+def test_json_schema() -> None:
+    schema = {
+        "type": "object",
+        "required": ["ticketId", "issueSummary"],
+        "properties": {"ticketId": {"type": "string"}, "issueSummary": {"type": "string", "maxLength": 10}},
+    }
+    assert check('{"ticketId": "7", "issueSummary": "late"}', kind="json_schema", schema=schema)[0]
+    ok, message = check('{"ticketId": 7, "issueSummary": "far too long a summary"}', kind="json_schema", schema=schema)
+    assert not ok
+    assert message.startswith("output does not match the schema: ")
+    assert "issueSummary: 'far too long a summary' is too long" in message
+    assert "ticketId: 7 is not of type 'string'" in message
+    ok, message = check("not json", kind="json_schema", schema=schema)
+    assert not ok and message.startswith("output is not JSON")
+
+
+def test_max_length() -> None:
+    assert check("  12345  ", kind="max_length", value=5)[0]
+    ok, message = check("123456", kind="max_length", value=5)
+    assert not ok and message == "output is 6 chars (limit 5)"
+    assert check("one two three", kind="max_length", value=3, unit="words")[0]
+    assert not check("one two three four", kind="max_length", value=3, unit="words")[0]
+
+
+def test_every_assertion_is_evaluated() -> None:
+    assertions = [ASSERTION.validate_python(a) for a in ({"contains": "x"}, {"max_length": 1}, {"contains": "y"})]
+    results = evaluate_assertions("xy", assertions)
+    assert [r.passed for r in results] == [True, False, True]
+
+
+def test_bad_json_schema_is_rejected_when_the_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: s\nversion: 1\ntemplate: hi\ntests:\n  - name: t\n    assertions:\n"
+        "      - json_schema: {type: nonsense}\n",
+        encoding="utf-8",
+    )
+    from servers.prompts.spec import PromptFileError
+
+    with pytest.raises(PromptFileError, match=r"s.yaml:7: .*not a valid JSON Schema"):
+        load_prompt_file(path)
+
+
+# ── the runner ────────────────────────────────────────────────────────────────────────────────
+
+
+@pytest.mark.anyio
+async def test_render_only_run_checks_every_case_renders(tmp_path: Path) -> None:
+    library = load_library(EXAMPLES)
+    report = await run_golden(library.prompts)
+    assert report.mode == "render-only" and report.passed
+    assert report.cases and all(c.status == "rendered" for c in report.cases)
+    seed = next(v for v in report.versions if (v.name, v.version) == ("SummarizeSupportTicket", "1"))
+    assert seed.cases == 0 and seed.ok
+
+    (tmp_path / "p.yaml").write_text(
+        "name: p\nversion: 1\ninput_variables: [a]\ntemplate: '{{ a }}'\n"
+        "tests:\n  - name: fine\n    inputs: {a: x}\n  - name: forgot_input\n",
+        encoding="utf-8",
+    )
+    report = await run_golden(load_library(tmp_path).prompts)
+    assert not report.passed
+    assert [(c.case, c.status) for c in report.cases] == [("fine", "rendered"), ("forgot_input", "error")]
+    assert "needs variable 'a'" in (report.cases[1].error or "")
+    [version] = report.versions
+    assert (version.cases, version.passed, version.failed) == (2, 1, 1)
+
+
+def two_versions(tmp_path: Path) -> list[Any]:
+    for version, model in (("1", "old-model"), ("2", "new-model")):
+        (tmp_path / f"v{version}.yaml").write_text(
+            f"""\
+name: Classify
+version: {version}
+input_variables: [text]
+execution_settings: {{model: {model}, temperature: 0, max_tokens: 5, seed: 7}}
+messages:
+  - role: system
+    content: Answer spam or ham.
+  - role: user
+    content: "{{{{ text | fence }}}}"
+tests:
+  - name: spam
+    inputs: {{text: "WIN A FREE CRUISE"}}
+    assertions: [{{equals: spam, ignore_case: true}}]
+  - name: ham
+    inputs: {{text: "Lunch at noon?"}}
+    assertions: [{{equals: ham}}, {{max_length: 3}}]
+""",
+            encoding="utf-8",
+        )
+    return load_library(tmp_path).prompts
+
+
+class Peer:
+    """An OpenAI-compatible endpoint: the old model calls everything spam, the new one reads the text."""
+
+    def __init__(self) -> None:
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        body = json.loads(request.content)
+        text = body["messages"][-1]["content"]
+        answer = "Spam" if body["model"] == "old-model" or "CRUISE" in text else "ham"
+        return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", "content": answer}}]})
+
+
+@pytest.mark.anyio
+async def test_run_against_an_openai_compatible_peer_compares_versions(tmp_path: Path) -> None:
+    peer = Peer()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(peer)) as client:
+        complete = openai_complete("http://llm.test/v1", api_key="sk-test", client=client)
+        report = await run_golden(two_versions(tmp_path), complete)
+
+    assert report.mode == "model" and not report.passed
+    assert [(c.version, c.case, c.status) for c in report.cases] == [
+        ("1", "spam", "passed"),
+        ("1", "ham", "failed"),
+        ("2", "spam", "passed"),
+        ("2", "ham", "passed"),
+    ]
+    failed = report.cases[1]
+    assert failed.output == "Spam"
+    assert [(a.kind, a.passed) for a in failed.assertions] == [("equals", False), ("max_length", False)]
+    assert [(v.version, v.passed, v.failed) for v in report.versions] == [("1", 1, 1), ("2", 2, 0)]
+
+    # What went over the wire: the URL, the key, the prompt's settings (extras included), the fenced input.
+    request = peer.requests[0]
+    assert str(request.url) == "http://llm.test/v1/chat/completions"
+    assert request.headers["authorization"] == "Bearer sk-test"
+    bodies = [json.loads(r.content) for r in peer.requests]
+    first = next(b for b in bodies if b["model"] == "old-model" and "CRUISE" in b["messages"][1]["content"])
+    assert first["temperature"] == 0 and first["max_tokens"] == 5 and first["seed"] == 7
+    assert first["messages"][0] == {"role": "system", "content": "Answer spam or ham."}
+    assert first["messages"][1]["content"].startswith('<untrusted-input name="input" id="')
+
+
+@pytest.mark.anyio
+async def test_model_override(tmp_path: Path) -> None:
+    peer = Peer()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(peer)) as client:
+        complete = openai_complete("http://localhost:11434", model="new-model", client=client)
+        report = await run_golden(two_versions(tmp_path), complete)
+    assert report.passed
+    assert {json.loads(r.content)["model"] for r in peer.requests} == {"new-model"}
+    assert "authorization" not in peer.requests[0].headers
+    assert peer.requests[0].url.path == "/v1/chat/completions"
+
+
+def test_chat_completions_url() -> None:
+    assert chat_completions_url("http://localhost:11434") == "http://localhost:11434/v1/chat/completions"
+    assert chat_completions_url("https://api.openai.com/v1/") == "https://api.openai.com/v1/chat/completions"
+    assert chat_completions_url("http://h/v1/chat/completions") == "http://h/v1/chat/completions"
+
+
+MESSAGES = [PromptMessage(role="user", content="hi")]
+SETTINGS = ExecutionSettings(model="m")
+
+
+async def call(handler: Any, settings: ExecutionSettings = SETTINGS, **kwargs: Any) -> str:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        complete = openai_complete("http://llm.test", client=client, retry_delay=0, **kwargs)
+        return await complete(MESSAGES, settings)
+
+
+@pytest.mark.anyio
+async def test_http_error_carries_the_peer_message() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": {"message": "Incorrect API key provided"}})
+
+    with pytest.raises(CompletionError, match=r"answered HTTP 401: Incorrect API key provided"):
+        await call(handler)
+
+
+@pytest.mark.anyio
+async def test_overload_is_retried_then_succeeds() -> None:
+    attempts: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(1)
+        if len(attempts) < 3:
+            return httpx.Response(503, text="busy")
+        return httpx.Response(200, json={"choices": [{"message": {"content": "done"}}]})
+
+    assert await call(handler) == "done"
+    assert len(attempts) == 3
+
+
+@pytest.mark.anyio
+async def test_overload_gives_up_after_the_retries() -> None:
+    attempts: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        attempts.append(1)
+        return httpx.Response(429, json={"error": {"message": "Rate limit reached"}})
+
+    with pytest.raises(CompletionError, match="HTTP 429: Rate limit reached"):
+        await call(handler, max_retries=1)
+    assert len(attempts) == 2
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("exc", "message"),
+    [
+        (httpx.ReadTimeout("slow"), "no answer from http://llm.test/v1/chat/completions within 3 s"),
+        (httpx.ConnectError("refused"), "cannot reach http://llm.test/v1/chat/completions: refused"),
+    ],
+)
+async def test_transport_failures(exc: Exception, message: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    with pytest.raises(CompletionError, match=message):
+        await call(handler, timeout=3, max_retries=0)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        (httpx.Response(200, text="<html>proxy login</html>"), "did not answer like an OpenAI chat completion"),
+        (httpx.Response(200, json={"choices": []}), "did not answer like an OpenAI chat completion"),
+        (
+            httpx.Response(200, json={"choices": [{"message": {"content": None}, "finish_reason": "content_filter"}]}),
+            "no text content .finish_reason='content_filter'",
+        ),
+    ],
+)
+async def test_unusable_answers(response: httpx.Response, message: str) -> None:
+    with pytest.raises(CompletionError, match=message):
+        await call(lambda request: response)
+
+
+@pytest.mark.anyio
+async def test_no_model_anywhere() -> None:
+    with pytest.raises(CompletionError, match=r"pass --model or set execution_settings\.model"):
+        await call(lambda request: httpx.Response(200), settings=ExecutionSettings())
+
+
+@pytest.mark.anyio
+async def test_a_failing_call_fails_its_case_and_the_run_goes_on(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "CRUISE" in request.content.decode():
+            return httpx.Response(500, json={"error": "model crashed"})
+        return httpx.Response(200, json={"choices": [{"message": {"content": "ham"}}]})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        complete = openai_complete("http://llm.test", client=client, max_retries=0)
+        report = await run_golden(two_versions(tmp_path), complete)
+    statuses = [(c.version, c.case, c.status) for c in report.cases]
+    assert statuses == [("1", "spam", "error"), ("1", "ham", "passed"), ("2", "spam", "error"), ("2", "ham", "passed")]
+    assert report.cases[0].error == "http://llm.test/v1/chat/completions answered HTTP 500: model crashed"
