@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -74,7 +74,7 @@ class ServerSettings(BaseModel):
         return f"{ENV_PREFIX}{cls.server_name.upper()}_{field.upper()}"
 
     @classmethod
-    def load(cls, flags: dict[str, Any] | None = None, config_file: Path | None = None) -> ServerSettings:
+    def load(cls, flags: dict[str, Any] | None = None, config_file: Path | None = None) -> Self:
         """Merge YAML < environment < flags and validate; a bad value raises :class:`InvalidInputError`."""
         values: dict[str, Any] = {}
         config_file = config_file or _env_path(f"{ENV_PREFIX}CONFIG")
