@@ -48,7 +48,7 @@ from servers.prompts.service import DEFAULT_LABEL, PromptService, Resolution, Sy
 from servers.prompts.settings import PromptsSettings
 from servers.prompts.telemetry import Run, Telemetry
 from servers.prompts.watcher import watch
-from shared.errors import SuiteError
+from shared.errors import InvalidInputError, SuiteError
 from shared.server import SuiteServer, notify_log
 
 log = logging.getLogger(__name__)
@@ -605,7 +605,7 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
         service = await _service(ctx)
         folder = state.settings.library
         if folder is None:
-            raise MCPError(INVALID_PARAMS, "no library folder is configured (start the server with --library DIR)")
+            raise InvalidInputError("no library folder is configured (start the server with --library DIR)")
         outcome = await service.publish_folder(folder)
         if outcome.published:
             await server.broadcaster.prompts_changed()

@@ -1,0 +1,84 @@
+"""Run telemetry: what record_run stores and the per-version figures prompt_stats computes."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from servers.prompts.registry import Registry
+from servers.prompts.telemetry import Run, Telemetry, parse_since, percentile
+from shared.errors import InvalidInputError
+
+
+def test_percentile_interpolates_like_numpy() -> None:
+    values = [float(v) for v in range(1, 101)]  # 1..100
+    assert percentile(values, 50) == pytest.approx(50.5)
+    assert percentile(values, 95) == pytest.approx(95.05)
+    assert percentile([7.0], 95) == 7.0
+    assert percentile([], 50) is None
+
+
+def test_parse_since() -> None:
+    now = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
+    assert parse_since("24h", now=now) == "2026-01-09T12:00:00.000000Z"
+    assert parse_since("7d", now=now) == "2026-01-03T12:00:00.000000Z"
+    assert parse_since("30m", now=now) == "2026-01-10T11:30:00.000000Z"
+    assert parse_since("2026-01-01T00:00:00Z") == "2026-01-01T00:00:00.000000Z"
+    assert parse_since("2026-01-01") == "2026-01-01T00:00:00.000000Z"
+    assert parse_since(None) is None
+    with pytest.raises(InvalidInputError, match="neither a duration"):
+        parse_since("last tuesday")
+
+
+@pytest.mark.anyio
+async def test_stats_side_by_side(tmp_path: Path) -> None:
+    registry = await Registry.open(tmp_path / "prompts.db")
+    telemetry = Telemetry(registry.db)
+    try:
+        for i in range(1, 11):  # v1: latencies 100..1000, one error, 3 of 4 rated positive
+            await telemetry.record_run(
+                Run(
+                    "Greet",
+                    "1",
+                    latency_ms=100.0 * i,
+                    input_tokens=100,
+                    output_tokens=10 * i,
+                    cost=0.01,
+                    quality_score=0.5 if i <= 2 else None,
+                    feedback=("negative" if i == 4 else "positive") if i <= 4 else None,
+                    error="timeout" if i == 10 else None,
+                )
+            )
+        for _ in range(4):
+            await telemetry.record_run(Run("Greet", "2", 50.0, 80, 20, 0.002, feedback="positive"))
+        await telemetry.record_run(Run("Other", "1", 1.0, 1, 1, 1.0))
+
+        one, two = await telemetry.prompt_stats("Greet")
+        assert (one.version, one.runs, one.errors, one.error_rate) == ("1", 10, 1, 0.1)
+        assert one.latency_p50_ms == pytest.approx(550.0)
+        assert one.latency_p95_ms == pytest.approx(955.0)
+        assert one.mean_input_tokens == 100 and one.mean_output_tokens == pytest.approx(55.0)
+        assert one.total_cost == pytest.approx(0.1) and one.mean_cost == pytest.approx(0.01)
+        assert one.mean_quality_score == pytest.approx(0.5)
+        assert (one.rated_runs, one.approval_rate) == (4, 0.75)
+        assert (two.version, two.runs, two.error_rate, two.approval_rate) == ("2", 4, 0.0, 1.0)
+        assert two.total_cost == pytest.approx(0.008) and two.mean_quality_score is None
+
+        assert await telemetry.prompt_stats("Greet", since="2999-01-01") == []
+        assert [s.runs for s in await telemetry.prompt_stats("Greet", since="1h")] == [10, 4]
+    finally:
+        await registry.close()
+
+
+@pytest.mark.anyio
+async def test_feedback_values_are_constrained(tmp_path: Path) -> None:
+    import sqlite3
+
+    registry = await Registry.open(tmp_path / "prompts.db")
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            await Telemetry(registry.db).record_run(Run("Greet", "1", 1, 1, 1, 0, feedback="meh"))  # type: ignore[arg-type]
+        async with registry.db.snapshot() as conn, conn.execute("SELECT count(*) FROM prompt_runs") as cur:
+            assert (await cur.fetchone())[0] == 0  # type: ignore[index]
+    finally:
+        await registry.close()
