@@ -98,6 +98,9 @@ def _test_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", action="append", metavar="NAME", help="only this prompt (repeatable)")
     parser.add_argument("--concurrency", type=int, default=4, help="model calls in flight (default 4)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one answer (default 120)")
+    parser.add_argument(
+        "--retries", type=int, default=2, help="retries of a call refused with 429/5xx or not reaching the server"
+    )
 
 
 def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -127,7 +130,9 @@ def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None)
             api_key = os.environ.get(args.api_key_env)
             if not api_key:
                 raise InvalidInputError(f"environment variable {args.api_key_env} (from --api-key-env) is not set")
-        complete = openai_complete(base_url, api_key, getattr(args, "model", None), timeout=args.timeout)
+        complete = openai_complete(
+            base_url, api_key, getattr(args, "model", None), timeout=args.timeout, max_retries=max(0, args.retries)
+        )
 
     for error in library.errors:
         for line in str(error).splitlines():

@@ -1,0 +1,247 @@
+"""``mcp-suite prompts check`` / ``test``: argument parsing, output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from servers.prompts.commands import CHECK_COMMAND, TEST_COMMAND
+from servers.prompts.settings import PromptsSettings
+from shared.cli import ServerSpec, run
+from tests.support import script
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prompts"
+# The commands mounted the way the prompts CLI mounts them, so argv parsing and settings are the real ones.
+SPEC = ServerSpec(
+    name="prompts",
+    summary="test",
+    settings=PromptsSettings,
+    build=lambda settings: None,  # type: ignore[arg-type, return-value]
+    commands={"check": CHECK_COMMAND, "test": TEST_COMMAND},
+)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = run(SPEC, list(argv), "mcp-suite prompts")
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def broken_library(tmp_path: Path) -> Path:
+    tmp_path.mkdir()
+    (tmp_path / "ok.yaml").write_text(
+        "name: ok\nversion: 1\ninput_variables: [a]\ntemplate: '{{ a }}'\n", encoding="utf-8"
+    )
+    (tmp_path / "bad.yaml").write_text("name: bad\nversion: 1\ntemplate: '{{ b }}'\n", encoding="utf-8")
+    return tmp_path
+
+
+# ── check ─────────────────────────────────────────────────────────────────────────────────────
+
+
+def test_check_passes_on_the_examples(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    code, out = cli(capsys, "check", str(EXAMPLES), "--data-dir", str(data_dir))
+    assert code == 0, out
+    assert "PROMPT" in out and "~TOKENS" in out and "SummarizeSupportTicket" in out
+    assert out.rstrip().splitlines()[-1].startswith("ok: ")
+
+
+def test_check_fails_with_file_line_messages(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    library = broken_library(tmp_path / "lib")
+    code, out = cli(capsys, "check", str(library), "--data-dir", str(data_dir))
+    assert code == 1
+    assert f"{library / 'bad.yaml'}:3: error: template uses variable 'b' but input_variables does not declare it" in out
+    assert "FAILED: 2 prompt version(s) in 2 file(s); 1 error(s), 0 warning(s)" in out
+
+
+def test_check_uses_the_library_setting(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data_dir: Path
+) -> None:
+    monkeypatch.setenv("MCP_SUITE_PROMPTS_LIBRARY", str(EXAMPLES))
+    code, out = cli(capsys, "check", "--data-dir", str(data_dir))
+    assert code == 0 and "CodeReview" in out
+
+
+def test_check_without_a_folder_explains_itself(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data_dir: Path, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("MCP_SUITE_PROMPTS_LIBRARY", raising=False)
+    code, out = cli(capsys, "check", "--data-dir", str(data_dir))
+    assert code == 1 and "name the prompt library folder" in out
+    code, out = cli(capsys, "check", str(tmp_path / "missing"), "--data-dir", str(data_dir))
+    assert code == 1 and "does not exist" in out
+
+
+# ── test ──────────────────────────────────────────────────────────────────────────────────────
+
+
+def test_render_only_run(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
+    code, out = cli(capsys, "test", str(EXAMPLES), "--data-dir", str(data_dir))
+    assert code == 0, out
+    assert "OK    SummarizeSupportTicket:2  summary_has_two_keys" in out
+    assert "render-only (no --base-url)" in out
+    # The injection-probe golden case renders, and the warning is shown rather than hidden.
+    assert "looks like a prompt-injection attempt" in out
+
+
+def test_render_only_run_fails_on_a_broken_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    (tmp_path / "broken.yaml").write_text("name: [\n", encoding="utf-8")
+    code, out = cli(capsys, "test", str(tmp_path), "--data-dir", str(data_dir))
+    assert code == 1 and "ERROR " in out and "invalid YAML" in out
+
+
+@pytest.fixture
+def model_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A real local OpenAI-compatible endpoint that answers 'ham' unless the prompt mentions a cruise."""
+    seen: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+            answer = "spam" if "CRUISE" in body["messages"][-1]["content"] else "ham"
+            payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def classify_library(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "classify.yaml").write_text(
+        """\
+name: Classify
+version: 1
+input_variables: [text]
+template: "spam or ham? {{ text | fence }}"
+tests:
+  - name: spam
+    inputs: {text: WIN A CRUISE}
+    assertions: [{equals: spam}]
+  - name: ham
+    inputs: {text: lunch?}
+    assertions: [{equals: spam}]
+""",
+        encoding="utf-8",
+    )
+    (folder / "other.yaml").write_text("name: Other\nversion: 1\ntemplate: hi\ntests: [{name: t}]\n", encoding="utf-8")
+    return folder
+
+
+def test_run_against_a_model(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    data_dir: Path,
+    model_server: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, seen = model_server
+    monkeypatch.setenv("TEST_LLM_KEY", "sk-local")
+    library = classify_library(tmp_path / "lib")
+    argv = ["test", str(library), "--base-url", url, "--model", "tiny", "--api-key-env", "TEST_LLM_KEY"]
+    code, out = cli(capsys, *argv, "--name", "Classify", "--data-dir", str(data_dir))
+    assert code == 1
+    assert "PASS  Classify:1  spam" in out
+    assert "FAIL  Classify:1  ham" in out
+    assert "- equals: expected 'spam', got 'ham'" in out
+    assert "Other" not in out  # --name filters
+    assert "FAILED: 2 golden case(s) against" in out and "1 passed, 1 failed" in out
+    assert {r["path"] for r in seen} == {"/v1/chat/completions"}
+    assert {r["auth"] for r in seen} == {"Bearer sk-local"}
+    assert {r["body"]["model"] for r in seen} == {"tiny"}
+
+
+def test_bad_test_arguments(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, data_dir: Path
+) -> None:
+    library = classify_library(tmp_path / "lib")
+    code, out = cli(capsys, "test", str(library), "--name", "Nope", "--data-dir", str(data_dir))
+    assert code == 1 and "no prompt named Nope in the library; known: Classify, Other" in out
+    monkeypatch.delenv("UNSET_KEY_VAR", raising=False)
+    argv = ["test", str(library), "--base-url", "http://127.0.0.1:9", "--api-key-env", "UNSET_KEY_VAR"]
+    code, out = cli(capsys, *argv, "--data-dir", str(data_dir))
+    assert code == 1 and "UNSET_KEY_VAR (from --api-key-env) is not set" in out
+
+
+def test_unreachable_model_fails_each_case_clearly(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    library = classify_library(tmp_path / "lib")
+    argv = [
+        "test",
+        str(library),
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--model",
+        "m",
+        "--name",
+        "Classify",
+        "--retries",
+        "0",
+    ]
+    code, out = cli(capsys, *argv, "--data-dir", str(data_dir))
+    assert code == 1
+    assert out.count("cannot reach http://127.0.0.1:9/v1/chat/completions") == 2
+
+
+# ── the installed console script ──────────────────────────────────────────────────────────────
+
+
+def _wired() -> bool:
+    from servers.prompts.cli import SPEC as PROMPTS
+
+    return {"check", "test"} <= set(PROMPTS.commands)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _wired(), reason="prompts cli.py does not register check/test yet")
+def test_console_script_exit_codes(tmp_path: Path, data_dir: Path) -> None:
+    ok = subprocess.run(
+        [script("mcp-suite"), "prompts", "check", str(EXAMPLES), "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    library = broken_library(tmp_path / "lib")
+    bad = subprocess.run(
+        [script("mcp-suite-prompts"), "check", str(library), "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    assert f"{library / 'bad.yaml'}:3: error: " in bad.stdout
+    test = subprocess.run(
+        [script("mcp-suite"), "prompts", "test", str(EXAMPLES), "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert test.returncode == 0, test.stdout + test.stderr
