@@ -1,0 +1,64 @@
+"""Helpers for the memory tests: an in-memory client on a fresh database, and direct reads of the
+SQLite file so tests can check what was really stored."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from mcp import Client
+from mcp.types import CallToolResult
+
+from servers.memory.server import build_server
+from servers.memory.settings import MemorySettings
+
+
+@asynccontextmanager
+async def connect(settings: MemorySettings) -> AsyncIterator[Client]:
+    async with Client(build_server(settings)) as client:
+        yield client
+
+
+async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
+    """Call a tool that must succeed; return its structured content."""
+    result = await client.call_tool(tool, arguments)
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    return result.structured_content
+
+
+async def fail(client: Client, tool: str, **arguments: Any) -> str:
+    """Call a tool that must fail with a tool error; return the error text."""
+    result: CallToolResult = await client.call_tool(tool, arguments)
+    assert result.is_error, result.structured_content
+    text = result.content[0]
+    assert text.type == "text"
+    return text.text
+
+
+def stored(settings: MemorySettings) -> dict[str, list[tuple[Any, ...]]]:
+    """Every stored row of the memory tables (timestamps excluded), read straight from the file."""
+    with sqlite3.connect(settings.database_path) as conn:
+        return {
+            "entities": conn.execute("SELECT namespace, name, entity_type FROM entities ORDER BY id").fetchall(),
+            "observations": conn.execute(
+                "SELECT e.name, o.content FROM observations o JOIN entities e ON e.id = o.entity_id ORDER BY o.id"
+            ).fetchall(),
+            "relations": conn.execute(
+                "SELECT r.namespace, f.name, t.name, r.relation_type FROM relations r "
+                "JOIN entities f ON f.id = r.from_id JOIN entities t ON t.id = r.to_id ORDER BY r.id"
+            ).fetchall(),
+            "fts": conn.execute(
+                "SELECT rowid, name, entity_type, observations FROM entity_fts ORDER BY rowid"
+            ).fetchall(),
+        }
+
+
+def entity(name: str, entity_type: str = "person", *observations: str) -> dict[str, Any]:
+    return {"name": name, "entityType": entity_type, "observations": list(observations)}
+
+
+def relation(source: str, target: str, relation_type: str) -> dict[str, str]:
+    return {"from": source, "to": target, "relationType": relation_type}
