@@ -9,8 +9,8 @@ The module knows nothing about storage or the protocol: :func:`evaluate` takes a
 callable returning objects with ``.source`` and ``.text`` (:class:`Hit`).
 
 Relevance is binary. A hit is relevant when its source matches ``expected_source`` and, if given,
-its text contains ``expected_text`` (case- and whitespace-insensitive). A case may have several
-relevant chunks; how many exist is estimated by pooling (as TREC does): the distinct relevant
+its text contains ``expected_text`` (or one of them, when a list; case- and whitespace-insensitive).
+A case may have several relevant chunks; how many exist is estimated by pooling (as TREC does): the distinct relevant
 chunks that any evaluated mode retrieved, unless the case states ``relevant_count``.
 """
 
@@ -60,10 +60,11 @@ class EvalCase(BaseModel):
             "A hit from any other source is not relevant."
         ),
     )
-    expected_text: str | None = Field(
+    expected_text: str | list[str] | None = Field(
         default=None,
-        description="A span an answering chunk must contain (case and whitespace are ignored). "
-        "Without it, any chunk of the source counts.",
+        description="A span an answering chunk must contain (case and whitespace are ignored), or a list of "
+        "spans of which it must contain one (when several passages answer). Without it, any chunk of the source "
+        "counts.",
     )
     relevant_count: int | None = Field(
         default=None,
@@ -81,10 +82,20 @@ class EvalCase(BaseModel):
 
     @field_validator("expected_text")
     @classmethod
-    def _text_not_blank(cls, value: str | None) -> str | None:
-        if value is not None and not _normalise(value):
-            raise ValueError("must not be blank; leave it out to accept any chunk of the source")
+    def _text_not_blank(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if value is None:
+            return None
+        spans = [value] if isinstance(value, str) else value
+        if not spans or not all(_normalise(span) for span in spans):
+            raise ValueError("must not be blank or empty; leave it out to accept any chunk of the source")
         return value
+
+    @property
+    def expected_spans(self) -> list[str]:
+        """The acceptable spans (empty: any chunk of the source is relevant)."""
+        if self.expected_text is None:
+            return []
+        return [self.expected_text] if isinstance(self.expected_text, str) else list(self.expected_text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,7 +221,11 @@ def is_relevant(case: EvalCase, hit: Hit) -> bool:
     """Binary relevance of one hit for one case."""
     if not source_matches(case.expected_source, hit.source):
         return False
-    return case.expected_text is None or _normalise(case.expected_text) in _normalise(hit.text)
+    spans = case.expected_spans
+    if not spans:
+        return True
+    text = _normalise(hit.text)
+    return any(_normalise(span) in text for span in spans)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,7 +313,7 @@ class CaseReport(BaseModel):
     id: str
     query: str
     expected_source: str
-    expected_text: str | None = None
+    expected_text: str | list[str] | None = None
     relevant_count: int = Field(description="Relevant chunks assumed to exist (stated, or pooled across modes).")
     modes: dict[str, CaseModeResult]
 

@@ -98,6 +98,9 @@ def test_relevance_needs_source_and_text() -> None:
     assert not is_relevant(case, FakeHit("/x/b.md", "the write-ahead log is"))
     assert not is_relevant(case, FakeHit("/x/a.md", "rollback journal"))
     assert is_relevant(EvalCase(query="q", expected_source="a.md"), FakeHit("/x/a.md", "anything"))
+    either = EvalCase(query="q", expected_source="a.md", expected_text=["savepoint", "nested  transactions"])
+    assert is_relevant(either, FakeHit("/x/a.md", "rules for Nested transactions"))
+    assert not is_relevant(either, FakeHit("/x/a.md", "rollback"))
 
 
 # --- dataset loading -----------------------------------------------------------------------------
@@ -127,6 +130,7 @@ def test_load_dataset_reports_every_bad_line() -> None:
         "[1, 2]\n"
         '{"query": "   ", "expected_source": "a.md"}\n'
         '{"query": "dup", "expected_source": "a.md", "id": "line 1"}\n'
+        '{"query": "q", "expected_source": "a.md", "expected_text": []}\n'
     )
     with pytest.raises(InvalidInputError) as info:
         load_dataset(text)
@@ -137,6 +141,7 @@ def test_load_dataset_reports_every_bad_line() -> None:
     assert "line 5: expected a JSON object" in message
     assert "line 6: field 'query': Value error, must not be blank" in message
     assert "line 7: id 'line 1' was already used on line 1" in message
+    assert "line 8: field 'expected_text'" in message
     assert "line 1:" not in message
 
 
