@@ -89,15 +89,17 @@ class ChangeBroadcaster:
     def sessions(self) -> int:
         return len(self._sessions)
 
-    async def prompts_changed(self, log_messages: list[str] | None = None) -> None:
-        if self.server is not None:
+    async def prompts_changed(self, log_messages: list[str] | None = None, *, lists_changed: bool = True) -> None:
+        """Send list_changed for prompts and resources (and ``log_messages`` as warnings to handshake-era hosts)."""
+        if lists_changed and self.server is not None:
             bus = self.server._subscriptions
             await bus.publish(PromptsListChanged())
             await bus.publish(ResourcesListChanged())
         for session in list(self._sessions):
             try:
-                await session.send_prompt_list_changed()
-                await session.send_resource_list_changed()
+                if lists_changed:
+                    await session.send_prompt_list_changed()
+                    await session.send_resource_list_changed()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", MCPDeprecationWarning)
                     for message in log_messages or []:
@@ -176,7 +178,7 @@ class _Runtime:
     async def _changed(self, report: SyncReport) -> None:
         if report.published:
             log.info("published from the library: %s", ", ".join(report.published))
-        await self.broadcaster.prompts_changed(report.new_errors)
+        await self.broadcaster.prompts_changed(report.new_errors, lists_changed=report.served_changed)
 
 
 # ── the server ───────────────────────────────────────────────────────────────────────────────
