@@ -202,18 +202,28 @@ def parse_errors(spec: PromptSpec) -> list[TemplateRenderError]:
     return errors
 
 
-def used_variables(spec: PromptSpec) -> dict[str, int | None]:
-    """Variables the templates read from outside, each with the file line of its first use."""
+@lru_cache(maxsize=4096)
+def _free_names(source: str) -> tuple[tuple[str, int], ...]:
+    """Names ``source`` reads from its context, each with the template line of its first use (cached per source)."""
     from jinja2 import meta, nodes
 
     env = environment()
+    tree = env.parse(source)
+    names = meta.find_undeclared_variables(tree) - set(env.globals)
+    first: dict[str, int] = {}
+    for node in tree.find_all(nodes.Name):
+        if node.name in names:
+            first.setdefault(node.name, node.lineno)
+    return tuple(first.items())
+
+
+def used_variables(spec: PromptSpec) -> dict[str, int | None]:
+    """Variables the templates read from outside, each with the file line of its first use."""
     used: dict[str, int | None] = {}
     for index, source in enumerate(_message_sources(spec)):
-        tree = env.parse(source)
-        names = meta.find_undeclared_variables(tree) - set(env.globals)
-        for node in tree.find_all(nodes.Name):
-            if node.name in names and node.name not in used:
-                used[node.name] = spec.file_line(index, node.lineno)
+        for name, lineno in _free_names(source):
+            if name not in used:
+                used[name] = spec.file_line(index, lineno)
     return used
 
 
