@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -47,6 +48,21 @@ async def _execute_script(conn: Connection, script: str) -> None:
         await conn.execute(statement)
 
 
+async def _enable_wal(conn: Connection) -> None:
+    # Switching a file to WAL takes a lock SQLite does not wait for (busy_timeout is not consulted),
+    # so a process opening the database while another one is setting it up retries here instead
+    # of failing with "database is locked".
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
+
+
 class Database:
     """A process's handle on one SQLite file."""
 
@@ -65,7 +81,7 @@ class Database:
         conn.row_factory = aiosqlite.Row
         try:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA journal_mode = WAL")
+            await _enable_wal(conn)
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute("PRAGMA foreign_keys = ON")
             db = cls(conn, path)

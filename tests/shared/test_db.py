@@ -98,6 +98,7 @@ async def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
         await db.close()
 
 
+WRITERS = 4
 RACER = textwrap.dedent(
     """
     import asyncio, sys, time
@@ -123,12 +124,12 @@ RACER = textwrap.dedent(
 
 
 @pytest.mark.slow
-async def test_two_processes_opening_a_new_database_at_once(tmp_path: Path) -> None:
+async def test_processes_opening_a_new_database_at_once(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     start = time.time() + 1.5  # both processes are up (imports done) before either touches the file
     procs = [
         subprocess.Popen([sys.executable, "-c", RACER, str(path), str(start), f"writer-{i}"], stderr=subprocess.PIPE)
-        for i in range(2)
+        for i in range(WRITERS)
     ]
     for proc in procs:
         _, err = proc.communicate(timeout=60)
@@ -138,6 +139,6 @@ async def test_two_processes_opening_a_new_database_at_once(tmp_path: Path) -> N
     try:
         assert await rows(db, "SELECT name FROM _migrations ORDER BY name") == [("001_notes",), ("002_seed",)]
         bodies = sorted(str(row[0]) for row in await rows(db, "SELECT body FROM notes"))
-        assert bodies == ["seeded once", "writer-0", "writer-1"]
+        assert bodies == ["seeded once", *(f"writer-{i}" for i in range(WRITERS))]
     finally:
         await db.close()
