@@ -470,6 +470,7 @@ def load_prompt_text(text: str, path: str | Path) -> LoadedPrompt:
         raise PromptFileError(label, [FileIssue(line, "a prompt file must be a YAML mapping (name:, version:, …)")])
 
     issues = _duplicate_keys(node)
+    _keep_version_text(node, data)
     try:
         spec = PromptSpec.model_validate(data)
     except ValidationError as exc:
@@ -552,6 +553,14 @@ def _line_for(node: Any, loc: tuple[Any, ...]) -> int:
             node = node.value[part]
             line = node.start_mark.line
     return line + 1
+
+
+def _keep_version_text(root: Any, data: dict[str, Any]) -> None:
+    """``version: 1.10`` is the text "1.10", not the float 1.1: take a numeric version as written."""
+    if isinstance(data.get("version"), int | float) and not isinstance(data["version"], bool):
+        for key, value in root.value:
+            if getattr(key, "value", None) == "version" and not getattr(value, "style", None):
+                data["version"] = str(value.value)
 
 
 def _duplicate_keys(node: Any) -> list[FileIssue]:

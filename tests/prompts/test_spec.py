@@ -130,6 +130,14 @@ execution_settings:
     assert spec.execution_settings.extras == {"top_p": 0.9}
 
 
+@pytest.mark.parametrize(
+    ("written", "version"), [("1", "1"), ("1.10", "1.10"), ("2.0", "2.0"), ('"3"', "3"), ("v4", "v4")]
+)
+def test_version_is_kept_as_written(tmp_path: Path, written: str, version: str) -> None:
+    path = write(tmp_path, MINIMAL.replace("version: 1", f"version: {written}"))
+    assert load_prompt_file(path).spec.version == version
+
+
 def test_mapping_form_of_input_variables(tmp_path: Path) -> None:
     path = write(
         tmp_path,
