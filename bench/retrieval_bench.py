@@ -339,7 +339,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     work = Path(tempfile.mkdtemp(prefix="retrieval-bench-"))
     results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "load_avg_at_start": os.getloadavg(),
+        },
         "corpus": str(corpus),
         "questions": len(cases),
     }
@@ -365,7 +370,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         # 3. hybrid weight sweep (semantic weight relative to lexical 1.0, rrf_k fixed)
         # The pooled relevant counts of the full run keep recall comparable across sweep rows.
         pooled = {c.id: c.relevant_count for c in report.cases}
-        sweep_cases = [c.model_copy(update={"relevant_count": pooled[c.id]}) for c in cases]
+        sweep_cases = [c.model_copy(update={"relevant_count": pooled[c.id or ""]}) for c in cases]
         sweep = []
         for weight in args.sweep:
             async with Server(main_dir, [corpus], lexical_weight=1.0, semantic_weight=weight) as server:
