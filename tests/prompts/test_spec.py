@@ -294,3 +294,12 @@ def test_library_loads_recursively_and_a_broken_file_does_not_stop_the_others(tm
 def test_missing_library_folder(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="does not exist"):
         load_library(tmp_path / "nope")
+
+
+def test_the_format_reference_in_the_example_readme_loads(tmp_path: Path) -> None:
+    readme = (EXAMPLES / "README.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL)
+    spec = load_prompt_file(write(tmp_path, block)).spec
+    assert spec.key == "SummarizeDocument:3"
+    assert [v.name for v in spec.input_variables] == ["document", "length"]
+    assert len(spec.tests[0].assertions) == 7
