@@ -86,7 +86,9 @@ class InputVariable(_Strict):
     @classmethod
     def _identifier(cls, value: str) -> str:
         if not _IDENTIFIER.match(value) or value in _JINJA_KEYWORDS:
-            raise ValueError(f"variable name {value!r} must be a identifier such as 'ticket_text' (letters, digits, _)")
+            raise ValueError(
+                f"variable name {value!r} must be an identifier such as 'ticket_text' (letters, digits, _)"
+            )
         return value
 
     @field_validator("enum", mode="before")
