@@ -226,6 +226,7 @@ class Workload:
     """Everything sent to both servers: identical requests, generated from one seed."""
 
     size: int
+    names: set[str]
     entities: list[dict[str, Any]]
     relations: list[dict[str, str]]
     adds: list[dict[str, Any]]
@@ -257,7 +258,7 @@ class Workload:
         # Half exact entity names (one hit), half topic words (tens of hits): what agents look up.
         searches = [rng.choice(names) if k % 2 == 0 else rng.choice(vocab) for k in range(OPS)]
         opens = [rng.sample(names, 3) for _ in range(OPS)]
-        return cls(size, entities, relations, adds, searches, opens)
+        return cls(size, set(names), entities, relations, adds, searches, opens)
 
 
 def _graph_counts(data: Any) -> tuple[int, int]:
@@ -292,11 +293,20 @@ async def run_workload(target: Target, store: Path, work: Workload, errlog: Text
             await timed_call(client, ops["add_observations"], "add_observations", args)
 
         hits: list[int] = []
+        name_first: list[bool] = []
         for query in work.searches:
             result = await timed_call(client, ops["search_nodes"], "search_nodes", {"query": query})
             if result is not None and not result.is_error:
-                hits.append(_graph_counts(payload(result))[0])
-        ops["search_nodes"].extra["mean_entities_returned"] = round(statistics.fmean(hits), 1) if hits else None
+                data = payload(result)
+                hits.append(_graph_counts(data)[0])
+                if query in work.names:
+                    first = (data.get("entities") or [{}])[0] if isinstance(data, dict) else {}
+                    name_first.append(first.get("name") == query)
+        ops["search_nodes"].extra |= {
+            "mean_entities_returned": round(statistics.fmean(hits), 1) if hits else None,
+            # Sanity check that both sides did real work: a name query should put that entity first.
+            "name_queries_entity_first": f"{sum(name_first)}/{len(name_first)}",
+        }
 
         opened: list[int] = []
         for names in work.opens:
@@ -469,6 +479,10 @@ def render(results: dict[str, Any]) -> str:
             lines.append(
                 f"| search_nodes mean entities returned | {so.get('mean_entities_returned', '—')} | | "
                 f"{sr.get('mean_entities_returned', '—')} | | |"
+            )
+            lines.append(
+                f"| search_nodes name query → that entity first | {so.get('name_queries_entity_first', '—')} | | "
+                f"{sr.get('name_queries_entity_first', '—')} | | |"
             )
         lo, lr = ours.get("load_s"), ref.get("load_s")
         if lo or lr:
