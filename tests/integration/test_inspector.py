@@ -52,7 +52,7 @@ def inspector(
         stdin=subprocess.DEVNULL,
         check=False,
     )
-    assert proc.returncode == 0, (
+    assert proc.returncode == exit_code, (
         f"inspector {' '.join(options)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
     )
     answer: dict[str, Any] = json.loads(proc.stdout)
