@@ -1,9 +1,66 @@
-"""Settings of the retrieval server."""
+"""Settings of the retrieval server: roots, embedder, chunking, fetch limits and ranking knobs.
 
-from typing import ClassVar
+Each field is also a ``--flag`` and an ``MCP_SUITE_RETRIEVAL_<FIELD>`` variable (see :mod:`shared.settings`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import Field, SecretStr, field_validator
 
 from shared.settings import ServerSettings
 
 
 class RetrievalSettings(ServerSettings):
     server_name: ClassVar[str] = "retrieval"
+
+    roots: list[Path] = Field(
+        default_factory=list,
+        description="folder MCP clients may ingest from (repeatable); without it the client's MCP roots apply",
+        json_schema_extra={"flag": "--root"},
+    )
+    embedder: Literal["wordllama", "openai", "none"] = Field(
+        default="wordllama",
+        description="embedding provider: wordllama (built-in, offline), openai (HTTP) or none (lexical)",
+    )
+    embedding_model: str | None = Field(
+        default=None,
+        description="embedding model name (openai provider; e.g. text-embedding-3-small, nomic-embed-text)",
+    )
+    embedding_url: str | None = Field(
+        default=None, description="base URL of an OpenAI-compatible API including /v1 (openai provider)"
+    )
+    embedding_api_key: SecretStr | None = Field(
+        default=None, description="API key for the embedding endpoint (openai provider)"
+    )
+    embedding_batch_size: int = Field(default=64, ge=1, le=2048, description="texts per embedding request")
+    embedding_timeout: float = Field(default=30.0, gt=0, le=600, description="seconds per embedding request")
+    chunk_tokens: int = Field(default=350, ge=32, le=4096, description="token budget per chunk")
+    chunk_overlap: int = Field(default=0, ge=0, le=1024, description="tokens of overlap between neighbouring chunks")
+    max_file_mb: float = Field(
+        default=25.0, gt=0, description="files larger than this many MB are skipped with a report"
+    )
+    max_url_mb: float = Field(default=10.0, gt=0, description="largest URL download in MB")
+    url_timeout: float = Field(default=20.0, gt=0, le=300, description="seconds allowed per URL fetch")
+    lexical_weight: float = Field(default=1.0, ge=0, description="weight of the BM25 ranking in hybrid fusion")
+    semantic_weight: float = Field(default=1.0, ge=0, description="weight of the vector ranking in hybrid fusion")
+    rrf_k: int = Field(default=60, ge=1, le=1000, description="Reciprocal Rank Fusion constant")
+    feedback_weight: float = Field(
+        default=0.5, ge=0, le=5, description="how strongly feedback nudges ranking (0 turns it off)"
+    )
+    query_expansion: bool = Field(
+        default=False, description="ask the client's model (MCP sampling) for query variants and fuse their results"
+    )
+    rerank_url: str | None = Field(
+        default=None, description="TEI/Cohere/Jina-compatible rerank endpoint (off when unset)"
+    )
+    rerank_model: str | None = Field(default=None, description="model name sent to the rerank endpoint")
+    rerank_api_key: SecretStr | None = Field(default=None, description="API key for the rerank endpoint")
+    rerank_timeout: float = Field(default=15.0, gt=0, le=300, description="seconds per rerank request")
+
+    @field_validator("roots", mode="after")
+    @classmethod
+    def _expand_roots(cls, value: list[Path]) -> list[Path]:
+        return [path.expanduser() for path in value]

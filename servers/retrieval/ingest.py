@@ -1,0 +1,467 @@
+"""Incremental ingestion: files, folders, URLs and raw text into the knowledge base.
+
+A source is re-indexed only when it changed: a file whose size and modification time match the
+index is not even read; one whose bytes hash the same only has its metadata refreshed. A changed
+document is re-chunked, and only chunks whose text is new are embedded (identical chunk text reuses
+its stored vector). Each document is written in one transaction, so a failure leaves the previous
+version intact. Re-ingesting a folder removes the documents of files that no longer exist.
+
+Problems with one source (unreadable, binary, too large, unsupported) become an item in the
+:class:`IngestReport`; only systemic failures (the embedder is down, the index belongs to another
+embedder) stop the run.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+from pydantic import BaseModel, Field
+
+from servers.retrieval.documents import DocType, ParsedDocument
+from servers.retrieval.library import KnowledgeBase, to_blob
+from servers.retrieval.store import DocumentRow, NewChunk, NewDocument
+from shared.embeddings import EmbeddingError
+from shared.errors import AccessDeniedError, ConflictError, InvalidInputError, SuiteError
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[float, float | None, str], Awaitable[None]]
+Confine = Callable[[Path], Path]
+
+# Folders nobody wants in a knowledge base; the user can still name one explicitly.
+DEFAULT_EXCLUDES = (".*", "node_modules", "__pycache__", "venv", ".venv", "site-packages", "dist", "build")
+MAX_REPORTED_ITEMS = 200
+
+Status = Literal["added", "updated", "unchanged", "removed", "skipped", "error"]
+
+
+class IngestItem(BaseModel):
+    """What happened to one source."""
+
+    source: str
+    status: Status
+    chunks: int = Field(default=0, description="chunks the source has in the index now")
+    embedded: int = Field(default=0, description="chunks whose vectors were computed in this run (others were reused)")
+    message: str | None = None
+
+
+class IngestReport(BaseModel):
+    """Totals of an ingest run, and the items that changed or failed (unchanged ones are only counted)."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    skipped: int = 0
+    errors: int = 0
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+    items: list[IngestItem] = Field(default_factory=list)
+    items_omitted: int = Field(
+        default=0, description="changed or failed items left out of `items` to keep the report short"
+    )
+
+    def record(self, item: IngestItem) -> None:
+        count = getattr(self, "errors" if item.status == "error" else item.status)
+        setattr(self, "errors" if item.status == "error" else item.status, count + 1)
+        if item.status in ("added", "updated"):
+            self.chunks_written += item.chunks
+        self.chunks_embedded += item.embedded
+        if item.status == "unchanged":
+            return
+        if len(self.items) < MAX_REPORTED_ITEMS:
+            self.items.append(item)
+        else:
+            self.items_omitted += 1
+
+    def summary(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
+            f"{self.skipped} skipped, {self.errors} errors; {self.chunks_written} chunks written "
+            f"({self.chunks_embedded} embedded) in {self.seconds:.2f}s"
+        )
+
+
+@dataclass
+class IngestOptions:
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    tags: Sequence[str] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+    max_tokens: int = 350
+    overlap_tokens: int = 0
+    max_file_bytes: int = 25 * 1024 * 1024
+    force: bool = False  # re-parse and re-chunk even when unchanged (e.g. after changing the chunk size)
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def normalise_tags(tags: Sequence[str]) -> list[str]:
+    cleaned = sorted({tag.strip() for tag in tags if tag and tag.strip()})
+    return cleaned
+
+
+# -- walking -------------------------------------------------------------------------------------
+
+
+def _matches(rel: str, patterns: Sequence[str]) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return any(
+        fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p.rstrip("/") + "/*")
+        for p in patterns
+    )
+
+
+def walk_files(folder: Path, include: Sequence[str], exclude: Sequence[str]) -> Iterator[Path]:
+    """Files under ``folder`` (sorted, symlinked folders not followed) that pass the globs.
+
+    Patterns match the path relative to ``folder`` (``docs/*.md``) or the bare name (``*.md``).
+    Without ``include``, every file whose name says it is a supported format is taken.
+    """
+    from servers.retrieval.parsing import detect_type
+
+    excludes = (*DEFAULT_EXCLUDES, *exclude)
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        base = Path(dirpath)
+        rel_dir = base.relative_to(folder).as_posix()
+        dirnames[:] = sorted(d for d in dirnames if not _matches(d if rel_dir == "." else f"{rel_dir}/{d}", excludes))
+        for name in sorted(filenames):
+            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+            if _matches(rel, exclude) or (name.startswith(".") and not _matches(rel, include)):
+                continue
+            if include:
+                if not _matches(rel, include):
+                    continue
+            elif detect_type(Path(name)) is None:
+                continue
+            yield base / name
+
+
+# -- the pipeline --------------------------------------------------------------------------------
+
+
+class Ingestor:
+    """One ingest run's state: the knowledge base, options, progress reporting and the report."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        options: IngestOptions,
+        *,
+        progress: Progress | None = None,
+        confine: Confine | None = None,
+    ) -> None:
+        self.kb = kb
+        self.options = options
+        self.progress = progress
+        self.confine = confine
+        self.report = IngestReport()
+        self._tags = normalise_tags(options.tags)
+
+    async def _progress(self, done: float, total: float | None, message: str) -> None:
+        if self.progress is not None:
+            await self.progress(done, total, message)
+
+    async def ingest_paths(self, paths: Sequence[str | Path]) -> IngestReport:
+        started = time.perf_counter()
+        if not paths:
+            raise InvalidInputError("give at least one file or folder to ingest")
+        plan: list[tuple[Path, Path | None]] = []  # (file, folder it came from)
+        folders: list[Path] = []
+        refused: list[SuiteError] = []
+        for raw in paths:
+            try:
+                path = self._resolve(raw)
+            except SuiteError as exc:
+                refused.append(exc)
+                self.report.record(IngestItem(source=str(raw), status="error", message=str(exc)))
+                continue
+            if path.is_dir():
+                folders.append(path)
+                files = await anyio.to_thread.run_sync(self._walk, path)
+                plan += [(f, path) for f in files]
+            elif path.is_file():
+                plan.append((path, None))
+            elif (doc := await self.kb.find_document(str(path))) is not None:
+                await self._remove([doc], "file no longer exists")
+            else:
+                self.report.record(
+                    IngestItem(source=str(raw), status="error", message=f"{raw}: no such file or folder")
+                )
+        if refused and len(refused) == len(paths):
+            raise refused[0]  # nothing to do at all: an error the caller cannot miss
+        total = len(plan)
+        await self._progress(0, total, f"ingesting {total} files")
+        seen: set[str] = set()
+        for done, (file, folder) in enumerate(plan, start=1):
+            if folder is not None and self.confine is not None:
+                # A symlink inside a root may point anywhere; it is checked where it leads.
+                try:
+                    file = self.confine(file)
+                except AccessDeniedError as exc:
+                    self.report.record(IngestItem(source=str(file), status="skipped", message=str(exc)))
+                    continue
+            elif folder is not None:
+                file = file.resolve()
+            seen.add(str(file))
+            await self._ingest_file(file)
+            await self._progress(done, total, f"{done}/{total} {file.name}")
+        for folder in folders:
+            gone = [
+                d
+                for d in await self.kb.documents_with_prefix(str(folder) + os.sep)
+                if d.source not in seen and not Path(d.source).exists()
+            ]
+            if gone:
+                await self._remove(gone, "file no longer exists")
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    def _walk(self, folder: Path) -> list[Path]:
+        return list(walk_files(folder, self.options.include, self.options.exclude))
+
+    def _resolve(self, raw: str | Path) -> Path:
+        if self.confine is not None:
+            return self.confine(Path(raw))
+        return Path(raw).expanduser().resolve()
+
+    async def _remove(self, docs: Sequence[DocumentRow], why: str) -> None:
+        await self.kb.delete_documents(docs)
+        for doc in docs:
+            self.report.record(IngestItem(source=doc.source, status="removed", message=why))
+
+    async def _ingest_file(self, path: Path) -> None:
+        source = str(path)
+        try:
+            stat = path.stat()
+            if stat.st_size > self.options.max_file_bytes:
+                raise InvalidInputError(
+                    f"{source}: {stat.st_size / 1_048_576:.1f} MB exceeds the "
+                    f"{self.options.max_file_bytes / 1_048_576:.0f} MB file limit (--max-file-mb)"
+                )
+            existing = await self.kb.find_document(source)
+            if (
+                existing is not None
+                and not self.options.force
+                and existing.size == stat.st_size
+                and existing.mtime == stat.st_mtime
+            ):
+                await self._unchanged(existing, stat.st_mtime)
+                return
+            data = await anyio.to_thread.run_sync(path.read_bytes)
+            self.report.bytes_read += len(data)
+            await self._store(
+                source=source,
+                kind="file",
+                data=data,
+                mtime=stat.st_mtime,
+                existing=existing,
+                parse=lambda: _parse_bytes(data, source, None, None),
+            )
+        except (ConflictError, EmbeddingError):
+            raise
+        except SuiteError as exc:
+            self.report.record(IngestItem(source=source, status="error", message=str(exc)))
+        except OSError as exc:
+            self.report.record(IngestItem(source=source, status="error", message=f"{source}: {exc.strerror or exc}"))
+        except Exception as exc:  # a reader bug on one file must not abort a folder of thousands
+            log.exception("failed to ingest %s", source)
+            message = f"{source}: could not be read ({type(exc).__name__}: {exc})"
+            self.report.record(IngestItem(source=source, status="error", message=message))
+
+    async def _unchanged(self, existing: DocumentRow, mtime: float) -> None:
+        meta = existing.meta
+        if self.options.metadata:
+            user_keys = self._user_meta_keys(existing) | {"_user_keys"}
+            meta = {k: v for k, v in existing.meta.items() if k not in user_keys}
+            meta.update(self.options.metadata)
+            meta["_user_keys"] = sorted(self.options.metadata)
+        tags = self._tags or existing.tags
+        if existing.mtime != mtime or tags != existing.tags or meta != existing.meta:
+            await self.kb.update_metadata(existing.id, mtime=mtime, tags=tags, meta=meta)
+        self.report.record(IngestItem(source=existing.source, status="unchanged", chunks=existing.chunk_count))
+
+    @staticmethod
+    def _user_meta_keys(existing: DocumentRow) -> set[str]:
+        return set(existing.meta.get("_user_keys", []))
+
+    async def _store(
+        self,
+        *,
+        source: str,
+        kind: Literal["file", "url", "text"],
+        data: bytes,
+        mtime: float,
+        existing: DocumentRow | None,
+        parse: Callable[[], ParsedDocument],
+        title: str | None = None,
+    ) -> IngestItem:
+        digest = content_hash(data)
+        if existing is not None and existing.content_hash == digest and not self.options.force:
+            await self._unchanged(existing, mtime)
+            return IngestItem(source=source, status="unchanged", chunks=existing.chunk_count)
+        from servers.retrieval.chunking import chunk_document
+
+        def parse_and_chunk() -> tuple[ParsedDocument, list[Any]]:
+            doc = parse()
+            return doc, chunk_document(
+                doc, max_tokens=self.options.max_tokens, overlap_tokens=self.options.overlap_tokens
+            )
+
+        doc, chunks = await anyio.to_thread.run_sync(parse_and_chunk)
+        hashes = [text_hash(c.text) for c in chunks]
+        vectors: dict[str, bytes] = {}
+        embedded = 0
+        if self.kb.semantic_enabled and chunks:
+            vectors = await self.kb.reuse_embeddings(hashes)
+            missing = [i for i, h in enumerate(hashes) if h not in vectors]
+            if missing:
+                # The heading path and title ride along: they carry meaning a short chunk lacks.
+                texts = [_embedding_text(doc.title, chunks[i].heading_path, chunks[i].text) for i in missing]
+                matrix = await self.kb.embed(texts)
+                for i, vec in zip(missing, matrix, strict=True):
+                    vectors[hashes[i]] = to_blob(vec)
+                embedded = len(missing)
+        user_meta = dict(self.options.metadata)
+        if not user_meta and existing is not None:
+            user_meta = {k: existing.meta[k] for k in self._user_meta_keys(existing) if k in existing.meta}
+        meta: dict[str, Any] = {**doc.metadata, **user_meta}
+        if user_meta:
+            meta["_user_keys"] = sorted(user_meta)
+        if doc.language:
+            meta.setdefault("language", doc.language)
+        new_doc = NewDocument(
+            source=source,
+            kind=kind,
+            title=title or doc.title or Path(source).name,
+            doc_type=doc.doc_type,
+            mtime=mtime,
+            size=len(data),
+            content_hash=digest,
+            tags=self._tags or (existing.tags if existing else []),
+            meta=meta,
+        )
+        new_chunks = [
+            NewChunk(
+                ordinal=i,
+                text=c.text,
+                heading_path=tuple(c.heading_path),
+                start_line=c.start_line,
+                end_line=c.end_line,
+                start_char=c.start_char,
+                end_char=c.end_char,
+                token_count=c.token_count,
+                text_hash=h,
+                embedding=vectors.get(h),
+            )
+            for i, (c, h) in enumerate(zip(chunks, hashes, strict=True))
+        ]
+        await self.kb.write_document(new_doc, new_chunks)
+        item = IngestItem(
+            source=source,
+            status="updated" if existing is not None else "added",
+            chunks=len(new_chunks),
+            embedded=embedded,
+            message=None if new_chunks else "no text to index",
+        )
+        self.report.record(item)
+        return item
+
+    async def ingest_text(
+        self, text: str, *, source: str, title: str | None = None, doc_type: DocType | None = None
+    ) -> IngestReport:
+        started = time.perf_counter()
+        if not source.strip():
+            raise InvalidInputError("give the text a source name (e.g. 'notes/meeting-2024-05-01.md')")
+        if not text.strip():
+            raise InvalidInputError("the text is empty; nothing to ingest")
+        from servers.retrieval.parsing import parse_text
+
+        data = text.encode("utf-8")
+        if len(data) > self.options.max_file_bytes:
+            raise InvalidInputError(
+                f"the text is {len(data) / 1_048_576:.1f} MB, over the {self.options.max_file_bytes / 1_048_576:.0f} "
+                "MB limit; split it"
+            )
+        existing = await self.kb.find_document(source)
+        if existing is not None and existing.kind != "text":
+            raise ConflictError(
+                f"source {source!r} is already an indexed {existing.kind}; pick another source name for the text"
+            )
+        self.report.bytes_read += len(data)
+        await self._store(
+            source=source,
+            kind="text",
+            data=data,
+            mtime=time.time(),
+            existing=existing,
+            parse=lambda: parse_text(text, name=source, doc_type=doc_type or "text"),
+            title=title,
+        )
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+    async def ingest_url(
+        self, url: str, *, max_bytes: int, timeout: float, client: Any = None, title: str | None = None
+    ) -> IngestReport:
+        started = time.perf_counter()
+        from servers.retrieval.fetching import fetch_url
+        from servers.retrieval.parsing import type_for_content_type
+
+        fetched = await fetch_url(url, max_bytes=max_bytes, timeout=timeout, client=client)
+        self.report.bytes_read += len(fetched.data)
+        existing = await self.kb.find_document(url)
+        fetched_at = getattr(fetched, "fetched_at", None)
+        mtime = fetched_at.timestamp() if isinstance(fetched_at, datetime) else float(fetched_at or time.time())
+        doc_type = type_for_content_type(getattr(fetched, "content_type", None))
+        name = getattr(fetched, "final_url", None) or url
+        await self._store(
+            source=url,
+            kind="url",
+            data=fetched.data,
+            mtime=mtime,
+            existing=existing,
+            parse=lambda: _parse_bytes(fetched.data, name, doc_type, _charset(getattr(fetched, "content_type", None))),
+            title=title,
+        )
+        self.report.seconds = time.perf_counter() - started
+        return self.report
+
+
+def _charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip().strip('"')
+    return None
+
+
+def _parse_bytes(data: bytes, name: str, doc_type: DocType | None, encoding: str | None) -> ParsedDocument:
+    from servers.retrieval.parsing import parse_bytes
+
+    return parse_bytes(data, name=name, doc_type=doc_type, encoding=encoding)
+
+
+def _embedding_text(title: str, heading_path: Sequence[str], text: str) -> str:
+    context = " > ".join([title, *heading_path]) if title else " > ".join(heading_path)
+    return f"{context}\n{text}" if context else text

@@ -1,0 +1,311 @@
+"""The knowledge base as one object: the SQLite index, the embedder and the in-memory vector matrix.
+
+:class:`KnowledgeBase` is what the MCP surface and the CLI hold. It owns the rules that span the
+store and the vectors: the index records which embedder built it and refuses vectors from any
+other; every document is written in one transaction and the vector matrix follows each commit
+(and catches up with other processes' commits via ``PRAGMA data_version``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from servers.retrieval import store
+from servers.retrieval.store import ChunkRow, DocumentRow, NewChunk, NewDocument
+from servers.retrieval.vectors import VectorIndex
+from shared.db import Database
+from shared.embeddings import Embedder, EmbedderInfo, NoEmbedder
+from shared.errors import ConflictError, InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+QUERY_CACHE_SIZE = 256
+
+
+def compatible(recorded: EmbedderInfo, current: EmbedderInfo) -> bool:
+    if (recorded.provider, recorded.model) != (current.provider, current.model):
+        return False
+    return not recorded.dimension or not current.dimension or recorded.dimension == current.dimension
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    import numpy as np
+
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    document_id: int
+    chunk_ids: list[int]
+    removed_chunk_ids: list[int]
+
+
+class KnowledgeBase:
+    """A process's handle on one retrieval index."""
+
+    def __init__(self, db: Database, embedder: Embedder | None = None) -> None:
+        self.db = db
+        self.embedder: Embedder = embedder or NoEmbedder()
+        self._vectors: VectorIndex | None = None
+        self._data_version: Any = None
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    @classmethod
+    async def open(cls, path: Path | str, embedder: Embedder | None = None) -> KnowledgeBase:
+        return cls(await store.open_database(path), embedder)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    @property
+    def semantic_enabled(self) -> bool:
+        return self.embedder.info.provider != "none"
+
+    # -- embedder identity ---------------------------------------------------------------------
+
+    async def recorded_embedder(self) -> EmbedderInfo | None:
+        async with self.db.snapshot() as conn:
+            if await store.count_chunks(conn) == 0:
+                return None
+            return await store.recorded_embedder(conn)
+
+    async def check_embedder(self) -> None:
+        """Raise :class:`ConflictError` when the index was built by another embedder than the configured one."""
+        recorded = await self.recorded_embedder()
+        if recorded is not None:
+            self._refuse_mismatch(recorded)
+
+    def _refuse_mismatch(self, recorded: EmbedderInfo) -> None:
+        current = self.embedder.info
+        if not compatible(recorded, current):
+            raise ConflictError(
+                f"this index was built with the {recorded.describe()} embedder but the server is configured for "
+                f"{current.describe()}; mixing them would make search results meaningless. Either start the server "
+                f"with the original embedder (--embedder {recorded.provider}), or re-embed the whole index with the "
+                "new one: the `reindex` tool or `mcp-suite retrieval reindex`"
+            )
+
+    async def _guard_write(self, conn: Any) -> None:
+        # Inside the write transaction, so two processes with different embedders cannot both win.
+        if await store.count_chunks(conn) > 0:
+            recorded = await store.recorded_embedder(conn)
+            if recorded is not None:
+                self._refuse_mismatch(recorded)
+        await store.record_embedder(conn, self.embedder.info)
+
+    # -- embedding -----------------------------------------------------------------------------
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return await self.embedder.embed(texts)
+
+    async def embed_query(self, query: str) -> np.ndarray:
+        cached = self._query_cache.get(query)
+        if cached is not None:
+            self._query_cache.move_to_end(query)
+            return cached
+        vector = (await self.embedder.embed([query]))[0]
+        self._query_cache[query] = vector
+        if len(self._query_cache) > QUERY_CACHE_SIZE:
+            self._query_cache.popitem(last=False)
+        return vector
+
+    # -- writes --------------------------------------------------------------------------------
+
+    async def write_document(self, doc: NewDocument, chunks: Sequence[NewChunk]) -> WriteResult:
+        """Replace ``doc`` and its chunks in one transaction, then bring the vector matrix up to date."""
+        async with self.db.transaction() as conn:
+            await self._guard_write(conn)
+            document_id, new_ids, removed = await store.replace_document(conn, doc, chunks)
+        if self._vectors is not None:
+            self._vectors.remove(removed)
+            self._vectors.add_blobs(
+                [(cid, document_id, c.embedding) for cid, c in zip(new_ids, chunks, strict=True) if c.embedding]
+            )
+        return WriteResult(document_id, new_ids, removed)
+
+    async def update_metadata(self, document_id: int, *, mtime: float, tags: list[str], meta: dict[str, Any]) -> None:
+        async with self.db.transaction() as conn:
+            await store.update_document_metadata(conn, document_id, mtime=mtime, tags=tags, meta=meta)
+
+    async def delete_documents(self, documents: Sequence[DocumentRow]) -> int:
+        """Delete documents (one transaction for all); returns the number of chunks removed."""
+        removed: list[int] = []
+        async with self.db.transaction() as conn:
+            for doc in documents:
+                removed += await store.delete_document(conn, doc.id)
+        if self._vectors is not None:
+            self._vectors.remove(removed)
+        return len(removed)
+
+    async def reuse_embeddings(self, hashes: Sequence[str]) -> dict[str, bytes]:
+        async with self.db.snapshot() as conn:
+            recorded = await store.recorded_embedder(conn)
+            if recorded is None or not compatible(recorded, self.embedder.info):
+                return {}
+            return await store.embeddings_by_hash(conn, hashes)
+
+    async def reindex(self, progress: Any = None) -> dict[str, Any]:
+        """Re-embed every chunk with the configured embedder and record it (one transaction)."""
+        async with self.db.snapshot() as conn:
+            rows = await store.all_chunk_texts(conn)
+        blobs: list[tuple[int, bytes | None]] = []
+        batch = 256
+        for start in range(0, len(rows), batch):
+            part = rows[start : start + batch]
+            if self.semantic_enabled:
+                matrix = await self.embed([text for _, text in part])
+                blobs += [(cid, to_blob(vec)) for (cid, _), vec in zip(part, matrix, strict=True)]
+            else:
+                blobs += [(cid, None) for cid, _ in part]
+            if progress is not None:
+                await progress(min(start + batch, len(rows)), len(rows), "re-embedding chunks")
+        async with self.db.transaction() as conn:
+            await store.set_embeddings(conn, blobs)
+            await store.record_embedder(conn, self.embedder.info)
+        self._vectors = None
+        self._query_cache.clear()
+        return {"chunks": len(rows), "embedder": self.embedder.info.describe()}
+
+    # -- vectors -------------------------------------------------------------------------------
+
+    async def vector_index(self) -> VectorIndex | None:
+        """The vector matrix, loaded on first use and caught up with other processes' commits."""
+        if not self.semantic_enabled:
+            return None
+        version = await self.db.pragma("data_version")
+        if self._vectors is not None and version == self._data_version:
+            return self._vectors
+        async with self.db.snapshot() as conn:
+            recorded = await store.recorded_embedder(conn)
+            if self._vectors is None:
+                rows = await store.vectors(conn)
+            else:
+                current = set(await store.chunk_ids(conn))
+                cached = self._vectors.ids()
+                self._vectors.remove(sorted(cached - current))
+                rows = await store.vectors(conn, sorted(current - cached))
+        if self._vectors is None:
+            dimension = (recorded.dimension if recorded else 0) or self.embedder.info.dimension
+            if not dimension and rows:
+                dimension = len(rows[0][2]) // 4
+            self._vectors = VectorIndex(dimension)
+        self._vectors.add_blobs(rows)
+        self._data_version = version
+        return self._vectors
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    async def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
+        async with self.db.snapshot() as conn:
+            return await store.get_chunks(conn, ids)
+
+    async def chunk_with_neighbors(self, chunk_id: int, neighbors: int) -> tuple[ChunkRow, list[ChunkRow]]:
+        async with self.db.snapshot() as conn:
+            found = await store.get_chunks(conn, [chunk_id])
+            if chunk_id not in found:
+                raise NotFoundError(
+                    f"chunk {chunk_id} does not exist (the document may have been re-ingested since); search again"
+                )
+            chunk = found[chunk_id]
+            around = await store.chunks_in_range(
+                conn, chunk.document_id, chunk.ordinal - neighbors, chunk.ordinal + neighbors
+            )
+        return chunk, around
+
+    async def document(self, source_or_id: str | int) -> tuple[DocumentRow, list[ChunkRow]]:
+        async with self.db.snapshot() as conn:
+            doc = await self._find(conn, source_or_id)
+            return doc, await store.document_chunks(conn, doc.id)
+
+    async def _find(self, conn: Any, source_or_id: str | int) -> DocumentRow:
+        doc: DocumentRow | None
+        if isinstance(source_or_id, int) or (isinstance(source_or_id, str) and source_or_id.isdigit()):
+            doc = await store.get_document(conn, int(source_or_id))
+        else:
+            doc = await store.find_document(conn, source_or_id)
+        if doc is None:
+            raise NotFoundError(f"no indexed source {source_or_id!r}; list_sources shows what is indexed")
+        return doc
+
+    async def find_document(self, source: str) -> DocumentRow | None:
+        async with self.db.snapshot() as conn:
+            return await store.find_document(conn, source)
+
+    async def documents_with_prefix(self, prefix: str) -> list[DocumentRow]:
+        async with self.db.snapshot() as conn:
+            return await store.documents_with_prefix(conn, prefix)
+
+    async def list_documents(
+        self, where: str = "1", params: Sequence[Any] = (), limit: int = 100, offset: int = 0
+    ) -> tuple[list[DocumentRow], int]:
+        async with self.db.snapshot() as conn:
+            return await store.list_documents(conn, where, params, limit, offset)
+
+    async def delete_source(self, source: str, *, prefix: bool = False) -> tuple[list[str], int]:
+        """Delete one source (or every source starting with ``source``); returns (sources, chunks removed)."""
+        if not source.strip():
+            raise InvalidInputError("give the source to delete, exactly as list_sources shows it")
+        async with self.db.snapshot() as conn:
+            if prefix:
+                where, params = store.filter_clause(source_prefix=source)
+                docs, _ = await store.list_documents(conn, where, params, limit=10**9)
+            else:
+                docs = [await self._find(conn, source)]
+        if not docs:
+            raise NotFoundError(f"no indexed source starts with {source!r}; list_sources shows what is indexed")
+        removed = await self.delete_documents(docs)
+        return [d.source for d in docs], removed
+
+    async def stats(self) -> dict[str, Any]:
+        async with self.db.snapshot() as conn:
+            totals = await store.totals(conn)
+            recorded = await store.recorded_embedder(conn)
+            totals["feedback"] = await store.feedback_total(conn)
+        totals["index_embedder"] = recorded.describe() if recorded and totals["chunks"] else None
+        totals["configured_embedder"] = self.embedder.info.describe()
+        totals["embedder_matches"] = (
+            recorded is None or not totals["chunks"] or compatible(recorded, self.embedder.info)
+        )
+        totals["database"] = str(self.db.path)
+        try:
+            totals["database_bytes"] = Path(self.db.path).stat().st_size
+        except OSError:
+            totals["database_bytes"] = 0
+        return totals
+
+    # -- feedback ------------------------------------------------------------------------------
+
+    async def add_feedback(self, chunk_id: int, query: str, useful: bool) -> ChunkRow:
+        from servers.retrieval.search import query_key
+
+        if not query.strip():
+            raise InvalidInputError("give the query the chunk was retrieved for")
+        async with self.db.transaction() as conn:
+            found = await store.get_chunks(conn, [chunk_id])
+            if chunk_id not in found:
+                raise NotFoundError(f"chunk {chunk_id} does not exist; give an id from a recent search result")
+            chunk = found[chunk_id]
+            await store.add_feedback(
+                conn,
+                text_hash=chunk.text_hash,
+                chunk_id=chunk_id,
+                query=query,
+                query_key=query_key(query),
+                useful=useful,
+            )
+        return chunk
+
+    async def feedback_counts(self, hashes: Sequence[str], query: str) -> dict[str, tuple[int, int, int, int]]:
+        from servers.retrieval.search import query_key
+
+        async with self.db.snapshot() as conn:
+            return await store.feedback_counts(conn, hashes, query_key(query))

@@ -1,0 +1,265 @@
+"""Search over the knowledge base: BM25, dense vectors, and their weighted Reciprocal Rank Fusion.
+
+Filters (source prefix/glob, tags, type, kind, date range, metadata values) are applied before
+ranking: lexical search joins them into its SQL, dense search restricts the matrix rows to the
+matching documents. Each retriever contributes ``weight / (rrf_k + rank)`` per list it ranks a
+chunk in (query variants from expansion add lists at a lower weight). Stored feedback then nudges
+the fused score by at most ``feedback_weight / (rrf_k + 1)`` — enough to reorder neighbours, never
+enough to lift an irrelevant chunk over a clear winner. An optional reranker reorders the fused
+candidates last.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from servers.retrieval import store
+from servers.retrieval.documents import DocType
+from servers.retrieval.library import KnowledgeBase
+from servers.retrieval.store import ChunkRow
+from shared.errors import ConflictError, InvalidInputError
+
+Mode = Literal["hybrid", "lexical", "semantic"]
+MAX_K = 50
+EXPANSION_WEIGHT = 0.6  # a model-written variant is a guess; the user's own words count more
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+# Words so common that OR-ing them in only slows BM25 down and adds noise.
+_STOPWORD_TEXT = (
+    "a an and are as at be but by can do does for from has have how i if in into is it its me my no not "
+    "of on or so such that the their then there these they this to was we what when where which who why "
+    "will with you your"
+)
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+
+
+class SearchFilters(BaseModel):
+    """Narrow the search before ranking. Every given filter must hold (AND)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source_prefix: str | None = Field(
+        default=None,
+        description="only sources starting with this, e.g. a folder path '/home/me/notes/' or 'https://docs.x.org/'",
+    )
+    source_glob: str | None = Field(default=None, description="only sources matching this glob, e.g. '*/guides/*.md'")
+    tags: list[str] = Field(default_factory=list, description="only documents carrying every one of these tags")
+    doc_types: list[DocType] = Field(
+        default_factory=list, description="only these document types: markdown, rst, text, html, code, pdf"
+    )
+    kinds: list[Literal["file", "url", "text"]] = Field(
+        default_factory=list, description="only sources ingested as file, url or text"
+    )
+    modified_after: datetime | date | None = Field(default=None, description="only documents modified at or after this")
+    modified_before: datetime | date | None = Field(default=None, description="only documents modified before this")
+    metadata: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="only documents whose metadata has exactly these key/value pairs"
+    )
+
+    def clause(self) -> tuple[str, list[Any]]:
+        if self.modified_after and self.modified_before and _ts(self.modified_after) >= _ts(self.modified_before):
+            raise InvalidInputError("modified_after must be earlier than modified_before")
+        return store.filter_clause(
+            source_prefix=self.source_prefix,
+            source_glob=self.source_glob,
+            tags=self.tags,
+            doc_types=self.doc_types,
+            kinds=self.kinds,
+            modified_after=_ts(self.modified_after) if self.modified_after else None,
+            modified_before=_ts(self.modified_before) if self.modified_before else None,
+            metadata=self.metadata,
+        )
+
+
+def _ts(value: datetime | date) -> float:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return datetime(value.year, value.month, value.day, tzinfo=UTC).timestamp()
+
+
+class SearchHit(BaseModel):
+    """One retrieved chunk with everything needed to cite it."""
+
+    chunk_id: int = Field(description="pass to get_chunk to widen context, or to feedback")
+    score: float = Field(description="fused ranking score (higher is better; comparable within one result list)")
+    text: str
+    source: str = Field(description="file path, URL or text source name")
+    title: str
+    doc_type: str
+    heading_path: list[str] = Field(description="section headings enclosing the chunk, outermost first")
+    start_line: int
+    end_line: int
+    citation: str = Field(description="ready-made citation: source:start-end § heading path")
+    lexical_rank: int | None = Field(default=None, description="rank in the BM25 list, if it was there")
+    semantic_rank: int | None = Field(default=None, description="rank in the vector list, if it was there")
+
+
+class SearchResult(BaseModel):
+    query: str
+    mode: Mode
+    hits: list[SearchHit]
+    notes: list[str] = Field(default_factory=list, description="anything that changed how the search ran")
+    took_ms: float
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    lexical_weight: float = 1.0
+    semantic_weight: float = 1.0
+    rrf_k: int = 60
+    feedback_weight: float = 0.5
+
+
+class Reranker(Protocol):
+    async def rerank(self, query: str, texts: Sequence[str]) -> list[float]: ...
+
+
+def query_key(query: str) -> str:
+    """A query normalised for matching feedback to later searches for the same thing."""
+    return " ".join(_WORD.findall(query.casefold()))
+
+
+def fts_query(query: str) -> str | None:
+    """An FTS5 MATCH expression: the query's words, quoted (no operator injection), OR-ed for BM25."""
+    words = list(dict.fromkeys(w for w in _WORD.findall(query.casefold())))
+    content = [w for w in words if w not in STOPWORDS] or words
+    if not content:
+        return None
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in content[:32])
+
+
+def citation(chunk: ChunkRow) -> str:
+    span = f"{chunk.start_line}" if chunk.start_line == chunk.end_line else f"{chunk.start_line}-{chunk.end_line}"
+    heading = f" § {' > '.join(chunk.heading_path)}" if chunk.heading_path else ""
+    return f"{chunk.source}:{span}{heading}"
+
+
+def hit_from_chunk(
+    chunk: ChunkRow, score: float = 0.0, ranks: tuple[int | None, int | None] = (None, None)
+) -> SearchHit:
+    return SearchHit(
+        chunk_id=chunk.id,
+        score=round(score, 6),
+        text=chunk.text,
+        source=chunk.source,
+        title=chunk.title,
+        doc_type=chunk.doc_type,
+        heading_path=list(chunk.heading_path),
+        start_line=chunk.start_line,
+        end_line=chunk.end_line,
+        citation=citation(chunk),
+        lexical_rank=ranks[0],
+        semantic_rank=ranks[1],
+    )
+
+
+async def search(
+    kb: KnowledgeBase,
+    query: str,
+    *,
+    k: int = 8,
+    mode: Mode = "hybrid",
+    filters: SearchFilters | None = None,
+    ranking: RankingConfig | None = None,
+    expansions: Sequence[str] = (),
+    reranker: Reranker | None = None,
+) -> SearchResult:
+    """Rank chunks for ``query`` (see the module docstring for how)."""
+    started = time.perf_counter()
+    query = query.strip()
+    if not query:
+        raise InvalidInputError("the query is empty; ask for something, e.g. 'how do I rotate the API key?'")
+    if not 1 <= k <= MAX_K:
+        raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
+    ranking = ranking or RankingConfig()
+    notes: list[str] = []
+    where, params = (filters or SearchFilters()).clause()
+
+    use_lexical = mode in ("hybrid", "lexical")
+    use_semantic = mode in ("hybrid", "semantic")
+    if use_semantic and not kb.semantic_enabled:
+        if mode == "semantic":
+            raise InvalidInputError(
+                "semantic search needs an embedder, and this server runs with --embedder none; use mode 'lexical'"
+            )
+        use_semantic = False
+        notes.append("no embedder configured: hybrid search ran as lexical only")
+    if use_semantic:
+        if mode == "semantic":
+            await kb.check_embedder()
+        else:
+            try:
+                await kb.check_embedder()
+            except ConflictError as exc:  # keep answering lexically, but say why
+                use_semantic = False
+                notes.append(f"semantic half skipped: {exc}")
+
+    depth = max(3 * k, 30)
+    queries = [query, *[q.strip() for q in expansions if q.strip() and q.strip() != query]]
+    lists: list[tuple[str, float, list[tuple[int, float]]]] = []  # (retriever, weight, ranked (id, score))
+    doc_ids: list[int] | None = None
+    if use_semantic and where != "1":
+        async with kb.db.snapshot() as conn:
+            doc_ids = await store.matching_document_ids(conn, where, params)
+    vector_index = await kb.vector_index() if use_semantic else None
+    for i, q in enumerate(queries):
+        factor = 1.0 if i == 0 else EXPANSION_WEIGHT
+        if use_lexical:
+            match = fts_query(q)
+            if match is not None:
+                async with kb.db.snapshot() as conn:
+                    ranked = await store.lexical_search(conn, match, where, params, depth)
+                lists.append(("lexical", ranking.lexical_weight * factor, ranked))
+        if vector_index is not None:
+            vector = await kb.embed_query(q)
+            if doc_ids is None or doc_ids:
+                lists.append(
+                    ("semantic", ranking.semantic_weight * factor, vector_index.search(vector, depth, doc_ids))
+                )
+
+    fused: dict[int, float] = {}
+    best_rank: dict[int, list[int | None]] = {}
+    for retriever, weight, ranked in lists:
+        slot = 0 if retriever == "lexical" else 1
+        for rank, (chunk_id, _) in enumerate(ranked, start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (ranking.rrf_k + rank)
+            ranks = best_rank.setdefault(chunk_id, [None, None])
+            if ranks[slot] is None or rank < ranks[slot]:  # type: ignore[operator]
+                ranks[slot] = rank
+    if not fused:
+        return SearchResult(query=query, mode=mode, hits=[], notes=notes, took_ms=_ms(started))
+
+    candidates = sorted(fused, key=lambda cid: -fused[cid])[: max(depth, k)]
+    rows = await kb.chunks(candidates)
+    candidates = [cid for cid in candidates if cid in rows]
+    if ranking.feedback_weight > 0:
+        counts = await kb.feedback_counts([rows[cid].text_hash for cid in candidates], query)
+        if counts:
+            unit = ranking.feedback_weight / (ranking.rrf_k + 1)
+            for cid in candidates:
+                c = counts.get(rows[cid].text_hash)
+                if c:
+                    up, down, q_up, q_down = c
+                    fused[cid] += unit * math.tanh(0.5 * (up - down) + (q_up - q_down))
+            candidates.sort(key=lambda cid: -fused[cid])
+    if reranker is not None:
+        pool = candidates[: max(2 * k, 20)]
+        scores = await reranker.rerank(query, [rows[cid].text for cid in pool])
+        order = sorted(range(len(pool)), key=lambda i: -scores[i])
+        candidates = [pool[i] for i in order]
+        fused = {pool[i]: float(scores[i]) for i in range(len(pool))}
+        notes.append("reranked")
+    hits = [hit_from_chunk(rows[cid], fused[cid], (best_rank[cid][0], best_rank[cid][1])) for cid in candidates[:k]]
+    return SearchResult(query=query, mode=mode, hits=hits, notes=notes, took_ms=_ms(started))
+
+
+def _ms(started: float) -> float:
+    return round(1000 * (time.perf_counter() - started), 2)

@@ -1,0 +1,585 @@
+"""Everything the retrieval index keeps in SQLite, and every SQL statement that touches it.
+
+Tables: ``documents`` (one row per source, with its metadata and content hash), ``doc_tags``,
+``chunks`` (text, heading path, spans, ordinal, a hash of the text and the float32 vector as a
+blob), ``chunks_fts`` (FTS5 over chunk text, heading path and title, for BM25), ``feedback`` and
+``index_info`` (which embedder built the vectors). Callers own the transactions: each function
+takes the connection of a :meth:`shared.db.Database.transaction` or ``snapshot``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.db import Connection, Database, Migration
+from shared.embeddings import EmbedderInfo
+
+MIGRATIONS = [
+    Migration(
+        "0001_retrieval_schema",
+        """
+        CREATE TABLE index_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('file', 'url', 'text')),
+            title TEXT NOT NULL,
+            doc_type TEXT NOT NULL,
+            mtime REAL NOT NULL,
+            size INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            tags TEXT NOT NULL DEFAULT '[]',
+            meta TEXT NOT NULL DEFAULT '{}',
+            chunk_count INTEGER NOT NULL DEFAULT 0,
+            ingested_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE doc_tags (
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (document_id, tag)
+        );
+        CREATE INDEX doc_tags_by_tag ON doc_tags(tag);
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            heading_path TEXT NOT NULL DEFAULT '[]',
+            start_line INTEGER NOT NULL,
+            end_line INTEGER NOT NULL,
+            start_char INTEGER NOT NULL,
+            end_char INTEGER NOT NULL,
+            token_count INTEGER NOT NULL,
+            text_hash TEXT NOT NULL,
+            embedding BLOB,
+            UNIQUE (document_id, ordinal)
+        );
+        CREATE INDEX chunks_by_hash ON chunks(text_hash);
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, heading, title, tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        -- Cascading deletes from documents fire this too, so the FTS index never keeps orphans.
+        CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+            DELETE FROM chunks_fts WHERE rowid = old.id;
+        END;
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            text_hash TEXT NOT NULL,
+            chunk_id INTEGER,
+            query TEXT NOT NULL,
+            query_key TEXT NOT NULL,
+            useful INTEGER NOT NULL CHECK (useful IN (0, 1)),
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX feedback_by_hash ON feedback(text_hash);
+        """,
+    ),
+]
+
+# BM25 column weights: chunk text, heading path, document title.
+BM25_WEIGHTS = (1.0, 1.5, 0.75)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def open_database(path: Any) -> Database:
+    return await Database.open(path, MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    id: int
+    source: str
+    kind: str
+    title: str
+    doc_type: str
+    mtime: float
+    size: int
+    content_hash: str
+    tags: list[str]
+    meta: dict[str, Any]
+    chunk_count: int
+    ingested_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    id: int
+    document_id: int
+    ordinal: int
+    text: str
+    heading_path: list[str]
+    start_line: int
+    end_line: int
+    start_char: int
+    end_char: int
+    token_count: int
+    text_hash: str
+    source: str
+    title: str
+    doc_type: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    source: str
+    kind: str
+    title: str
+    doc_type: str
+    mtime: float
+    size: int
+    content_hash: str
+    tags: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    ordinal: int
+    text: str
+    heading_path: Sequence[str]
+    start_line: int
+    end_line: int
+    start_char: int
+    end_char: int
+    token_count: int
+    text_hash: str
+    embedding: bytes | None
+
+
+_DOC_COLUMNS = (
+    "d.id, d.source, d.kind, d.title, d.doc_type, d.mtime, d.size, d.content_hash, d.tags, d.meta, "
+    "d.chunk_count, d.ingested_at, d.updated_at"
+)
+_CHUNK_COLUMNS = (
+    "c.id, c.document_id, c.ordinal, c.text, c.heading_path, c.start_line, c.end_line, c.start_char, c.end_char, "
+    "c.token_count, c.text_hash, d.source, d.title, d.doc_type, d.kind"
+)
+
+
+def _document(row: Any) -> DocumentRow:
+    return DocumentRow(
+        id=row[0],
+        source=row[1],
+        kind=row[2],
+        title=row[3],
+        doc_type=row[4],
+        mtime=row[5],
+        size=row[6],
+        content_hash=row[7],
+        tags=json.loads(row[8]),
+        meta=json.loads(row[9]),
+        chunk_count=row[10],
+        ingested_at=row[11],
+        updated_at=row[12],
+    )
+
+
+def _chunk(row: Any) -> ChunkRow:
+    return ChunkRow(
+        id=row[0],
+        document_id=row[1],
+        ordinal=row[2],
+        text=row[3],
+        heading_path=json.loads(row[4]),
+        start_line=row[5],
+        end_line=row[6],
+        start_char=row[7],
+        end_char=row[8],
+        token_count=row[9],
+        text_hash=row[10],
+        source=row[11],
+        title=row[12],
+        doc_type=row[13],
+        kind=row[14],
+    )
+
+
+# -- index identity ------------------------------------------------------------------------------
+
+
+async def get_info(conn: Connection, key: str) -> str | None:
+    async with conn.execute("SELECT value FROM index_info WHERE key = ?", (key,)) as cur:
+        row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def set_info(conn: Connection, key: str, value: str) -> None:
+    await conn.execute(
+        "INSERT INTO index_info (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+async def recorded_embedder(conn: Connection) -> EmbedderInfo | None:
+    raw = await get_info(conn, "embedder")
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return EmbedderInfo(data["provider"], data["model"], int(data["dimension"]))
+
+
+async def record_embedder(conn: Connection, info: EmbedderInfo) -> None:
+    value = {"provider": info.provider, "model": info.model, "dimension": info.dimension}
+    await set_info(conn, "embedder", json.dumps(value))
+
+
+# -- documents -----------------------------------------------------------------------------------
+
+
+async def find_document(conn: Connection, source: str) -> DocumentRow | None:
+    async with conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.source = ?", (source,)) as cur:
+        row = await cur.fetchone()
+    return _document(row) if row else None
+
+
+async def get_document(conn: Connection, document_id: int) -> DocumentRow | None:
+    async with conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.id = ?", (document_id,)) as cur:
+        row = await cur.fetchone()
+    return _document(row) if row else None
+
+
+async def documents_with_prefix(conn: Connection, prefix: str, kind: str = "file") -> list[DocumentRow]:
+    # substr() instead of LIKE: paths may contain % and _.
+    sql = f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.kind = ? AND substr(d.source, 1, ?) = ? ORDER BY d.source"
+    async with conn.execute(sql, (kind, len(prefix), prefix)) as cur:
+        return [_document(row) for row in await cur.fetchall()]
+
+
+async def list_documents(
+    conn: Connection, where: str = "1", params: Sequence[Any] = (), limit: int = 100, offset: int = 0
+) -> tuple[list[DocumentRow], int]:
+    async with conn.execute(f"SELECT count(*) FROM documents d WHERE {where}", tuple(params)) as cur:
+        total = (await cur.fetchone())[0]  # type: ignore[index]
+    sql = f"SELECT {_DOC_COLUMNS} FROM documents d WHERE {where} ORDER BY d.source LIMIT ? OFFSET ?"
+    async with conn.execute(sql, (*params, limit, offset)) as cur:
+        rows = [_document(row) for row in await cur.fetchall()]
+    return rows, total
+
+
+async def replace_document(
+    conn: Connection, doc: NewDocument, chunks: Sequence[NewChunk]
+) -> tuple[int, list[int], list[int]]:
+    """Insert or overwrite a document and all its chunks; returns (document id, new chunk ids, removed chunk ids)."""
+    now = now_iso()
+    existing = await find_document(conn, doc.source)
+    removed: list[int] = []
+    if existing is None:
+        cur = await conn.execute(
+            "INSERT INTO documents (source, kind, title, doc_type, mtime, size, content_hash, tags, meta, chunk_count,"
+            " ingested_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc.source,
+                doc.kind,
+                doc.title,
+                doc.doc_type,
+                doc.mtime,
+                doc.size,
+                doc.content_hash,
+                json.dumps(doc.tags),
+                json.dumps(doc.meta),
+                len(chunks),
+                now,
+                now,
+            ),
+        )
+        document_id = int(cur.lastrowid or 0)
+    else:
+        document_id = existing.id
+        async with conn.execute("SELECT id FROM chunks WHERE document_id = ?", (document_id,)) as cur:
+            removed = [row[0] for row in await cur.fetchall()]
+        await conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
+        await conn.execute(
+            "UPDATE documents SET kind = ?, title = ?, doc_type = ?, mtime = ?, size = ?, content_hash = ?, tags = ?,"
+            " meta = ?, chunk_count = ?, updated_at = ? WHERE id = ?",
+            (
+                doc.kind,
+                doc.title,
+                doc.doc_type,
+                doc.mtime,
+                doc.size,
+                doc.content_hash,
+                json.dumps(doc.tags),
+                json.dumps(doc.meta),
+                len(chunks),
+                now,
+                document_id,
+            ),
+        )
+    await _set_tags(conn, document_id, doc.tags)
+    heading_texts = [" / ".join(chunk.heading_path) for chunk in chunks]
+    new_ids: list[int] = []
+    for chunk in chunks:
+        cur = await conn.execute(
+            "INSERT INTO chunks (document_id, ordinal, text, heading_path, start_line, end_line, start_char, end_char,"
+            " token_count, text_hash, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                document_id,
+                chunk.ordinal,
+                chunk.text,
+                json.dumps(list(chunk.heading_path)),
+                chunk.start_line,
+                chunk.end_line,
+                chunk.start_char,
+                chunk.end_char,
+                chunk.token_count,
+                chunk.text_hash,
+                chunk.embedding,
+            ),
+        )
+        new_ids.append(int(cur.lastrowid or 0))
+    await conn.executemany(
+        "INSERT INTO chunks_fts (rowid, text, heading, title) VALUES (?, ?, ?, ?)",
+        [(cid, c.text, h, doc.title) for cid, c, h in zip(new_ids, chunks, heading_texts, strict=True)],
+    )
+    return document_id, new_ids, removed
+
+
+async def update_document_metadata(
+    conn: Connection, document_id: int, *, mtime: float, tags: list[str], meta: dict[str, Any]
+) -> None:
+    await conn.execute(
+        "UPDATE documents SET mtime = ?, tags = ?, meta = ?, updated_at = ? WHERE id = ?",
+        (mtime, json.dumps(tags), json.dumps(meta), now_iso(), document_id),
+    )
+    await _set_tags(conn, document_id, tags)
+
+
+async def _set_tags(conn: Connection, document_id: int, tags: Sequence[str]) -> None:
+    await conn.execute("DELETE FROM doc_tags WHERE document_id = ?", (document_id,))
+    await conn.executemany(
+        "INSERT OR IGNORE INTO doc_tags (document_id, tag) VALUES (?, ?)", [(document_id, t) for t in tags]
+    )
+
+
+async def delete_document(conn: Connection, document_id: int) -> list[int]:
+    """Delete a document with its chunks; returns the removed chunk ids."""
+    async with conn.execute("SELECT id FROM chunks WHERE document_id = ?", (document_id,)) as cur:
+        removed = [row[0] for row in await cur.fetchall()]
+    await conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+    return removed
+
+
+# -- chunks --------------------------------------------------------------------------------------
+
+
+async def embeddings_by_hash(conn: Connection, hashes: Sequence[str]) -> dict[str, bytes]:
+    """Vectors already computed for identical chunk text (re-ingests skip embedding them again)."""
+    found: dict[str, bytes] = {}
+    unique = list(dict.fromkeys(hashes))
+    for start in range(0, len(unique), 500):
+        part = unique[start : start + 500]
+        marks = ",".join("?" * len(part))
+        sql = f"SELECT text_hash, embedding FROM chunks WHERE embedding IS NOT NULL AND text_hash IN ({marks})"
+        async with conn.execute(sql, part) as cur:
+            for row in await cur.fetchall():
+                found.setdefault(row[0], row[1])
+    return found
+
+
+async def get_chunks(conn: Connection, ids: Sequence[int]) -> dict[int, ChunkRow]:
+    result: dict[int, ChunkRow] = {}
+    for start in range(0, len(ids), 500):
+        part = list(ids[start : start + 500])
+        marks = ",".join("?" * len(part))
+        sql = f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})"
+        async with conn.execute(sql, part) as cur:
+            for row in await cur.fetchall():
+                chunk = _chunk(row)
+                result[chunk.id] = chunk
+    return result
+
+
+async def chunks_in_range(conn: Connection, document_id: int, first: int, last: int) -> list[ChunkRow]:
+    sql = (
+        f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id "
+        "WHERE c.document_id = ? AND c.ordinal BETWEEN ? AND ? ORDER BY c.ordinal"
+    )
+    async with conn.execute(sql, (document_id, first, last)) as cur:
+        return [_chunk(row) for row in await cur.fetchall()]
+
+
+async def document_chunks(conn: Connection, document_id: int) -> list[ChunkRow]:
+    return await chunks_in_range(conn, document_id, 0, 2**62)
+
+
+async def chunk_ids(conn: Connection) -> list[int]:
+    async with conn.execute("SELECT id FROM chunks WHERE embedding IS NOT NULL ORDER BY id") as cur:
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def vectors(conn: Connection, ids: Sequence[int] | None = None) -> list[tuple[int, int, bytes]]:
+    """(chunk id, document id, vector blob) for the given chunks, or for all chunks that have one."""
+    if ids is None:
+        sql = "SELECT id, document_id, embedding FROM chunks WHERE embedding IS NOT NULL ORDER BY id"
+        async with conn.execute(sql) as cur:
+            return [(row[0], row[1], row[2]) for row in await cur.fetchall()]
+    rows: list[tuple[int, int, bytes]] = []
+    for start in range(0, len(ids), 500):
+        part = list(ids[start : start + 500])
+        marks = ",".join("?" * len(part))
+        sql = f"SELECT id, document_id, embedding FROM chunks WHERE embedding IS NOT NULL AND id IN ({marks})"
+        async with conn.execute(sql, part) as cur:
+            rows.extend((row[0], row[1], row[2]) for row in await cur.fetchall())
+    return rows
+
+
+async def all_chunk_texts(conn: Connection) -> list[tuple[int, str]]:
+    async with conn.execute("SELECT id, text FROM chunks ORDER BY id") as cur:
+        return [(row[0], row[1]) for row in await cur.fetchall()]
+
+
+async def set_embeddings(conn: Connection, pairs: Sequence[tuple[int, bytes | None]]) -> None:
+    await conn.executemany("UPDATE chunks SET embedding = ? WHERE id = ?", [(blob, cid) for cid, blob in pairs])
+
+
+async def count_chunks(conn: Connection) -> int:
+    async with conn.execute("SELECT count(*) FROM chunks") as cur:
+        return int((await cur.fetchone())[0])  # type: ignore[index]
+
+
+# -- search --------------------------------------------------------------------------------------
+
+
+async def lexical_search(
+    conn: Connection, match: str, where: str, params: Sequence[Any], limit: int
+) -> list[tuple[int, float]]:
+    """BM25 over ``chunks_fts``; scores are negated bm25() so that larger is better."""
+    w_text, w_heading, w_title = BM25_WEIGHTS
+    if where == "1":
+        sql = (
+            f"SELECT rowid, -bm25(chunks_fts, {w_text}, {w_heading}, {w_title}) AS score FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, "
+            f"{w_text}, {w_heading}, {w_title}) LIMIT ?"
+        )
+        args: tuple[Any, ...] = (match, limit)
+    else:
+        sql = (
+            f"SELECT f.rowid, -bm25(chunks_fts, {w_text}, {w_heading}, {w_title}) AS score FROM chunks_fts f "
+            "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id "
+            f"WHERE chunks_fts MATCH ? AND ({where}) ORDER BY bm25(chunks_fts, {w_text}, {w_heading}, {w_title}) "
+            "LIMIT ?"
+        )
+        args = (match, *params, limit)
+    async with conn.execute(sql, args) as cur:
+        return [(row[0], float(row[1])) for row in await cur.fetchall()]
+
+
+async def matching_document_ids(conn: Connection, where: str, params: Sequence[Any]) -> list[int]:
+    async with conn.execute(f"SELECT d.id FROM documents d WHERE {where}", tuple(params)) as cur:
+        return [row[0] for row in await cur.fetchall()]
+
+
+def filter_clause(
+    *,
+    source_prefix: str | None = None,
+    source_glob: str | None = None,
+    tags: Sequence[str] = (),
+    doc_types: Sequence[str] = (),
+    kinds: Sequence[str] = (),
+    modified_after: float | None = None,
+    modified_before: float | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[str, list[Any]]:
+    """A WHERE clause over ``documents d`` for the given filters (``"1"`` when there are none)."""
+    parts: list[str] = []
+    params: list[Any] = []
+    if source_prefix:
+        parts.append("substr(d.source, 1, ?) = ?")
+        params += [len(source_prefix), source_prefix]
+    if source_glob:
+        parts.append("d.source GLOB ?")
+        params.append(source_glob)
+    for tag in tags:
+        parts.append("EXISTS (SELECT 1 FROM doc_tags t WHERE t.document_id = d.id AND t.tag = ?)")
+        params.append(tag)
+    if doc_types:
+        parts.append(f"d.doc_type IN ({','.join('?' * len(doc_types))})")
+        params += list(doc_types)
+    if kinds:
+        parts.append(f"d.kind IN ({','.join('?' * len(kinds))})")
+        params += list(kinds)
+    if modified_after is not None:
+        parts.append("d.mtime >= ?")
+        params.append(modified_after)
+    if modified_before is not None:
+        parts.append("d.mtime < ?")
+        params.append(modified_before)
+    for key, value in (metadata or {}).items():
+        parts.append("json_extract(d.meta, ?) = ?")
+        params += ['$."' + key.replace('"', '""') + '"', value]
+    return (" AND ".join(parts) or "1"), params
+
+
+# -- feedback ------------------------------------------------------------------------------------
+
+
+async def add_feedback(
+    conn: Connection, *, text_hash: str, chunk_id: int, query: str, query_key: str, useful: bool
+) -> None:
+    await conn.execute(
+        "INSERT INTO feedback (text_hash, chunk_id, query, query_key, useful, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (text_hash, chunk_id, query, query_key, int(useful), now_iso()),
+    )
+
+
+async def feedback_counts(
+    conn: Connection, hashes: Sequence[str], query_key: str
+) -> dict[str, tuple[int, int, int, int]]:
+    """Per chunk hash: (useful, not useful) over all queries, then (useful, not useful) for this query."""
+    result: dict[str, tuple[int, int, int, int]] = {}
+    unique = list(dict.fromkeys(hashes))
+    if not unique:
+        return result
+    marks = ",".join("?" * len(unique))
+    sql = (
+        "SELECT text_hash, sum(useful), sum(1 - useful), sum(CASE WHEN query_key = ? THEN useful ELSE 0 END), "
+        "sum(CASE WHEN query_key = ? THEN 1 - useful ELSE 0 END) "
+        f"FROM feedback WHERE text_hash IN ({marks}) GROUP BY text_hash"
+    )
+    async with conn.execute(sql, (query_key, query_key, *unique)) as cur:
+        for row in await cur.fetchall():
+            result[row[0]] = (int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+    return result
+
+
+async def feedback_total(conn: Connection) -> int:
+    async with conn.execute("SELECT count(*) FROM feedback") as cur:
+        return int((await cur.fetchone())[0])  # type: ignore[index]
+
+
+# -- stats ---------------------------------------------------------------------------------------
+
+
+async def totals(conn: Connection) -> dict[str, Any]:
+    async with conn.execute(
+        "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(chunk_count), 0), max(updated_at) FROM documents"
+    ) as cur:
+        docs, size, chunk_total, last = await cur.fetchone()  # type: ignore[misc]
+    async with conn.execute("SELECT doc_type, count(*) FROM documents GROUP BY doc_type ORDER BY doc_type") as cur:
+        by_type = {row[0]: row[1] for row in await cur.fetchall()}
+    async with conn.execute("SELECT count(*) FROM chunks WHERE embedding IS NOT NULL") as cur:
+        embedded = (await cur.fetchone())[0]  # type: ignore[index]
+    async with conn.execute("SELECT coalesce(sum(token_count), 0) FROM chunks") as cur:
+        tokens = (await cur.fetchone())[0]  # type: ignore[index]
+    async with conn.execute("SELECT tag, count(*) FROM doc_tags GROUP BY tag ORDER BY count(*) DESC LIMIT 50") as cur:
+        tags = {row[0]: row[1] for row in await cur.fetchall()}
+    return {
+        "documents": docs,
+        "bytes": size,
+        "chunks": chunk_total,
+        "embedded_chunks": embedded,
+        "tokens": tokens,
+        "by_type": by_type,
+        "tags": tags,
+        "last_update": last,
+    }

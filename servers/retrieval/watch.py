@@ -1,0 +1,41 @@
+"""Watch mode: keep folders in sync with the index by polling.
+
+Polling costs one ``stat`` per file per interval (unchanged files are never read), works on every
+platform and file system (network shares included) and needs no dependency. Each pass is an
+ordinary incremental ingest, so a pass that fails half-way leaves every document either at its
+previous or its new version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import anyio
+
+from servers.retrieval.ingest import IngestOptions, Ingestor, IngestReport
+from servers.retrieval.library import KnowledgeBase
+
+
+async def watch(
+    kb: KnowledgeBase,
+    paths: Sequence[str | Path],
+    options: IngestOptions,
+    *,
+    interval: float = 2.0,
+    on_change: Callable[[IngestReport], Awaitable[None]] | None = None,
+    passes: int | None = None,
+) -> None:
+    """Re-ingest ``paths`` every ``interval`` seconds, calling ``on_change`` after passes that changed something.
+
+    Runs until cancelled, or for ``passes`` passes when given.
+    """
+    done = 0
+    while passes is None or done < passes:
+        report = await Ingestor(kb, options).ingest_paths(paths)
+        changed = report.added or report.updated or report.removed or report.errors
+        if changed and on_change is not None:
+            await on_change(report)
+        done += 1
+        if passes is None or done < passes:
+            await anyio.sleep(interval)

@@ -1,0 +1,303 @@
+"""Text embeddings behind one small provider interface.
+
+Three providers:
+
+* ``wordllama`` — the built-in offline default: the 256-dimension static model that the
+  ``wordllama`` wheel ships. It needs no network and no API key, and embeds thousands of chunks a
+  second on a CPU. The package's default loader looks in ``~/.cache`` and falls back to downloading
+  from Hugging Face, so it is loaded with ``cache_dir`` pointing at the installed package and
+  downloads disabled.
+* ``openai`` — any OpenAI-compatible ``/v1/embeddings`` endpoint (OpenAI, Ollama, vLLM, LM Studio,
+  TEI) over httpx, with batching, retries with backoff on 429/5xx/network errors, and a timeout.
+* ``none`` — no vectors: the index is lexical only.
+
+Every provider returns L2-normalised ``float32`` rows, so cosine similarity is a dot product.
+numpy, wordllama and httpx are imported on first use: a server that never embeds starts fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from shared.errors import InvalidInputError, SuiteError
+
+if TYPE_CHECKING:
+    import httpx
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+ProviderName = Literal["wordllama", "openai", "none"]
+WORDLLAMA_MODEL = "l2_supercat"
+WORDLLAMA_DIM = 256
+
+
+class EmbeddingError(SuiteError):
+    """The embedding provider failed (unreachable, bad answer, misconfigured)."""
+
+
+@dataclass(frozen=True)
+class EmbedderInfo:
+    """What built a set of vectors; an index records it and refuses vectors from anything else."""
+
+    provider: str
+    model: str
+    dimension: int
+
+    def describe(self) -> str:
+        return f"{self.provider}/{self.model} ({self.dimension} dims)" if self.dimension else self.provider
+
+
+class Embedder(Protocol):
+    """The provider interface: a name for the index to record, and a batch embed call."""
+
+    @property
+    def info(self) -> EmbedderInfo: ...
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts``; returns an ``(len(texts), dimension)`` float32 array of unit rows."""
+        ...
+
+
+def normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    """Unit-length float32 rows (zero rows stay zero rather than becoming NaN)."""
+    import numpy as np
+
+    matrix = np.ascontiguousarray(matrix, dtype=np.float32)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return matrix / norms
+
+
+class NoEmbedder:
+    """Lexical-only indexes: no vectors at all."""
+
+    info = EmbedderInfo("none", "", 0)
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        return np.zeros((len(texts), 0), dtype=np.float32)
+
+
+def wordllama_package_dir() -> Path:
+    """Where the wheel keeps ``weights/`` and ``tokenizers/`` (found without importing the package)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or spec.origin is None:
+        raise EmbeddingError("the wordllama package is not installed; pip install wordllama, or use --embedder none")
+    return Path(spec.origin).parent
+
+
+class WordLlamaEmbedder:
+    """The offline default. The model (16 MB of weights) loads on first use, or earlier via :meth:`warm_up`."""
+
+    info = EmbedderInfo("wordllama", WORDLLAMA_MODEL, WORDLLAMA_DIM)
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._batch_size = batch_size
+
+    def load(self) -> Any:
+        """Load the model (thread-safe, once). Never touches the network."""
+        with self._lock:
+            if self._model is None:
+                package_dir = wordllama_package_dir()
+                import logging as _logging
+
+                from wordllama import WordLlama
+
+                # wordllama.inference calls logging.basicConfig at import; keep our handlers in charge.
+                _logging.getLogger("wordllama").setLevel(_logging.WARNING)
+                try:
+                    self._model = WordLlama.load(
+                        WORDLLAMA_MODEL, cache_dir=package_dir, dim=WORDLLAMA_DIM, disable_download=True
+                    )
+                except FileNotFoundError as exc:
+                    raise EmbeddingError(f"the wordllama model files are missing from {package_dir}: {exc}") from exc
+                log.info("loaded wordllama %s from %s", WORDLLAMA_MODEL, package_dir)
+            return self._model
+
+    async def warm_up(self) -> None:
+        import anyio
+
+        await anyio.to_thread.run_sync(self.load)
+
+    def embed_sync(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, WORDLLAMA_DIM), dtype=np.float32)
+        model = self.load()
+        vectors = model.embed(list(texts), norm=False, batch_size=self._batch_size)
+        return normalise_rows(vectors)
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import anyio
+
+        # CPU-bound: run in a worker thread so the event loop keeps serving other requests.
+        return await anyio.to_thread.run_sync(self.embed_sync, list(texts))
+
+
+class OpenAIEmbedder:
+    """An OpenAI-compatible ``POST {base_url}/embeddings`` endpoint.
+
+    ``base_url`` includes the version prefix (``https://api.openai.com/v1``,
+    ``http://localhost:11434/v1`` for Ollama). The dimension is learnt from the first answer unless
+    given, and checked on every answer after that.
+    """
+
+    RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        dimension: int | None = None,
+        batch_size: int = 64,
+        timeout: float = 30.0,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        if not base_url:
+            raise InvalidInputError(
+                "the openai embedder needs a base URL (--embedding-url), e.g. http://localhost:11434/v1"
+            )
+        if not model:
+            raise InvalidInputError("the openai embedder needs a model name (--embedding-model)")
+        if batch_size < 1:
+            raise InvalidInputError("embedding batch size must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self._api_key = api_key
+        self._dimension = dimension or 0
+        self._batch_size = batch_size
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self._client = client
+
+    @property
+    def info(self) -> EmbedderInfo:
+        return EmbedderInfo("openai", self.model, self._dimension)
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import numpy as np
+
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        rows: list[np.ndarray] = []
+        for start in range(0, len(texts), self._batch_size):
+            rows.append(await self._embed_batch(list(texts[start : start + self._batch_size])))
+        return normalise_rows(np.vstack(rows))
+
+    async def _embed_batch(self, batch: list[str]) -> np.ndarray:
+        import anyio
+        import httpx
+        import numpy as np
+
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        payload = {"model": self.model, "input": batch}
+        url = f"{self.base_url}/embeddings"
+        last_problem = ""
+        for attempt in range(self._max_retries + 1):
+            if attempt:
+                await anyio.sleep(self._backoff * 2 ** (attempt - 1))
+            try:
+                response = await self._post(url, payload, headers)
+            except httpx.TimeoutException:
+                last_problem = f"timed out after {self._timeout:g}s"
+                continue
+            except httpx.TransportError as exc:
+                last_problem = f"could not connect ({exc.__class__.__name__}: {exc})"
+                continue
+            if response.status_code in self.RETRY_STATUS:
+                last_problem = f"HTTP {response.status_code}"
+                continue
+            if response.status_code >= 400:
+                raise EmbeddingError(
+                    f"embedding endpoint {url} answered HTTP {response.status_code}: {response.text[:300]}; "
+                    "check --embedding-url, --embedding-model and the API key"
+                )
+            try:
+                data = sorted(response.json()["data"], key=lambda item: item.get("index", 0))
+                matrix = np.asarray([item["embedding"] for item in data], dtype=np.float32)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise EmbeddingError(
+                    f"embedding endpoint {url} gave an answer that is not OpenAI-shaped: {exc}"
+                ) from exc
+            if matrix.ndim != 2 or matrix.shape[0] != len(batch):
+                raise EmbeddingError(
+                    f"embedding endpoint {url} returned {matrix.shape[0]} vectors for {len(batch)} texts"
+                )
+            if self._dimension and matrix.shape[1] != self._dimension:
+                raise EmbeddingError(
+                    f"embedding endpoint {url} returned {matrix.shape[1]}-dimension vectors, expected {self._dimension}"
+                )
+            self._dimension = int(matrix.shape[1])
+            return matrix
+        raise EmbeddingError(
+            f"embedding endpoint {url} failed after {self._max_retries + 1} attempts: {last_problem}; "
+            "is the server running and reachable?"
+        )
+
+    async def _post(self, url: str, payload: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        import httpx
+
+        if self._client is not None:
+            return await self._client.post(url, json=payload, headers=headers, timeout=self._timeout)
+        async with httpx.AsyncClient(timeout=self._timeout) as client:
+            return await client.post(url, json=payload, headers=headers)
+
+
+def make_embedder(
+    provider: str,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    dimension: int | None = None,
+    batch_size: int = 64,
+    timeout: float = 30.0,
+    client: httpx.AsyncClient | None = None,
+) -> Embedder:
+    """Build the embedder a server's settings name."""
+    if provider == "wordllama":
+        if model and model != WORDLLAMA_MODEL:
+            raise InvalidInputError(f"the wordllama embedder ships only the {WORDLLAMA_MODEL!r} model, not {model!r}")
+        return WordLlamaEmbedder(batch_size=batch_size)
+    if provider == "openai":
+        return OpenAIEmbedder(
+            base_url=base_url or "",
+            model=model or "",
+            api_key=api_key,
+            dimension=dimension,
+            batch_size=batch_size,
+            timeout=timeout,
+            client=client,
+        )
+    if provider == "none":
+        return NoEmbedder()
+    raise InvalidInputError(f"unknown embedding provider {provider!r}; use wordllama, openai or none")
+
+
+__all__ = [
+    "Embedder",
+    "EmbedderInfo",
+    "EmbeddingError",
+    "NoEmbedder",
+    "OpenAIEmbedder",
+    "WordLlamaEmbedder",
+    "make_embedder",
+    "normalise_rows",
+]

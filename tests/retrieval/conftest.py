@@ -1,0 +1,25 @@
+"""Fixtures for the retrieval tests: a copy of the fixture documents as an allowed root, and settings."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from servers.retrieval.settings import RetrievalSettings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A writable copy of the fixture documents (tests modify, touch and delete files in it)."""
+    root = tmp_path / "kb"
+    shutil.copytree(FIXTURES, root)
+    return root.resolve()
+
+
+@pytest.fixture
+def settings(corpus: Path, data_dir: Path) -> RetrievalSettings:
+    return RetrievalSettings(data_dir=data_dir, roots=[corpus], embedder="wordllama")
