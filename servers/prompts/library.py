@@ -3,9 +3,12 @@
 :meth:`Library.scan` compares every prompt file's size and modification time with the previous
 scan and re-reads only the files that changed, so polling a 3,000-file library stays cheap. A
 file that breaks (bad YAML, schema error, a conflict reported by the registry) keeps its last good
-content in :meth:`Library.current` and its error in :attr:`Library.errors` until it is fixed: what
-is served never goes from working to broken because of an edit on disk. A deleted file leaves the
-view.
+content served and its error in :attr:`Library.errors` until it is fixed: what is served never
+goes from working to broken because of an edit on disk. A deleted file leaves the view.
+
+Files whose size and modification time match what the registry recorded when it last published
+them (``known``) are not parsed at all on start: the registry already holds their content, so a
+restart over an unchanged 3,000-file library costs a stat per file.
 
 This module only reads files; it never touches the registry (see :mod:`servers.prompts.service`).
 """
@@ -13,6 +16,7 @@ This module only reads files; it never touches the registry (see :mod:`servers.p
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,14 +24,32 @@ from servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, load_
 from servers.prompts.versioning import version_key
 
 SUFFIXES = (".yaml", ".yml")
+Stamp = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """Which published version a file's content is."""
+
+    name: str
+    version: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """A file as the registry last saw it: its (size, mtime_ns) and the version it held."""
+
+    stamp: Stamp
+    ref: FileRef
 
 
 @dataclass
 class FileState:
-    stamp: tuple[int, int]
+    stamp: Stamp
     """(size, mtime_ns) when last read."""
-    good: LoadedPrompt | None = None
-    """The last content of this file that loaded and was accepted: what is served."""
+    good: FileRef | None = None
+    """The version of this file's last accepted content: what is served."""
     pending: LoadedPrompt | None = None
     """Content just read, waiting for :meth:`Library.commit` (or :meth:`Library.reject`)."""
     error: PromptFileError | None = None
@@ -45,9 +67,9 @@ class ScanResult:
         return bool(self.changed or self.removed)
 
 
-def list_files(folder: Path) -> dict[Path, tuple[int, int]]:
+def list_files(folder: Path) -> dict[Path, Stamp]:
     """Every prompt file under ``folder`` with its (size, mtime_ns); hidden files and folders are skipped."""
-    found: dict[Path, tuple[int, int]] = {}
+    found: dict[Path, Stamp] = {}
     stack = [folder]
     while stack:
         current = stack.pop()
@@ -72,15 +94,14 @@ def list_files(folder: Path) -> dict[Path, tuple[int, int]]:
 class Library:
     """What the prompt files in one folder currently say."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, known: Mapping[Path, KnownFile] | None = None) -> None:
         self.folder = folder
         self.files: dict[Path, FileState] = {}
-        self.scans = 0
+        self.known: dict[Path, KnownFile] = dict(known or {})
 
     def scan(self) -> ScanResult:
         """Re-read the files that changed since the last scan (blocking file I/O: run it in a thread)."""
         result = ScanResult()
-        self.scans += 1
         if not self.folder.is_dir():
             missing = PromptFileError(str(self.folder), [FileIssue(None, "the library folder does not exist")])
             if self.files:
@@ -97,10 +118,14 @@ class Library:
             state = self.files.get(path)
             if state is not None and state.stamp == stamp:
                 continue
+            result.changed.append(path)
+            known = self.known.pop(path, None)
+            if state is None and known is not None and known.stamp == stamp:
+                self.files[path] = FileState(stamp, good=known.ref)  # published as is: nothing to parse
+                continue
             if state is None:
                 state = self.files[path] = FileState(stamp)
             state.stamp = stamp
-            result.changed.append(path)
             state.pending = None
             try:
                 state.pending = load_prompt_file(path)
@@ -112,9 +137,9 @@ class Library:
         self._reject_duplicates(result)
         return result
 
-    def pending(self) -> list[LoadedPrompt]:
+    def pending(self) -> dict[Path, LoadedPrompt]:
         """Content read by the last scan that is not served yet (to publish, then commit or reject)."""
-        return [state.pending for state in self.files.values() if state.pending is not None]
+        return {path: state.pending for path, state in self.files.items() if state.pending is not None}
 
     def reject(self, path: Path, error: PromptFileError) -> None:
         """Refuse the pending content of ``path`` (e.g. the registry has that version with other content)."""
@@ -123,24 +148,27 @@ class Library:
             state.pending = None
             state.error = error
 
-    def commit(self) -> None:
-        """Serve the pending content that was not rejected."""
-        for state in self.files.values():
+    def commit(self) -> dict[Path, KnownFile]:
+        """Serve the pending content that was not rejected; returns what to remember for the next start."""
+        accepted: dict[Path, KnownFile] = {}
+        for path, state in self.files.items():
             if state.pending is not None:
-                state.good = state.pending
+                spec = state.pending.spec
+                state.good = FileRef(spec.name, spec.version, state.pending.content_hash)
                 state.pending = None
+                accepted[path] = KnownFile(state.stamp, state.good)
+        return accepted
 
-    def current(self) -> list[LoadedPrompt]:
-        """The content served from each file: its latest good version (broken files keep their last one)."""
-        return [state.good for state in self.files.values() if state.good is not None]
+    def current(self) -> dict[Path, FileRef]:
+        """The version served from each file: its latest good content (broken files keep their last one)."""
+        return {path: state.good for path, state in self.files.items() if state.good is not None}
 
     def current_versions(self) -> dict[str, str]:
         """For each prompt name on disk, the highest version among its files."""
         best: dict[str, str] = {}
-        for loaded in self.current():
-            name, version = loaded.spec.name, loaded.spec.version
-            if name not in best or version_key(version) > version_key(best[name]):
-                best[name] = version
+        for ref in self.current().values():
+            if ref.name not in best or version_key(ref.version) > version_key(best[ref.name]):
+                best[ref.name] = ref.version
         return best
 
     @property
@@ -151,23 +179,27 @@ class Library:
         # Two files claiming the same name + version with different content: the later path loses.
         owner: dict[tuple[str, str], tuple[Path, str]] = {}
         for path, state in sorted(self.files.items()):
-            content = state.pending or (state.good if state.error is None else None)
-            if content is None:
+            if state.pending is not None:
+                spec = state.pending.spec
+                ref = FileRef(spec.name, spec.version, state.pending.content_hash)
+            elif state.error is None and state.good is not None:
+                ref = state.good
+            else:
                 continue
-            key = (content.spec.name, content.spec.version)
-            if key in owner and owner[key][1] != content.content_hash:
-                line = content.spec.line_of("version")
+            key = (ref.name, ref.version)
+            if key in owner and owner[key][1] != ref.content_hash:
+                line = state.pending.spec.line_of("version") if state.pending is not None else None
                 error = PromptFileError(
                     str(path),
                     [
                         FileIssue(
                             line,
-                            f"prompt '{key[0]}' version {key[1]} is also defined, differently, in {owner[key][0]}; "
-                            "give this file another version",
+                            f"prompt '{ref.name}' version {ref.version} is also defined, differently, in "
+                            f"{owner[key][0]}; give this file another version",
                         )
                     ],
                 )
                 self.reject(path, error)
                 result.newly_broken.append(error)
             else:
-                owner.setdefault(key, (path, content.content_hash))
+                owner.setdefault(key, (path, ref.content_hash))

@@ -72,6 +72,20 @@ MIGRATIONS = [
         );
         """,
     ),
+    Migration(
+        "0002_summaries_and_library_files",
+        """
+        ALTER TABLE prompt_versions ADD COLUMN summary TEXT;
+        CREATE TABLE library_files (
+            path TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            content_hash TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 
@@ -91,6 +105,8 @@ class PublishItem:
     description: str = ""
     line: int | None = None
     """Line of ``version:`` in the source, to point a conflict at."""
+    summary: str | None = None
+    """JSON of what prompts/list shows (description, arguments), so listing never parses YAML."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,17 @@ class PublishedVersion:
     description: str
     author: str
     published_at: str
+    summary: str | None = None
+
+
+@dataclass(frozen=True)
+class KnownFileRow:
+    path: str
+    size: int
+    mtime_ns: int
+    name: str
+    version: str
+    content_hash: str
 
 
 @dataclass(frozen=True)
@@ -218,9 +245,19 @@ class Registry:
                 raise ConflictError("; ".join(c.message for c in outcome.conflicts))
             await conn.executemany(
                 "INSERT INTO prompt_versions (name, version, content_hash, source_text, source_file, description, "
-                "author, published_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "author, published_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (i.name, i.version, i.content_hash, i.source_text, i.source_file, i.description, author, stamp)
+                    (
+                        i.name,
+                        i.version,
+                        i.content_hash,
+                        i.source_text,
+                        i.source_file,
+                        i.description,
+                        author,
+                        stamp,
+                        i.summary,
+                    )
                     for i in outcome.published
                 ],
             )
@@ -234,8 +271,8 @@ class Registry:
         async with self.db.snapshot() as conn:
             self._data_version = await _data_version(conn)
             async with conn.execute(
-                "SELECT name, version, content_hash, source_text, source_file, description, author, published_at "
-                "FROM prompt_versions"
+                "SELECT name, version, content_hash, source_text, source_file, description, author, published_at, "
+                "summary FROM prompt_versions"
             ) as cur:
                 async for row in cur:
                     entry = entries.setdefault(row["name"], PromptEntry(row["name"]))
@@ -253,6 +290,22 @@ class Registry:
         """True when another connection committed since the last :meth:`catalog` (cheap: one pragma)."""
         version = await self.db.pragma("data_version")
         return self._data_version is not None and version != self._data_version
+
+    async def known_files(self) -> list[KnownFileRow]:
+        """Library files as last published: a file with the same size and mtime need not be parsed again."""
+        async with self.db.snapshot() as conn, conn.execute("SELECT * FROM library_files") as cur:
+            return [KnownFileRow(**dict(row)) async for row in cur]
+
+    async def remember_files(self, files: Sequence[KnownFileRow], forget: Sequence[str] = ()) -> None:
+        if not files and not forget:
+            return
+        async with self.db.transaction() as conn:
+            await conn.executemany("DELETE FROM library_files WHERE path = ?", [(p,) for p in forget])
+            await conn.executemany(
+                "INSERT OR REPLACE INTO library_files (path, size, mtime_ns, name, version, content_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(f.path, f.size, f.mtime_ns, f.name, f.version, f.content_hash) for f in files],
+            )
 
     async def label_history(self, name: str, label: str | None = None) -> list[LabelChange]:
         query = "SELECT * FROM label_history WHERE name = ?"

@@ -217,7 +217,7 @@ class PromptsServer(SuiteServer):
 
     async def list_prompts(self) -> list[MCPPrompt]:
         service = await self.service()
-        return [_mcp_prompt(item.resolution, item.spec) for item in service.served()]
+        return [_mcp_prompt(item.resolution, item.summary) for item in service.served()]
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
         started = time.perf_counter()
@@ -270,20 +270,20 @@ def _resolution_meta(resolution: Resolution, warnings_: list[str]) -> dict[str, 
     return meta
 
 
-def _mcp_prompt(resolution: Resolution, spec: Any) -> MCPPrompt:
+def _mcp_prompt(resolution: Resolution, summary: dict[str, Any]) -> MCPPrompt:
     arguments = []
-    for variable in spec.input_variables:
-        description = variable.description or ""
-        if variable.enum:
-            description = (description + " " if description else "") + f"(one of: {', '.join(variable.enum)})"
-        if variable.default is not None:
-            description = (description + " " if description else "") + f"(default: {variable.default})"
+    for variable in summary["arguments"]:
+        description = variable.get("description") or ""
+        if variable.get("enum"):
+            description = (description + " " if description else "") + f"(one of: {', '.join(variable['enum'])})"
+        if variable.get("default") is not None:
+            description = (description + " " if description else "") + f"(default: {variable['default']})"
         arguments.append(
-            PromptArgument(name=variable.name, description=description or None, required=variable.required)
+            PromptArgument(name=variable["name"], description=description or None, required=variable["required"])
         )
     return MCPPrompt(
-        name=spec.name,
-        description=spec.description or None,
+        name=resolution.name,
+        description=summary.get("description") or None,
         arguments=arguments,
         _meta={"mcp-suite/version": resolution.version, "mcp-suite/servedBecause": resolution.reason},
     )

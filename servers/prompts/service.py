@@ -30,8 +30,16 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from servers.prompts.library import Library
-from servers.prompts.registry import LabelChange, PromptEntry, PublishedVersion, PublishItem, PublishOutcome, Registry
+from servers.prompts.library import FileRef, KnownFile, Library
+from servers.prompts.registry import (
+    KnownFileRow,
+    LabelChange,
+    PromptEntry,
+    PublishedVersion,
+    PublishItem,
+    PublishOutcome,
+    Registry,
+)
 from servers.prompts.rollout import bucket, choose
 from servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, PromptSpec, load_prompt_text
 from servers.prompts.telemetry import Run, Telemetry, VersionStats
@@ -77,7 +85,8 @@ class SyncReport:
 @dataclass(frozen=True)
 class ServedPrompt:
     resolution: Resolution
-    spec: PromptSpec
+    summary: dict[str, Any]
+    """``{"description": …, "arguments": [{name, description, required, enum, default}]}``"""
 
 
 class PromptService:
@@ -113,13 +122,23 @@ class PromptService:
         """Read the registry, then publish and load the library folder; sets :attr:`ready` either way."""
         try:
             await self.refresh()
+            if self.library is not None:
+                self.library.known = {
+                    Path(row.path): KnownFile(
+                        (row.size, row.mtime_ns), FileRef(row.name, row.version, row.content_hash)
+                    )
+                    for row in await self.registry.known_files()
+                    # Only what the registry still holds can be served without reading the file.
+                    if row.version in getattr(self.catalog.get(row.name), "versions", {})
+                }
             return await self.sync_library()
         finally:
             self.ready.set()
 
-    async def refresh(self) -> bool:
-        """Reload the in-memory catalog; True when what is served changed."""
-        self.catalog = await self.registry.catalog()
+    async def refresh(self, *, reload: bool = True) -> bool:
+        """Reload the in-memory catalog (``reload``) and recompute what is served; True when that changed."""
+        if reload:
+            self.catalog = await self.registry.catalog()
         self._served = None
         fingerprint = self._current_fingerprint()
         changed = fingerprint != self._fingerprint
@@ -145,18 +164,28 @@ class PromptService:
             if not scan.any and not scan.newly_broken:
                 return report
             pending = library.pending()
-            outcome = await self.registry.publish([_publish_item(p) for p in pending], self.author, atomic=False)
+            outcome = await self.registry.publish(
+                [_publish_item(p) for p in pending.values()], self.author, atomic=False
+            )
             for conflict in outcome.conflicts:
                 path = Path(conflict.item.source_file or "")
                 error = PromptFileError(str(path), [FileIssue(conflict.item.line, conflict.reason)])
                 library.reject(path, error)
                 report.new_errors.append(str(error))
-            for loaded in library.pending():
+            for loaded in library.pending().values():
                 self._specs[(loaded.spec.name, loaded.spec.version, loaded.content_hash)] = loaded.spec
-            library.commit()
+            accepted = library.commit()
+            await self.registry.remember_files(
+                [
+                    KnownFileRow(str(p), k.stamp[0], k.stamp[1], k.ref.name, k.ref.version, k.ref.content_hash)
+                    for p, k in accepted.items()
+                ],
+                forget=[str(p) for p in scan.removed],
+            )
             self._library_versions = library.current_versions()
             report.published = [f"{i.name}:{i.version}" for i in outcome.published]
-            report.served_changed = await self.refresh()
+            # Reading the registry back is only needed when this pass stored something in it.
+            report.served_changed = await self.refresh(reload=bool(outcome.published))
         for message in report.new_errors:
             log.warning("prompt library: %s", message)
         return report
@@ -284,10 +313,17 @@ class PromptService:
             served: list[ServedPrompt] = []
             for name in sorted(self.catalog):
                 resolution = self.resolve(name)
+                published = self.catalog[name].versions[resolution.version]
                 try:
-                    served.append(ServedPrompt(resolution, self.spec(name, resolution.version)))
+                    summary = (
+                        json.loads(published.summary)
+                        if published.summary
+                        else summarise_spec(self.spec(name, resolution.version))
+                    )
                 except PromptFileError as exc:  # stored by an older release with another schema
                     log.warning("cannot serve %s:%s: %s", name, resolution.version, exc)
+                    continue
+                served.append(ServedPrompt(resolution, summary))
             self._served = served
         return self._served
 
@@ -375,6 +411,23 @@ class PromptService:
         return [n for n in sorted(self.catalog) if n.lower().startswith(wanted)][:100]
 
 
+def summarise_spec(spec: PromptSpec) -> dict[str, Any]:
+    """What prompts/list shows of a version: its description and arguments."""
+    return {
+        "description": spec.description,
+        "arguments": [
+            {
+                "name": v.name,
+                "description": v.description,
+                "required": v.required,
+                "enum": v.enum,
+                "default": None if v.default is None else str(v.default),
+            }
+            for v in spec.input_variables
+        ],
+    }
+
+
 def _publish_item(loaded: LoadedPrompt) -> PublishItem:
     return PublishItem(
         name=loaded.spec.name,
@@ -384,6 +437,7 @@ def _publish_item(loaded: LoadedPrompt) -> PublishItem:
         source_file=str(loaded.path),
         description=loaded.spec.description,
         line=loaded.spec.line_of("version"),
+        summary=json.dumps(summarise_spec(loaded.spec), ensure_ascii=False),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +171,26 @@ async def test_missing_library_folder_serves_the_registry(tmp_path: Path) -> Non
         assert (await client.list_prompts()).prompts == []
         status = (await client.call_tool("check_library", {})).structured_content
         assert status is not None and status["broken_files"] == []  # reported in the log, nothing to serve
+
+
+async def test_restart_reads_only_changed_files(tmp_path: Path, library: Path) -> None:
+    write(library / "other.yaml", prompt_yaml(name="Other", version="1"))
+    async with connected(tmp_path, library) as (_, client):
+        await client.list_prompts()
+    # Unchanged size and mtime: the registry's copy is trusted and the file is not parsed again
+    # (proved by making its bytes unparseable without changing either).
+    path = library / "other.yaml"
+    stat = path.stat()
+    path.write_bytes(b"#" * stat.st_size)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    # Changed while the server was down, same version: refused on start, the published one stays.
+    write(library / "greet.yaml", prompt_yaml(version="1", template="Offline edit {{ person }} {{ tone }}"))
+    inbox = Inbox()
+    options = {"message_handler": inbox}
+    async with connected(tmp_path, library, mode="legacy", client_options=options) as (_, client):
+        assert {p.name for p in (await client.list_prompts()).prompts} == {"Greet", "Other"}
+        assert await served_text(client) == ("1", "Hello Ada, in a warm tone.")
+        status = (await client.call_tool("check_library", {})).structured_content
+        assert status is not None
+        assert [b["file"] for b in status["broken_files"]] == [str(library / "greet.yaml")]
+        assert "already published with different content" in status["broken_files"][0]["message"]
