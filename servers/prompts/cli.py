@@ -92,14 +92,9 @@ def _label(settings: PromptsSettings, args: argparse.Namespace) -> int:
 
 
 def _commands() -> dict[str, Command]:
-    commands: dict[str, Command] = {}
-    try:
-        from servers.prompts.commands import CHECK_COMMAND, TEST_COMMAND
-    except ImportError:  # the prompt-file commands are optional while the tree is assembled
-        pass
-    else:
-        commands["check"] = CHECK_COMMAND
-        commands["test"] = TEST_COMMAND
+    from servers.prompts.commands import CHECK_COMMAND, TEST_COMMAND
+
+    commands: dict[str, Command] = {"check": CHECK_COMMAND, "test": TEST_COMMAND}
     commands["publish"] = Command(
         help="publish a prompt library folder into the registry (all or nothing; unchanged versions are no-ops)",
         run=_publish,

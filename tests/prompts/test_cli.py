@@ -75,5 +75,5 @@ async def test_publish_and_label_commands_feed_the_server(tmp_path: Path) -> Non
 def test_help_lists_the_commands() -> None:
     out = run_cli("--help")
     assert out.returncode == 0
-    for word in ("publish", "label", "--library", "--watch-interval", "MCP_SUITE_PROMPTS_LIBRARY"):
+    for word in ("check", "test", "publish", "label", "--library", "--watch-interval", "MCP_SUITE_PROMPTS_LIBRARY"):
         assert word in out.stdout
