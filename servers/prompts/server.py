@@ -227,6 +227,7 @@ class PromptsServer(SuiteServer):
             rendered = service.render(name, arguments or {}, subject=subject)
         except SuiteError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from exc
+        service.telemetry.annotate_render(name, rendered.resolution.version, rendered.resolution.source)
         result = GetPromptResult(
             description=rendered.spec.description or None,
             messages=[
@@ -586,6 +587,7 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
         service = await _service(ctx)
         rendered = service.render(name, variables, version=version, label=label, subject=subject)
         r = rendered.resolution
+        service.telemetry.annotate_render(name, r.version, r.source)
         return RenderResultModel(
             name=name,
             version=r.version,

@@ -118,9 +118,20 @@ def parse_since(since: str | None, *, now: datetime | None = None) -> str | None
 class Telemetry:
     """Stores runs in the registry's database and summarises them per version."""
 
-    def __init__(self, db: Database, *, otel: bool = False) -> None:
+    def __init__(self, db: Database, *, otel: bool = False, tracer: Any = None) -> None:
         self.db = db
-        self._tracer: Any = _tracer() if otel else None
+        self._tracer: Any = tracer if tracer is not None else (_tracer() if otel else None)
+
+    def annotate_render(self, name: str, version: str, source: str) -> None:
+        """Tag the current request's span (the SDK opens one per request) with the version served."""
+        if self._tracer is None:
+            return
+        from opentelemetry import trace
+
+        span = trace.get_current_span()
+        span.set_attribute("prompt.name", name)
+        span.set_attribute("prompt.version", version)
+        span.set_attribute("prompt.served_because", source)
 
     async def record_run(self, run: Run) -> int:
         from servers.prompts.registry import now
@@ -210,4 +221,39 @@ def summarise(version: str, rows: list[dict[str, Any]]) -> VersionStats:
 def _tracer() -> Any:
     from opentelemetry import trace
 
+    configure_export()
     return trace.get_tracer("mcp-suite.prompts")
+
+
+def configure_export() -> str:
+    """Send spans somewhere when the user asked for OpenTelemetry; returns where (also logged).
+
+    A provider configured by the user (``opentelemetry-instrument``, their own code) wins. Otherwise
+    the OpenTelemetry SDK and its OTLP exporter are used when installed (``pip install
+    opentelemetry-sdk opentelemetry-exporter-otlp``; ``OTEL_EXPORTER_OTLP_ENDPOINT`` etc. apply); the
+    suite does not depend on them, so without them spans are dropped and a warning says so.
+    """
+    import logging
+
+    from opentelemetry import trace
+
+    log = logging.getLogger(__name__)
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return "the OpenTelemetry tracer provider configured in this process"
+    try:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    except ImportError:
+        message = (
+            "--otel is on but no OpenTelemetry SDK is configured or installed, so spans are dropped; "
+            "pip install opentelemetry-sdk opentelemetry-exporter-otlp (or run under opentelemetry-instrument)"
+        )
+        log.warning(message)
+        return "nowhere (" + message + ")"
+    provider = TracerProvider(resource=Resource.create({"service.name": "mcp-suite-prompts"}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    log.info("exporting OpenTelemetry spans over OTLP/HTTP")
+    return "OTLP/HTTP (OTEL_EXPORTER_OTLP_* settings)"

@@ -82,3 +82,57 @@ async def test_feedback_values_are_constrained(tmp_path: Path) -> None:
             assert (await cur.fetchone())[0] == 0  # type: ignore[index]
     finally:
         await registry.close()
+
+
+class RecordingTracer:
+    """Stands in for an OpenTelemetry tracer: keeps each span's name and attributes."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[str, dict[str, object]]] = []
+
+    def start_as_current_span(self, name: str):  # type: ignore[no-untyped-def]
+        from contextlib import contextmanager
+
+        attributes: dict[str, object] = {}
+        self.spans.append((name, attributes))
+
+        class Span:
+            def set_attribute(self, key: str, value: object) -> None:
+                attributes[key] = value
+
+        @contextmanager
+        def span():  # type: ignore[no-untyped-def]
+            yield Span()
+
+        return span()
+
+
+@pytest.mark.anyio
+async def test_runs_become_spans_when_asked(tmp_path: Path) -> None:
+    registry = await Registry.open(tmp_path / "prompts.db")
+    tracer = RecordingTracer()
+    try:
+        await Telemetry(registry.db, tracer=tracer).record_run(
+            Run("Greet", "2", 12.5, 100, 20, 0.01, feedback="negative", error="timeout")
+        )
+        await Telemetry(registry.db).record_run(Run("Greet", "2", 1, 1, 1, 0))  # off by default: no span
+    finally:
+        await registry.close()
+    [(name, attributes)] = tracer.spans
+    assert name == "prompt.run"
+    assert attributes["prompt.name"] == "Greet" and attributes["prompt.version"] == "2"
+    assert attributes["gen_ai.usage.input_tokens"] == 100 and attributes["prompt.feedback"] == "negative"
+    assert attributes["error.type"] == "timeout"
+
+
+def test_export_without_an_sdk_says_spans_are_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("opentelemetry.trace")
+    from servers.prompts.telemetry import configure_export
+
+    try:
+        import opentelemetry.sdk  # noqa: F401
+    except ImportError:
+        assert configure_export().startswith("nowhere")
+        assert "pip install opentelemetry-sdk" in caplog.text
+    else:  # pragma: no cover - an environment with the SDK installed
+        assert configure_export()
