@@ -330,6 +330,8 @@ class Ingestor:
         hashes = [text_hash(c.text) for c in chunks]
         vectors: dict[str, bytes] = {}
         embedded = 0
+        # Refuse before embedding: a paid API should not be billed for vectors the index will reject.
+        await self.kb.check_embedder()
         if self.kb.semantic_enabled and chunks:
             vectors = await self.kb.reuse_embeddings(hashes)
             missing = [i for i, h in enumerate(hashes) if h not in vectors]

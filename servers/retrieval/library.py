@@ -58,6 +58,8 @@ class KnowledgeBase:
         self._vectors: VectorIndex | None = None
         self._data_version: Any = None
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._checked_version: Any = None
+        self._mismatch: EmbedderInfo | None = None
 
     @classmethod
     async def open(cls, path: Path | str, embedder: Embedder | None = None) -> KnowledgeBase:
@@ -74,15 +76,22 @@ class KnowledgeBase:
 
     async def recorded_embedder(self) -> EmbedderInfo | None:
         async with self.db.snapshot() as conn:
-            if await store.count_chunks(conn) == 0:
+            if not await store.has_chunks(conn):
                 return None
             return await store.recorded_embedder(conn)
 
     async def check_embedder(self) -> None:
-        """Raise :class:`ConflictError` when the index was built by another embedder than the configured one."""
-        recorded = await self.recorded_embedder()
-        if recorded is not None:
-            self._refuse_mismatch(recorded)
+        """Raise :class:`ConflictError` when the index was built by another embedder than the configured one.
+
+        Checked once per database change (``PRAGMA data_version``), not on every search.
+        """
+        version = await self.db.pragma("data_version")
+        if version != self._checked_version:
+            recorded = await self.recorded_embedder()
+            self._checked_version = version
+            self._mismatch = recorded if recorded is not None and not compatible(recorded, self.embedder.info) else None
+        if self._mismatch is not None:
+            self._refuse_mismatch(self._mismatch)
 
     def _refuse_mismatch(self, recorded: EmbedderInfo) -> None:
         current = self.embedder.info
@@ -96,7 +105,7 @@ class KnowledgeBase:
 
     async def _guard_write(self, conn: Any) -> None:
         # Inside the write transaction, so two processes with different embedders cannot both win.
-        if await store.count_chunks(conn) > 0:
+        if await store.has_chunks(conn):
             recorded = await store.recorded_embedder(conn)
             if recorded is not None:
                 self._refuse_mismatch(recorded)
@@ -125,6 +134,7 @@ class KnowledgeBase:
         async with self.db.transaction() as conn:
             await self._guard_write(conn)
             document_id, new_ids, removed = await store.replace_document(conn, doc, chunks)
+        self._checked_version = None  # the first write records the embedder; look again next time
         if self._vectors is not None:
             self._vectors.remove(removed)
             self._vectors.add_blobs(
@@ -173,6 +183,7 @@ class KnowledgeBase:
             await store.record_embedder(conn, self.embedder.info)
         self._vectors = None
         self._query_cache.clear()
+        self._checked_version = None
         return {"chunks": len(rows), "embedder": self.embedder.info.describe()}
 
     # -- vectors -------------------------------------------------------------------------------

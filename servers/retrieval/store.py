@@ -442,6 +442,11 @@ async def set_embeddings(conn: Connection, pairs: Sequence[tuple[int, bytes | No
     await conn.executemany("UPDATE chunks SET embedding = ? WHERE id = ?", [(blob, cid) for cid, blob in pairs])
 
 
+async def has_chunks(conn: Connection) -> bool:
+    async with conn.execute("SELECT EXISTS (SELECT 1 FROM chunks)") as cur:
+        return bool((await cur.fetchone())[0])  # type: ignore[index]
+
+
 async def count_chunks(conn: Connection) -> int:
     async with conn.execute("SELECT count(*) FROM chunks") as cur:
         return int((await cur.fetchone())[0])  # type: ignore[index]
