@@ -28,6 +28,8 @@ from servers.retrieval.documents import Block, Chunk, ParsedDocument
 from shared.errors import InvalidInputError
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+MAX_GAP_TOKENS = 8
+"""Skipped text between two blocks longer than this (in tokens) ends a chunk."""
 
 
 def count_tokens(text: str) -> int:
@@ -228,8 +230,10 @@ def _pack(text: str, units: list[_Unit], budget: int) -> list[list[_Unit]]:
     current: list[_Unit] = []
     used = 0
     for unit in units:
-        cost = unit.tokens + (_gap_tokens(text, current[-1].end, unit.start) if current else 0)
-        if current and used + cost > budget:
+        gap = _gap_tokens(text, current[-1].end, unit.start) if current else 0
+        cost = unit.tokens + gap
+        # Text no reader kept (an rST image directive, a long rule) separates chunks instead of joining them.
+        if current and (used + cost > budget or gap > MAX_GAP_TOKENS):
             groups.append(current)
             current, used = [], 0
             cost = unit.tokens
@@ -242,7 +246,7 @@ def _pack(text: str, units: list[_Unit], budget: int) -> list[list[_Unit]]:
         prev, last = groups[-2], groups[-1]
         min_tokens = budget // 4
         last_tokens = _span_tokens(text, last)
-        while len(prev) > 1 and last_tokens < min_tokens:
+        while len(prev) > 1 and last_tokens < min_tokens and _gap_tokens(text, prev[-1].end, last[0].start) == 0:
             moved = prev[-1]
             grown = _span_tokens(text, [moved, *last])
             if grown > budget or grown > _span_tokens(text, prev[:-1]):
@@ -303,7 +307,7 @@ def chunk_document(doc: ParsedDocument, *, max_tokens: int = 350, overlap_tokens
         for group in _pack(text, units, budget):
             start, end = group[0].start, group[-1].end
             tokens = _span_tokens(text, group)
-            if overlap_tokens and previous_end is not None:
+            if overlap_tokens and previous_end is not None and text[previous_end[1] : start].isspace():
                 overlap_start = _overlap_start(text, previous_end[0], previous_end[1], overlap_tokens)
                 if overlap_start < previous_end[1]:
                     start = overlap_start

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -82,6 +83,8 @@ _CONTENT_TYPES: dict[str, DocType] = {
 
 def _suffix_type(path: PurePosixPath | Path) -> DocType | None:
     suffix = path.suffix.lower()
+    if suffix == ".gz":  # Debian ships most docs gzipped: README.md.gz reads as Markdown
+        return _suffix_type(path.with_suffix("")) if path.stem and path.stem != path.name else None
     name = path.name.lower()
     if suffix in MARKDOWN_SUFFIXES:
         return "markdown"
@@ -177,11 +180,14 @@ def parse_bytes(
     ``encoding`` is an optional hint (e.g. the charset of an HTTP response)."""
     if len(data) > MAX_DOCUMENT_BYTES:
         raise DocumentTooLargeError(_too_large(name, len(data)))
+    if data[:2] == b"\x1f\x8b" and name.lower().endswith(".gz"):
+        data = _gunzip(data, name)
+        name = name[:-3]
     if doc_type is None:
         doc_type = detect_type(_name_path(name), data)
         expected = _suffix_type(_name_path(name))
         if doc_type is None and expected not in (None, "pdf"):
-            raise UnsupportedFormatError(f"{name}: looks like binary data, not {expected} text; nothing was read")
+            raise UnsupportedFormatError(f"{name}: looks like binary data, not a {expected} document; nothing was read")
         if doc_type is None:
             raise UnsupportedFormatError(
                 f"{name}: unsupported format or binary data; supported are Markdown, reStructuredText, "
@@ -190,7 +196,7 @@ def parse_bytes(
     if doc_type == "pdf":
         return _parse_pdf(data, name)
     if looks_binary(data):
-        raise UnsupportedFormatError(f"{name}: looks like binary data, not {doc_type} text; nothing was read")
+        raise UnsupportedFormatError(f"{name}: looks like binary data, not a {doc_type} document; nothing was read")
     text = decode(data, encoding=encoding, html=doc_type == "html")
     return parse_text(text, name=name, doc_type=doc_type)
 
@@ -215,6 +221,20 @@ def parse_text(text: str, *, name: str, doc_type: DocType | None = None) -> Pars
     if doc_type == "code":
         return _parse_code(text, name)
     return _parse_plain(text, name)
+
+
+def _gunzip(data: bytes, name: str) -> bytes:
+    """Decompress a ``.gz`` document, refusing to inflate past the document limit (zip bombs)."""
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(data, MAX_DOCUMENT_BYTES + 1)
+    except zlib.error as exc:
+        raise UnsupportedFormatError(f"{name}: corrupt gzip data ({exc})") from exc
+    if len(out) > MAX_DOCUMENT_BYTES:
+        raise DocumentTooLargeError(_too_large(name, len(out)) + " (after decompression)")
+    if not inflater.eof:
+        raise UnsupportedFormatError(f"{name}: corrupt gzip data (truncated stream)")
+    return out
 
 
 def _too_large(name: str, size: int) -> str:

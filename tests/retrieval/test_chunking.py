@@ -285,3 +285,15 @@ def test_count_tokens_estimate() -> None:
     assert count_tokens("Hello, world!") == 4
     assert count_tokens("os.path.join(a, b)") == 10
     assert count_tokens("naïve café") == 2
+
+
+def test_skipped_markup_separates_chunks() -> None:
+    # rST image directives are not indexed; a chunk must not silently span (and count) them.
+    images = "\n\n".join(
+        f".. image:: https://ci.example.com/badge{i}.svg\n   :target: https://ci.example.com" for i in range(6)
+    )
+    doc = parse_text(f"Tool\n====\n\n{images}\n\nThe tool does things.\n", name="r.rst")
+    chunks = chunk_document(doc, max_tokens=200, overlap_tokens=30)
+    check_invariants(doc, chunks, 200, overlap=30)
+    assert not any("image::" in c.text for c in chunks)
+    assert chunks[-1].text == "The tool does things."

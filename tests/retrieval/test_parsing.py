@@ -440,3 +440,17 @@ def test_url_names_drive_detection_and_title() -> None:
     plain = parse_bytes(b"Body only.\n", name="https://example.com/")
     assert plain.title == "example.com"
     assert detect_type(PurePosixPath("/guides/remote.md")) == "markdown"
+
+
+def test_gzipped_documents() -> None:
+    import gzip
+
+    doc = parse_bytes(gzip.compress(b"# Packed\n\nInside a gzip file.\n"), name="/usr/share/doc/x/README.md.gz")
+    assert (doc.doc_type, doc.title, doc.blocks[-1].text) == ("markdown", "Packed", "Inside a gzip file.")
+    assert detect_type(Path("changelog.Debian.gz")) == "text"
+    assert detect_type(Path("logo.png.gz")) is None
+    assert detect_type(Path("NEWS.rst.gz")) == "rst"
+    with pytest.raises(DocumentTooLargeError, match="after decompression"):
+        parse_bytes(gzip.compress(b"a" * (MAX_DOCUMENT_BYTES + 10), compresslevel=1), name="bomb.txt.gz")
+    with pytest.raises(UnsupportedFormatError, match="corrupt gzip"):
+        parse_bytes(b"\x1f\x8b\x08\x00garbage", name="broken.txt.gz")
