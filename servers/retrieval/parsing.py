@@ -713,7 +713,8 @@ _HTML_SKIP_ROLES = frozenset({"navigation", "banner", "contentinfo", "complement
 _HTML_BOILERPLATE = frozenset(
     {"nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "footer", "sidebar", "cookie", "cookies",
      "banner", "advert", "advertisement", "ads", "share", "social", "skip", "toc", "related", "newsletter",
-     "comments", "pagination", "masthead"}
+     "comments", "pagination", "masthead", "nosearch", "noindex", "nocontent", "tagline", "search", "searchbox",
+     "searchmenu", "skiplink", "topbar"}
 )  # fmt: skip
 _HTML_VOID = frozenset(
     {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "track", "wbr", "param"}
@@ -862,7 +863,9 @@ def _parse_html(text: str, name: str) -> ParsedDocument:
     parser.stack.clear()
     parser.flush()
     items = parser.items
-    first_h1 = next((item.text for item in items if item.kind == "heading" and item.level == 1), None)
+    h1s = [item.text for item in items if item.kind == "heading" and item.level == 1]
+    # One <h1> names the page; several are section headings (SQLite's docs), so <title> names it then.
+    first_h1 = h1s[0] if len(h1s) == 1 else None
     if any(item.in_main for item in items):
         items = [item for item in items if item.in_main]
     # Merge list items and table rows into list and table blocks.
@@ -907,7 +910,12 @@ def _parse_html(text: str, name: str) -> ParsedDocument:
     page_title = " ".join("".join(parser.title_parts).split())
     if page_title:
         metadata["html_title"] = page_title
-    title = first_h1 or page_title or metadata.get("og:title") or _title(blocks, None, _stem_title(name))
+    title = (
+        first_h1
+        or page_title
+        or metadata.get("og:title")
+        or (h1s[0] if h1s else _title(blocks, None, _stem_title(name)))
+    )
     return ParsedDocument(
         title=" ".join(title.split()), doc_type="html", text="".join(parts), blocks=tuple(blocks), metadata=metadata
     )

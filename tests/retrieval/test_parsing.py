@@ -454,3 +454,15 @@ def test_gzipped_documents() -> None:
         parse_bytes(gzip.compress(b"a" * (MAX_DOCUMENT_BYTES + 10), compresslevel=1), name="bomb.txt.gz")
     with pytest.raises(UnsupportedFormatError, match="corrupt gzip"):
         parse_bytes(b"\x1f\x8b\x08\x00garbage", name="broken.txt.gz")
+
+
+def test_html_several_h1_are_sections_and_title_comes_from_title_tag() -> None:
+    html = (
+        "<html><head><title>SELECT</title></head><body><div class=nosearch><div class='tagline'>Small. Fast.</div>"
+        "</div><h1>1. Overview</h1><p>Queries rows.</p><h1>2. Processing</h1><h2>2.1 Input</h2><p>From.</p>"
+        "</body></html>"
+    )
+    doc = parse_text(html, name="lang_select.html")
+    assert doc.title == "SELECT"
+    assert "Small" not in doc.text
+    assert doc.blocks[-1].heading_path == ("2. Processing", "2.1 Input")
