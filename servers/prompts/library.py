@@ -67,10 +67,13 @@ class ScanResult:
         return bool(self.changed or self.removed)
 
 
-def list_files(folder: Path) -> dict[Path, Stamp]:
-    """Every prompt file under ``folder`` with its (size, mtime_ns); hidden files and folders are skipped."""
-    found: dict[Path, Stamp] = {}
-    stack = [folder]
+def list_files(folder: Path) -> dict[str, Stamp]:
+    """Every prompt file under ``folder`` with its (size, mtime_ns); hidden files and folders are skipped.
+
+    Keys are plain strings: building 3,000 ``Path`` objects per poll would cost more than the stats.
+    """
+    found: dict[str, Stamp] = {}
+    stack = [str(folder)]
     while stack:
         current = stack.pop()
         try:
@@ -82,10 +85,10 @@ def list_files(folder: Path) -> dict[Path, Stamp]:
                 continue
             try:
                 if entry.is_dir(follow_symlinks=True):
-                    stack.append(Path(entry.path))
+                    stack.append(entry.path)
                 elif entry.name.endswith(SUFFIXES) and entry.is_file(follow_symlinks=True):
                     st = entry.stat(follow_symlinks=True)
-                    found[Path(entry.path)] = (st.st_size, st.st_mtime_ns)
+                    found[entry.path] = (st.st_size, st.st_mtime_ns)
             except OSError:
                 continue  # vanished between listing and stat: the next scan sees it gone
     return found
@@ -98,18 +101,27 @@ class Library:
         self.folder = folder
         self.files: dict[Path, FileState] = {}
         self.known: dict[Path, KnownFile] = dict(known or {})
+        self._stamps: dict[str, Stamp] | None = {}
+        """What the last scan listed (None: the folder was missing)."""
 
     def scan(self) -> ScanResult:
         """Re-read the files that changed since the last scan (blocking file I/O: run it in a thread)."""
         result = ScanResult()
         if not self.folder.is_dir():
-            missing = PromptFileError(str(self.folder), [FileIssue(None, "the library folder does not exist")])
+            if self._stamps is not None:  # report a missing folder once, not at every poll
+                result.newly_broken.append(
+                    PromptFileError(str(self.folder), [FileIssue(None, "the library folder does not exist")])
+                )
+            self._stamps = None
             if self.files:
                 result.removed = list(self.files)
                 self.files.clear()
-            result.newly_broken.append(missing)
             return result
-        on_disk = list_files(self.folder)
+        listed = list_files(self.folder)
+        if listed == self._stamps:
+            return result  # the common case of a poll: nothing changed, nothing else to do
+        self._stamps = listed
+        on_disk = {Path(p): stamp for p, stamp in listed.items()}
         for path in [p for p in self.files if p not in on_disk]:
             del self.files[path]
             result.removed.append(path)

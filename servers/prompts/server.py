@@ -190,6 +190,7 @@ class PromptsServer(SuiteServer):
     def __init__(self, settings: PromptsSettings) -> None:
         self.broadcaster = ChangeBroadcaster()
         self.runtime = _Runtime(settings, self.broadcaster)
+        self._listing: tuple[object, list[MCPPrompt]] | None = None
         super().__init__(
             "mcp-suite-prompts",
             instructions=INSTRUCTIONS,
@@ -217,7 +218,11 @@ class PromptsServer(SuiteServer):
 
     async def list_prompts(self) -> list[MCPPrompt]:
         service = await self.service()
-        return [_mcp_prompt(item.resolution, item.summary) for item in service.served()]
+        served = service.served()
+        cached = self._listing
+        if cached is None or cached[0] is not served:  # served() returns a new list after every change
+            cached = self._listing = (served, [_mcp_prompt(item.resolution, item.summary) for item in served])
+        return cached[1]
 
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
         started = time.perf_counter()

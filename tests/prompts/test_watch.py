@@ -194,3 +194,19 @@ async def test_restart_reads_only_changed_files(tmp_path: Path, library: Path) -
         assert status is not None
         assert [b["file"] for b in status["broken_files"]] == [str(library / "greet.yaml")]
         assert "already published with different content" in status["broken_files"][0]["message"]
+
+
+async def test_library_folder_created_later(tmp_path: Path) -> None:
+    inbox = Inbox()
+    folder = tmp_path / "later"
+    options = {"message_handler": inbox}
+    async with connected(tmp_path, folder, mode="legacy", client_options=options, watch_interval=INTERVAL) as (
+        _,
+        client,
+    ):
+        assert (await client.list_prompts()).prompts == []
+        await anyio.sleep(INTERVAL * 4)
+        assert len([m for m in inbox.logs if "does not exist" in m]) <= 1  # said once, not at every poll
+        write(folder / "greet.yaml", prompt_yaml())
+        await inbox.wait()
+        assert [p.name for p in (await client.list_prompts()).prompts] == ["Greet"]
