@@ -8,9 +8,12 @@ output types are plain so stored data always serialises.
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from servers.memory import limits
 
@@ -82,6 +85,31 @@ class ObservationDeletion(_Wire):
 # ---- outputs ------------------------------------------------------------------------------------
 
 
+class _ToolResult(_Wire):
+    """A tool's result type. Its JSON schema (the tool's ``outputSchema``) is self-contained, with no
+    ``$ref``: clients validate every result against it, and resolving a ``$ref`` per list item made
+    that validation cost more than the whole call (20 ms for 50 entities in the Python SDK)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        own = handler.resolve_ref_schema(schema)
+
+        def inline(node: Any) -> Any:
+            if isinstance(node, dict):
+                if set(node) == {"$ref"}:
+                    return inline(copy.deepcopy(handler.resolve_ref_schema(node)))
+                return {key: inline(value) for key, value in node.items()}
+            if isinstance(node, list):
+                return [inline(value) for value in node]
+            return node
+
+        inlined = inline(own)
+        own.clear()
+        own.update(inlined)
+        return schema
+
+
 class Entity(_Wire):
     name: str
     entityType: str
@@ -94,11 +122,11 @@ class Relation(_Wire):
     relationType: str
 
 
-class CreatedEntities(_Wire):
+class CreatedEntities(_ToolResult):
     entities: list[Entity] = Field(description="The entities that were created (existing names are skipped)")
 
 
-class CreatedRelations(_Wire):
+class CreatedRelations(_ToolResult):
     relations: list[Relation] = Field(description="The relations that were created (duplicates are skipped)")
 
 
@@ -107,11 +135,11 @@ class AddedObservations(_Wire):
     addedObservations: list[str] = Field(description="Observations that were new; already known ones are skipped")
 
 
-class ObservationResults(_Wire):
+class ObservationResults(_ToolResult):
     results: list[AddedObservations]
 
 
-class Outcome(_Wire):
+class Outcome(_ToolResult):
     success: bool
     message: str
 
@@ -128,7 +156,7 @@ class PageInfo(_Wire):
     hint: str
 
 
-class KnowledgeGraph(_Wire):
+class KnowledgeGraph(_ToolResult):
     entities: list[Entity]
     relations: list[Relation]
     page: PageInfo | None = Field(default=None, description="Paging details; only present when the graph was cut short")
@@ -139,7 +167,7 @@ class NeighbourEntity(Entity):
     distance: int = Field(description="Hops from the centre entity (0 is the centre itself)")
 
 
-class Neighbourhood(_Wire):
+class Neighbourhood(_ToolResult):
     center: str
     depth: int
     entities: list[NeighbourEntity] = Field(

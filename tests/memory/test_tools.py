@@ -32,6 +32,8 @@ async def test_tool_list_matches_the_reference(settings: MemorySettings) -> None
         tool = tools[name]
         assert set(tool.input_schema.get("required", [])) == required, name
         assert tool.output_schema is not None, name
+        # Self-contained: clients validate each result against it, and $ref resolution is slow.
+        assert "$ref" not in json.dumps(tool.output_schema), name
         assert tool.description, name
         assert tool.annotations is not None
         assert tool.annotations.read_only_hint is read_only, name
