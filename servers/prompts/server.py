@@ -7,8 +7,9 @@ instead of registering SDK ``Prompt`` objects. When the library folder or a labe
 connected hosts get ``notifications/prompts/list_changed``: handshake-era sessions (Claude Desktop,
 the Inspector) directly, 2026-07-28 clients through ``subscriptions/listen``.
 
-A caller can take part in a rollout from ``prompts/get`` by putting a subject key in the request's
-``_meta`` under ``mcp-suite/subject``; the result's ``_meta`` says which version was served and why.
+An application can steer ``prompts/get`` through the request's ``_meta``: ``mcp-suite/subject`` (a
+stable caller key, to take part in a rollout), ``mcp-suite/label`` or ``mcp-suite/version`` (an
+exact label or version). The result's ``_meta`` says which version was served and why.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ from shared.server import SuiteServer, notify_log
 log = logging.getLogger(__name__)
 
 SUBJECT_META_KEY = "mcp-suite/subject"
+LABEL_META_KEY = "mcp-suite/label"
+VERSION_META_KEY = "mcp-suite/version"
 
 INSTRUCTIONS = """\
 A versioned prompt registry. Every prompt of the library is an MCP prompt (prompts/list,
@@ -227,9 +230,15 @@ class PromptsServer(SuiteServer):
     async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
         started = time.perf_counter()
         service = await self.service()
-        subject = _subject(context)
+        meta = _request_meta(context)
         try:
-            rendered = service.render(name, arguments or {}, subject=subject)
+            rendered = service.render(
+                name,
+                arguments or {},
+                version=_text(meta.get(VERSION_META_KEY)),
+                label=_text(meta.get(LABEL_META_KEY)),
+                subject=_text(meta.get(SUBJECT_META_KEY)),
+            )
         except SuiteError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from exc
         service.telemetry.annotate_render(name, rendered.resolution.version, rendered.resolution.source)
@@ -252,13 +261,16 @@ class PromptsServer(SuiteServer):
         return result
 
 
-def _subject(context: Any) -> str | None:
+def _request_meta(context: Any) -> dict[str, Any]:
     try:
         meta = context.request_context.meta
-    except (AttributeError, ValueError):
-        return None
-    value = meta.get(SUBJECT_META_KEY) if isinstance(meta, dict) else None
-    return str(value) if value else None
+    except (AttributeError, ValueError):  # no request (called in process)
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
 
 
 def _resolution_meta(resolution: Resolution, warnings_: list[str]) -> dict[str, Any]:

@@ -119,6 +119,17 @@ async def test_labels_decide_what_is_served(tmp_path: Path, library: Path) -> No
         assert "no earlier version" in await tool_error(client, "rollback", name="Greet")
 
 
+async def test_get_with_label_or_version_in_meta(tmp_path: Path, library: Path) -> None:
+    async with connected(tmp_path, library) as (_, client):
+        result = await client.get_prompt("Greet", {"person": "Ada"}, meta={"mcp-suite/version": "1"})
+        assert text_of(result) == ["Hello Ada, in a warm tone."]
+        with pytest.raises(MCPError, match="has no label 'staging'"):
+            await client.get_prompt("Greet", {"person": "Ada"}, meta={"mcp-suite/label": "staging"})
+        await tool(client, "set_label", name="Greet", label="staging", version="1")
+        result = await client.get_prompt("Greet", {"person": "Ada"}, meta={"mcp-suite/label": "staging"})
+        assert result.meta and result.meta["mcp-suite/version"] == "1" and result.meta["mcp-suite/label"] == "staging"
+
+
 async def test_unknown_label_and_version(tmp_path: Path, library: Path) -> None:
     async with connected(tmp_path, library) as (_, client):
         message = await tool_error(client, "render_prompt", name="Greet", variables={"person": "A"}, label="staging")
