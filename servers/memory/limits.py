@@ -25,7 +25,8 @@ MAX_CALL_CHARS = 5_000_000
 
 MAX_QUERY_CHARS = 1_000
 
-DEFAULT_SEARCH_LIMIT = 50
+DEFAULT_SEARCH_LIMIT = 20
+"""Ranked, so the best matches come first; the result carries a hint when more exist."""
 MAX_SEARCH_LIMIT = 500
 
 DEFAULT_READ_LIMIT = 200
