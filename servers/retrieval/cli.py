@@ -81,8 +81,8 @@ def _meta(values: list[str] | None) -> dict[str, str]:
 def _with_kb(settings: RetrievalSettings, work: Callable[[Any], Awaitable[int]]) -> int:
     import anyio
 
+    from servers.retrieval.factory import build_embedder
     from servers.retrieval.library import KnowledgeBase
-    from servers.retrieval.server import build_embedder
 
     async def main() -> int:
         kb = await KnowledgeBase.open(settings.database_path, build_embedder(settings))
@@ -123,8 +123,8 @@ def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ingest(settings: RetrievalSettings, args: argparse.Namespace) -> int:
+    from servers.retrieval.factory import ingest_options
     from servers.retrieval.ingest import Ingestor, IngestReport
-    from servers.retrieval.server import ingest_options
 
     options = ingest_options(
         settings, include=args.include, exclude=args.exclude, tags=args.tags, metadata=_meta(args.meta)
@@ -182,8 +182,8 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
 def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from servers.retrieval.factory import ranking_config
     from servers.retrieval.search import SearchFilters, search
-    from servers.retrieval.server import ranking_config
     from shared.errors import InvalidInputError
 
     try:
@@ -226,8 +226,8 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _eval(settings: RetrievalSettings, args: argparse.Namespace) -> int:
     from servers.retrieval import evaluation
+    from servers.retrieval.factory import ranking_config
     from servers.retrieval.search import MAX_K, search
-    from servers.retrieval.server import ranking_config
 
     cases = evaluation.load_dataset(args.file)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]

@@ -25,15 +25,16 @@ from pydantic import BaseModel, Field
 
 from servers.retrieval.documents import DocType
 from servers.retrieval.evaluation import EvalReport
-from servers.retrieval.ingest import IngestOptions, Ingestor, IngestReport
+from servers.retrieval.factory import build_embedder, build_reranker, ingest_options, ranking_config
+from servers.retrieval.ingest import Ingestor, IngestReport
 from servers.retrieval.library import KnowledgeBase
 from servers.retrieval.prompting import grounded_prompt
 from servers.retrieval.roots import RootPolicy, roots_from_uris
-from servers.retrieval.search import MAX_K, Mode, RankingConfig, SearchFilters, SearchHit, SearchResult, hit_from_chunk
+from servers.retrieval.search import MAX_K, Mode, SearchFilters, SearchHit, SearchResult, hit_from_chunk
 from servers.retrieval.search import search as run_search
 from servers.retrieval.settings import RetrievalSettings
 from shared import __version__
-from shared.embeddings import Embedder, WordLlamaEmbedder, make_embedder
+from shared.embeddings import Embedder, WordLlamaEmbedder
 from shared.errors import InvalidInputError
 from shared.server import SuiteServer, notify_log, notify_progress
 
@@ -138,45 +139,6 @@ def _source_info(doc: Any) -> SourceInfo:
         updated_at=doc.updated_at,
         tags=doc.tags,
         metadata={k: v for k, v in doc.meta.items() if k != "_user_keys"},
-    )
-
-
-def build_embedder(settings: RetrievalSettings) -> Embedder:
-    api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
-    return make_embedder(
-        settings.embedder,
-        model=settings.embedding_model,
-        base_url=settings.embedding_url,
-        api_key=api_key,
-        batch_size=settings.embedding_batch_size,
-        timeout=settings.embedding_timeout,
-    )
-
-
-def build_reranker(settings: RetrievalSettings) -> Any | None:
-    if not settings.rerank_url:
-        return None
-    from servers.retrieval.rerank import HttpReranker
-
-    key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None
-    return HttpReranker(settings.rerank_url, model=settings.rerank_model, api_key=key, timeout=settings.rerank_timeout)
-
-
-def ingest_options(settings: RetrievalSettings, **overrides: Any) -> IngestOptions:
-    return IngestOptions(
-        max_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.chunk_overlap,
-        max_file_bytes=int(settings.max_file_mb * 1_048_576),
-        **overrides,
-    )
-
-
-def ranking_config(settings: RetrievalSettings) -> RankingConfig:
-    return RankingConfig(
-        lexical_weight=settings.lexical_weight,
-        semantic_weight=settings.semantic_weight,
-        rrf_k=settings.rrf_k,
-        feedback_weight=settings.feedback_weight,
     )
 
 

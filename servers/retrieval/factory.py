@@ -1,0 +1,52 @@
+"""Building the retrieval server's parts from its settings, shared by the MCP surface and the CLI.
+
+Kept apart from :mod:`servers.retrieval.server` so terminal commands do not import the MCP SDK.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from servers.retrieval.ingest import IngestOptions
+from servers.retrieval.search import RankingConfig
+from servers.retrieval.settings import RetrievalSettings
+from shared.embeddings import Embedder, make_embedder
+
+
+def build_embedder(settings: RetrievalSettings) -> Embedder:
+    api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
+    return make_embedder(
+        settings.embedder,
+        model=settings.embedding_model,
+        base_url=settings.embedding_url,
+        api_key=api_key,
+        batch_size=settings.embedding_batch_size,
+        timeout=settings.embedding_timeout,
+    )
+
+
+def build_reranker(settings: RetrievalSettings) -> Any | None:
+    if not settings.rerank_url:
+        return None
+    from servers.retrieval.rerank import HttpReranker
+
+    key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None
+    return HttpReranker(settings.rerank_url, model=settings.rerank_model, api_key=key, timeout=settings.rerank_timeout)
+
+
+def ingest_options(settings: RetrievalSettings, **overrides: Any) -> IngestOptions:
+    return IngestOptions(
+        max_tokens=settings.chunk_tokens,
+        overlap_tokens=settings.chunk_overlap,
+        max_file_bytes=int(settings.max_file_mb * 1_048_576),
+        **overrides,
+    )
+
+
+def ranking_config(settings: RetrievalSettings) -> RankingConfig:
+    return RankingConfig(
+        lexical_weight=settings.lexical_weight,
+        semantic_weight=settings.semantic_weight,
+        rrf_k=settings.rrf_k,
+        feedback_weight=settings.feedback_weight,
+    )
