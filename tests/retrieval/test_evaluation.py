@@ -232,3 +232,34 @@ async def test_evaluate_rejects_bad_arguments() -> None:
         await evaluate(case, fake_search, modes=("hybrid", "hybrid"))
     with pytest.raises(InvalidInputError, match="at least one query"):
         await evaluate([], fake_search)
+
+
+# --- the benchmark's question set ------------------------------------------------------------------
+
+BENCH_QUESTIONS = Path(__file__).resolve().parents[2] / "bench" / "data" / "sqlite_questions.jsonl"
+SQLITE_DOCS = Path("/usr/share/doc/sqlite3")
+
+
+def test_benchmark_questions_load() -> None:
+    cases = load_dataset(BENCH_QUESTIONS)
+    assert len(cases) >= 60
+    assert all(c.expected_spans for c in cases)  # every question names its answering passage
+
+
+@pytest.mark.skipif(not (SQLITE_DOCS / "wal.html").is_file(), reason="needs the Debian package sqlite3-doc")
+def test_benchmark_passages_survive_parsing() -> None:
+    """Each expected passage occurs in the text the server indexes for its page (guards parser changes)."""
+    import re
+
+    from servers.retrieval.parsing import parse_file
+
+    def norm(text: str) -> str:
+        return re.sub(r"\s+", " ", text).strip().casefold()
+
+    pages: dict[str, str] = {}
+    missing = []
+    for case in load_dataset(BENCH_QUESTIONS):
+        if case.expected_source not in pages:
+            pages[case.expected_source] = norm(parse_file(SQLITE_DOCS / case.expected_source).text)
+        missing += [(case.id, s) for s in case.expected_spans if norm(s) not in pages[case.expected_source]]
+    assert missing == []
