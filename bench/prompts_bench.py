@@ -204,18 +204,20 @@ def poll_cost(library: Path) -> float:
 
 async def main_async(quick: bool) -> dict[str, Any]:
     prompts = 300 if quick else 1000
-    repeats = 3 if quick else 5
+    repeats = 3 if quick else 7
     work = Path(tempfile.mkdtemp(prefix="prompts-bench-"))
     library = work / "library"
     make_library(library, prompts)
     errlog = (work / "stderr.log").open("w")
     results: dict[str, Any] = {"prompts": prompts, "files": prompts * 3}
 
-    bare = [await start_bare(errlog) for _ in range(repeats)]
-    cold = [await start_prompts(library, work / f"cold-{i}", errlog) for i in range(repeats)]
     warm_dir = work / "warm"
     await start_prompts(library, warm_dir, errlog)
-    warm = [await start_prompts(library, warm_dir, errlog) for _ in range(repeats)]
+    bare, cold, warm = [], [], []
+    for i in range(repeats):  # interleaved, so a load change on the machine hits all three alike
+        bare.append(await start_bare(errlog))
+        warm.append(await start_prompts(library, warm_dir, errlog))
+        cold.append(await start_prompts(library, work / f"cold-{i}", errlog))
     assert all(n == prompts for _, _, n in cold + warm)
     results["start_bare_s"] = statistics.median(bare)
     results["start_init_cold_s"] = statistics.median(c[0] for c in cold)
