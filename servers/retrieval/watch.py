@@ -31,9 +31,13 @@ async def watch(
     Runs until cancelled, or for ``passes`` passes when given.
     """
     done = 0
+    known_errors: set[tuple[str, str | None]] = set()
     while passes is None or done < passes:
         report = await Ingestor(kb, options).ingest_paths(paths)
-        changed = report.added or report.updated or report.removed or report.errors
+        # A file that stays broken is reported once, not on every pass.
+        errors = {(item.source, item.message) for item in report.items if item.status == "error"}
+        changed = report.added or report.updated or report.removed or (errors - known_errors)
+        known_errors = errors
         if changed and on_change is not None:
             await on_change(report)
         done += 1
