@@ -582,6 +582,17 @@ def scratch(keep: bool) -> Iterator[Path]:
             shutil.rmtree(root, ignore_errors=True)
 
 
+def _revision() -> str:
+    """The commit our server was measured at, marked dirty when its files differ from it."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=BENCH.parent, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+dirty" if git("status", "--porcelain", "--", "servers/memory", "shared") else "")
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     all_targets = targets()
     chosen = [all_targets[k] for k in args.servers]
@@ -597,6 +608,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "node": subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip(),
         },
         "reference": f"{REFERENCE_PACKAGE}@{REFERENCE_VERSION}",
+        "ours": _revision(),
         "sizes": {},
     }
     with scratch(args.keep) as root, (root / "servers-stderr.log").open("w") as errlog:
@@ -664,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in results["targets"]:
         met = {True: "yes", False: "**no**", None: "n/a"}[item["met"]]
         print(f"| {item['target']} | {item['measured']} | {met} |")
-    print(f"\n{results['elapsed_s']} s; JSON: {out}")
+    print(f"\nours at {results['ours']}, {results['reference']}; {results['elapsed_s']} s; JSON: {out}")
     return 0
 
 
