@@ -188,30 +188,29 @@ class Library:
         return [state.error for _, state in sorted(self.files.items()) if state.error is not None]
 
     def _reject_duplicates(self, result: ScanResult) -> None:
-        # Two files claiming the same name + version with different content: the later path loses.
+        # Two files claiming the same name + version with different content: served files keep it, and
+        # among new files the earlier path wins. Served files are indexed without sorting 3,000 paths.
         owner: dict[tuple[str, str], tuple[Path, str]] = {}
-        for path, state in sorted(self.files.items()):
-            if state.pending is not None:
-                spec = state.pending.spec
-                ref = FileRef(spec.name, spec.version, state.pending.content_hash)
-            elif state.error is None and state.good is not None:
-                ref = state.good
-            else:
+        for path, state in self.files.items():
+            if state.pending is None and state.error is None and state.good is not None:
+                owner.setdefault((state.good.name, state.good.version), (path, state.good.content_hash))
+        for path in sorted(p for p, state in self.files.items() if state.pending is not None):
+            loaded = self.files[path].pending
+            assert loaded is not None
+            key = (loaded.spec.name, loaded.spec.version)
+            other = owner.get(key)
+            if other is None or other[0] == path or other[1] == loaded.content_hash:
+                owner[key] = (path, loaded.content_hash)
                 continue
-            key = (ref.name, ref.version)
-            if key in owner and owner[key][1] != ref.content_hash:
-                line = state.pending.spec.line_of("version") if state.pending is not None else None
-                error = PromptFileError(
-                    str(path),
-                    [
-                        FileIssue(
-                            line,
-                            f"prompt '{ref.name}' version {ref.version} is also defined, differently, in "
-                            f"{owner[key][0]}; give this file another version",
-                        )
-                    ],
-                )
-                self.reject(path, error)
-                result.newly_broken.append(error)
-            else:
-                owner.setdefault(key, (path, ref.content_hash))
+            error = PromptFileError(
+                str(path),
+                [
+                    FileIssue(
+                        loaded.spec.line_of("version"),
+                        f"prompt '{key[0]}' version {key[1]} is also defined, differently, in {other[0]}; "
+                        "give this file another version",
+                    )
+                ],
+            )
+            self.reject(path, error)
+            result.newly_broken.append(error)

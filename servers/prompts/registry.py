@@ -230,9 +230,18 @@ class Registry:
         if not seen:
             return outcome
         async with self.db.transaction() as conn:
-            # One read of every stored hash beats a query per file when a 3,000-file library starts.
-            async with conn.execute("SELECT name, version, content_hash FROM prompt_versions") as cur:
-                stored = {(row["name"], row["version"]): row["content_hash"] async for row in cur}
+            stored: dict[tuple[str, str], str] = {}
+            if len(seen) > 50:  # one read of every stored hash beats a query per file when a big library starts
+                async with conn.execute("SELECT name, version, content_hash FROM prompt_versions") as cur:
+                    stored = {(row["name"], row["version"]): row["content_hash"] async for row in cur}
+            else:
+                for name, version in seen:
+                    async with conn.execute(
+                        "SELECT content_hash FROM prompt_versions WHERE name = ? AND version = ?", (name, version)
+                    ) as cur:
+                        row = await cur.fetchone()
+                    if row is not None:
+                        stored[(name, version)] = row["content_hash"]
             for key, item in seen.items():
                 existing = stored.get(key)
                 if existing is None:
