@@ -20,11 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from servers.prompts.rollout import validate_splits
-from servers.prompts.versioning import version_key
+from servers.prompts.versioning import LABEL_PATTERN, version_key
 from shared.db import Connection, Database, Migration
 from shared.errors import ConflictError, InvalidInputError, NotFoundError
-
-LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 MIGRATIONS = [
     Migration(

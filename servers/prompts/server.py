@@ -21,7 +21,7 @@ import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from mcp.server.lowlevel import NotificationOptions
@@ -43,14 +43,13 @@ from mcp.types import Prompt as MCPPrompt
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
-from servers.prompts.library import Library
-from servers.prompts.registry import LABEL_PATTERN, Registry
-from servers.prompts.service import DEFAULT_LABEL, PromptService, Resolution, SyncReport
 from servers.prompts.settings import PromptsSettings
-from servers.prompts.telemetry import Run, Telemetry
-from servers.prompts.watcher import watch
+from servers.prompts.versioning import DEFAULT_LABEL, LABEL_PATTERN
 from shared.errors import InvalidInputError, SuiteError
 from shared.server import SuiteServer, notify_log
+
+if TYPE_CHECKING:
+    from servers.prompts.service import PromptService, Resolution, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -80,9 +79,11 @@ class ChangeBroadcaster:
 
     def __init__(self) -> None:
         self._sessions: list[Any] = []
-        self.server: SuiteServer | None = None
+        self.server: PromptsServer | None = None
 
     async def middleware(self, ctx: Any, call_next: Any) -> Any:
+        if ctx.method != "initialize" and self.server is not None:
+            self.server.runtime.kick()  # a client is connected: load the registry and library now
         result = await call_next(ctx)
         if ctx.method == "notifications/initialized" and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
             self._sessions.append(ctx.session)
@@ -117,46 +118,94 @@ class ChangeBroadcaster:
 
 @dataclass
 class PromptsState:
-    service: PromptService
+    runtime: _Runtime
     settings: PromptsSettings
 
 
+STARTUP_GRACE = 0.5
+"""Seconds the registry and library load waits for a client to finish its handshake before going ahead."""
+
+
 class _Runtime:
-    """Opens the registry once, however many lifespans share the server object (in-memory clients, HTTP)."""
+    """The service behind the server: opened once, however many lifespans share the server object.
+
+    The registry and the library are loaded in the background after the first client is connected
+    (its ``notifications/initialized``, or its first request on the 2026-07-28 protocol), so
+    ``initialize`` is answered as fast as by a bare server; requests that need prompts wait for the
+    load (:meth:`service`).
+    """
 
     def __init__(self, settings: PromptsSettings, broadcaster: ChangeBroadcaster) -> None:
         self.settings = settings
         self.broadcaster = broadcaster
-        self.service: PromptService | None = None
+        self._service: PromptService | None = None
         self._users = 0
         self._lock = anyio.Lock()
+        self._kicked: anyio.Event | None = None
+        self._opened: anyio.Event | None = None
+
+    def kick(self) -> None:
+        """A client is here: start loading now rather than after the grace period."""
+        if self._kicked is not None:
+            self._kicked.set()
+
+    async def service(self) -> PromptService:
+        """The service, once the registry and the library folder are loaded."""
+        if self._opened is None:
+            raise InvalidInputError("the prompts server is not running")
+        self.kick()
+        await self._opened.wait()
+        service = self._service
+        assert service is not None
+        await service.ready.wait()
+        return service
 
     @asynccontextmanager
     async def lifespan(self, _server: Any) -> AsyncIterator[PromptsState]:
         async with self._lock:
             first = self._users == 0
             if first:
-                self.service = await self._open()
+                self._kicked, self._opened = anyio.Event(), anyio.Event()
             self._users += 1
-        service = self.service
-        assert service is not None
         try:
             async with anyio.create_task_group() as group:
-                # The library loads after the server answers `initialize`: hosts see a fast start, and
-                # prompts/list waits for the load (service.ready) instead of the handshake.
-                group.start_soon(self._background, service, first)
+                group.start_soon(self._background, first)
                 try:
-                    yield PromptsState(service, self.settings)
+                    yield PromptsState(self, self.settings)
                 finally:
                     group.cancel_scope.cancel()
         finally:
             async with self._lock:
                 self._users -= 1
                 if self._users == 0:
-                    await service.registry.close()
-                    self.service = None
+                    if self._service is not None:
+                        await self._service.registry.close()
+                    self._service = self._opened = self._kicked = None
+
+    async def _background(self, first: bool) -> None:
+        assert self._kicked is not None and self._opened is not None
+        if first:
+            with anyio.move_on_after(STARTUP_GRACE):
+                await self._kicked.wait()
+            self._service = service = await self._open()
+            self._opened.set()
+            report = await service.start()
+            if report.new_errors:
+                await self._changed(report)
+        else:
+            service = await self.service()
+        if self.settings.watch_interval > 0:
+            from servers.prompts.watcher import watch
+
+            await watch(service, self.settings.watch_interval, self._changed)
 
     async def _open(self) -> PromptService:
+        # Imported here, after the handshake: they are not needed to answer `initialize`.
+        from servers.prompts.library import Library
+        from servers.prompts.registry import Registry
+        from servers.prompts.service import PromptService
+        from servers.prompts.telemetry import Telemetry
+
         settings = self.settings
         registry = await Registry.open(settings.database_path)
         return PromptService(
@@ -167,16 +216,6 @@ class _Runtime:
             max_variable_chars=settings.max_variable_chars,
             max_output_chars=settings.max_output_chars,
         )
-
-    async def _background(self, service: PromptService, first: bool) -> None:
-        if first:
-            report = await service.start()
-            if report.new_errors:
-                await self._changed(report)
-        else:
-            await service.ready.wait()
-        if self.settings.watch_interval > 0:
-            await watch(service, self.settings.watch_interval, self._changed)
 
     async def _changed(self, report: SyncReport) -> None:
         if report.published:
@@ -213,11 +252,7 @@ class PromptsServer(SuiteServer):
 
     async def service(self) -> PromptService:
         """The running service, once the library has loaded."""
-        service = self.runtime.service
-        if service is None:
-            raise MCPError(INVALID_PARAMS, "the prompts server is not running (no lifespan)")
-        await service.ready.wait()
-        return service
+        return await self.runtime.service()
 
     async def list_prompts(self) -> list[MCPPrompt]:
         service = await self.service()
@@ -481,9 +516,7 @@ def _state(ctx: Context[Any, Any]) -> PromptsState:
 
 
 async def _service(ctx: Context[Any, Any]) -> PromptService:
-    service = _state(ctx).service
-    await service.ready.wait()
-    return service
+    return await _state(ctx).runtime.service()
 
 
 def build_server(settings: PromptsSettings) -> PromptsServer:
@@ -654,6 +687,8 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
     ) -> RecordedRun:
         """Record one model call made with a prompt version (the version render_prompt / prompts/get reported):
         latency, tokens, cost, and optionally a quality score, user feedback or an error. prompt_stats reads these."""
+        from servers.prompts.telemetry import Run
+
         service = await _service(ctx)
         run_id = await service.record_run(
             Run(name, version, latency_ms, input_tokens, output_tokens, cost, quality_score, feedback, error, subject)
@@ -741,7 +776,7 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
     async def library_status() -> str:
         """Which library folder is served, how many prompts, and which files are broken (file:line)."""
         service = await server.service()
-        return _library_status(PromptsState(service, settings), service).model_dump_json(indent=2)
+        return _library_status(PromptsState(server.runtime, settings), service).model_dump_json(indent=2)
 
     @server.resource("prompts://{name}/source", mime_type="application/yaml")
     async def prompt_source(name: str) -> str:

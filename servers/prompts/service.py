@@ -43,12 +43,10 @@ from servers.prompts.registry import (
 from servers.prompts.rollout import bucket, choose
 from servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, PromptSpec, load_prompt_text
 from servers.prompts.telemetry import Run, Telemetry, VersionStats
-from servers.prompts.versioning import version_key
+from servers.prompts.versioning import DEFAULT_LABEL, version_key
 from shared.errors import InvalidInputError, NotFoundError
 
 log = logging.getLogger(__name__)
-
-DEFAULT_LABEL = "production"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,14 @@
-"""Ordering of prompt version strings: ``2`` < ``10``, ``1.2.0`` < ``1.10.0``, ``1`` < ``1.1``."""
+"""Version strings and label names: ordering (``2`` < ``10``, ``1.2.0`` < ``1.10.0``, ``1`` < ``1.1``), the
+label syntax, and the label that decides what is served."""
 
 from __future__ import annotations
 
 import re
 
 _PARTS = re.compile(r"(\d+)")
+LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+DEFAULT_LABEL = "production"
+"""The label prompts/list and prompts/get serve when it is set."""
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:
