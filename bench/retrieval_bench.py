@@ -351,6 +351,21 @@ def _git_commit() -> str:
     return commit + ("+dirty" if git("status", "--porcelain", "--", "servers", "shared") else "")
 
 
+def paired(report: EvalReport, a: str, b: str) -> dict[str, Any]:
+    """Cases only ``a`` answers in the top k vs only ``b``, with a one-sided sign test (is ``a`` better?)."""
+    import math
+
+    def hit(case: Any, mode: str) -> bool:
+        rank = case.modes[mode].rank
+        return rank is not None and rank <= report.k
+
+    wins = sum(hit(c, a) and not hit(c, b) for c in report.cases)
+    losses = sum(hit(c, b) and not hit(c, a) for c in report.cases)
+    n = wins + losses
+    p = sum(math.comb(n, i) for i in range(wins, n + 1)) / 2**n if n else 1.0
+    return {"a": a, "b": b, "only_a": wins, "only_b": losses, "sign_test_p": round(p, 4)}
+
+
 def quality_row(report: EvalReport, mode: str) -> dict[str, float]:
     m = report.mode(mode)
     return {
@@ -406,6 +421,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             latency = {mode: _ms(server.latency[mode], server.cpu[mode]) for mode in MODES}
             latency["load_avg"] = load  # type: ignore[assignment]
         results["quality"] = {mode: quality_row(report, mode) for mode in MODES}
+        results["paired"] = [paired(report, "hybrid", "lexical"), paired(report, "hybrid", "semantic")]
         async with Server(main_dir, [corpus]) as server:
             page_cases = [c.model_copy(update={"expected_text": None}) for c in cases]
             page = await evaluate(page_cases, server.search, modes=MODES, k=K)
@@ -523,6 +539,13 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"| {mode} | {q['recall@5']:.3f} | {q['mrr@10']:.3f} | {q['ndcg@5']:.3f} | {q['hit_rate@5']:.3f} "
             f"| {page.get('hit_rate@5', float('nan')):.3f} | {page.get('mrr@10', float('nan')):.3f} |"
+        )
+    if results.get("paired"):
+        lines.append("")
+    for pair in results.get("paired", []):
+        lines.append(
+            f"- {pair['a']} vs {pair['b']}: {pair['only_a']} questions answered in the top {K} only by {pair['a']}, "
+            f"{pair['only_b']} only by {pair['b']} (one-sided sign test p = {pair['sign_test_p']})"
         )
     scaled = results.get("latency_scaled", {})
     sizes = [("real index", results["latency_real"]), *[(f"{int(n):,} chunks", v) for n, v in scaled.items()]]
