@@ -127,8 +127,11 @@ class Database:
             "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL DEFAULT "
             "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))"
         )
+        async with self.conn.execute("SELECT name FROM _migrations") as cur:
+            done = {row[0] for row in await cur.fetchall()}
         applied: list[str] = []
-        for migration in migrations:
+        # The usual start has nothing to apply: it takes no write lock, so hosts starting at once don't queue.
+        for migration in (m for m in migrations if m.name not in done):
             async with self.transaction() as conn:
                 # Checked inside the write lock: another process may have applied it meanwhile.
                 async with conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (migration.name,)) as cur:
