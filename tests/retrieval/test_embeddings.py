@@ -45,6 +45,48 @@ def test_wordllama_loads_from_its_wheel_without_network(monkeypatch: pytest.Monk
     assert (wordllama_package_dir() / "weights" / "l2_supercat_256.safetensors").exists()
 
 
+def test_wordllama_vectors_equal_the_packages_own_embed() -> None:
+    """The fast path (one unpadded tokenizer batch, normaliser applied in Python, direct pooling)
+    must give wordllama's own ``embed(norm=True)`` vectors, on awkward texts too."""
+    from wordllama import WordLlama
+
+    reference = WordLlama.load("l2_supercat", cache_dir=wordllama_package_dir(), dim=256, disable_download=True)
+    texts = [
+        "How do I reset my password?",
+        "  leading and trailing spaces  ",
+        "runs   of    spaces\tand\ttabs\nand\n\nnewlines",
+        "Strike <s>this</s> out; an <unk> tag; </s> alone",  # special-token strings: the model's own pipeline
+        "naïve café — emoji 🚀 and CJK 検索 byte fallback \u2581 already-normalised marker",
+        "x",
+        "```js\nconst fs = require('node:fs');\nfs.readFileSync(path, { encoding: 'utf8' });\n```",
+        " ".join(f"word{i} of a very long chunk" for i in range(1000)),  # > 8192 tokens: pooled in slices
+    ]
+    embedder = WordLlamaEmbedder()
+    model = embedder.load()
+    assert model.bare_tokenizer is not None, "the shipped tokenizer should take the fast path"
+    # Same token ids as the package's tokenizer (which pads; the mask drops the padding).
+    unpadded = [[i for i, keep in zip(e.ids, e.attention_mask, strict=True) if keep] for e in reference.tokenize(texts)]
+    assert model.token_ids(texts) == unpadded
+    assert len(model.token_ids(texts)[-1]) > 8192
+
+    vectors = embedder.embed_sync(texts)
+    expected = reference.embed(texts, norm=True)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(texts), 256)
+    assert np.allclose(vectors[:-1], expected[:-1], rtol=1e-5, atol=1e-6)
+    # Over 10k tokens, float32 sums drift in the 6th digit: both stay close to the exact (float64) mean.
+    ids = np.asarray(model.token_ids(texts[-1:])[0])
+    exact = model.matrix[ids].astype(np.float64).mean(axis=0)
+    exact /= np.linalg.norm(exact)
+    assert np.allclose(vectors[-1], expected[-1], rtol=1e-5, atol=2e-5)
+    assert np.abs(vectors[-1] - exact).max() <= max(np.abs(expected[-1] - exact).max(), 1e-6)
+    # Order and batching do not change a text's vector.
+    assert np.allclose(embedder.embed_sync(texts[::-1])[::-1], vectors, atol=1e-6)
+    assert np.allclose(embedder.embed_sync([texts[2]])[0], vectors[2], atol=1e-6)
+    # A text without tokens is a zero row (wordllama would give NaN), never a crash.
+    empty = embedder.embed_sync(["", "x"])
+    assert not empty[0].any() and np.allclose(empty[1], vectors[5], atol=1e-6)
+
+
 async def test_no_embedder_and_factory() -> None:
     assert (await NoEmbedder().embed(["a", "b"])).shape == (2, 0)
     assert isinstance(make_embedder("wordllama"), WordLlamaEmbedder)
