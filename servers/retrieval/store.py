@@ -317,12 +317,17 @@ async def replace_document(
         )
     await _set_tags(conn, document_id, doc.tags)
     heading_texts = [" / ".join(chunk.heading_path) for chunk in chunks]
-    new_ids: list[int] = []
-    for chunk in chunks:
-        cur = await conn.execute(
-            "INSERT INTO chunks (document_id, ordinal, text, heading_path, start_line, end_line, start_char, end_char,"
-            " token_count, text_hash, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    # Explicit ids, so all chunks go in with one executemany (one trip to the database thread, not
+    # one per chunk). The caller's write transaction holds the lock, so max(id) cannot move under us.
+    async with conn.execute("SELECT coalesce(max(id), 0) FROM chunks") as cur:
+        first_id = int((await cur.fetchone())[0]) + 1  # type: ignore[index]
+    new_ids = list(range(first_id, first_id + len(chunks)))
+    await conn.executemany(
+        "INSERT INTO chunks (id, document_id, ordinal, text, heading_path, start_line, end_line, start_char, end_char,"
+        " token_count, text_hash, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
             (
+                chunk_id,
                 document_id,
                 chunk.ordinal,
                 chunk.text,
@@ -334,9 +339,10 @@ async def replace_document(
                 chunk.token_count,
                 chunk.text_hash,
                 chunk.embedding,
-            ),
-        )
-        new_ids.append(int(cur.lastrowid or 0))
+            )
+            for chunk_id, chunk in zip(new_ids, chunks, strict=True)
+        ],
+    )
     await conn.executemany(
         "INSERT INTO chunks_fts (rowid, text, heading, title) VALUES (?, ?, ?, ?)",
         [(cid, c.text, h, doc.title) for cid, c, h in zip(new_ids, chunks, heading_texts, strict=True)],
