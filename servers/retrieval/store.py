@@ -10,7 +10,8 @@ takes the connection of a :meth:`shared.db.Database.transaction` or ``snapshot``
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -529,6 +530,121 @@ def filter_clause(
         parts.append("json_extract(d.meta, ?) = ?")
         params += ['$."' + key.replace('"', '""') + '"', value]
     return (" AND ".join(parts) or "1"), params
+
+
+# -- the in-memory lexical index's sources --------------------------------------------------------
+# The lexical index (lexical.py) takes its terms from FTS5 itself so that tokenizing never drifts
+# from the SQL index. Posting codes are ``rowid << 2 | column`` per token instance, joined with
+# commas on the SQL side (one row per term, not per instance; numpy parses the string).
+
+FTS_COLUMNS = ("text", "heading", "title")  # chunks_fts column order; BM25_WEIGHTS follows it
+_CODE = "(doc << 2) | CASE col WHEN 'text' THEN 0 WHEN 'heading' THEN 1 ELSE 2 END"
+
+
+def fts_tokenizer_option(create_sql: str) -> str:
+    """The ``tokenize`` argument of a ``CREATE VIRTUAL TABLE … USING fts5(…)`` statement."""
+    import re
+
+    found = re.search(r"tokenize\s*=\s*'((?:[^']|'')*)'", create_sql)
+    return found.group(1).replace("''", "'") if found else "unicode61"
+
+
+def open_reader(path: Any) -> sqlite3.Connection:
+    """A read-only plain sqlite3 connection for bulk reads on a worker thread.
+
+    Reading every posting takes seconds at 100k chunks; doing it here, beside the shared aiosqlite
+    connection, keeps other requests from queueing behind it (WAL lets both read at once).
+    """
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {30_000}")
+    return conn
+
+
+def read_lexical_source(conn: sqlite3.Connection) -> tuple[str, list[tuple[int, int]], Iterator[tuple[str, str]]]:
+    """(tokenizer option, (chunk id, document id) by id, (term, posting codes) by term) of the whole index.
+
+    Call inside ``BEGIN`` … ``COMMIT`` on ``conn`` so the chunks and the postings are one snapshot.
+    """
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+    tokenize = fts_tokenizer_option(row[0] if row else "")
+    chunks = [(r[0], r[1]) for r in conn.execute("SELECT id, document_id FROM chunks ORDER BY id")]
+    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_vocab USING fts5vocab(main, chunks_fts, instance)")
+    # fts5vocab yields rows in term order, so GROUP BY term streams without a sort.
+    cursor = conn.execute(f"SELECT term, group_concat({_CODE}) FROM temp.lexical_vocab GROUP BY term")
+    return tokenize, chunks, ((r[0], r[1]) for r in cursor)
+
+
+async def all_chunk_ids(conn: Connection) -> list[int]:
+    async with conn.execute("SELECT id FROM chunks ORDER BY id") as cur:
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def fts_rows(conn: Connection, ids: Sequence[int]) -> list[tuple[int, int, str, str, str]]:
+    """(chunk id, document id, text, heading, title) exactly as ``chunks_fts`` indexed them."""
+    rows: list[tuple[int, int, str, str, str]] = []
+    for start in range(0, len(ids), 500):
+        part = list(ids[start : start + 500])
+        marks = ",".join("?" * len(part))
+        sql = (
+            "SELECT f.rowid, c.document_id, f.text, f.heading, f.title FROM chunks_fts f "
+            f"JOIN chunks c ON c.id = f.rowid WHERE f.rowid IN ({marks}) ORDER BY f.rowid"
+        )
+        async with conn.execute(sql, part) as cur:
+            rows.extend((r[0], r[1], r[2], r[3], r[4]) for r in await cur.fetchall())
+    return rows
+
+
+async def phrase_scores(conn: Connection, match: str) -> list[tuple[int, float]]:
+    """(rowid, -bm25) of every row matching ``match``, unordered: the part of a BM25 score that
+    multi-token phrases contribute (bm25() sums over phrases, so the parts add up)."""
+    w_text, w_heading, w_title = BM25_WEIGHTS
+    sql = f"SELECT rowid, -bm25(chunks_fts, {w_text}, {w_heading}, {w_title}) FROM chunks_fts WHERE chunks_fts MATCH ?"
+    async with conn.execute(sql, (match,)) as cur:
+        return [(row[0], float(row[1])) for row in await cur.fetchall()]
+
+
+class FtsTokenizer:
+    """A private in-memory FTS5 table with the index's tokenizer: text in, the index's terms out.
+
+    Thread-safe (one lock); used for chunks added after the lexical index was built and for query words.
+    """
+
+    def __init__(self, tokenize: str) -> None:
+        import threading
+
+        self.tokenize = tokenize
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        quoted = "'" + tokenize.replace("'", "''") + "'"
+        self._conn.execute(f"CREATE VIRTUAL TABLE scratch USING fts5(text, heading, title, tokenize = {quoted})")
+        self._conn.execute("CREATE VIRTUAL TABLE scratch_vocab USING fts5vocab(scratch, instance)")
+
+    def postings(self, rows: Sequence[tuple[int, str, str, str]]) -> list[tuple[str, str]]:
+        """(term, posting codes) by term for ``(rowid, text, heading, title)`` rows."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.executemany("INSERT INTO scratch (rowid, text, heading, title) VALUES (?, ?, ?, ?)", rows)
+                sql = f"SELECT term, group_concat({_CODE}) FROM scratch_vocab GROUP BY term"
+                result = [(r[0], r[1]) for r in self._conn.execute(sql)]
+            finally:
+                self._conn.execute("ROLLBACK")
+        return result
+
+    def terms(self, text: str) -> list[str]:
+        """The terms FTS5 makes of ``text``, in order."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                self._conn.execute("INSERT INTO scratch (rowid, text) VALUES (1, ?)", (text,))
+                sql = "SELECT term FROM scratch_vocab ORDER BY offset"
+                result = [r[0] for r in self._conn.execute(sql)]
+            finally:
+                self._conn.execute("ROLLBACK")
+        return result
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 # -- feedback ------------------------------------------------------------------------------------
