@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from servers.retrieval import store
 
 if TYPE_CHECKING:
     import numpy as np
@@ -356,6 +359,15 @@ class LexicalIndex:
         order = np.lexsort((self._ids[matched], -scores[matched]))
         top = matched[order]
         return [(int(cid), float(s)) for cid, s in zip(self._ids[top].tolist(), scores[top].tolist(), strict=True)]
+
+
+def load(path: Path | str, weights: Sequence[float]) -> tuple[LexicalIndex, str]:
+    """Build the index of the database at ``path`` (blocking, seconds at 100k chunks: run it on a thread).
+
+    Returns the index and the FTS5 tokenizer option, for a :class:`store.FtsTokenizer` of query words.
+    """
+    with store.lexical_source(path) as (tokenize, chunks, records):
+        return LexicalIndex.build(weights, chunks, records), tokenize
 
 
 def _grown(array: np.ndarray, capacity: int) -> np.ndarray:

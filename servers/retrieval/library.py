@@ -1,21 +1,29 @@
-"""The knowledge base as one object: the SQLite index, the embedder and the in-memory vector matrix.
+"""The knowledge base as one object: the SQLite index, the embedder, the in-memory vector matrix and BM25 index.
 
 :class:`KnowledgeBase` is what the MCP surface and the CLI hold. It owns the rules that span the
 store and the vectors: the index records which embedder built it and refuses vectors from any
 other; every document is written in one transaction and the vector matrix follows each commit
-(and catches up with other processes' commits via ``PRAGMA data_version``).
+(and catches up with other processes' commits via ``PRAGMA data_version``). The in-memory BM25 index
+(lexical.py) follows the same way: built once from FTS5 (on a thread, started with the server),
+then the chunks this process writes or deletes, and a diff of chunk ids after other processes' commits.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from servers.retrieval import store
+import anyio
+
+from servers.retrieval import lexical, store
+from servers.retrieval.lexical import LexicalIndex
 from servers.retrieval.store import ChunkRow, DocumentRow, NewChunk, NewDocument
 from servers.retrieval.vectors import VectorIndex
 from shared.db import Database
@@ -28,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 256
+TERM_CACHE_SIZE = 4096
 
 
 def compatible(recorded: EmbedderInfo, current: EmbedderInfo) -> bool:
@@ -59,6 +68,14 @@ class KnowledgeBase:
         self._data_version: Any = None
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._checked_version: Any = None
+        self._lexical: LexicalIndex | None = None
+        self._lexical_build: Future[tuple[LexicalIndex, str]] | None = None
+        self._lexical_unavailable = False
+        self._lexical_version: Any = None
+        self._lexical_pending: set[int] = set()  # chunks written here since, not yet in the index
+        self._lexical_lock = anyio.Lock()
+        self._tokenizer: store.FtsTokenizer | None = None
+        self._term_cache: dict[str, tuple[str, ...]] = {}
         self._mismatch: EmbedderInfo | None = None
 
     @classmethod
@@ -67,6 +84,8 @@ class KnowledgeBase:
 
     async def close(self) -> None:
         await self.db.close()
+        if self._tokenizer is not None:
+            self._tokenizer.close()
 
     @property
     def semantic_enabled(self) -> bool:
@@ -140,6 +159,7 @@ class KnowledgeBase:
             self._vectors.add_blobs(
                 [(cid, document_id, c.embedding) for cid, c in zip(new_ids, chunks, strict=True) if c.embedding]
             )
+        self._lexical_changed(new_ids, removed)
         return WriteResult(document_id, new_ids, removed)
 
     async def update_metadata(self, document_id: int, *, mtime: float, tags: list[str], meta: dict[str, Any]) -> None:
@@ -154,6 +174,7 @@ class KnowledgeBase:
                 removed += await store.delete_document(conn, doc.id)
         if self._vectors is not None:
             self._vectors.remove(removed)
+        self._lexical_changed((), removed)
         return len(removed)
 
     async def reuse_embeddings(self, hashes: Sequence[str]) -> dict[str, bytes]:
@@ -212,6 +233,86 @@ class KnowledgeBase:
         self._vectors.add_blobs(rows)
         self._data_version = version
         return self._vectors
+
+    # -- lexical -------------------------------------------------------------------------------
+
+    def start_lexical_build(self) -> None:
+        """Start building the in-memory BM25 index on a thread (the server does at start; searches await it)."""
+        if self._lexical is not None or self._lexical_build is not None or self._lexical_unavailable:
+            return
+        if not Path(self.db.path).is_file():  # e.g. ":memory:": another connection cannot read it
+            self._lexical_unavailable = True
+            return
+        future: Future[tuple[LexicalIndex, str]] = Future()
+
+        def build() -> None:
+            try:
+                future.set_result(lexical.load(self.db.path, store.BM25_WEIGHTS))
+            except BaseException as exc:  # handed to the awaiting search, which falls back to FTS5
+                future.set_exception(exc)
+
+        threading.Thread(target=build, daemon=True, name="lexical-build").start()
+        self._lexical_build = future
+
+    async def lexical_index(self) -> LexicalIndex | None:
+        """The in-memory BM25 index, caught up with every commit; None when it cannot be built (use FTS5)."""
+        async with self._lexical_lock:
+            if self._lexical is None:
+                self.start_lexical_build()
+                if self._lexical_build is None:
+                    return None
+                try:
+                    index, tokenize = await anyio.to_thread.run_sync(self._lexical_build.result)
+                except (sqlite3.Error, OSError, ValueError) as exc:
+                    log.warning("in-memory BM25 index unavailable, searching with FTS5: %s", exc)
+                    self._lexical_unavailable = True
+                    return None
+                finally:
+                    self._lexical_build = None
+                self._lexical, self._tokenizer = index, store.FtsTokenizer(tokenize)
+                self._lexical_version = None  # the build's snapshot may predate commits: diff once
+            index = self._lexical
+            version = await self.db.pragma("data_version")
+            if version != self._lexical_version:
+                async with self.db.snapshot() as conn:
+                    current = set(await store.all_chunk_ids(conn))
+                cached = index.ids()
+                index.remove(cached - current)
+                self._lexical_pending = (self._lexical_pending & current) | (current - cached)
+                self._lexical_version = version
+            if self._lexical_pending:
+                await self._lexical_add(index, sorted(self._lexical_pending))
+            return index
+
+    async def _lexical_add(self, index: LexicalIndex, ids: list[int]) -> None:
+        async with self.db.snapshot() as conn:
+            rows = await store.fts_rows(conn, ids)
+        assert self._tokenizer is not None
+        texts = [(r[0], r[2], r[3], r[4]) for r in rows]
+        records = await anyio.to_thread.run_sync(self._tokenizer.postings, texts)
+        # A chunk this process deleted while the tokenizer ran is no longer pending: leave it out.
+        still = [(r[0], r[1]) for r in rows if r[0] in self._lexical_pending]
+        index.add(still, records)
+        self._lexical_pending.difference_update(ids)
+
+    def _lexical_changed(self, added: Sequence[int], removed: Sequence[int]) -> None:
+        if self._lexical is None:
+            return  # a build in flight is diffed against the database when it lands
+        self._lexical_pending.difference_update(removed)
+        self._lexical.remove(removed)
+        self._lexical_pending.update(added)
+
+    def query_terms(self, word: str) -> tuple[str, ...]:
+        """The index terms FTS5 makes of one query word (several for e.g. ``foo_bar``, none for ``_``)."""
+        found = self._term_cache.get(word)
+        if found is None:
+            if self._tokenizer is None:
+                raise RuntimeError("query_terms needs the lexical index: await lexical_index() first")
+            found = tuple(self._tokenizer.terms(word))
+            if len(self._term_cache) >= TERM_CACHE_SIZE:
+                self._term_cache.clear()
+            self._term_cache[word] = found
+        return found
 
     # -- reads ---------------------------------------------------------------------------------
 

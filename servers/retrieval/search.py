@@ -1,12 +1,13 @@
 """Search over the knowledge base: BM25, dense vectors, and their weighted Reciprocal Rank Fusion.
 
-Filters (source prefix/glob, tags, type, kind, date range, metadata values) are applied before
-ranking: lexical search joins them into its SQL, dense search restricts the matrix rows to the
-matching documents. Each retriever contributes ``weight / (rrf_k + rank)`` per list it ranks a
-chunk in (query variants from expansion add lists at a lower weight). Stored feedback then nudges
-the fused score by at most ``feedback_weight / (rrf_k + 1)`` — enough to reorder neighbours, never
-enough to lift an irrelevant chunk over a clear winner. An optional reranker reorders the fused
-candidates last.
+Lexical search is FTS5's BM25, computed by the in-memory index (lexical.py) with the same scores,
+or by FTS5 itself when that index cannot be built. Filters (source prefix/glob, tags, type, kind,
+date range, metadata values) are applied before ranking: both in-memory retrievers restrict their
+rows to the matching documents (the FTS5 fallback joins the filters into its SQL). Each retriever
+contributes ``weight / (rrf_k + rank)`` per list it ranks a chunk in (query variants from
+expansion add lists at a lower weight). Stored feedback then nudges the fused score by at most
+``feedback_weight / (rrf_k + 1)`` — enough to reorder neighbours, never enough to lift an
+irrelevant chunk over a clear winner. An optional reranker reorders the fused candidates last.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from servers.retrieval import store
 from servers.retrieval.documents import DocType
+from servers.retrieval.lexical import LexicalIndex
 from servers.retrieval.library import KnowledgeBase
 from servers.retrieval.store import ChunkRow
 from shared.errors import ConflictError, InvalidInputError
@@ -128,13 +130,42 @@ def query_key(query: str) -> str:
     return " ".join(_WORD.findall(query.casefold()))
 
 
-def fts_query(query: str) -> str | None:
-    """An FTS5 MATCH expression: the query's words, quoted (no operator injection), OR-ed for BM25."""
+def query_words(query: str) -> list[str]:
+    """The words BM25 ranks by: distinct, stopwords dropped (unless that leaves none), at most 32."""
     words = list(dict.fromkeys(w for w in _WORD.findall(query.casefold())))
-    content = [w for w in words if w not in STOPWORDS] or words
-    if not content:
-        return None
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in content[:32])
+    return ([w for w in words if w not in STOPWORDS] or words)[:32]
+
+
+def fts_match(words: Sequence[str]) -> str:
+    """An FTS5 MATCH expression: each word a quoted phrase (no operator injection), OR-ed for BM25."""
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+def fts_query(query: str) -> str | None:
+    """The FTS5 MATCH expression for a user query (None when it has no words)."""
+    words = query_words(query)
+    return fts_match(words) if words else None
+
+
+async def lexical_ranked(
+    kb: KnowledgeBase, index: LexicalIndex, words: Sequence[str], depth: int, doc_ids: Sequence[int] | None
+) -> list[tuple[int, float]]:
+    """BM25 from the in-memory index; words that FTS5 reads as multi-token phrases are scored by FTS5."""
+    if doc_ids is not None and not doc_ids:
+        return []
+    terms: list[str] = []
+    phrases: list[str] = []
+    for word in words:
+        found = kb.query_terms(word)
+        if len(found) == 1:
+            terms.append(found[0])
+        elif found:  # the in-memory index keeps no positions; FTS5's share of the score adds up
+            phrases.append(word)
+    extra: list[tuple[int, float]] = []
+    if phrases:
+        async with kb.db.snapshot() as conn:
+            extra = await store.phrase_scores(conn, fts_match(phrases))
+    return index.search(terms, depth, doc_ids, extra)
 
 
 def citation(chunk: ChunkRow) -> str:
@@ -207,17 +238,22 @@ async def search(
     queries = [query, *[q.strip() for q in expansions if q.strip() and q.strip() != query]]
     lists: list[tuple[str, float, list[tuple[int, float]]]] = []  # (retriever, weight, ranked (id, score))
     doc_ids: list[int] | None = None
-    if use_semantic and where != "1":
+    if where != "1":
         async with kb.db.snapshot() as conn:
             doc_ids = await store.matching_document_ids(conn, where, params)
     vector_index = await kb.vector_index() if use_semantic else None
+    lexical_index = await kb.lexical_index() if use_lexical else None
 
     async def lexical(q: str, weight: float) -> None:
-        match = fts_query(q)
-        if match is not None:
+        words = query_words(q)
+        if not words:
+            return
+        if lexical_index is not None:
+            ranked = await lexical_ranked(kb, lexical_index, words, depth, doc_ids)
+        else:
             async with kb.db.snapshot() as conn:
-                ranked = await store.lexical_search(conn, match, where, params, depth)
-            lists.append(("lexical", weight, ranked))
+                ranked = await store.lexical_search(conn, fts_match(words), where, params, depth)
+        lists.append(("lexical", weight, ranked))
 
     async def semantic(q: str, weight: float) -> None:
         assert vector_index is not None

@@ -155,6 +155,7 @@ def build_server(
             # Load the model in the background: the handshake must not wait for it.
             threading.Thread(target=_quiet_load, args=(chosen,), daemon=True, name="wordllama-load").start()
         kb = await KnowledgeBase.open(settings.database_path, chosen)
+        kb.start_lexical_build()  # the in-memory BM25 index, on a thread: ready before most first searches
         try:
             state = RetrievalState(kb=kb, settings=settings, reranker=reranker or build_reranker(settings))
             live["state"] = state

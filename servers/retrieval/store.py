@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -549,29 +550,27 @@ def fts_tokenizer_option(create_sql: str) -> str:
     return found.group(1).replace("''", "'") if found else "unicode61"
 
 
-def open_reader(path: Any) -> sqlite3.Connection:
-    """A read-only plain sqlite3 connection for bulk reads on a worker thread.
+@contextmanager
+def lexical_source(path: Any) -> Iterator[tuple[str, list[tuple[int, int]], Iterator[tuple[str, str]]]]:
+    """(tokenizer option, (chunk id, document id) by id, (term, posting codes) by term): one snapshot of the index.
 
-    Reading every posting takes seconds at 100k chunks; doing it here, beside the shared aiosqlite
-    connection, keeps other requests from queueing behind it (WAL lets both read at once).
+    Runs on its own read-only plain sqlite3 connection, meant for a worker thread: reading every
+    posting takes seconds at 100k chunks, and the shared aiosqlite connection stays free meanwhile
+    (WAL lets both read at once). The postings iterator is valid inside the ``with`` block only.
     """
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {30_000}")
-    return conn
-
-
-def read_lexical_source(conn: sqlite3.Connection) -> tuple[str, list[tuple[int, int]], Iterator[tuple[str, str]]]:
-    """(tokenizer option, (chunk id, document id) by id, (term, posting codes) by term) of the whole index.
-
-    Call inside ``BEGIN`` … ``COMMIT`` on ``conn`` so the chunks and the postings are one snapshot.
-    """
-    row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
-    tokenize = fts_tokenizer_option(row[0] if row else "")
-    chunks = [(r[0], r[1]) for r in conn.execute("SELECT id, document_id FROM chunks ORDER BY id")]
-    conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.lexical_vocab USING fts5vocab(main, chunks_fts, instance)")
-    # fts5vocab yields rows in term order, so GROUP BY term streams without a sort.
-    cursor = conn.execute(f"SELECT term, group_concat({_CODE}) FROM temp.lexical_vocab GROUP BY term")
-    return tokenize, chunks, ((r[0], r[1]) for r in cursor)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {30_000}")
+        conn.execute("BEGIN")
+        row = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").fetchone()
+        tokenize = fts_tokenizer_option(row[0] if row else "")
+        chunks = [(r[0], r[1]) for r in conn.execute("SELECT id, document_id FROM chunks ORDER BY id")]
+        conn.execute("CREATE VIRTUAL TABLE temp.lexical_vocab USING fts5vocab(main, chunks_fts, instance)")
+        # fts5vocab yields rows in term order, so GROUP BY term streams without a sort.
+        cursor = conn.execute(f"SELECT term, group_concat({_CODE}) FROM temp.lexical_vocab GROUP BY term")
+        yield tokenize, chunks, ((r[0], r[1]) for r in cursor)
+    finally:
+        conn.close()
 
 
 async def all_chunk_ids(conn: Connection) -> list[int]:
