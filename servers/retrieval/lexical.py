@@ -354,10 +354,12 @@ class LexicalIndex:
         if len(matched) == 0:
             return []
         if len(matched) > k:
-            matched = matched[np.argpartition(-scores[matched], k - 1)[:k]]
-        # Best first; equal scores by chunk id so the order is deterministic.
+            # Everything tied with the k-th score stays in, so which of equals make the cut never
+            # depends on the row layout (equal scores go by chunk id below).
+            kth = np.partition(scores[matched], len(matched) - k)[len(matched) - k]
+            matched = matched[scores[matched] >= kth]
         order = np.lexsort((self._ids[matched], -scores[matched]))
-        top = matched[order]
+        top = matched[order[:k]]
         return [(int(cid), float(s)) for cid, s in zip(self._ids[top].tolist(), scores[top].tolist(), strict=True)]
 
 
