@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 256
 TERM_CACHE_SIZE = 4096
+# More new chunks than this (and than a quarter of the index) are read by rebuilding, not tokenized one by one.
+LEXICAL_REBUILD_MIN = 2000
 
 
 def compatible(recorded: EmbedderInfo, current: EmbedderInfo) -> bool:
@@ -257,32 +259,46 @@ class KnowledgeBase:
     async def lexical_index(self) -> LexicalIndex | None:
         """The in-memory BM25 index, caught up with every commit; None when it cannot be built (use FTS5)."""
         async with self._lexical_lock:
-            if self._lexical is None:
-                self.start_lexical_build()
-                if self._lexical_build is None:
+            for attempt in range(2):
+                if self._lexical is None and not await self._lexical_load():
                     return None
-                try:
-                    index, tokenize = await anyio.to_thread.run_sync(self._lexical_build.result)
-                except (sqlite3.Error, OSError, ValueError) as exc:
-                    log.warning("in-memory BM25 index unavailable, searching with FTS5: %s", exc)
-                    self._lexical_unavailable = True
-                    return None
-                finally:
-                    self._lexical_build = None
-                self._lexical, self._tokenizer = index, store.FtsTokenizer(tokenize)
-                self._lexical_version = None  # the build's snapshot may predate commits: diff once
+                index = self._lexical
+                assert index is not None
+                version = await self.db.pragma("data_version")
+                if version != self._lexical_version:
+                    async with self.db.snapshot() as conn:
+                        current = set(await store.all_chunk_ids(conn))
+                    cached = index.ids()
+                    index.remove(cached - current)
+                    self._lexical_pending = (self._lexical_pending & current) | (current - cached)
+                    self._lexical_version = version
+                if attempt or len(self._lexical_pending) <= max(LEXICAL_REBUILD_MIN, len(index) // 4):
+                    break
+                # A big ingest: reading the postings FTS5 already has beats re-tokenizing every new chunk.
+                self._lexical, self._lexical_pending = None, set()
             index = self._lexical
-            version = await self.db.pragma("data_version")
-            if version != self._lexical_version:
-                async with self.db.snapshot() as conn:
-                    current = set(await store.all_chunk_ids(conn))
-                cached = index.ids()
-                index.remove(cached - current)
-                self._lexical_pending = (self._lexical_pending & current) | (current - cached)
-                self._lexical_version = version
+            assert index is not None
             if self._lexical_pending:
                 await self._lexical_add(index, sorted(self._lexical_pending))
             return index
+
+    async def _lexical_load(self) -> bool:
+        self.start_lexical_build()
+        if self._lexical_build is None:
+            return False
+        try:
+            index, tokenize = await anyio.to_thread.run_sync(self._lexical_build.result)
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            log.warning("in-memory BM25 index unavailable, searching with FTS5: %s", exc)
+            self._lexical_unavailable = True
+            return False
+        finally:
+            self._lexical_build = None
+        self._lexical = index
+        if self._tokenizer is None:
+            self._tokenizer = store.FtsTokenizer(tokenize)
+        self._lexical_version = None  # the build's snapshot may predate commits: diff once
+        return True
 
     async def _lexical_add(self, index: LexicalIndex, ids: list[int]) -> None:
         async with self.db.snapshot() as conn:
