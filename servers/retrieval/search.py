@@ -271,7 +271,9 @@ async def search(
                 tasks.start_soon(lexical, q, ranking.lexical_weight * factor)
             if vector_index is not None:
                 tasks.start_soon(semantic, q, ranking.semantic_weight * factor)
-    lists.sort(key=lambda item: -item[1])  # deterministic fusion order whatever finished first
+    # Deterministic fusion order whatever finished first: RRF scores tie often (rank 3 in one list
+    # only = rank 3 in the other only), and the stable sort below keeps the first-fused chunk first.
+    lists.sort(key=lambda item: (-item[1], item[0]))
 
     fused: dict[int, float] = {}
     best_rank: dict[int, list[int | None]] = {}
