@@ -189,7 +189,7 @@ async def change_to_notification(
 
 def poll_cost(library: Path) -> float:
     sys.path.insert(0, str(ROOT))
-    from servers.prompts.library import Library
+    from mcp_suite.servers.prompts.library import Library
 
     lib = Library(library)
     lib.scan()

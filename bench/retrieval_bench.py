@@ -5,7 +5,7 @@ built-in wordllama embedder), except the synthetic scale-up, which writes its ro
 own functions:
 
 * quality — ``bench/data/sqlite_questions.jsonl`` (paraphrased questions whose answers are known
-  passages) scored by :func:`servers.retrieval.evaluation.evaluate` per mode: recall@5, MRR@10,
+  passages) scored by :func:`mcp_suite.servers.retrieval.evaluation.evaluate` per mode: recall@5, MRR@10,
   nDCG@5, hit rate;
 * the hybrid fusion weight sweep (semantic vs lexical RRF weight, RRF k fixed) on the same set;
 * ingest throughput — MB/s of source and chunks/s, for the HTML corpus and for Markdown corpora
@@ -42,7 +42,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from servers.retrieval.evaluation import EvalCase, EvalReport, evaluate, load_dataset, percentile  # noqa: E402
+from mcp_suite.servers.retrieval.evaluation import EvalCase, EvalReport, evaluate, load_dataset, percentile  # noqa: E402
 
 _MAX_WAIT = 0.0  # seconds to wait for a quiet machine before each timed phase (--wait-quiet)
 QUESTIONS = REPO / "bench" / "data" / "sqlite_questions.jsonl"
@@ -80,7 +80,7 @@ def _norm(text: str) -> str:
 
 def verify_dataset(cases: Sequence[EvalCase], corpus: Path) -> list[str]:
     """Every expected_text must occur in the parsed text of its source, as the server will see it."""
-    from servers.retrieval.parsing import parse_file
+    from mcp_suite.servers.retrieval.parsing import parse_file
 
     problems: list[str] = []
     parsed: dict[str, str] = {}
@@ -99,7 +99,7 @@ def verify_dataset(cases: Sequence[EvalCase], corpus: Path) -> list[str]:
 
 def write_markdown_corpus(files: Sequence[Path], root: Path, out: Path) -> int:
     """Render parsed HTML pages as Markdown (headings, paragraphs, lists, fenced code); returns bytes written."""
-    from servers.retrieval.parsing import parse_file
+    from mcp_suite.servers.retrieval.parsing import parse_file
 
     total = 0
     for path in files:
@@ -144,7 +144,7 @@ class Server:
     """One retrieval server over one data dir, with an in-memory MCP client."""
 
     def __init__(self, data_dir: Path, roots: Sequence[Path], **settings: Any) -> None:
-        from servers.retrieval.settings import RetrievalSettings
+        from mcp_suite.servers.retrieval.settings import RetrievalSettings
 
         self.settings = RetrievalSettings(data_dir=data_dir, roots=list(roots), embedder="wordllama", **settings)
         self._client: Any = None
@@ -157,7 +157,7 @@ class Server:
 
         from mcp import Client
 
-        from servers.retrieval.server import build_server
+        from mcp_suite.servers.retrieval.server import build_server
 
         self._stack = AsyncExitStack()
         self._client = await self._stack.enter_async_context(Client(build_server(self.settings)))
@@ -254,7 +254,7 @@ async def build_scaled_index(source_db: Path, target_dir: Path, n_chunks: int, s
 
     import numpy as np
 
-    from servers.retrieval import store
+    from mcp_suite.servers.retrieval import store
 
     started = time.perf_counter()
     rng = random.Random(seed)

@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args, get_origin
 
-from shared import __version__
-from shared.errors import SuiteError
-from shared.settings import ServerSettings
+from mcp_suite import __version__
+from mcp_suite.shared.errors import SuiteError
+from mcp_suite.shared.settings import ServerSettings
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer
 
 # Imported only when named, so `mcp-suite memory` never pays for numpy or the embedder.
 SERVERS: dict[str, str] = {
-    "memory": "servers.memory.cli:SPEC",
-    "retrieval": "servers.retrieval.cli:SPEC",
-    "prompts": "servers.prompts.cli:SPEC",
+    "memory": "mcp_suite.servers.memory.cli:SPEC",
+    "retrieval": "mcp_suite.servers.retrieval.cli:SPEC",
+    "prompts": "mcp_suite.servers.prompts.cli:SPEC",
 }
 
 
@@ -112,14 +112,14 @@ def run(spec: ServerSpec, argv: Sequence[str], prog: str) -> int:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
 
-    from shared.logs import configure_logging
+    from mcp_suite.shared.logs import configure_logging
 
     configure_logging(settings.log_level)
     command = getattr(args, "command", None)
     try:
         if command:
             return spec.commands[command].run(settings, args)
-        from shared.transports import serve
+        from mcp_suite.shared.transports import serve
 
         serve(spec.build(settings), settings)
     except SuiteError as exc:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from shared.errors import InvalidInputError, SuiteError
+from mcp_suite.shared.errors import InvalidInputError, SuiteError
 
 if TYPE_CHECKING:
     import httpx

@@ -1,7 +1,7 @@
 """Domain errors shared by every server.
 
 Domain modules raise these with a message that tells the caller what to do next; only the
-protocol edge (:mod:`shared.server`) turns them into MCP tool errors, so domain code never
+protocol edge (:mod:`mcp_suite.shared.server`) turns them into MCP tool errors, so domain code never
 imports ``mcp``.
 """
 

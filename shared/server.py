@@ -19,7 +19,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, EmptyResult, SetLevelRequestParams
 
-from shared.errors import SuiteError
+from mcp_suite.shared.errors import SuiteError
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError
 
 Transport = Literal["stdio", "sse", "streamable-http"]
 ENV_PREFIX = "MCP_SUITE_"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from shared.settings import ServerSettings
+from mcp_suite.shared.settings import ServerSettings
 
 if TYPE_CHECKING:
     from mcp.server import MCPServer

@@ -47,3 +47,47 @@ def test_shared_core_keeps_mcp_at_its_edge() -> None:
         p.name for p in (ROOT / "shared").glob("*.py") if p.name not in SHARED_MCP_ALLOWED and "mcp" in _imports(p)
     ]
     assert offenders == []
+
+
+SOURCES = sorted((ROOT / "shared").rglob("*.py")) + sorted((ROOT / "servers").rglob("*.py"))
+
+
+def _absolute_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_code_imports_only_the_package_name() -> None:
+    """`shared` and `servers` are folders, not import names: the wheel only has `mcp_suite`."""
+    bare = re.compile(r"^(shared|servers)(\.|$)")
+    offenders = {
+        f"{p.relative_to(ROOT)}: {name}"
+        for p in [*SOURCES, *sorted((ROOT / "tests").rglob("*.py")), *sorted((ROOT / "bench").rglob("*.py"))]
+        for name in _absolute_imports(p)
+        if bare.match(name)
+    }
+    assert offenders == set()
+
+
+def test_package_links_point_at_the_source_folders() -> None:
+    for name in ("shared", "servers"):
+        link = ROOT / "mcp_suite" / name
+        assert link.is_symlink() and link.resolve() == (ROOT / name).resolve()
+
+
+def test_wheel_has_one_top_level_package(tmp_path: Path) -> None:
+    import zipfile
+
+    from hatchling.builders.wheel import WheelBuilder
+
+    wheel = next(iter(WheelBuilder(str(ROOT)).build(directory=str(tmp_path), versions=["standard"])))
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert top == {"mcp_suite"}
+    assert "mcp_suite/shared/db.py" in names and "mcp_suite/servers/memory/server.py" in names

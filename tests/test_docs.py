@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.cli import SERVERS, build_parser, load_spec
+from mcp_suite.shared.cli import SERVERS, build_parser, load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -58,5 +58,5 @@ def test_claude_desktop_example_names_real_scripts_and_flags() -> None:
     assert set(config["mcpServers"]) == set(SERVERS)
     for name, entry in config["mcpServers"].items():
         script = Path(entry["command"]).name
-        assert script in SCRIPTS and SCRIPTS[script] == f"servers.{name}.cli:main"
+        assert script in SCRIPTS and SCRIPTS[script] == f"mcp_suite.servers.{name}.cli:main"
         build_parser(load_spec(name), script).parse_args(entry["args"])

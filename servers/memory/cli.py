@@ -9,13 +9,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from servers.memory.settings import MemorySettings
-from shared.cli import Command, ServerSpec, server_main
-from shared.errors import InvalidInputError
+from mcp_suite.servers.memory.settings import MemorySettings
+from mcp_suite.shared.cli import Command, ServerSpec, server_main
+from mcp_suite.shared.errors import InvalidInputError
 
 
 def _build(settings: MemorySettings) -> Any:
-    from servers.memory.server import build_server
+    from mcp_suite.servers.memory.server import build_server
 
     return build_server(settings)
 
@@ -32,10 +32,10 @@ def _import_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_import(settings: MemorySettings, args: argparse.Namespace) -> int:
     import anyio
 
-    from servers.memory import jsonl
-    from servers.memory.graph import GraphStore
-    from servers.memory.schema import MIGRATIONS
-    from shared.db import Database
+    from mcp_suite.servers.memory import jsonl
+    from mcp_suite.servers.memory.graph import GraphStore
+    from mcp_suite.servers.memory.schema import MIGRATIONS
+    from mcp_suite.shared.db import Database
 
     path: Path = args.file
     try:
@@ -72,10 +72,10 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 def _run_export(settings: MemorySettings, args: argparse.Namespace) -> int:
     import anyio
 
-    from servers.memory import jsonl
-    from servers.memory.graph import GraphStore
-    from servers.memory.schema import MIGRATIONS
-    from shared.db import Database
+    from mcp_suite.servers.memory import jsonl
+    from mcp_suite.servers.memory.graph import GraphStore
+    from mcp_suite.servers.memory.schema import MIGRATIONS
+    from mcp_suite.shared.db import Database
 
     async def run() -> Any:
         db = await Database.open(settings.database_path, MIGRATIONS)

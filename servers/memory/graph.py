@@ -19,8 +19,8 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from servers.memory import limits, search
-from servers.memory.models import (
+from mcp_suite.servers.memory import limits, search
+from mcp_suite.servers.memory.models import (
     AddedObservations,
     Entity,
     EntityDetail,
@@ -40,9 +40,9 @@ from servers.memory.models import (
     StoredObservation,
     TypeCount,
 )
-from servers.memory.schema import NOW
-from shared.db import Connection, Database
-from shared.errors import InvalidInputError, NotFoundError
+from mcp_suite.servers.memory.schema import NOW
+from mcp_suite.shared.db import Connection, Database
+from mcp_suite.shared.errors import InvalidInputError, NotFoundError
 
 _FTS_TABLES = ("entity_fts", "entity_trigram")
 _IN_IDS = "(SELECT value FROM json_each(?))"

@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from servers.memory.models import KnowledgeGraph, NewEntity, RelationRef
-from shared.errors import InvalidInputError
+from mcp_suite.servers.memory.models import KnowledgeGraph, NewEntity, RelationRef
+from mcp_suite.shared.errors import InvalidInputError
 
 MAX_REPORTED_ERRORS = 20
 

@@ -1,7 +1,7 @@
 """Bounds on what one request may ask of the memory server.
 
 They keep a single confused or hostile call from flooding the database or a client's context:
-every tool input is validated against them at the edge (see :mod:`servers.memory.models`) and
+every tool input is validated against them at the edge (see :mod:`mcp_suite.servers.memory.models`) and
 the import command applies the same ones. Generous enough that no real memory hits them.
 """
 

@@ -2,7 +2,7 @@
 
 Field names follow the reference server (``entityType``, ``relationType``, ``entityName`` …) so a
 system prompt or client written for ``@modelcontextprotocol/server-memory`` works unchanged.
-Input types carry the bounds from :mod:`servers.memory.limits` (validated once, at the edge);
+Input types carry the bounds from :mod:`mcp_suite.servers.memory.limits` (validated once, at the edge);
 output types are plain so stored data always serialises.
 """
 
@@ -15,7 +15,7 @@ from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field,
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from servers.memory import limits
+from mcp_suite.servers.memory import limits
 
 
 def _not_blank(value: str) -> str:

@@ -5,11 +5,11 @@ constraints make "skip duplicates" a property of the store, so concurrent writer
 processes cannot create two copies of a name, fact or relation. Two FTS5 indexes hold one
 document per entity (name, type, observations): ``entity_fts`` (unicode61 words, BM25 ranked,
 prefix queries) and ``entity_trigram`` (substring matches, as the reference server's search
-does). They are maintained by :mod:`servers.memory.graph`, which rewrites an entity's document
+does). They are maintained by :mod:`mcp_suite.servers.memory.graph`, which rewrites an entity's document
 whenever its observations change.
 """
 
-from shared.db import Migration
+from mcp_suite.shared.db import Migration
 
 NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 

@@ -1,8 +1,8 @@
-"""MCP surface of the memory server: tools, resources and a prompt over :mod:`servers.memory.graph`.
+"""MCP surface of the memory server: tools, resources and a prompt over :mod:`mcp_suite.servers.memory.graph`.
 
 The nine tools of ``@modelcontextprotocol/server-memory`` keep their names, input fields and
 result shapes, including the text content the reference sends (so a model that reads only text
-sees the same thing), with typed ``outputSchema``s from :mod:`servers.memory.models`. Everything
+sees the same thing), with typed ``outputSchema``s from :mod:`mcp_suite.servers.memory.models`. Everything
 else (paging, ranked search, namespaces, the neighbourhood tool) is additive.
 """
 
@@ -17,10 +17,11 @@ from mcp.server.mcpserver.resources.templates import ResourceSecurity
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from servers.memory import limits
-from servers.memory.graph import GraphStore
-from servers.memory.instructions import SERVER_INSTRUCTIONS, memory_prompt
-from servers.memory.models import (
+from mcp_suite import __version__
+from mcp_suite.servers.memory import limits
+from mcp_suite.servers.memory.graph import GraphStore
+from mcp_suite.servers.memory.instructions import SERVER_INSTRUCTIONS, memory_prompt
+from mcp_suite.servers.memory.models import (
     CreatedEntities,
     CreatedRelations,
     EntityName,
@@ -33,11 +34,10 @@ from servers.memory.models import (
     Outcome,
     RelationRef,
 )
-from servers.memory.schema import MIGRATIONS
-from servers.memory.settings import MemorySettings
-from shared import __version__
-from shared.db import Database
-from shared.server import SuiteServer
+from mcp_suite.servers.memory.schema import MIGRATIONS
+from mcp_suite.servers.memory.settings import MemorySettings
+from mcp_suite.shared.db import Database
+from mcp_suite.shared.server import SuiteServer
 
 
 @dataclass

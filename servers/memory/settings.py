@@ -4,7 +4,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from shared.settings import ServerSettings
+from mcp_suite.shared.settings import ServerSettings
 
 
 class MemorySettings(ServerSettings):

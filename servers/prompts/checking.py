@@ -25,14 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from servers.prompts.rendering import (
+from mcp_suite.servers.prompts.rendering import (
     TemplateRenderError,
     parse_errors,
     render_prompt,
     used_variables,
 )
-from servers.prompts.spec import LoadedPrompt, PromptSpec, load_library
-from shared.errors import InvalidInputError
+from mcp_suite.servers.prompts.spec import LoadedPrompt, PromptSpec, load_library
+from mcp_suite.shared.errors import InvalidInputError
 
 Severity = Literal["error", "warning"]
 _WORD = re.compile(r"\w+|[^\w\s]")

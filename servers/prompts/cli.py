@@ -6,21 +6,21 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from servers.prompts.settings import PromptsSettings
-from shared.cli import Command, ServerSpec, server_main
-from shared.errors import InvalidInputError
+from mcp_suite.servers.prompts.settings import PromptsSettings
+from mcp_suite.shared.cli import Command, ServerSpec, server_main
+from mcp_suite.shared.errors import InvalidInputError
 
 
 def _build(settings: PromptsSettings) -> Any:
-    from servers.prompts.server import build_server
+    from mcp_suite.servers.prompts.server import build_server
 
     return build_server(settings)
 
 
 async def _open_service(settings: PromptsSettings) -> Any:
-    from servers.prompts.registry import Registry
-    from servers.prompts.service import PromptService
-    from servers.prompts.telemetry import Telemetry
+    from mcp_suite.servers.prompts.registry import Registry
+    from mcp_suite.servers.prompts.service import PromptService
+    from mcp_suite.servers.prompts.telemetry import Telemetry
 
     registry = await Registry.open(settings.database_path)
     service = PromptService(
@@ -92,7 +92,7 @@ def _label(settings: PromptsSettings, args: argparse.Namespace) -> int:
 
 
 def _commands() -> dict[str, Command]:
-    from servers.prompts.commands import CHECK_COMMAND, TEST_COMMAND
+    from mcp_suite.servers.prompts.commands import CHECK_COMMAND, TEST_COMMAND
 
     commands: dict[str, Command] = {"check": CHECK_COMMAND, "test": TEST_COMMAND}
     commands["publish"] = Command(

@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from shared.cli import Command
-from shared.errors import InvalidInputError
+from mcp_suite.shared.cli import Command
+from mcp_suite.shared.errors import InvalidInputError
 
 
 def _folder(settings: Any, args: argparse.Namespace) -> Path:
@@ -41,7 +41,7 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(settings: Any, args: argparse.Namespace, out: TextIO | None = None) -> int:
-    from servers.prompts.checking import check_library
+    from mcp_suite.servers.prompts.checking import check_library
 
     out = out or sys.stdout
     folder = _folder(settings, args)
@@ -106,8 +106,8 @@ def _test_arguments(parser: argparse.ArgumentParser) -> None:
 def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None) -> int:
     import anyio
 
-    from servers.prompts.golden import Complete, openai_complete, run_golden
-    from servers.prompts.spec import load_library
+    from mcp_suite.servers.prompts.golden import Complete, openai_complete, run_golden
+    from mcp_suite.servers.prompts.spec import load_library
 
     out = out or sys.stdout
     library = load_library(_folder(settings, args))

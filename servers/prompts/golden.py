@@ -3,7 +3,7 @@
 A *completion function* — ``async (messages, execution_settings) -> str`` — is how a model is
 plugged in: :func:`openai_complete` builds one for any ``/v1/chat/completions`` endpoint (OpenAI,
 Ollama, vLLM, llama.cpp, LM Studio …); the server plugs in MCP sampling the same way. A completion
-function reports a failed call by raising :class:`shared.errors.SuiteError` (e.g.
+function reports a failed call by raising :class:`mcp_suite.shared.errors.SuiteError` (e.g.
 :class:`CompletionError`); that fails the one case and the run goes on.
 
 Without a completion function :func:`run_golden` is a render-only check: every case must render
@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from servers.prompts.rendering import render_prompt
-from servers.prompts.spec import (
+from mcp_suite.servers.prompts.rendering import render_prompt
+from mcp_suite.servers.prompts.spec import (
     Assertion,
     ContainsAssertion,
     EqualsAssertion,
@@ -34,7 +34,7 @@ from servers.prompts.spec import (
     RegexAssertion,
     ValidJsonAssertion,
 )
-from shared.errors import InvalidInputError, SuiteError
+from mcp_suite.shared.errors import InvalidInputError, SuiteError
 
 if TYPE_CHECKING:
     import httpx

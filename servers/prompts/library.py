@@ -10,7 +10,7 @@ Files whose size and modification time match what the registry recorded when it 
 them (``known``) are not parsed at all on start: the registry already holds their content, so a
 restart over an unchanged 3,000-file library costs a stat per file.
 
-This module only reads files; it never touches the registry (see :mod:`servers.prompts.service`).
+This module only reads files; it never touches the registry (see :mod:`mcp_suite.servers.prompts.service`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, load_prompt_file
-from servers.prompts.versioning import version_key
+from mcp_suite.servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, load_prompt_file
+from mcp_suite.servers.prompts.versioning import version_key
 
 SUFFIXES = (".yaml", ".yml")
 Stamp = tuple[int, int]

@@ -5,7 +5,7 @@ A published version (name + version) never changes: publishing the same content 
 :class:`ConflictError` that asks for a version bump. Labels (``production``, ``staging``, any
 custom name) point at versions; every move is appended to ``label_history`` so :meth:`rollback`
 can walk a label back to where it pointed before. A rollout splits a label's traffic between
-versions (see :mod:`servers.prompts.rollout`).
+versions (see :mod:`mcp_suite.servers.prompts.rollout`).
 
 :meth:`Registry.catalog` reads the whole registry into plain objects the server serves from
 memory; :meth:`Registry.changed_elsewhere` tells when another process sharing the file wrote to
@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from servers.prompts.rollout import validate_splits
-from servers.prompts.versioning import LABEL_PATTERN, version_key
-from shared.db import Connection, Database, Migration
-from shared.errors import ConflictError, InvalidInputError, NotFoundError
+from mcp_suite.servers.prompts.rollout import validate_splits
+from mcp_suite.servers.prompts.versioning import LABEL_PATTERN, version_key
+from mcp_suite.shared.db import Connection, Database, Migration
+from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
 
 MIGRATIONS = [
     Migration(
@@ -196,7 +196,7 @@ class Registry:
     async def open(cls, path: object) -> Registry:
         from pathlib import Path
 
-        from servers.prompts.telemetry import MIGRATIONS as TELEMETRY_MIGRATIONS
+        from mcp_suite.servers.prompts.telemetry import MIGRATIONS as TELEMETRY_MIGRATIONS
 
         db = await Database.open(Path(str(path)), [*MIGRATIONS, *TELEMETRY_MIGRATIONS])
         return cls(db)

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from servers.prompts.spec import PromptMessage, PromptSpec
-from shared.errors import InvalidInputError
+from mcp_suite.servers.prompts.spec import PromptMessage, PromptSpec
+from mcp_suite.shared.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from jinja2 import Template

@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 
-from servers.prompts.versioning import version_key
-from shared.errors import InvalidInputError
+from mcp_suite.servers.prompts.versioning import version_key
+from mcp_suite.shared.errors import InvalidInputError
 
 BUCKETS = 10_000
 """Buckets per split: weights are percentages, resolved to 0.01 %."""

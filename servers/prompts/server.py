@@ -43,13 +43,13 @@ from mcp.types import Prompt as MCPPrompt
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 
-from servers.prompts.settings import PromptsSettings
-from servers.prompts.versioning import DEFAULT_LABEL, LABEL_PATTERN
-from shared.errors import InvalidInputError, SuiteError
-from shared.server import SuiteServer, notify_log
+from mcp_suite.servers.prompts.settings import PromptsSettings
+from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL, LABEL_PATTERN
+from mcp_suite.shared.errors import InvalidInputError, SuiteError
+from mcp_suite.shared.server import SuiteServer, notify_log
 
 if TYPE_CHECKING:
-    from servers.prompts.service import PromptService, Resolution, SyncReport
+    from mcp_suite.servers.prompts.service import PromptService, Resolution, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -195,16 +195,16 @@ class _Runtime:
         else:
             service = await self.service()
         if self.settings.watch_interval > 0:
-            from servers.prompts.watcher import watch
+            from mcp_suite.servers.prompts.watcher import watch
 
             await watch(service, self.settings.watch_interval, self._changed)
 
     async def _open(self) -> PromptService:
         # Imported here, after the handshake: they are not needed to answer `initialize`.
-        from servers.prompts.library import Library
-        from servers.prompts.registry import Registry
-        from servers.prompts.service import PromptService
-        from servers.prompts.telemetry import Telemetry
+        from mcp_suite.servers.prompts.library import Library
+        from mcp_suite.servers.prompts.registry import Registry
+        from mcp_suite.servers.prompts.service import PromptService
+        from mcp_suite.servers.prompts.telemetry import Telemetry
 
         settings = self.settings
         registry = await Registry.open(settings.database_path)
@@ -687,7 +687,7 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
     ) -> RecordedRun:
         """Record one model call made with a prompt version (the version render_prompt / prompts/get reported):
         latency, tokens, cost, and optionally a quality score, user feedback or an error. prompt_stats reads these."""
-        from servers.prompts.telemetry import Run
+        from mcp_suite.servers.prompts.telemetry import Run
 
         service = await _service(ctx)
         run_id = await service.record_run(
@@ -726,7 +726,7 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
         """Run a prompt's golden cases (inputs + assertions) per version, through the host's own model via MCP
         sampling when the client supports it, otherwise render-only (every case must render). Compare versions
         before promoting one."""
-        from servers.prompts.golden import run_golden as run_cases
+        from mcp_suite.servers.prompts.golden import run_golden as run_cases
 
         service = await _service(ctx)
         wanted = versions or [service.resolve(name).version]
@@ -762,7 +762,7 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
         service = await _service(ctx)
         status = _library_status(state, service)
         if state.settings.library is not None and state.settings.library.is_dir():
-            from servers.prompts.checking import check_library as check
+            from mcp_suite.servers.prompts.checking import check_library as check
 
             report = await anyio.to_thread.run_sync(check, state.settings.library)
             status.problems = [
@@ -868,7 +868,7 @@ def _sampling(ctx: Context[Any, Any]) -> tuple[Any, str]:
 
     from mcp.types import ModelHint, ModelPreferences, SamplingMessage
 
-    from servers.prompts.golden import CompletionError
+    from mcp_suite.servers.prompts.golden import CompletionError
 
     async def complete(messages: list[Any], settings: Any) -> str:
         system = "\n\n".join(m.content for m in messages if m.role == "system") or None

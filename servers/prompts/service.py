@@ -2,7 +2,7 @@
 
 It ties the pieces together: the registry (published versions, labels, rollouts), the live library
 folder (auto-published on start and on change), rendering and telemetry. The MCP surface
-(:mod:`servers.prompts.server`) only translates calls into these methods.
+(:mod:`mcp_suite.servers.prompts.server`) only translates calls into these methods.
 
 Which version answers a request for a prompt, in order (:meth:`PromptService.resolve`):
 
@@ -30,8 +30,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from servers.prompts.library import FileRef, KnownFile, Library
-from servers.prompts.registry import (
+from mcp_suite.servers.prompts.library import FileRef, KnownFile, Library
+from mcp_suite.servers.prompts.registry import (
     KnownFileRow,
     LabelChange,
     PromptEntry,
@@ -40,11 +40,11 @@ from servers.prompts.registry import (
     PublishOutcome,
     Registry,
 )
-from servers.prompts.rollout import bucket, choose
-from servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, PromptSpec, load_prompt_text
-from servers.prompts.telemetry import Run, Telemetry, VersionStats
-from servers.prompts.versioning import DEFAULT_LABEL, version_key
-from shared.errors import InvalidInputError, NotFoundError
+from mcp_suite.servers.prompts.rollout import bucket, choose
+from mcp_suite.servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, PromptSpec, load_prompt_text
+from mcp_suite.servers.prompts.telemetry import Run, Telemetry, VersionStats
+from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL, version_key
+from mcp_suite.shared.errors import InvalidInputError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class PromptService:
         A broken file or a changed file that kept its version fails the whole publish with the
         reasons (file and line); unchanged versions are no-ops.
         """
-        from servers.prompts.spec import load_library
+        from mcp_suite.servers.prompts.spec import load_library
 
         loaded = await anyio.to_thread.run_sync(load_library, folder)
         if loaded.errors:
@@ -293,7 +293,7 @@ class PromptService:
         label: str | None = None,
         subject: str | None = None,
     ) -> Rendered:
-        from servers.prompts.rendering import render_prompt
+        from mcp_suite.servers.prompts.rendering import render_prompt
 
         resolution = self.resolve(name, version=version, label=label, subject=subject)
         spec = self.spec(name, resolution.version)

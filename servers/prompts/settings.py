@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from shared.settings import ServerSettings
+from mcp_suite.shared.settings import ServerSettings
 
 
 class PromptsSettings(ServerSettings):

@@ -30,7 +30,7 @@ hash — republishing such a file is a no-op — while any change a model or cal
 (template text, settings, variables, golden cases) is a new hash. Whitespace *inside* a template
 is content and counts.
 
-This module owns parsing only: it never renders (see :mod:`servers.prompts.rendering`) and never
+This module owns parsing only: it never renders (see :mod:`mcp_suite.servers.prompts.rendering`) and never
 imports ``mcp``. ``yaml`` is imported lazily so the server starts without it until a library loads.
 """
 
@@ -55,7 +55,7 @@ from pydantic import (
     model_validator,
 )
 
-from shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import yaml

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from servers.prompts.versioning import version_key
-from shared.db import Database, Migration
-from shared.errors import InvalidInputError
+from mcp_suite.servers.prompts.versioning import version_key
+from mcp_suite.shared.db import Database, Migration
+from mcp_suite.shared.errors import InvalidInputError
 
 Feedback = Literal["positive", "negative"]
 
@@ -134,7 +134,7 @@ class Telemetry:
         span.set_attribute("prompt.served_because", source)
 
     async def record_run(self, run: Run) -> int:
-        from servers.prompts.registry import now
+        from mcp_suite.servers.prompts.registry import now
 
         async with self.db.transaction() as conn:
             cursor = await conn.execute(

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 
-from servers.prompts.service import PromptService, SyncReport
-from shared.errors import SuiteError
+from mcp_suite.servers.prompts.service import PromptService, SyncReport
+from mcp_suite.shared.errors import SuiteError
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from servers.retrieval.documents import Block, Chunk, ParsedDocument
-from shared.errors import InvalidInputError
+from mcp_suite.servers.retrieval.documents import Block, Chunk, ParsedDocument
+from mcp_suite.shared.errors import InvalidInputError
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 MAX_GAP_TOKENS = 8

@@ -13,12 +13,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TextIO
 
-from servers.retrieval.settings import RetrievalSettings
-from shared.cli import Command, ServerSpec, server_main
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.shared.cli import Command, ServerSpec, server_main
 
 
 def _build(settings: RetrievalSettings) -> Any:
-    from servers.retrieval.server import build_server
+    from mcp_suite.servers.retrieval.server import build_server
 
     return build_server(settings)
 
@@ -67,7 +67,7 @@ class ProgressBar:
 
 
 def _meta(values: list[str] | None) -> dict[str, str]:
-    from shared.errors import InvalidInputError
+    from mcp_suite.shared.errors import InvalidInputError
 
     found: dict[str, str] = {}
     for raw in values or []:
@@ -81,8 +81,8 @@ def _meta(values: list[str] | None) -> dict[str, str]:
 def _with_kb(settings: RetrievalSettings, work: Callable[[Any], Awaitable[int]]) -> int:
     import anyio
 
-    from servers.retrieval.factory import build_embedder
-    from servers.retrieval.library import KnowledgeBase
+    from mcp_suite.servers.retrieval.factory import build_embedder
+    from mcp_suite.servers.retrieval.library import KnowledgeBase
 
     async def main() -> int:
         kb = await KnowledgeBase.open(settings.database_path, build_embedder(settings))
@@ -123,8 +123,8 @@ def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ingest(settings: RetrievalSettings, args: argparse.Namespace) -> int:
-    from servers.retrieval.factory import ingest_options
-    from servers.retrieval.ingest import Ingestor, IngestReport
+    from mcp_suite.servers.retrieval.factory import ingest_options
+    from mcp_suite.servers.retrieval.ingest import Ingestor, IngestReport
 
     options = ingest_options(
         settings, include=args.include, exclude=args.exclude, tags=args.tags, metadata=_meta(args.meta)
@@ -153,7 +153,7 @@ def _ingest(settings: RetrievalSettings, args: argparse.Namespace) -> int:
         else:
             _print_report(total, args.verbose)
         if args.watch and paths:
-            from servers.retrieval.watch import watch
+            from mcp_suite.servers.retrieval.watch import watch
 
             print(f"watching {len(paths)} path(s) every {args.interval:g}s; Ctrl-C to stop", file=sys.stderr)
 
@@ -182,9 +182,9 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
 def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from servers.retrieval.factory import ranking_config
-    from servers.retrieval.search import SearchFilters, search
-    from shared.errors import InvalidInputError
+    from mcp_suite.servers.retrieval.factory import ranking_config
+    from mcp_suite.servers.retrieval.search import SearchFilters, search
+    from mcp_suite.shared.errors import InvalidInputError
 
     try:
         filters = SearchFilters.model_validate_json(args.filters) if args.filters else None
@@ -225,9 +225,9 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _eval(settings: RetrievalSettings, args: argparse.Namespace) -> int:
-    from servers.retrieval import evaluation
-    from servers.retrieval.factory import ranking_config
-    from servers.retrieval.search import MAX_K, search
+    from mcp_suite.servers.retrieval import evaluation
+    from mcp_suite.servers.retrieval.factory import ranking_config
+    from mcp_suite.servers.retrieval.search import MAX_K, search
 
     cases = evaluation.load_dataset(args.file)
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -253,7 +253,7 @@ def _sources_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sources(settings: RetrievalSettings, args: argparse.Namespace) -> int:
-    from servers.retrieval.store import filter_clause
+    from mcp_suite.servers.retrieval.store import filter_clause
 
     async def work(kb: Any) -> int:
         where, params = filter_clause(source_prefix=args.prefix)

@@ -1,7 +1,7 @@
 """The values that flow from reading a source to indexing it: parsed documents and their chunks.
 
-Readers (:mod:`servers.retrieval.parsing`) produce :class:`ParsedDocument`; the chunker
-(:mod:`servers.retrieval.chunking`) turns it into :class:`Chunk` values that keep enough position
+Readers (:mod:`mcp_suite.servers.retrieval.parsing`) produce :class:`ParsedDocument`; the chunker
+(:mod:`mcp_suite.servers.retrieval.chunking`) turns it into :class:`Chunk` values that keep enough position
 data (heading path, line and character span) for a search hit to cite where it came from.
 """
 

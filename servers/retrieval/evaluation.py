@@ -27,7 +27,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError
 
 MRR_DEPTH = 10  # MRR is reported at a fixed depth so it is comparable across k
 MAX_ERRORS_SHOWN = 10

@@ -1,16 +1,16 @@
 """Building the retrieval server's parts from its settings, shared by the MCP surface and the CLI.
 
-Kept apart from :mod:`servers.retrieval.server` so terminal commands do not import the MCP SDK.
+Kept apart from :mod:`mcp_suite.servers.retrieval.server` so terminal commands do not import the MCP SDK.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from servers.retrieval.ingest import IngestOptions
-from servers.retrieval.search import RankingConfig
-from servers.retrieval.settings import RetrievalSettings
-from shared.embeddings import Embedder, make_embedder
+from mcp_suite.servers.retrieval.ingest import IngestOptions
+from mcp_suite.servers.retrieval.search import RankingConfig
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.shared.embeddings import Embedder, make_embedder
 
 
 def build_embedder(settings: RetrievalSettings) -> Embedder:
@@ -28,7 +28,7 @@ def build_embedder(settings: RetrievalSettings) -> Embedder:
 def build_reranker(settings: RetrievalSettings) -> Any | None:
     if not settings.rerank_url:
         return None
-    from servers.retrieval.rerank import HttpReranker
+    from mcp_suite.servers.retrieval.rerank import HttpReranker
 
     key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None
     return HttpReranker(settings.rerank_url, model=settings.rerank_model, api_key=key, timeout=settings.rerank_timeout)

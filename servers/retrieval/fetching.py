@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 
 import anyio
 
-from shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError
 
 if TYPE_CHECKING:
     import httpx

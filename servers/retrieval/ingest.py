@@ -27,11 +27,11 @@ from typing import Any, Literal
 import anyio
 from pydantic import BaseModel, Field
 
-from servers.retrieval.documents import DocType, ParsedDocument
-from servers.retrieval.library import KnowledgeBase, to_blob
-from servers.retrieval.store import DocumentRow, NewChunk, NewDocument
-from shared.embeddings import EmbeddingError
-from shared.errors import AccessDeniedError, ConflictError, InvalidInputError, SuiteError
+from mcp_suite.servers.retrieval.documents import DocType, ParsedDocument
+from mcp_suite.servers.retrieval.library import KnowledgeBase, to_blob
+from mcp_suite.servers.retrieval.store import DocumentRow, NewChunk, NewDocument
+from mcp_suite.shared.embeddings import EmbeddingError
+from mcp_suite.shared.errors import AccessDeniedError, ConflictError, InvalidInputError, SuiteError
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def walk_files(folder: Path, include: Sequence[str], exclude: Sequence[str]) -> 
     Patterns match the path relative to ``folder`` (``docs/*.md``) or the bare name (``*.md``).
     Without ``include``, every file whose name says it is a supported format is taken.
     """
-    from servers.retrieval.parsing import detect_type
+    from mcp_suite.servers.retrieval.parsing import detect_type
 
     excludes = (*DEFAULT_EXCLUDES, *exclude)
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
@@ -318,7 +318,7 @@ class Ingestor:
         if existing is not None and existing.content_hash == digest and not self.options.force:
             await self._unchanged(existing, mtime)
             return IngestItem(source=source, status="unchanged", chunks=existing.chunk_count)
-        from servers.retrieval.chunking import chunk_document
+        from mcp_suite.servers.retrieval.chunking import chunk_document
 
         def parse_and_chunk() -> tuple[ParsedDocument, list[Any]]:
             doc = parse()
@@ -395,7 +395,7 @@ class Ingestor:
             raise InvalidInputError("give the text a source name (e.g. 'notes/meeting-2024-05-01.md')")
         if not text.strip():
             raise InvalidInputError("the text is empty; nothing to ingest")
-        from servers.retrieval.parsing import parse_text
+        from mcp_suite.servers.retrieval.parsing import parse_text
 
         data = text.encode("utf-8")
         if len(data) > self.options.max_file_bytes:
@@ -425,8 +425,8 @@ class Ingestor:
         self, url: str, *, max_bytes: int, timeout: float, client: Any = None, title: str | None = None
     ) -> IngestReport:
         started = time.perf_counter()
-        from servers.retrieval.fetching import fetch_url
-        from servers.retrieval.parsing import type_for_content_type
+        from mcp_suite.servers.retrieval.fetching import fetch_url
+        from mcp_suite.servers.retrieval.parsing import type_for_content_type
 
         fetched = await fetch_url(url, max_bytes=max_bytes, timeout=timeout, client=client)
         self.report.bytes_read += len(fetched.data)
@@ -459,7 +459,7 @@ def _charset(content_type: str | None) -> str | None:
 
 
 def _parse_bytes(data: bytes, name: str, doc_type: DocType | None, encoding: str | None) -> ParsedDocument:
-    from servers.retrieval.parsing import parse_bytes
+    from mcp_suite.servers.retrieval.parsing import parse_bytes
 
     return parse_bytes(data, name=name, doc_type=doc_type, encoding=encoding)
 

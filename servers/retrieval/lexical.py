@@ -14,7 +14,7 @@ tokenizer for new chunks and query words), so stemming and case/diacritic foldin
 from the SQL index. A word that tokenizes to several tokens (``foo_bar`` is the phrase "foo bar")
 needs positions, which are not kept: the caller scores such phrases with FTS5 and adds them in.
 
-Rows follow :class:`~servers.retrieval.vectors.VectorIndex`: removed chunks are tombstoned (masked
+Rows follow :class:`~mcp_suite.servers.retrieval.vectors.VectorIndex`: removed chunks are tombstoned (masked
 out of postings and statistics at query time) and compacted away once a quarter of the rows are
 dead; chunks added after the build live in per-term delta segments, merged into the main arrays
 once they grow.
@@ -29,7 +29,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from servers.retrieval import store
+from mcp_suite.servers.retrieval import store
 
 if TYPE_CHECKING:
     import numpy as np

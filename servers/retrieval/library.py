@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from servers.retrieval import lexical, store
-from servers.retrieval.lexical import LexicalIndex
-from servers.retrieval.store import ChunkRow, DocumentRow, NewChunk, NewDocument
-from servers.retrieval.vectors import VectorIndex
-from shared.db import Database
-from shared.embeddings import Embedder, EmbedderInfo, NoEmbedder
-from shared.errors import ConflictError, InvalidInputError, NotFoundError
+from mcp_suite.servers.retrieval import lexical, store
+from mcp_suite.servers.retrieval.lexical import LexicalIndex
+from mcp_suite.servers.retrieval.store import ChunkRow, DocumentRow, NewChunk, NewDocument
+from mcp_suite.servers.retrieval.vectors import VectorIndex
+from mcp_suite.shared.db import Database
+from mcp_suite.shared.embeddings import Embedder, EmbedderInfo, NoEmbedder
+from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -413,7 +413,7 @@ class KnowledgeBase:
     # -- feedback ------------------------------------------------------------------------------
 
     async def add_feedback(self, chunk_id: int, query: str, useful: bool) -> ChunkRow:
-        from servers.retrieval.search import query_key
+        from mcp_suite.servers.retrieval.search import query_key
 
         if not query.strip():
             raise InvalidInputError("give the query the chunk was retrieved for")
@@ -433,7 +433,7 @@ class KnowledgeBase:
         return chunk
 
     async def feedback_counts(self, hashes: Sequence[str], query: str) -> dict[str, tuple[int, int, int, int]]:
-        from servers.retrieval.search import query_key
+        from mcp_suite.servers.retrieval.search import query_key
 
         async with self.db.snapshot() as conn:
             return await store.feedback_counts(conn, hashes, query_key(query))

@@ -6,7 +6,7 @@ path, 1-based line span and character span point into ``ParsedDocument.text``; `
 always exactly ``doc.text[block.start_char:block.end_char]``.
 
 Line-based formats (Markdown, reStructuredText, text, code) keep the file's lines as they are (only
-Unicode and whitespace hygiene is applied, see :mod:`servers.retrieval.cleaning`), so a cited line
+Unicode and whitespace hygiene is applied, see :mod:`mcp_suite.servers.retrieval.cleaning`), so a cited line
 span matches the file in an editor. Markdown front matter stays in the text but becomes metadata, not
 a block. HTML and PDF are reduced to extracted text with collapsed blank lines.
 
@@ -26,9 +26,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from servers.retrieval.cleaning import collapse_blank_lines, decode, dehyphenate, looks_binary, normalize_text
-from servers.retrieval.documents import Block, DocType, ParsedDocument
-from shared.errors import InvalidInputError
+from mcp_suite.servers.retrieval.cleaning import collapse_blank_lines, decode, dehyphenate, looks_binary, normalize_text
+from mcp_suite.servers.retrieval.documents import Block, DocType, ParsedDocument
+from mcp_suite.shared.errors import InvalidInputError
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 """Largest document accepted, in bytes (characters for :func:`parse_text`)."""

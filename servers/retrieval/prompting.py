@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from servers.retrieval.search import SearchHit
+from mcp_suite.servers.retrieval.search import SearchHit
 
 INSTRUCTIONS = """Answer the question using ONLY the numbered context passages below.
 - Cite the passages you use by number in square brackets, e.g. [1] or [2][3], right after the claim they support.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from shared.errors import SuiteError
+from mcp_suite.shared.errors import SuiteError
 
 if TYPE_CHECKING:
     import httpx

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from shared.errors import AccessDeniedError, InvalidInputError
+from mcp_suite.shared.errors import AccessDeniedError, InvalidInputError
 
 
 def roots_from_uris(uris: Sequence[str]) -> list[Path]:

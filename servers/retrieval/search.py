@@ -23,12 +23,12 @@ from typing import Any, Literal, Protocol
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
-from servers.retrieval import store
-from servers.retrieval.documents import DocType
-from servers.retrieval.lexical import LexicalIndex
-from servers.retrieval.library import KnowledgeBase
-from servers.retrieval.store import ChunkRow
-from shared.errors import ConflictError, InvalidInputError
+from mcp_suite.servers.retrieval import store
+from mcp_suite.servers.retrieval.documents import DocType
+from mcp_suite.servers.retrieval.lexical import LexicalIndex
+from mcp_suite.servers.retrieval.library import KnowledgeBase
+from mcp_suite.servers.retrieval.store import ChunkRow
+from mcp_suite.shared.errors import ConflictError, InvalidInputError
 
 Mode = Literal["hybrid", "lexical", "semantic"]
 MAX_K = 50

@@ -1,9 +1,10 @@
 """MCP surface of the retrieval server: ingest, search, context, feedback and evaluation tools,
 resources for sources and documents, and the ``answer_with_context`` prompt.
 
-Domain work happens in :mod:`servers.retrieval.library` (the index), :mod:`~servers.retrieval.ingest`,
-:mod:`~servers.retrieval.search` and :mod:`~servers.retrieval.evaluation`; this module only adapts
-them to MCP: typed parameters, progress notifications, client roots and sampling.
+Domain work happens in :mod:`mcp_suite.servers.retrieval.library` (the index),
+:mod:`~mcp_suite.servers.retrieval.ingest`, :mod:`~mcp_suite.servers.retrieval.search` and
+:mod:`~mcp_suite.servers.retrieval.evaluation`; this module only adapts them to MCP: typed
+parameters, progress notifications, client roots and sampling.
 """
 
 from __future__ import annotations
@@ -23,20 +24,20 @@ from mcp.shared.exceptions import MCPDeprecationWarning
 from mcp.types import SamplingMessage, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
-from servers.retrieval.documents import DocType
-from servers.retrieval.evaluation import EvalReport
-from servers.retrieval.factory import build_embedder, build_reranker, ingest_options, ranking_config
-from servers.retrieval.ingest import Ingestor, IngestReport
-from servers.retrieval.library import KnowledgeBase
-from servers.retrieval.prompting import grounded_prompt
-from servers.retrieval.roots import RootPolicy, roots_from_uris
-from servers.retrieval.search import MAX_K, Mode, SearchFilters, SearchHit, SearchResult, hit_from_chunk
-from servers.retrieval.search import search as run_search
-from servers.retrieval.settings import RetrievalSettings
-from shared import __version__
-from shared.embeddings import Embedder, WordLlamaEmbedder
-from shared.errors import InvalidInputError
-from shared.server import SuiteServer, notify_log, notify_progress
+from mcp_suite import __version__
+from mcp_suite.servers.retrieval.documents import DocType
+from mcp_suite.servers.retrieval.evaluation import EvalReport
+from mcp_suite.servers.retrieval.factory import build_embedder, build_reranker, ingest_options, ranking_config
+from mcp_suite.servers.retrieval.ingest import Ingestor, IngestReport
+from mcp_suite.servers.retrieval.library import KnowledgeBase
+from mcp_suite.servers.retrieval.prompting import grounded_prompt
+from mcp_suite.servers.retrieval.roots import RootPolicy, roots_from_uris
+from mcp_suite.servers.retrieval.search import MAX_K, Mode, SearchFilters, SearchHit, SearchResult, hit_from_chunk
+from mcp_suite.servers.retrieval.search import search as run_search
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.shared.embeddings import Embedder, WordLlamaEmbedder
+from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.server import SuiteServer, notify_log, notify_progress
 
 log = logging.getLogger(__name__)
 
@@ -458,7 +459,7 @@ def build_server(
 
         Use it to compare search modes, chunk sizes or embedders on your own documents.
         """
-        from servers.retrieval import evaluation
+        from mcp_suite.servers.retrieval import evaluation
 
         state = state_of(ctx)
         modes = modes or ["lexical", "semantic", "hybrid"]

@@ -1,6 +1,6 @@
 """Settings of the retrieval server: roots, embedder, chunking, fetch limits and ranking knobs.
 
-Each field is also a ``--flag`` and an ``MCP_SUITE_RETRIEVAL_<FIELD>`` variable (see :mod:`shared.settings`).
+Each field is also a ``--flag`` and an ``MCP_SUITE_RETRIEVAL_<FIELD>`` variable (see :mod:`mcp_suite.shared.settings`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from shared.settings import ServerSettings
+from mcp_suite.shared.settings import ServerSettings
 
 
 class RetrievalSettings(ServerSettings):

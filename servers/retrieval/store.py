@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.db import Connection, Database, Migration
-from shared.embeddings import EmbedderInfo
+from mcp_suite.shared.db import Connection, Database, Migration
+from mcp_suite.shared.embeddings import EmbedderInfo
 
 MIGRATIONS = [
     Migration(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import anyio
 
-from servers.retrieval.ingest import IngestOptions, Ingestor, IngestReport
-from servers.retrieval.library import KnowledgeBase
+from mcp_suite.servers.retrieval.ingest import IngestOptions, Ingestor, IngestReport
+from mcp_suite.servers.retrieval.library import KnowledgeBase
 
 
 async def watch(

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from shared.cli import SERVERS, load_spec
+from mcp_suite.shared.cli import SERVERS, load_spec
 from tests.integration.conftest import REPO, NodeTools
 from tests.support import free_port, http_server, script
 

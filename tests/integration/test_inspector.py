@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from shared.cli import SERVERS
+from mcp_suite.shared.cli import SERVERS
 from tests.integration.conftest import NodeTools
 from tests.support import script
 

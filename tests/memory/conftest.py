@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from servers.memory.settings import MemorySettings
+from mcp_suite.servers.memory.settings import MemorySettings
 
 
 @pytest.fixture

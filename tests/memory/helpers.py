@@ -11,8 +11,8 @@ from typing import Any
 from mcp import Client
 from mcp.types import CallToolResult
 
-from servers.memory.server import build_server
-from servers.memory.settings import MemorySettings
+from mcp_suite.servers.memory.server import build_server
+from mcp_suite.servers.memory.settings import MemorySettings
 
 
 @asynccontextmanager

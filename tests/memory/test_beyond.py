@@ -8,8 +8,8 @@ import pytest
 from mcp.shared.exceptions import MCPError
 from mcp.types import TextResourceContents
 
-from servers.memory.settings import MemorySettings
-from shared.db import Database
+from mcp_suite.servers.memory.settings import MemorySettings
+from mcp_suite.shared.db import Database
 from tests.memory.helpers import call, connect, entity, relation
 
 pytestmark = pytest.mark.anyio

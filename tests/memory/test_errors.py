@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from servers.memory import limits
-from servers.memory.settings import MemorySettings
+from mcp_suite.servers.memory import limits
+from mcp_suite.servers.memory.settings import MemorySettings
 from tests.memory.helpers import call, connect, entity, fail, relation, stored
 
 pytestmark = pytest.mark.anyio

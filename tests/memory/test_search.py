@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from servers.memory.settings import MemorySettings
+from mcp_suite.servers.memory.settings import MemorySettings
 from tests.memory.helpers import call, connect, entity, relation
 
 pytestmark = pytest.mark.anyio

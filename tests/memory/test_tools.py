@@ -6,7 +6,7 @@ import json
 import pytest
 from mcp.types import TextContent
 
-from servers.memory.settings import MemorySettings
+from mcp_suite.servers.memory.settings import MemorySettings
 from tests.memory.helpers import call, connect, entity, relation, stored
 
 pytestmark = pytest.mark.anyio

@@ -12,8 +12,8 @@ from typing import Any
 
 from mcp import Client
 
-from servers.prompts.server import PromptsServer, build_server
-from servers.prompts.settings import PromptsSettings
+from mcp_suite.servers.prompts.server import PromptsServer, build_server
+from mcp_suite.servers.prompts.settings import PromptsSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prompts"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servers.prompts.checking import check_library, estimate_tokens, prompt_token_estimate
-from servers.prompts.spec import PromptSpec
+from mcp_suite.servers.prompts.checking import check_library, estimate_tokens, prompt_token_estimate
+from mcp_suite.servers.prompts.spec import PromptSpec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prompts"
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from servers.prompts.commands import CHECK_COMMAND, TEST_COMMAND
-from servers.prompts.settings import PromptsSettings
-from shared.cli import ServerSpec, run
+from mcp_suite.servers.prompts.commands import CHECK_COMMAND, TEST_COMMAND
+from mcp_suite.servers.prompts.settings import PromptsSettings
+from mcp_suite.shared.cli import ServerSpec, run
 from tests.support import script
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prompts"
@@ -214,7 +214,7 @@ def test_unreachable_model_fails_each_case_clearly(
 
 
 def _wired() -> bool:
-    from servers.prompts.cli import SPEC as PROMPTS
+    from mcp_suite.servers.prompts.cli import SPEC as PROMPTS
 
     return {"check", "test"} <= set(PROMPTS.commands)
 

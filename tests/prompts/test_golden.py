@@ -10,14 +10,14 @@ import httpx
 import pytest
 from pydantic import TypeAdapter
 
-from servers.prompts.golden import (
+from mcp_suite.servers.prompts.golden import (
     CompletionError,
     chat_completions_url,
     evaluate_assertions,
     openai_complete,
     run_golden,
 )
-from servers.prompts.spec import Assertion, ExecutionSettings, PromptMessage, load_library, load_prompt_file
+from mcp_suite.servers.prompts.spec import Assertion, ExecutionSettings, PromptMessage, load_library, load_prompt_file
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prompts"
 ASSERTION = TypeAdapter(Assertion)
@@ -101,7 +101,7 @@ def test_bad_json_schema_is_rejected_when_the_file_loads(tmp_path: Path) -> None
         "      - json_schema: {type: nonsense}\n",
         encoding="utf-8",
     )
-    from servers.prompts.spec import PromptFileError
+    from mcp_suite.servers.prompts.spec import PromptFileError
 
     with pytest.raises(PromptFileError, match=r"s.yaml:7: .*not a valid JSON Schema"):
         load_prompt_file(path)

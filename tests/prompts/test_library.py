@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from servers.prompts.library import FileRef, KnownFile, Library
+from mcp_suite.servers.prompts.library import FileRef, KnownFile, Library
 from tests.prompts.serving import prompt_yaml, write
 
 

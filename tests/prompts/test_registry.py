@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from servers.prompts.registry import PublishItem, Registry
-from shared.errors import ConflictError, InvalidInputError, NotFoundError
+from mcp_suite.servers.prompts.registry import PublishItem, Registry
+from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
 
 
 def item(version: str = "1", content: str = "a", name: str = "Greet") -> PublishItem:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from servers.prompts.rendering import (
+from mcp_suite.servers.prompts.rendering import (
     TemplateRenderError,
     compile_template,
     declared_but_unused,
@@ -17,8 +17,8 @@ from servers.prompts.rendering import (
     used_but_undeclared,
     used_variables,
 )
-from servers.prompts.spec import InputVariable, PromptSpec, load_prompt_file
-from shared.errors import InvalidInputError
+from mcp_suite.servers.prompts.spec import InputVariable, PromptSpec, load_prompt_file
+from mcp_suite.shared.errors import InvalidInputError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "prompts"
 

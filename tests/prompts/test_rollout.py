@@ -4,8 +4,8 @@ from collections import Counter
 
 import pytest
 
-from servers.prompts.rollout import BUCKETS, bucket, choose, validate_splits
-from shared.errors import InvalidInputError
+from mcp_suite.servers.prompts.rollout import BUCKETS, bucket, choose, validate_splits
+from mcp_suite.shared.errors import InvalidInputError
 
 
 def test_bucket_is_deterministic_and_in_range() -> None:

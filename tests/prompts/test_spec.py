@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from servers.prompts.spec import (
+from mcp_suite.servers.prompts.spec import (
     ContainsAssertion,
     JsonSchemaAssertion,
     MaxLengthAssertion,
@@ -18,7 +18,7 @@ from servers.prompts.spec import (
     load_prompt_file,
     load_prompt_text,
 )
-from shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "prompts"

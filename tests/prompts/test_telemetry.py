@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from servers.prompts.registry import Registry
-from servers.prompts.telemetry import Run, Telemetry, parse_since, percentile
-from shared.errors import InvalidInputError
+from mcp_suite.servers.prompts.registry import Registry
+from mcp_suite.servers.prompts.telemetry import Run, Telemetry, parse_since, percentile
+from mcp_suite.shared.errors import InvalidInputError
 
 
 def test_percentile_interpolates_like_numpy() -> None:
@@ -127,7 +127,7 @@ async def test_runs_become_spans_when_asked(tmp_path: Path) -> None:
 
 def test_export_without_an_sdk_says_spans_are_dropped(caplog: pytest.LogCaptureFixture) -> None:
     pytest.importorskip("opentelemetry.trace")
-    from servers.prompts.telemetry import configure_export
+    from mcp_suite.servers.prompts.telemetry import configure_export
 
     try:
         import opentelemetry.sdk  # noqa: F401

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from servers.retrieval.settings import RetrievalSettings
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from servers.retrieval.chunking import chunk_document, count_tokens, sentence_boundaries
-from servers.retrieval.documents import Chunk, ParsedDocument
-from servers.retrieval.parsing import parse_file, parse_text
-from shared.errors import InvalidInputError
+from mcp_suite.servers.retrieval.chunking import chunk_document, count_tokens, sentence_boundaries
+from mcp_suite.servers.retrieval.documents import Chunk, ParsedDocument
+from mcp_suite.servers.retrieval.parsing import parse_file, parse_text
+from mcp_suite.shared.errors import InvalidInputError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WORDS = ("sync", "note", "server", "device", "token", "policy", "window", "conflict", "copy", "engine", "index",

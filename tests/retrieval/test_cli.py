@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from servers.retrieval.settings import RetrievalSettings
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from tests.support import script, stdio_server
 
 pytestmark = pytest.mark.slow
@@ -125,8 +125,8 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 
 def test_server_module_starts_without_heavy_imports() -> None:
     code = (
-        "import sys; from servers.retrieval.server import build_server; "
-        "from servers.retrieval.settings import RetrievalSettings; build_server(RetrievalSettings()); "
+        "import sys; from mcp_suite.servers.retrieval.server import build_server; "
+        "from mcp_suite.servers.retrieval.settings import RetrievalSettings; build_server(RetrievalSettings()); "
         "print(sorted(m for m in ('numpy', 'wordllama', 'tokenizers') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

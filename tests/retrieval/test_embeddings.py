@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from mcp import Client
 
-from servers.retrieval.server import build_server
-from servers.retrieval.settings import RetrievalSettings
-from shared.embeddings import (
+from mcp_suite.servers.retrieval.server import build_server
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.shared.embeddings import (
     EmbeddingError,
     NoEmbedder,
     OpenAIEmbedder,
@@ -24,7 +24,7 @@ from shared.embeddings import (
     make_embedder,
     wordllama_package_dir,
 )
-from shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError
 
 pytestmark = pytest.mark.anyio
 

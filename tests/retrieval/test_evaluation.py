@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from servers.retrieval.evaluation import (
+from mcp_suite.servers.retrieval.evaluation import (
     EvalCase,
     evaluate,
     hit_rate_at_k,
@@ -22,7 +22,7 @@ from servers.retrieval.evaluation import (
     render_markdown,
     source_matches,
 )
-from shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError
 
 # --- metrics, computed by hand -------------------------------------------------------------------
 
@@ -251,7 +251,7 @@ def test_benchmark_passages_survive_parsing() -> None:
     """Each expected passage occurs in the text the server indexes for its page (guards parser changes)."""
     import re
 
-    from servers.retrieval.parsing import parse_file
+    from mcp_suite.servers.retrieval.parsing import parse_file
 
     def norm(text: str) -> str:
         return re.sub(r"\s+", " ", text).strip().casefold()

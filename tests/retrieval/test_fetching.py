@@ -10,9 +10,9 @@ import anyio
 import httpx
 import pytest
 
-from servers.retrieval.fetching import MAX_REDIRECTS, Fetched, FetchError, fetch_url
-from servers.retrieval.parsing import parse_bytes, type_for_content_type
-from shared.errors import InvalidInputError
+from mcp_suite.servers.retrieval.fetching import MAX_REDIRECTS, Fetched, FetchError, fetch_url
+from mcp_suite.servers.retrieval.parsing import parse_bytes, type_for_content_type
+from mcp_suite.shared.errors import InvalidInputError
 
 pytestmark = pytest.mark.anyio
 

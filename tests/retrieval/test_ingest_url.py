@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from servers.retrieval.server import build_server
-from servers.retrieval.settings import RetrievalSettings
+from mcp_suite.servers.retrieval.server import build_server
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from tests.support import free_port
 
 pytestmark = pytest.mark.anyio

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from servers.retrieval import store
-from servers.retrieval.lexical import LexicalIndex
-from servers.retrieval.library import KnowledgeBase
-from servers.retrieval.search import SearchFilters, fts_match, lexical_ranked, query_words, search
-from servers.retrieval.server import build_server
-from servers.retrieval.settings import RetrievalSettings
-from servers.retrieval.store import NewChunk, NewDocument
-from shared.db import Database
+from mcp_suite.servers.retrieval import store
+from mcp_suite.servers.retrieval.lexical import LexicalIndex
+from mcp_suite.servers.retrieval.library import KnowledgeBase
+from mcp_suite.servers.retrieval.search import SearchFilters, fts_match, lexical_ranked, query_words, search
+from mcp_suite.servers.retrieval.server import build_server
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.servers.retrieval.store import NewChunk, NewDocument
+from mcp_suite.shared.db import Database
 
 pytestmark = pytest.mark.anyio
 

@@ -6,9 +6,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from servers.retrieval.cleaning import collapse_blank_lines, decode, dehyphenate, normalize_text
-from servers.retrieval.documents import ParsedDocument
-from servers.retrieval.parsing import (
+from mcp_suite.servers.retrieval.cleaning import collapse_blank_lines, decode, dehyphenate, normalize_text
+from mcp_suite.servers.retrieval.documents import ParsedDocument
+from mcp_suite.servers.retrieval.parsing import (
     MAX_DOCUMENT_BYTES,
     DocumentTooLargeError,
     UnsupportedFormatError,
@@ -18,7 +18,7 @@ from servers.retrieval.parsing import (
     parse_text,
     type_for_content_type,
 )
-from shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

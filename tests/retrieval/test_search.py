@@ -13,11 +13,11 @@ import pytest
 from mcp import Client
 from mcp.types import CreateMessageRequestParams, CreateMessageResult, TextContent
 
-from servers.retrieval.rerank import HttpReranker, RerankError
-from servers.retrieval.search import fts_query
-from servers.retrieval.server import build_server
-from servers.retrieval.settings import RetrievalSettings
-from servers.retrieval.vectors import VectorIndex
+from mcp_suite.servers.retrieval.rerank import HttpReranker, RerankError
+from mcp_suite.servers.retrieval.search import fts_query
+from mcp_suite.servers.retrieval.server import build_server
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.servers.retrieval.vectors import VectorIndex
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.db import BUSY_TIMEOUT_MS, Connection, Database, Migration
+from mcp_suite.shared.db import BUSY_TIMEOUT_MS, Connection, Database, Migration
 
 pytestmark = pytest.mark.anyio
 
@@ -102,7 +102,7 @@ WRITERS = 4
 RACER = textwrap.dedent(
     """
     import asyncio, sys, time
-    from shared.db import Database, Migration
+    from mcp_suite.shared.db import Database, Migration
 
     async def slow_seed(conn):
         await conn.execute("INSERT INTO notes (body) VALUES ('seeded once')")

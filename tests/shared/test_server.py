@@ -10,8 +10,8 @@ from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPError
 from mcp.types import LoggingMessageNotificationParams, TextContent
 
-from shared.errors import InvalidInputError, NotFoundError
-from shared.server import SuiteServer, notify_log
+from mcp_suite.shared.errors import InvalidInputError, NotFoundError
+from mcp_suite.shared.server import SuiteServer, notify_log
 
 pytestmark = pytest.mark.anyio
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from servers.memory.settings import MemorySettings
-from shared.cli import SERVERS
-from shared.errors import InvalidInputError
-from shared.settings import ServerSettings
+from mcp_suite.servers.memory.settings import MemorySettings
+from mcp_suite.shared.cli import SERVERS
+from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.settings import ServerSettings
 from tests.support import script
 
 YAML = """\

@@ -17,7 +17,7 @@ import pytest
 from mcp import Client
 from mcp.client.sse import sse_client
 
-from servers.memory.cli import SPEC
+from mcp_suite.servers.memory.cli import SPEC
 from tests.support import free_port, http_server, script
 
 pytestmark = pytest.mark.slow
