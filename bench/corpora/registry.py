@@ -1,0 +1,131 @@
+"""The benchmark's corpora: where each comes from, how it is prepared, and the fixed tuned/unseen split.
+
+Prepared corpora live in ``~/.cache/mcp-suite-bench/<name>/`` (``docs/`` as indexed, plus
+``questions.jsonl``), rebuilt only when the generator code or the source package changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.corpora import conversations, docs
+from bench.corpora.common import DEFAULT_CAP, Question, read_questions, write_questions
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+CACHE = Path(os.environ.get("MCP_SUITE_BENCH_CACHE", Path.home() / ".cache" / "mcp-suite-bench"))
+SQLITE_QUESTIONS = REPO / "bench" / "data" / "sqlite_questions.jsonl"
+
+Prepare = Callable[[Path, Path, int], list[Question]]
+
+
+@dataclass(frozen=True)
+class CorpusSpec:
+    name: str
+    fmt: str
+    group: str  # "tuned" (weights may be chosen on it) or "unseen" (never tuned on)
+    package: str  # the Debian package it comes from ("" for a synthetic corpus)
+    source: Path  # the installed documentation
+    include: tuple[str, ...]  # ingest patterns
+    prepare: Prepare | None  # None: ingest ``source`` as shipped (the SQLite set)
+    probe: str = ""  # a file that must exist under ``source``
+
+
+def _conversations(_src: Path, out: Path, cap: int) -> list[Question]:
+    return conversations.generate(out, cap)
+
+
+CORPORA: tuple[CorpusSpec, ...] = (
+    CorpusSpec(
+        "sqlite", "HTML", "tuned", "sqlite3-doc", Path("/usr/share/doc/sqlite3"), ("*.html",), None, "lang_select.html"
+    ),
+    CorpusSpec(
+        "postgres",
+        "HTML",
+        "tuned",
+        "postgresql-doc-15",
+        Path("/usr/share/doc/postgresql-doc-15/html"),
+        ("*.html",),
+        docs.prepare_postgres,
+        "sql-select.html",
+    ),
+    CorpusSpec(
+        "conversations", "Markdown chat logs", "tuned", "", Path("."), ("*.md",), _conversations
+    ),
+    CorpusSpec(
+        "git", "AsciiDoc text", "unseen", "git-doc", Path("/usr/share/doc/git-doc"), ("*.txt",), docs.prepare_git,
+        "git-add.txt",
+    ),
+    CorpusSpec(
+        "nodejs", "Markdown", "unseen", "nodejs-doc", Path("/usr/share/doc/nodejs/api"), ("*.md",),
+        docs.prepare_nodejs, "fs.md.gz",
+    ),
+    CorpusSpec(
+        "policy", "reStructuredText", "unseen", "debian-policy",
+        Path("/usr/share/doc/debian-policy/policy.html/_sources"), ("*.rst",), docs.prepare_policy,
+        "ch-binary.rst.txt",
+    ),
+)  # fmt: skip
+BY_NAME = {c.name: c for c in CORPORA}
+
+
+def available(spec: CorpusSpec) -> bool:
+    return spec.package == "" or (spec.source / spec.probe).is_file()
+
+
+def install_hint(specs: list[CorpusSpec]) -> str:
+    packages = " ".join(s.package for s in specs if s.package)
+    return f"apt-get update && apt-get install -y {packages}"
+
+
+def _fingerprint(spec: CorpusSpec) -> str:
+    h = hashlib.sha256()
+    for path in sorted(HERE.glob("*.py")):
+        h.update(path.read_bytes())
+    if spec.package:
+        probe = spec.source / spec.probe
+        h.update(f"{probe}:{probe.stat().st_size}:{probe.stat().st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def prepared(spec: CorpusSpec, cache: Path = CACHE) -> tuple[Path, list[Question]]:
+    """The folder to ingest and the questions for ``spec`` (preparing them into the cache if needed)."""
+    if spec.prepare is None:
+        return spec.source, sqlite_questions()
+    root = cache / spec.name
+    stamp = root / "stamp.json"
+    fingerprint = _fingerprint(spec)
+    if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
+        return root / "docs", read_questions(root / "questions.jsonl")
+    shutil.rmtree(root, ignore_errors=True)
+    (root / "docs").mkdir(parents=True)
+    questions = spec.prepare(spec.source, root / "docs", DEFAULT_CAP)
+    write_questions(root / "questions.jsonl", questions)
+    stamp.write_text(json.dumps({"fingerprint": fingerprint, "questions": len(questions)}))
+    return root / "docs", questions
+
+
+def sqlite_questions() -> list[Question]:
+    out = []
+    for n, line in enumerate(SQLITE_QUESTIONS.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        text = row.get("expected_text")
+        spans = [text] if isinstance(text, str) else list(text or [])
+        out.append(
+            Question(
+                id=f"sqlite:{row.get('id') or n}",
+                query=row["query"],
+                source=row["expected_source"],
+                snippets=spans,
+                rule="handwritten",
+            )
+        )
+    return out
