@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.baseline import Baseline  # noqa: E402
-from bench.corpora.common import Judge, normalise_text, sample  # noqa: E402
+from bench.corpora.common import Judge, normalise_text, same_source, sample  # noqa: E402
 from bench.corpora.registry import BY_NAME, CORPORA, CorpusSpec, available, install_hint, prepared  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -137,6 +137,36 @@ def sign_test(a: Sequence[int | None], b: Sequence[int | None], k: int = 5) -> d
     return {"wins": wins, "losses": losses, "p": round(min(1.0, 2 * tail), 4)}
 
 
+def indexed_chunks(db_path: Path) -> dict[str, list[str]] | None:
+    """Every chunk our index holds, by source (read-only; None if the schema is not the one expected)."""
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            rows = conn.execute("SELECT d.source, c.text FROM chunks c JOIN documents d ON d.id = c.document_id")
+            out: dict[str, list[str]] = {}
+            for source, text in rows:
+                out.setdefault(source, []).append(text)
+            return out
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+
+
+def answerable(judges: Sequence[Judge], chunks: dict[str, list[str]]) -> int:
+    count = 0
+    for judge in judges:
+        count += any(
+            judge.relevant(source, text)
+            for source, texts in chunks.items()
+            if same_source(judge.question.source, source)
+            for text in texts
+        )
+    return count
+
+
 # ---------------------------------------------------------------------------------------------
 # One corpus
 
@@ -190,6 +220,7 @@ async def run_corpus(spec: CorpusSpec, max_questions: int, work: Path) -> dict[s
             scored.ranks[f"ours-{mode}"] = ranks
             scored.dup5[f"ours-{mode}"] = dups
             out[f"ours_{mode}_search_ms"] = round(1000 * (time.perf_counter() - t0) / max(1, len(judges)), 1)
+        ours_chunks = indexed_chunks(data_dir / "retrieval.db")
 
     # the naive baseline
     embedder = WordLlamaEmbedder()
@@ -211,6 +242,14 @@ async def run_corpus(spec: CorpusSpec, max_questions: int, work: Path) -> dict[s
         scored.dup5[f"base-{mode}"] = dups
 
     n = max(1, len(questions))
+    # How many questions each index can answer at all: some chunk of it is judged relevant.
+    base_chunks: dict[str, list[str]] = {}
+    for source, text in zip(base.sources, base.texts, strict=True):
+        base_chunks.setdefault(source, []).append(text)
+    out["answerable"] = {
+        "ours": round(answerable(judges, ours_chunks) / n, 3) if ours_chunks is not None else None,
+        "base": round(answerable(judges, base_chunks) / n, 3),
+    }
     out["metrics"] = {s: {m: round(v, 3) for m, v in metrics(scored.ranks[s]).items()} for s in SYSTEMS}
     out["duplicate_top5"] = {s: round(scored.dup5[s] / n, 3) for s in SYSTEMS}
     out["sign_tests"] = {
@@ -243,13 +282,16 @@ def render(results: dict[str, Any]) -> str:
         f"Retrieval quality, commit {results['commit']}, {results['machine']['cpus']} CPUs, "
         f"wordllama embedder; recall@k = share of questions whose answering passage is in the top k.",
         "",
-        "| corpus | group | format | docs (ours/base) | chunks (ours/base) | questions | ingest s (ours/base) |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| corpus | group | format | docs (ours/base) | chunks (ours/base) | questions | answerable (ours/base) "
+        "| ingest s (ours/base) |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for name, c in corpora.items():
+        ans = c.get("answerable", {})
         lines.append(
             f"| {name} | {c['group']} | {c['format']} | {c['ours_documents']}/{c['base_documents']} "
-            f"| {c['ours_chunks']}/{c['base_chunks']} | {c['questions']} | {c['ours_ingest_s']}/{c['base_ingest_s']} |"
+            f"| {c['ours_chunks']}/{c['base_chunks']} | {c['questions']} | {ans.get('ours')}/{ans.get('base')} "
+            f"| {c['ours_ingest_s']}/{c['base_ingest_s']} |"
         )
     lines += [
         "",
