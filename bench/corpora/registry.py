@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.corpora import conversations, docs
+from bench.corpora import conversations, docs, notes
 from bench.corpora.common import DEFAULT_CAP, Question, read_questions, write_questions
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +39,10 @@ class CorpusSpec:
 
 def _conversations(_src: Path, out: Path, cap: int) -> list[Question]:
     return conversations.generate(out, cap)
+
+
+def _notes(_src: Path, out: Path, cap: int) -> list[Question]:
+    return notes.generate(out, cap)
 
 
 CORPORA: tuple[CorpusSpec, ...] = (
@@ -71,6 +75,7 @@ CORPORA: tuple[CorpusSpec, ...] = (
         Path("/usr/share/doc/debian-policy/policy.html/_sources"), ("*.rst",), docs.prepare_policy,
         "ch-binary.rst.txt",
     ),
+    CorpusSpec("notes", "Markdown notes", "unseen", "", Path("."), ("*.md",), _notes),
 )  # fmt: skip
 BY_NAME = {c.name: c for c in CORPORA}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.baseline import WINDOW, rrf, windows
-from bench.corpora import conversations, docs
+from bench.corpora import conversations, docs, notes
 from bench.corpora.common import Judge, Question, heading_question, read_questions, shingles, write_questions
 from bench.quality_bench import has_duplicate, metrics, sign_test
 
@@ -161,3 +161,13 @@ def test_baseline_windows_and_scoring() -> None:
     }
     assert has_duplicate([("a", "Same  text"), ("b", "same text")])
     assert not has_duplicate([("a", "one"), ("a", "two")])
+
+
+def test_notes_vault_is_reproducible_and_each_fact_written_once_in_its_note(tmp_path: Path) -> None:
+    a = notes.generate(tmp_path / "a", cap=500)
+    assert a == notes.generate(tmp_path / "b", cap=500) and len(a) > 100
+    texts = {str(p.relative_to(tmp_path / "a")): p.read_text(encoding="utf-8") for p in (tmp_path / "a").rglob("*.md")}
+    assert texts == {str(p.relative_to(tmp_path / "b")): p.read_text() for p in (tmp_path / "b").rglob("*.md")}
+    for q in a:
+        # The same bullet may sit in several notes ("Bake 45 min at 180 °C"): the note is what answers.
+        assert texts[q.source].count(f"- {q.answer}\n") == 1
