@@ -49,6 +49,7 @@ MODES = ("lexical", "semantic", "hybrid")
 SYSTEMS = ("ours-lexical", "ours-semantic", "ours-hybrid", "base-lexical", "base-semantic", "base-hybrid")
 DEPTH = 10
 METRICS = ("recall@5", "recall@10", "mrr@10", "ndcg@10")
+Hit = tuple[tuple[str, ...], str]  # (sources, text)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,9 +88,10 @@ class Ours:
     async def call(self, name: str, args: dict[str, Any]) -> Any:
         return _data(await self._client.call_tool(name, args))
 
-    async def search(self, query: str, k: int, mode: str) -> list[tuple[str, str]]:
+    async def search(self, query: str, k: int, mode: str) -> list[Hit]:
         data = await self.call("search", {"query": query, "k": k, "mode": mode})
-        return [(h["source"], h["text"]) for h in data["hits"]]
+        # A hit that stands for several identical chunks may list every source: any of them can answer.
+        return [(tuple(dict.fromkeys([h["source"], *h.get("sources", [])])), h["text"]) for h in data["hits"]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,14 +104,14 @@ class Scored:
     dup5: dict[str, int] = field(default_factory=dict)  # system -> questions whose top 5 repeat a text
 
 
-def first_rank(judge: Judge, hits: Sequence[tuple[str, str]]) -> int | None:
-    for rank, (source, text) in enumerate(hits, start=1):
-        if judge.relevant(source, text):
+def first_rank(judge: Judge, hits: Sequence[Hit]) -> int | None:
+    for rank, (sources, text) in enumerate(hits, start=1):
+        if any(judge.relevant(source, text) for source in sources):
             return rank
     return None
 
 
-def has_duplicate(hits: Sequence[tuple[str, str]], k: int = 5) -> bool:
+def has_duplicate(hits: Sequence[Hit], k: int = 5) -> bool:
     texts = [normalise_text(text) for _, text in hits[:k]]
     return len(set(texts)) < len(texts)
 
@@ -235,7 +237,7 @@ async def run_corpus(spec: CorpusSpec, max_questions: int, work: Path) -> dict[s
         ranks = []
         dups = 0
         for judge in judges:
-            bhits = [(h.source, h.text) for h in base.search(judge.question.query, DEPTH, mode)]
+            bhits = [((h.source,), h.text) for h in base.search(judge.question.query, DEPTH, mode)]
             ranks.append(first_rank(judge, bhits))
             dups += has_duplicate(bhits)
         scored.ranks[f"base-{mode}"] = ranks
@@ -255,6 +257,14 @@ async def run_corpus(spec: CorpusSpec, max_questions: int, work: Path) -> dict[s
     out["sign_tests"] = {
         "ours-hybrid vs base-hybrid": sign_test(scored.ranks["ours-hybrid"], scored.ranks["base-hybrid"]),
         "ours-hybrid vs ours-lexical": sign_test(scored.ranks["ours-hybrid"], scored.ranks["ours-lexical"]),
+    }
+    by_rule: dict[str, list[int]] = {}
+    for i, q in enumerate(questions):
+        by_rule.setdefault(q.rule.split(":")[0], []).append(i)
+    out["by_rule"] = {
+        rule: {"questions": len(idx)}
+        | {s: round(metrics([scored.ranks[s][i] for i in idx])["recall@5"], 3) for s in SYSTEMS}
+        for rule, idx in sorted(by_rule.items())
     }
     out["per_question"] = [
         {"id": q.id, "query": q.query, "rule": q.rule, **{s: scored.ranks[s][i] for s in SYSTEMS}}

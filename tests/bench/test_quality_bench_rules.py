@@ -8,7 +8,7 @@ from pathlib import Path
 from bench.baseline import WINDOW, rrf, windows
 from bench.corpora import conversations, docs, notes
 from bench.corpora.common import Judge, Question, heading_question, read_questions, shingles, write_questions
-from bench.quality_bench import has_duplicate, metrics, sign_test
+from bench.quality_bench import first_rank, has_duplicate, metrics, sign_test
 
 LOREM = (
     "The archive keeps every package signed by the release team, and mirrors copy it twice a day. "
@@ -159,8 +159,10 @@ def test_baseline_windows_and_scoring() -> None:
         "mrr@10": 0.375,
         "ndcg@10": 0.4077324383928644,
     }
-    assert has_duplicate([("a", "Same  text"), ("b", "same text")])
-    assert not has_duplicate([("a", "one"), ("a", "two")])
+    assert has_duplicate([(("a",), "Same  text"), (("b",), "same text")])
+    assert not has_duplicate([(("a",), "one"), (("a",), "two")])
+    judge = Judge(Question(id="x", query="q", source="a.md", snippets=["the answer"]))
+    assert first_rank(judge, [(("/d/b.md",), "the answer"), (("/d/c.md", "/d/a.md"), "The  answer.")]) == 2
 
 
 def test_notes_vault_is_reproducible_and_each_fact_written_once_in_its_note(tmp_path: Path) -> None:
