@@ -111,7 +111,10 @@ def clip(text: str, limit: int = ANSWER_CHARS) -> str:
 # ---------------------------------------------------------------------------------------------
 # Headings turned into questions: one fixed rule for every documentation corpus.
 
-_NUMBER = re.compile(r"^\s*(?:[A-Z]\.|\d+(?:\.\d+)*\.?)(?:\s+|$)")
+# "9.7.1. ", "F.35.2. ", "Chapter 8. ", "Part II. ": section numbers, never words of the question.
+_NUMBER = re.compile(
+    r"^\s*(?:(?i:chapter|part|appendix|section)\s+)?(?:[A-Z](?:\.\d+)*\.|[IVX]+\.|\d+(?:\.\d+)*\.?)(?:\s+|$)"
+)
 _CALL = re.compile(r"^(?:new\s+)?([\w$.\[\]'\"]+?)\s*\(.*\)\s*$")
 _GENERIC = (
     "What should I know about {h}?",
@@ -130,9 +133,10 @@ def clean_heading(text: str) -> str:
 
 
 def _lower_first(text: str) -> str:
-    """Sentence case for a heading inside a question: an all-caps heading is lowered, and so is every
-    capitalised word (``Closing a Connection`` -> ``closing a connection``); acronyms and code stay."""
-    if text.isupper():
+    """Sentence case for a heading inside a question: an all-caps heading of several words is lowered,
+    and so is every capitalised word (``Closing a Connection`` -> ``closing a connection``); acronyms
+    and code (``LIKE``, ``ERR_INVALID_ARG``) stay."""
+    if text.isupper() and " " in text:
         return text.lower()
     return " ".join(w.lower() if re.fullmatch(r"[A-Z][a-z]+", w) else w for w in text.split(" "))
 
@@ -140,7 +144,7 @@ def _lower_first(text: str) -> str:
 def heading_question(heading: str, rng: random.Random) -> str | None:
     """The question a heading asks (None when the heading carries no words to ask with)."""
     h = clean_heading(heading)
-    if len(words(h)) == 0:
+    if len(h) < 3 or not words(h):  # "I", "A": letters of a back-of-book index
         return None
     lower = h.casefold()
     if lower.startswith("how to "):

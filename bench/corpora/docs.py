@@ -186,7 +186,7 @@ def prepare_git(src: Path, out: Path, cap: int) -> list[Question]:
     docs = [Doc(str(p.relative_to(src)), _read(p)) for p in files]
     for d in docs:
         d.candidates.extend(heading_candidates("git", d, asciidoc_sections, rng))
-        m = _GIT_NAME.search(d.raw)
+        m = _GIT_NAME.search(d.raw) if d.rel.startswith("git-") else None  # commands, not concept pages
         if m:
             description = [s for s in asciidoc_sections(d.raw) if s.heading == "DESCRIPTION"]
             if description and len(description[0].body) >= MIN_SECTION_CHARS:
@@ -214,14 +214,46 @@ def prepare_git(src: Path, out: Path, cap: int) -> list[Question]:
     return write(out, docs, chosen)
 
 
+# Leading words of git's NAME descriptions that are not verbs (a fixed grammar list, not a results filter).
+_NOT_VERBS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "common",
+        "simple",
+        "graphical",
+        "restricted",
+        "bidirectional",
+        "backend",
+        "server",
+        "helper",
+        "git",
+        "git's",
+    ]
+)
+
+
 def name_question(description: str) -> str:
-    """A man page's NAME description as a "which command" question."""
-    d = description.strip().rstrip(".")
-    first = d.split()[0] if d.split() else ""
-    lowered = d[0].lower() + d[1:] if len(d) > 1 and d[1:2].islower() else d
-    if first.lower() in ("the", "a", "an") or not first[:1].isupper():
-        return f"Which command is {lowered}?"
-    return f"Which command do I use to {lowered}?"
+    """A command's NAME description as a "which command" question.
+
+    ``Add file contents to the index`` -> "Which command do I use to add file contents to the index?";
+    a third-person verb is put in the base form first (``Creates`` -> ``create``, ``Applies`` ->
+    ``apply``); a description that starts with a noun phrase becomes "Which command is …?".
+    """
+    d = " ".join(description.strip().rstrip(".").split())
+    first, _, rest = d.partition(" ")
+    word = first.rstrip(",").lower()
+    if word in _NOT_VERBS:
+        return f"Which command is {d[0].lower() + d[1:] if word != 'git' else d}?"
+    if word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    comma = "," if first.endswith(",") else ""
+    return f"Which command do I use to {word}{comma} {rest}?".replace(" ?", "?")
 
 
 def prepare_nodejs(src: Path, out: Path, cap: int) -> list[Question]:

@@ -112,6 +112,12 @@ def test_heading_question_templates() -> None:
     assert heading_question("Class: `FileHandle`", rng) == "What is the FileHandle class for?"
     assert heading_question("How to rotate keys", rng) == "How do I rotate keys?"
     assert heading_question("9.7.1. ", rng) is None
+    assert heading_question("I", rng) is None  # a letter of a back-of-book index
+    assert "data types" in (heading_question("Chapter 8. Data Types", rng) or "")
+    assert "Functions" not in (heading_question("F.35.2. Functions and Operators", rng) or "F")
+    assert docs.name_question("Creates a tag") == "Which command do I use to create a tag?"
+    assert docs.name_question("Applies a patch.") == "Which command do I use to apply a patch?"
+    assert docs.name_question("A simple server for Git") == "Which command is a simple server for Git?"
 
 
 def test_relevance_by_source_and_overlap() -> None:
