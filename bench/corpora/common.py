@@ -11,7 +11,8 @@ when it comes from the answering document (same path relative to the corpus fold
   hand-written SQLite set, or
 * it overlaps the answering passage (``answer``): at least ``min(3, n)`` of the answer's word
   5-grams occur in the chunk, where ``n`` is how many 5-grams the answer has (words are runs of
-  letters and digits, case-folded, so markup and the chunker's whitespace do not matter).
+  letters and digits, case-folded, so markup and the chunker's whitespace do not matter); an
+  answer of fewer than five words must occur whole.
 
 Chunkers differ (ours vs the baseline's windows), so relevance never looks at chunk ids or line
 numbers: only at the source file and the text the chunk carries.
@@ -74,10 +75,13 @@ class Judge:
 
     question: Question
     _shingles: set[tuple[str, ...]] = field(default_factory=set)
+    _n: int = SHINGLE
 
     def __post_init__(self) -> None:
         if self.question.answer:
-            self._shingles = shingles(self.question.answer)
+            # An answer shorter than five words ("Recommended by Isla Murray") is matched as a whole.
+            self._n = max(1, min(SHINGLE, len(words(self.question.answer))))
+            self._shingles = shingles(self.question.answer, self._n)
 
     def relevant(self, source: str, text: str) -> bool:
         if not same_source(self.question.source, source):
@@ -88,7 +92,7 @@ class Judge:
                 return True
         if self._shingles:
             need = min(MIN_SHARED, len(self._shingles))
-            return len(self._shingles & shingles(text)) >= need
+            return len(self._shingles & shingles(text, self._n)) >= need
         return False
 
 

@@ -227,7 +227,7 @@ def generate(out: Path, cap: int, *, seed: str = "notes-v1") -> list[Question]:
 
     def journal_day() -> Note:
         month, day = rng.randrange(1, 13), rng.randrange(1, 29)
-        return note(f"journal/2025-{month:02d}-{day:02d}.md", f"2025-{month:02d}-{day:02d}")
+        return note(f"journal/2025-{month:02d}.md#2025-{month:02d}-{day:02d}", f"2025-{month:02d}-{day:02d}")
 
     # People: job moves mentioned in the journal, children and birthplaces on their own pages.
     for person in PEOPLE:
@@ -261,7 +261,7 @@ def generate(out: Path, cap: int, *, seed: str = "notes-v1") -> list[Question]:
         components = rng.sample(COMPONENTS, 3)
         tasks = rng.sample(TASKS, 3)
         for week in range(1, 7):
-            meeting = note(f"projects/{project.lower()}/sync-{week:02d}.md", f"{project} sync, week {week}")
+            meeting = note(f"projects/{project.lower()}.md#{week}", f"Week {week} sync")
             meeting.bullets += [
                 f"Attendees: {', '.join(p.split()[0] for p in rng.sample(PEOPLE, 4))}",
                 f"Status of the {r(COMPONENTS)}: {r(('on track', 'blocked on review', 'slipping a week', 'done'))}",
@@ -271,17 +271,17 @@ def generate(out: Path, cap: int, *, seed: str = "notes-v1") -> list[Question]:
         for comp in components:
             tech = r(TECH)
             bullet = f"Decision: the {comp} will be built on {tech}"
-            rel = f"projects/{project.lower()}/sync-{rng.randrange(1, 7):02d}.md"
+            rel = f"projects/{project.lower()}.md#{rng.randrange(1, 7)}"
             notes[rel].bullets.append(bullet)
             facts.append((rel, bullet, f"What technology did the {project} team pick for the {comp}?", "decision"))
         for task in tasks:
             owner = r(PEOPLE).split()[0]
             bullet = f"{owner} takes ownership of the {task}"
-            rel = f"projects/{project.lower()}/sync-{rng.randrange(1, 7):02d}.md"
+            rel = f"projects/{project.lower()}.md#{rng.randrange(1, 7)}"
             notes[rel].bullets.append(bullet)
             facts.append((rel, bullet, f"Who is responsible for the {task} on {project}?", "owner"))
         bullet = f"Go-live pushed back to {r(MONTHS)} {rng.randrange(1, 29)}"
-        rel = f"projects/{project.lower()}/sync-{rng.randrange(3, 7):02d}.md"
+        rel = f"projects/{project.lower()}.md#{rng.randrange(3, 7)}"
         notes[rel].bullets.append(bullet)
         facts.append((rel, bullet, f"When is {project} now expected to launch?", "deadline"))
 
@@ -363,13 +363,26 @@ def generate(out: Path, cap: int, *, seed: str = "notes-v1") -> list[Question]:
                 )
             )
 
+    # A note is a file, or a dated/weekly section of one ("journal/2025-03.md#2025-03-14"): journals are
+    # kept one file a month and project meetings one file a project, as many vaults do.
+    files: dict[str, list[Note]] = {}
     for n in notes.values():
         rng.shuffle(n.bullets)
-        target = out / n.rel
+        files.setdefault(n.rel.split("#")[0], []).append(n)
+    for rel, parts in sorted(files.items()):
+        target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(f"# {n.title}\n\n" + "".join(f"- {b}\n" for b in n.bullets), encoding="utf-8")
+        if len(parts) == 1 and "#" not in parts[0].rel:
+            text = f"# {parts[0].title}\n\n" + "".join(f"- {b}\n" for b in parts[0].bullets)
+        else:
+            title = Path(rel).stem.capitalize() if rel.startswith("projects/") else f"Journal {Path(rel).stem}"
+            parts.sort(key=lambda n: (len(n.rel), n.rel))
+            text = f"# {title}\n\n" + "\n".join(
+                f"## {n.title}\n\n" + "".join(f"- {b}\n" for b in n.bullets) for n in parts
+            )
+        target.write_text(text, encoding="utf-8")
     questions = [
-        Question(id=f"notes:{rel}#{i}", query=q, source=rel, answer=bullet, rule=f"fact:{rule}")
+        Question(id=f"notes:{rel}#{i}", query=q, source=rel.split("#")[0], answer=bullet, rule=f"fact:{rule}")
         for i, (rel, bullet, q, rule) in enumerate(facts)
     ]
     return sample(questions, cap, seed=f"{seed}-questions")

@@ -128,6 +128,9 @@ def test_relevance_by_source_and_overlap() -> None:
     assert not judge.relevant("/cache/docs/dir/b.md", chunk)  # right text, wrong document
     assert not judge.relevant("/cache/docs/xdir/a.md", chunk)
     assert not judge.relevant("/cache/docs/dir/a.md", "Nothing in common with the answer here at all.")
+    short = Judge(Question(id="z", query="q", source="r.md", answer="Recommended by Isla Murray"))
+    assert short.relevant("/v/r.md", "# Piranesi\n\n- Started in May\n- Recommended by Isla Murray\n")
+    assert not short.relevant("/v/r.md", "- Recommended by Isla Brandt")
     snippet = Judge(Question(id="y", query="q", source="wal.html", snippets=["readers do not block writers"]))
     assert snippet.relevant("/usr/share/doc/sqlite3/wal.html", "In WAL mode Readers do not  block writers.")
 
