@@ -136,7 +136,11 @@ def sign_test(a: Sequence[int | None], b: Sequence[int | None], k: int = 5) -> d
     if n == 0:
         return {"wins": 0, "losses": 0, "p": 1.0}
     tail = sum(math.comb(n, i) for i in range(min(wins, losses) + 1)) / 2**n
-    return {"wins": wins, "losses": losses, "p": round(min(1.0, 2 * tail), 4)}
+    return {"wins": wins, "losses": losses, "p": float(f"{min(1.0, 2 * tail):.3g}")}
+
+
+def _p(p: float) -> str:
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"
 
 
 def indexed_chunks(db_path: Path) -> dict[str, list[str]] | None:
@@ -305,6 +309,24 @@ def render(results: dict[str, Any]) -> str:
         )
     lines += [
         "",
+        "recall@5 per system (ours: our server's modes; base: the naive baseline), then hybrid MRR@10 and nDCG@10:",
+        "",
+        "| corpus | ours lex | ours sem | **ours hyb** | base lex | base sem | **base hyb** | MRR@10 ours/base "
+        "| nDCG@10 ours/base |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows = [(name, c["metrics"]) for name, c in corpora.items()]
+    rows += [(f"*macro {group}*", m) for group, m in results["macro"].items()]
+    for name, m in rows:
+        cells = " | ".join(
+            f"**{m[s]['recall@5']:.3f}**" if s.endswith("hybrid") else f"{m[s]['recall@5']:.3f}" for s in SYSTEMS
+        )
+        lines.append(
+            f"| {name} | {cells} | {m['ours-hybrid']['mrr@10']:.3f}/{m['base-hybrid']['mrr@10']:.3f} "
+            f"| {m['ours-hybrid']['ndcg@10']:.3f}/{m['base-hybrid']['ndcg@10']:.3f} |"
+        )
+    lines += [
+        "",
         "| corpus | system | recall@5 | recall@10 | MRR@10 | nDCG@10 | dup top-5 |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
@@ -340,14 +362,39 @@ def render(results: dict[str, Any]) -> str:
         ours, base = c["metrics"]["ours-hybrid"]["recall@5"], c["metrics"]["base-hybrid"]["recall@5"]
         ratio = f"{ours / base:.2f}" if base else "—"
         lines.append(
-            f"| {name} | {a['wins']} / {a['losses']}, p = {a['p']} | {b['wins']} / {b['losses']}, p = {b['p']} "
+            f"| {name} | {a['wins']} / {a['losses']}, {_p(a['p'])} | {b['wins']} / {b['losses']}, {_p(b['p'])} "
             f"| {ratio} |"
         )
-    all_rows = results["macro"].get("all", {})
-    if all_rows:
-        ours, base = all_rows["ours-hybrid"]["recall@5"], all_rows["base-hybrid"]["recall@5"]
-        lines += ["", f"Macro hybrid recall@5: ours {ours:.3f}, baseline {base:.3f} ({ours / base:.2f}×)."]
+    lines += ["", "| target (issue 12) | measured | met |", "|---|---|---|"]
+    for name, measured, met in targets(results):
+        lines.append(f"| {name} | {measured} | {'yes' if met else 'NO'} |")
     return "\n".join(lines) + "\n"
+
+
+def targets(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    corpora = results["corpora"]
+
+    def r5(c: str, s: str) -> float:
+        return float(corpora[c]["metrics"][s]["recall@5"])
+
+    out = []
+    macro_all = results["macro"].get("all", {})
+    if macro_all:
+        ours, base = macro_all["ours-hybrid"]["recall@5"], macro_all["base-hybrid"]["recall@5"]
+        ratio = ours / base if base else float("inf")
+        out.append(
+            ("macro hybrid recall@5 ≥ 1.25× baseline", f"{ours:.3f} vs {base:.3f} ({ratio:.2f}×)", ratio >= 1.25)
+        )
+    below = [f"{c} {r5(c, 'ours-hybrid'):.3f} < {r5(c, 'base-hybrid'):.3f}" for c in corpora
+             if r5(c, "ours-hybrid") < r5(c, "base-hybrid")]  # fmt: skip
+    out.append(("hybrid recall@5 ≥ baseline on every corpus", "; ".join(below) or "all corpora", not below))
+    weak = [f"{c} {r5(c, 'ours-hybrid'):.3f} < {r5(c, 'ours-lexical'):.3f}" for c in corpora
+            if r5(c, "ours-hybrid") < r5(c, "ours-lexical")]  # fmt: skip
+    out.append(("hybrid recall@5 ≥ own lexical on every corpus", "; ".join(weak) or "all corpora", not weak))
+    dups = [f"{c} {corpora[c]['duplicate_top5']['ours-hybrid']:.3f}" for c in corpora
+            if corpora[c]["duplicate_top5"]["ours-hybrid"] > 0]  # fmt: skip
+    out.append(("no top-5 with two hits of the same text (hybrid)", "; ".join(dups) or "none", not dups))
+    return out
 
 
 def _git_commit() -> str:
