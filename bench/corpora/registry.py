@@ -1,15 +1,18 @@
 """The benchmark's corpora: where each comes from, how it is prepared, and the fixed tuned/unseen split.
 
-Prepared corpora live in ``~/.cache/mcp-suite-bench/<name>/`` (``docs/`` as indexed, plus
-``questions.jsonl``), rebuilt only when the generator code or the source package changes.
+Prepared corpora live in ``~/.cache/mcp-suite-bench/<name>-<fingerprint>/`` (``docs/`` as indexed,
+plus ``questions.jsonl``); the fingerprint covers the generator code and the source package, so a
+change to either prepares a new copy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,17 +106,23 @@ def prepared(spec: CorpusSpec, cache: Path = CACHE) -> tuple[Path, list[Question
     """The folder to ingest and the questions for ``spec`` (preparing them into the cache if needed)."""
     if spec.prepare is None:
         return spec.source, sqlite_questions()
-    root = cache / spec.name
-    stamp = root / "stamp.json"
+    # One folder per generator version, filled in a scratch folder and renamed into place: runs from
+    # different branches (or two at once) on one machine never see each other's half-written files.
     fingerprint = _fingerprint(spec)
-    if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint:
-        return root / "docs", read_questions(root / "questions.jsonl")
-    shutil.rmtree(root, ignore_errors=True)
-    (root / "docs").mkdir(parents=True)
-    questions = spec.prepare(spec.source, root / "docs", DEFAULT_CAP)
-    write_questions(root / "questions.jsonl", questions)
-    stamp.write_text(json.dumps({"fingerprint": fingerprint, "questions": len(questions)}))
-    return root / "docs", questions
+    root = cache / f"{spec.name}-{fingerprint}"
+    if not (root / "stamp.json").is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{spec.name}-", dir=cache))
+        try:
+            (scratch / "docs").mkdir()
+            questions = spec.prepare(spec.source, scratch / "docs", DEFAULT_CAP)
+            write_questions(scratch / "questions.jsonl", questions)
+            (scratch / "stamp.json").write_text(json.dumps({"fingerprint": fingerprint, "questions": len(questions)}))
+            with contextlib.suppress(OSError):  # another run finished first: use its copy
+                scratch.rename(root)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return root / "docs", read_questions(root / "questions.jsonl")
 
 
 def sqlite_questions() -> list[Question]:
