@@ -13,6 +13,7 @@ wordllama embedder), with a fresh data dir per corpus; the baseline indexes the 
     python bench/quality_bench.py                      # every corpus, up to 300 questions each
     python bench/quality_bench.py --quick              # 100 questions per corpus
     python bench/quality_bench.py --corpus git --corpus nodejs --max-questions 50
+    python bench/quality_bench.py --group unseen --set chunk_tokens=500   # a server setting for our side
 
 Prints a Markdown table; writes JSON to ``bench/results/quality-<time>.json``.
 """
@@ -67,10 +68,11 @@ def _data(result: Any) -> Any:
 class Ours:
     """One retrieval server over one data dir, with an in-memory MCP client."""
 
-    def __init__(self, data_dir: Path, root: Path) -> None:
+    def __init__(self, data_dir: Path, root: Path, overrides: dict[str, Any] | None = None) -> None:
         from mcp_suite.servers.retrieval.settings import RetrievalSettings
 
-        self.settings = RetrievalSettings(data_dir=data_dir, roots=[root], embedder="wordllama")
+        settings: dict[str, Any] = {"embedder": "wordllama", **(overrides or {})}
+        self.settings = RetrievalSettings(data_dir=data_dir, roots=[root], **settings)
         self._stack = AsyncExitStack()
         self._client: Any = None
 
@@ -181,7 +183,9 @@ def corpus_files(root: Path, include: Sequence[str]) -> list[Path]:
     return sorted({p for pattern in include for p in root.rglob(pattern) if p.is_file()})
 
 
-async def run_corpus(spec: CorpusSpec, max_questions: int, work: Path) -> dict[str, Any]:
+async def run_corpus(
+    spec: CorpusSpec, max_questions: int, work: Path, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     from mcp_suite.shared.embeddings import WordLlamaEmbedder
 
     started = time.perf_counter()
@@ -202,7 +206,7 @@ async def run_corpus(spec: CorpusSpec, max_questions: int, work: Path) -> dict[s
 
     # our server
     data_dir = work / spec.name
-    async with Ours(data_dir, docs_dir) as ours:
+    async with Ours(data_dir, docs_dir, overrides) as ours:
         # Load the embedder first (an uncounted text of its own), so model load is not ingest time.
         await ours.call("ingest_text", {"text": "warm up the embedder", "source": "warmup"})
         t0 = time.perf_counter()
@@ -294,7 +298,8 @@ def render(results: dict[str, Any]) -> str:
     corpora = results["corpora"]
     lines = [
         f"Retrieval quality, commit {results['commit']}, {results['machine']['cpus']} CPUs, "
-        f"wordllama embedder; recall@k = share of questions whose answering passage is in the top k.",
+        f"wordllama embedder; recall@k = share of questions whose answering passage is in the top k."
+        + (f" Our server's settings: {results['server_settings']}." if results.get("server_settings") else ""),
         "",
         "| corpus | group | format | docs (ours/base) | chunks (ours/base) | questions | answerable (ours/base) "
         "| ingest s (ours/base) |",
@@ -407,6 +412,8 @@ def _git_commit() -> str:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     specs = [BY_NAME[n] for n in args.corpus] if args.corpus else list(CORPORA)
+    if args.group:
+        specs = [s for s in specs if s.group == args.group]
     missing = [s for s in specs if not available(s)]
     if missing:
         print("missing documentation packages; install them with:\n  " + install_hint(missing), file=sys.stderr)
@@ -422,6 +429,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "load_avg_at_start": os.getloadavg(),
         },
         "max_questions": args.max_questions,
+        "server_settings": args.settings,
         "corpora": {},
     }
     work = Path(tempfile.mkdtemp(prefix="quality-bench-"))
@@ -429,7 +437,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         for spec in specs:
             t0 = time.perf_counter()
             print(f"{spec.name}: preparing, ingesting, asking ...", file=sys.stderr)
-            results["corpora"][spec.name] = await run_corpus(spec, args.max_questions, work)
+            results["corpora"][spec.name] = await run_corpus(spec, args.max_questions, work, args.settings)
             c = results["corpora"][spec.name]
             ours, base = c["metrics"]["ours-hybrid"]["recall@5"], c["metrics"]["base-hybrid"]["recall@5"]
             print(
@@ -450,14 +458,35 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def _setting(item: str, parser: argparse.ArgumentParser) -> tuple[str, Any]:
+    key, sep, raw = item.partition("=")
+    if not sep or not key.strip():
+        parser.error(f"--set wants KEY=VALUE, got {item!r}")
+    try:
+        value: Any = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip(), value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--corpus", action="append", choices=list(BY_NAME), help="run only these (repeatable)")
     parser.add_argument("--max-questions", type=int, default=300, help="questions per corpus (seeded sample)")
     parser.add_argument("--quick", action="store_true", help="100 questions per corpus")
     parser.add_argument("--skip-missing", action="store_true", help="skip corpora whose package is not installed")
+    parser.add_argument("--group", choices=("tuned", "unseen"), help="run only the corpora of one group")
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a retrieval server setting for our side, e.g. --set chunk_tokens=500 --set semantic_weight=0.5",
+    )
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/quality-<time>.json)")
     args = parser.parse_args(argv)
+    args.settings = dict(_setting(item, parser) for item in args.settings)
     if args.quick:
         args.max_questions = min(args.max_questions, 100)
     random.seed(0)
