@@ -17,17 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import time
-import warnings
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from mcp.server.lowlevel import NotificationOptions
 from mcp.server.mcpserver import Context
-from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
-from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged
+from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
     Completion,
@@ -40,16 +36,37 @@ from mcp.types import (
     ToolAnnotations,
 )
 from mcp.types import Prompt as MCPPrompt
-from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from mcp_suite.servers.prompts.broadcast import ChangeBroadcaster
+from mcp_suite.servers.prompts.results import (
+    GoldenCaseModel,
+    GoldenResult,
+    GoldenVersionModel,
+    LabelMove,
+    LabelResult,
+    LibraryStatus,
+    ProblemModel,
+    PublishResult,
+    RecordedRun,
+    RenderedMessage,
+    RenderResultModel,
+    RollbackResult,
+    RolloutResult,
+    Served,
+    StatsResult,
+    VersionDiff,
+    VersionInfo,
+    VersionList,
+)
+from mcp_suite.servers.prompts.runtime import PromptsState, Runtime
 from mcp_suite.servers.prompts.settings import PromptsSettings
 from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL, LABEL_PATTERN
 from mcp_suite.shared.errors import InvalidInputError, SuiteError
 from mcp_suite.shared.server import SuiteServer, notify_log
 
 if TYPE_CHECKING:
-    from mcp_suite.servers.prompts.service import PromptService, Resolution, SyncReport
+    from mcp_suite.servers.prompts.service import PromptService, Resolution
 
 log = logging.getLogger(__name__)
 
@@ -66,163 +83,6 @@ prompt_stats (per-version latency, tokens, cost, error and approval rates), run_
 check_library."""
 
 
-# ── change notifications ─────────────────────────────────────────────────────────────────────
-
-
-class ChangeBroadcaster:
-    """Tells every connected host that the prompt list changed.
-
-    Handshake-era sessions are remembered when they send ``notifications/initialized`` and get the
-    notification on their connection; a session that cannot be reached any more is forgotten.
-    2026-07-28 clients get it through the server's subscription bus (``subscriptions/listen``).
-    """
-
-    def __init__(self) -> None:
-        self._sessions: list[Any] = []
-        self.server: PromptsServer | None = None
-
-    async def middleware(self, ctx: Any, call_next: Any) -> Any:
-        if ctx.method != "initialize" and self.server is not None:
-            self.server.runtime.kick()  # a client is connected: load the registry and library now
-        result = await call_next(ctx)
-        if ctx.method == "notifications/initialized" and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
-            self._sessions.append(ctx.session)
-        return result
-
-    @property
-    def sessions(self) -> int:
-        return len(self._sessions)
-
-    async def prompts_changed(self, log_messages: list[str] | None = None, *, lists_changed: bool = True) -> None:
-        """Send list_changed for prompts and resources (and ``log_messages`` as warnings to handshake-era hosts)."""
-        if lists_changed and self.server is not None:
-            bus = self.server._subscriptions
-            await bus.publish(PromptsListChanged())
-            await bus.publish(ResourcesListChanged())
-        for session in list(self._sessions):
-            try:
-                if lists_changed:
-                    await session.send_prompt_list_changed()
-                    await session.send_resource_list_changed()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", MCPDeprecationWarning)
-                    for message in log_messages or []:
-                        await session.send_log_message("warning", message, logger="mcp-suite.prompts")
-            except Exception:  # the host hung up: stop telling it
-                log.debug("dropping a session that no longer answers", exc_info=True)
-                self._sessions.remove(session)
-
-
-# ── runtime shared by the connections of one server object ───────────────────────────────────
-
-
-@dataclass
-class PromptsState:
-    runtime: _Runtime
-    settings: PromptsSettings
-
-
-STARTUP_GRACE = 0.5
-"""Seconds the registry and library load waits for a client to finish its handshake before going ahead."""
-
-
-class _Runtime:
-    """The service behind the server: opened once, however many lifespans share the server object.
-
-    The registry and the library are loaded in the background after the first client is connected
-    (its ``notifications/initialized``, or its first request on the 2026-07-28 protocol), so
-    ``initialize`` is answered as fast as by a bare server; requests that need prompts wait for the
-    load (:meth:`service`).
-    """
-
-    def __init__(self, settings: PromptsSettings, broadcaster: ChangeBroadcaster) -> None:
-        self.settings = settings
-        self.broadcaster = broadcaster
-        self._service: PromptService | None = None
-        self._users = 0
-        self._lock = anyio.Lock()
-        self._kicked: anyio.Event | None = None
-        self._opened: anyio.Event | None = None
-
-    def kick(self) -> None:
-        """A client is here: start loading now rather than after the grace period."""
-        if self._kicked is not None:
-            self._kicked.set()
-
-    async def service(self) -> PromptService:
-        """The service, once the registry and the library folder are loaded."""
-        if self._opened is None:
-            raise InvalidInputError("the prompts server is not running")
-        self.kick()
-        await self._opened.wait()
-        service = self._service
-        assert service is not None
-        await service.ready.wait()
-        return service
-
-    @asynccontextmanager
-    async def lifespan(self, _server: Any) -> AsyncIterator[PromptsState]:
-        async with self._lock:
-            first = self._users == 0
-            if first:
-                self._kicked, self._opened = anyio.Event(), anyio.Event()
-            self._users += 1
-        try:
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._background, first)
-                try:
-                    yield PromptsState(self, self.settings)
-                finally:
-                    group.cancel_scope.cancel()
-        finally:
-            async with self._lock:
-                self._users -= 1
-                if self._users == 0:
-                    if self._service is not None:
-                        await self._service.registry.close()
-                    self._service = self._opened = self._kicked = None
-
-    async def _background(self, first: bool) -> None:
-        assert self._kicked is not None and self._opened is not None
-        if first:
-            with anyio.move_on_after(STARTUP_GRACE):
-                await self._kicked.wait()
-            self._service = service = await self._open()
-            self._opened.set()
-            report = await service.start()
-            if report.new_errors:
-                await self._changed(report)
-        else:
-            service = await self.service()
-        if self.settings.watch_interval > 0:
-            from mcp_suite.servers.prompts.watcher import watch
-
-            await watch(service, self.settings.watch_interval, self._changed)
-
-    async def _open(self) -> PromptService:
-        # Imported here, after the handshake: they are not needed to answer `initialize`.
-        from mcp_suite.servers.prompts.library import Library
-        from mcp_suite.servers.prompts.registry import Registry
-        from mcp_suite.servers.prompts.service import PromptService
-        from mcp_suite.servers.prompts.telemetry import Telemetry
-
-        settings = self.settings
-        registry = await Registry.open(settings.database_path)
-        return PromptService(
-            registry,
-            Telemetry(registry.db, otel=settings.otel),
-            Library(settings.library) if settings.library is not None else None,
-            author=settings.publisher,
-            max_variable_chars=settings.max_variable_chars,
-            max_output_chars=settings.max_output_chars,
-        )
-
-    async def _changed(self, report: SyncReport) -> None:
-        if report.published:
-            log.info("published from the library: %s", ", ".join(report.published))
-        await self.broadcaster.prompts_changed(report.new_errors, lists_changed=report.served_changed)
-
-
 # ── the server ───────────────────────────────────────────────────────────────────────────────
 
 
@@ -230,16 +90,17 @@ class PromptsServer(SuiteServer):
     """A :class:`SuiteServer` whose prompts come from the registry, version-resolved per request."""
 
     def __init__(self, settings: PromptsSettings) -> None:
-        self.broadcaster = ChangeBroadcaster()
-        self.runtime = _Runtime(settings, self.broadcaster)
+        bus = InMemorySubscriptionBus()
+        self.broadcaster = ChangeBroadcaster(bus, lambda: self.runtime.kick())
+        self.runtime = Runtime(settings, self.broadcaster)
         self._listing: tuple[object, list[MCPPrompt]] | None = None
         super().__init__(
             "mcp-suite-prompts",
             instructions=INSTRUCTIONS,
             lifespan=self.runtime.lifespan,
             middleware=[self.broadcaster.middleware],
+            subscriptions=bus,
         )
-        self.broadcaster.server = self
         # Handshake-era hosts only expect list_changed notifications when the capability says so.
         low = self._lowlevel_server
         create = low.create_initialization_options
@@ -342,165 +203,6 @@ def _mcp_prompt(resolution: Resolution, summary: dict[str, Any]) -> MCPPrompt:
     )
 
 
-# ── tool results ─────────────────────────────────────────────────────────────────────────────
-
-
-class VersionInfo(BaseModel):
-    version: str
-    content_hash: str
-    author: str
-    published_at: str
-    source_file: str | None
-    labels: list[str] = Field(description="labels pointing at this version")
-
-
-class LabelMove(BaseModel):
-    label: str
-    version: str
-    previous_version: str | None
-    action: Literal["set", "rollback"]
-    rolled_back: bool = Field(description="a later rollback undid this move")
-    at: str
-    author: str
-
-
-class Served(BaseModel):
-    version: str
-    reason: str = Field(description="why this version answers prompts/get")
-
-
-class VersionList(BaseModel):
-    name: str
-    served: Served
-    versions: list[VersionInfo]
-    labels: dict[str, str] = Field(description="label → version")
-    rollouts: dict[str, dict[str, float]] = Field(description="label → {version: percent}")
-    label_history: list[LabelMove] = Field(description="the last 20 label moves, oldest first")
-
-
-class VersionDiff(BaseModel):
-    name: str
-    from_version: str
-    to_version: str
-    identical: bool
-    template_diff: str = Field(description="unified diff of the template/messages")
-    settings_diff: str = Field(description="unified diff of description, tags, execution settings and variables")
-
-
-class LabelResult(BaseModel):
-    name: str
-    label: str
-    version: str
-    previous_version: str | None
-
-
-class RollbackResult(BaseModel):
-    name: str
-    label: str
-    from_version: str
-    to_version: str
-
-
-class RolloutResult(BaseModel):
-    name: str
-    label: str
-    label_version: str = Field(description="what the label points at (served to callers without a subject key)")
-    splits: dict[str, float] = Field(description="version → percent of subjects; empty: no rollout")
-
-
-class RenderedMessage(BaseModel):
-    role: str
-    content: str
-
-
-class RenderResultModel(BaseModel):
-    name: str
-    version: str
-    source: Literal["version", "label", "rollout", "library", "latest"]
-    reason: str = Field(description="why this version was served")
-    label: str | None = None
-    bucket: int | None = Field(None, description="the subject's rollout bucket (0-9999) when a split decided")
-    messages: list[RenderedMessage]
-    warnings: list[str] = Field(description="likely prompt-injection phrases found in the variables")
-    execution_settings: dict[str, Any]
-
-
-class PublishResult(BaseModel):
-    folder: str
-    published: list[str] = Field(description="name:version newly stored")
-    unchanged: list[str] = Field(description="name:version already published with the same content")
-
-
-class RecordedRun(BaseModel):
-    id: int
-    name: str
-    version: str
-
-
-class VersionStatsModel(BaseModel):
-    version: str
-    runs: int
-    errors: int
-    error_rate: float
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    mean_input_tokens: float | None
-    mean_output_tokens: float | None
-    total_cost: float
-    mean_cost: float | None
-    mean_quality_score: float | None
-    rated_runs: int
-    approval_rate: float | None
-
-
-class StatsResult(BaseModel):
-    name: str
-    since: str | None
-    versions: list[VersionStatsModel]
-
-
-class GoldenCaseModel(BaseModel):
-    version: str
-    case: str
-    status: Literal["passed", "failed", "error", "rendered"]
-    output: str | None = None
-    error: str | None = None
-    failed_assertions: list[str] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
-
-
-class GoldenVersionModel(BaseModel):
-    version: str
-    cases: int
-    passed: int
-
-
-class GoldenResult(BaseModel):
-    name: str
-    mode: Literal["model", "render-only"]
-    why_mode: str
-    passed: bool
-    versions: list[GoldenVersionModel]
-    cases: list[GoldenCaseModel]
-
-
-class ProblemModel(BaseModel):
-    file: str
-    line: int | None
-    severity: str
-    message: str
-
-
-class LibraryStatus(BaseModel):
-    folder: str | None
-    watching: bool
-    prompts_served: int
-    broken_files: list[ProblemModel] = Field(
-        description="files on disk not served (their last good version stays live) and why"
-    )
-    problems: list[ProblemModel] = Field(default_factory=list, description="findings of the library check")
-
-
 # ── building the server ──────────────────────────────────────────────────────────────────────
 
 NameArg = Annotated[str, Field(min_length=1, max_length=200, description="prompt name, as in prompts/list")]
@@ -520,7 +222,20 @@ async def _service(ctx: Context[Any, Any]) -> PromptService:
 
 
 def build_server(settings: PromptsSettings) -> PromptsServer:
+    """The prompts server over ``settings``: the registry's prompts, its tools, resources and completion."""
     server = PromptsServer(settings)
+    _register_version_tools(server)
+    _register_label_tools(server)
+    _register_serving_tools(server)
+    _register_telemetry_tools(server)
+    _register_quality_tools(server)
+    _register_resources(server)
+    _register_completion(server)
+    return server
+
+
+def _register_version_tools(server: PromptsServer) -> None:
+    """Tools that read the registry: versions, labels, diffs."""
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
     async def list_versions(name: NameArg, ctx: Context[Any, Any]) -> VersionList:
@@ -580,6 +295,10 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
             settings_diff=settings_diff,
         )
 
+
+def _register_label_tools(server: PromptsServer) -> None:
+    """Tools that move labels and rollouts."""
+
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True))
     async def set_label(name: NameArg, label: LabelArg, version: VersionArg, ctx: Context[Any, Any]) -> LabelResult:
         """Point a label at a published version, e.g. promote version 2 to 'production' (prompts/get then serves
@@ -617,6 +336,10 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
         clean = await service.set_rollout(name, label, splits)
         await server.broadcaster.prompts_changed()
         return RolloutResult(name=name, label=label, label_version=service.entry(name).labels[label], splits=clean)
+
+
+def _register_serving_tools(server: PromptsServer) -> None:
+    """Tools that render and publish prompts."""
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
     async def render_prompt(
@@ -669,6 +392,10 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
             unchanged=[f"{i.name}:{i.version}" for i in outcome.unchanged],
         )
 
+
+def _register_telemetry_tools(server: PromptsServer) -> None:
+    """Tools that record and read run telemetry."""
+
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False))
     async def record_run(
         name: NameArg,
@@ -707,9 +434,11 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
         and mean cost, error rate, mean quality score and approval rate. The A/B readout before a promotion."""
         service = await _service(ctx)
         stats = await service.stats(name, since)
-        return StatsResult(
-            name=name, since=since, versions=[VersionStatsModel.model_validate(s.__dict__) for s in stats]
-        )
+        return StatsResult(name=name, since=since, versions=[*stats])
+
+
+def _register_quality_tools(server: PromptsServer) -> None:
+    """Tools that test and check the library."""
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=False, open_world_hint=True))
     async def run_golden(
@@ -731,7 +460,9 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
         service = await _service(ctx)
         wanted = versions or [service.resolve(name).version]
         specs = [service.spec(name, service.resolve(name, version=v).version) for v in wanted]
-        complete, why = _sampling(ctx) if mode == "auto" else (None, "render-only was asked for")
+        from mcp_suite.servers.prompts.sampling import host_model
+
+        complete, why = host_model(ctx) if mode == "auto" else (None, "render-only was asked for")
         report = await run_cases(specs, complete, concurrency=2)
         return GoldenResult(
             name=name,
@@ -770,13 +501,15 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
             ]
         return status
 
-    # -- resources ---------------------------------------------------------------------------------
+
+def _register_resources(server: PromptsServer) -> None:
+    """The prompts:// resources."""
 
     @server.resource("prompts://library/status", mime_type="application/json")
     async def library_status() -> str:
         """Which library folder is served, how many prompts, and which files are broken (file:line)."""
         service = await server.service()
-        return _library_status(PromptsState(server.runtime, settings), service).model_dump_json(indent=2)
+        return _library_status(PromptsState(server.runtime, server.runtime.settings), service).model_dump_json(indent=2)
 
     @server.resource("prompts://{name}/source", mime_type="application/yaml")
     async def prompt_source(name: str) -> str:
@@ -818,7 +551,9 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
             indent=2,
         )
 
-    # -- completion --------------------------------------------------------------------------------
+
+def _register_completion(server: PromptsServer) -> None:
+    """Completion of prompt arguments and resource template variables."""
 
     @server.completion()
     async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
@@ -839,8 +574,6 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
             return None
         return Completion(values=values, total=len(values), has_more=False)
 
-    return server
-
 
 def _library_status(state: PromptsState, service: PromptService) -> LibraryStatus:
     broken = [
@@ -855,45 +588,3 @@ def _library_status(state: PromptsState, service: PromptService) -> LibraryStatu
         prompts_served=len(service.served()),
         broken_files=broken,
     )
-
-
-def _sampling(ctx: Context[Any, Any]) -> tuple[Any, str]:
-    """A completion function over MCP sampling when the client offers it, else (None, why not)."""
-    session = ctx.request_context.session
-    if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
-        return None, "render-only: sampling requests are not available on 2026-07-28 connections"
-    capabilities = session.client_capabilities
-    if capabilities is None or capabilities.sampling is None:
-        return None, "render-only: the client does not offer MCP sampling"
-
-    from mcp.types import ModelHint, ModelPreferences, SamplingMessage
-
-    from mcp_suite.servers.prompts.golden import CompletionError
-
-    async def complete(messages: list[Any], settings: Any) -> str:
-        system = "\n\n".join(m.content for m in messages if m.role == "system") or None
-        turns = [
-            SamplingMessage(role="assistant" if m.role == "assistant" else "user", content=TextContent(text=m.content))
-            for m in messages
-            if m.role != "system"
-        ]
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", MCPDeprecationWarning)
-                result = await session.create_message(
-                    turns,
-                    max_tokens=settings.max_tokens or 1024,
-                    system_prompt=system,
-                    temperature=settings.temperature,
-                    model_preferences=ModelPreferences(hints=[ModelHint(name=settings.model)])
-                    if settings.model
-                    else None,
-                )
-        except MCPError as exc:
-            raise CompletionError(f"the host's model refused the sampling request: {exc}") from exc
-        content = result.content
-        if not isinstance(content, TextContent):
-            raise CompletionError(f"the host's model answered with {content.type} content, not text")
-        return content.text
-
-    return complete, "model: the host's model through MCP sampling"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from mcp_suite.servers.prompts.records import VersionStats
 from mcp_suite.servers.prompts.versioning import version_key
 from mcp_suite.shared.db import Database, Migration
 from mcp_suite.shared.errors import InvalidInputError
@@ -58,24 +59,6 @@ class Run:
     feedback: Feedback | None = None
     error: str | None = None
     subject: str | None = None
-
-
-@dataclass(frozen=True)
-class VersionStats:
-    version: str
-    runs: int
-    errors: int
-    error_rate: float
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    mean_input_tokens: float | None
-    mean_output_tokens: float | None
-    total_cost: float
-    mean_cost: float | None
-    mean_quality_score: float | None
-    rated_runs: int
-    approval_rate: float | None
-    """Share of positive feedback among runs that got feedback (None: no feedback yet)."""
 
 
 def percentile(values: list[float], q: float) -> float | None:

@@ -1,0 +1,31 @@
+"""Records the prompts server's layers share: one type per concept, used by storage, service and protocol.
+
+Kept in a module of its own (pydantic only) so the MCP surface can declare them as tool results
+without importing the storage modules before a client is connected.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class VersionStats(BaseModel):
+    """One version's telemetry: what serving it cost, how fast and how good it was."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: str
+    runs: int
+    errors: int
+    error_rate: float
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    mean_input_tokens: float | None
+    mean_output_tokens: float | None
+    total_cost: float
+    mean_cost: float | None
+    mean_quality_score: float | None
+    rated_runs: int
+    approval_rate: float | None = Field(
+        description="share of positive feedback among runs that got feedback (None: no feedback yet)"
+    )

@@ -1,0 +1,153 @@
+"""Structured results of the prompts server's tools: the pydantic models MCP clients see as outputSchema.
+
+These are protocol shapes only (no behaviour); records that storage and service already define once
+(a version's run statistics) are reused here rather than copied.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from mcp_suite.servers.prompts.records import VersionStats
+
+
+class VersionInfo(BaseModel):
+    version: str
+    content_hash: str
+    author: str
+    published_at: str
+    source_file: str | None
+    labels: list[str] = Field(description="labels pointing at this version")
+
+
+class LabelMove(BaseModel):
+    label: str
+    version: str
+    previous_version: str | None
+    action: Literal["set", "rollback"]
+    rolled_back: bool = Field(description="a later rollback undid this move")
+    at: str
+    author: str
+
+
+class Served(BaseModel):
+    version: str
+    reason: str = Field(description="why this version answers prompts/get")
+
+
+class VersionList(BaseModel):
+    name: str
+    served: Served
+    versions: list[VersionInfo]
+    labels: dict[str, str] = Field(description="label → version")
+    rollouts: dict[str, dict[str, float]] = Field(description="label → {version: percent}")
+    label_history: list[LabelMove] = Field(description="the last 20 label moves, oldest first")
+
+
+class VersionDiff(BaseModel):
+    name: str
+    from_version: str
+    to_version: str
+    identical: bool
+    template_diff: str = Field(description="unified diff of the template/messages")
+    settings_diff: str = Field(description="unified diff of description, tags, execution settings and variables")
+
+
+class LabelResult(BaseModel):
+    name: str
+    label: str
+    version: str
+    previous_version: str | None
+
+
+class RollbackResult(BaseModel):
+    name: str
+    label: str
+    from_version: str
+    to_version: str
+
+
+class RolloutResult(BaseModel):
+    name: str
+    label: str
+    label_version: str = Field(description="what the label points at (served to callers without a subject key)")
+    splits: dict[str, float] = Field(description="version → percent of subjects; empty: no rollout")
+
+
+class RenderedMessage(BaseModel):
+    role: str
+    content: str
+
+
+class RenderResultModel(BaseModel):
+    name: str
+    version: str
+    source: Literal["version", "label", "rollout", "library", "latest"]
+    reason: str = Field(description="why this version was served")
+    label: str | None = None
+    bucket: int | None = Field(None, description="the subject's rollout bucket (0-9999) when a split decided")
+    messages: list[RenderedMessage]
+    warnings: list[str] = Field(description="likely prompt-injection phrases found in the variables")
+    execution_settings: dict[str, Any]
+
+
+class PublishResult(BaseModel):
+    folder: str
+    published: list[str] = Field(description="name:version newly stored")
+    unchanged: list[str] = Field(description="name:version already published with the same content")
+
+
+class RecordedRun(BaseModel):
+    id: int
+    name: str
+    version: str
+
+
+class StatsResult(BaseModel):
+    name: str
+    since: str | None
+    versions: list[VersionStats]
+
+
+class GoldenCaseModel(BaseModel):
+    version: str
+    case: str
+    status: Literal["passed", "failed", "error", "rendered"]
+    output: str | None = None
+    error: str | None = None
+    failed_assertions: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+
+
+class GoldenVersionModel(BaseModel):
+    version: str
+    cases: int
+    passed: int
+
+
+class GoldenResult(BaseModel):
+    name: str
+    mode: Literal["model", "render-only"]
+    why_mode: str
+    passed: bool
+    versions: list[GoldenVersionModel]
+    cases: list[GoldenCaseModel]
+
+
+class ProblemModel(BaseModel):
+    file: str
+    line: int | None
+    severity: str
+    message: str
+
+
+class LibraryStatus(BaseModel):
+    folder: str | None
+    watching: bool
+    prompts_served: int
+    broken_files: list[ProblemModel] = Field(
+        description="files on disk not served (their last good version stays live) and why"
+    )
+    problems: list[ProblemModel] = Field(default_factory=list, description="findings of the library check")
