@@ -6,6 +6,8 @@ without importing the storage modules before a client is connected.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -29,3 +31,26 @@ class VersionStats(BaseModel):
     approval_rate: float | None = Field(
         description="share of positive feedback among runs that got feedback (None: no feedback yet)"
     )
+
+
+class ArgumentInfo(BaseModel):
+    """One argument of a prompt as callers see it (prompts/list, list_prompts)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str = ""
+    required: bool = True
+    enum: list[str] | None = None
+    default: str | None = None
+
+
+class PromptSummary(BaseModel):
+    """What listing a version shows, stored with it so listing never parses YAML."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str | None = None
+    description: str = ""
+    arguments: list[ArgumentInfo] = Field(default_factory=list)
+    output_schema: dict[str, Any] | None = None

@@ -15,7 +15,7 @@ it, so that copy can be refreshed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -364,10 +364,13 @@ class Registry:
             await conn.execute("DELETE FROM rollouts WHERE name = ? AND label = ?", (name, label))
         return previous
 
-    async def rollback(self, name: str, label: str, author: str) -> tuple[str, str]:
+    async def rollback(
+        self, name: str, label: str, author: str, *, check: Callable[[str, str], None] | None = None
+    ) -> tuple[str, str]:
         """Move ``label`` back to the version it pointed at before its current one; returns (from, to).
 
         Each rollback undoes one ``set``: rolling back twice goes two versions back, not back and forth.
+        ``check(from, to)`` may refuse the move by raising; nothing is written then.
         """
         _check_label(label)
         async with self.db.transaction() as conn:
@@ -386,6 +389,8 @@ class Registry:
                     f"(it points at {current}); use set_label to choose a version"
                 )
             target = rows[1]["version"]
+            if check is not None:
+                check(current, target)
             stamp = now()
             await conn.execute("UPDATE label_history SET reverted = 1 WHERE seq = ?", (rows[0]["seq"],))
             await conn.execute(

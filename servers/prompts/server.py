@@ -66,6 +66,7 @@ from mcp_suite.shared.errors import InvalidInputError, SuiteError
 from mcp_suite.shared.server import SuiteServer, notify_log
 
 if TYPE_CHECKING:
+    from mcp_suite.servers.prompts.records import PromptSummary
     from mcp_suite.servers.prompts.service import PromptService, Resolution
 
 log = logging.getLogger(__name__)
@@ -184,20 +185,21 @@ def _resolution_meta(resolution: Resolution, warnings_: list[str]) -> dict[str, 
     return meta
 
 
-def _mcp_prompt(resolution: Resolution, summary: dict[str, Any]) -> MCPPrompt:
+def _mcp_prompt(resolution: Resolution, summary: PromptSummary) -> MCPPrompt:
     arguments = []
-    for variable in summary["arguments"]:
-        description = variable.get("description") or ""
-        if variable.get("enum"):
-            description = (description + " " if description else "") + f"(one of: {', '.join(variable['enum'])})"
-        if variable.get("default") is not None:
-            description = (description + " " if description else "") + f"(default: {variable['default']})"
+    for variable in summary.arguments:
+        description = variable.description
+        if variable.enum:
+            description = (description + " " if description else "") + f"(one of: {', '.join(variable.enum)})"
+        if variable.default is not None:
+            description = (description + " " if description else "") + f"(default: {variable.default})"
         arguments.append(
-            PromptArgument(name=variable["name"], description=description or None, required=variable["required"])
+            PromptArgument(name=variable.name, description=description or None, required=variable.required)
         )
     return MCPPrompt(
         name=resolution.name,
-        description=summary.get("description") or None,
+        title=summary.title,
+        description=summary.description or None,
         arguments=arguments,
         _meta={"mcp-suite/version": resolution.version, "mcp-suite/servedBecause": resolution.reason},
     )
@@ -207,6 +209,10 @@ def _mcp_prompt(resolution: Resolution, summary: dict[str, Any]) -> MCPPrompt:
 
 NameArg = Annotated[str, Field(min_length=1, max_length=200, description="prompt name, as in prompts/list")]
 VersionArg = Annotated[str, Field(min_length=1, max_length=64, description="a published version, e.g. '2'")]
+ForceArg = Annotated[
+    bool,
+    Field(description="move the label even though some callers' calls will be refused (argument contracts differ)"),
+]
 LabelArg = Annotated[
     str, Field(pattern=LABEL_PATTERN, description="label name: production, staging or any custom label")
 ]
@@ -300,21 +306,27 @@ def _register_label_tools(server: PromptsServer) -> None:
     """Tools that move labels and rollouts."""
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True))
-    async def set_label(name: NameArg, label: LabelArg, version: VersionArg, ctx: Context[Any, Any]) -> LabelResult:
+    async def set_label(
+        name: NameArg, label: LabelArg, version: VersionArg, ctx: Context[Any, Any], force: ForceArg = False
+    ) -> LabelResult:
         """Point a label at a published version, e.g. promote version 2 to 'production' (prompts/get then serves
-        it to every host). The move is recorded, so rollback can undo it; a rollout on the label ends."""
+        it to every host). The move is recorded, so rollback can undo it; a rollout on the label ends. Refused when
+        the version requires a variable the label's callers need not send, or rejects one they may send."""
         service = await _service(ctx)
-        previous = await service.set_label(name, label, version)
+        previous = await service.set_label(name, label, version, force=force)
         await server.broadcaster.prompts_changed()
         await notify_log(ctx, "info", f"label {label} of {name} now points at version {version} (was {previous})")
         return LabelResult(name=name, label=label, version=version, previous_version=previous)
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False))
-    async def rollback(name: NameArg, ctx: Context[Any, Any], label: LabelArg = DEFAULT_LABEL) -> RollbackResult:
+    async def rollback(
+        name: NameArg, ctx: Context[Any, Any], label: LabelArg = DEFAULT_LABEL, force: ForceArg = False
+    ) -> RollbackResult:
         """Move a label back to the version it pointed at before its last move (default label: production).
-        Calling it again goes one more step back. Ends any rollout on the label."""
+        Calling it again goes one more step back. Ends any rollout on the label. Refused, like set_label, when the
+        earlier version would not take the calls the label's callers make now."""
         service = await _service(ctx)
-        before, after = await service.rollback(name, label)
+        before, after = await service.rollback(name, label, force=force)
         await server.broadcaster.prompts_changed()
         await notify_log(ctx, "warning", f"rolled back label {label} of {name} from version {before} to {after}")
         return RollbackResult(name=name, label=label, from_version=before, to_version=after)
@@ -331,7 +343,8 @@ def _register_label_tools(server: PromptsServer) -> None:
     ) -> RolloutResult:
         """Split a label's traffic between versions for a safe rollout (e.g. 90 % version 1, 10 % version 2).
         Each caller-provided subject key always gets the same version (sha256 bucket); callers without a subject
-        key keep getting the label's version. Compare the versions with prompt_stats, then set_label the winner."""
+        key keep getting the label's version. Compare the versions with prompt_stats, then set_label the winner.
+        Every version of the split must take the calls the label's callers make (same required variables)."""
         service = await _service(ctx)
         clean = await service.set_rollout(name, label, splits)
         await server.broadcaster.prompts_changed()

@@ -30,7 +30,9 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from mcp_suite.servers.prompts.contracts import common_arguments, incompatibility
 from mcp_suite.servers.prompts.library import FileRef, KnownFile, Library
+from mcp_suite.servers.prompts.records import ArgumentInfo, PromptSummary, VersionStats
 from mcp_suite.servers.prompts.registry import (
     KnownFileRow,
     LabelChange,
@@ -40,11 +42,11 @@ from mcp_suite.servers.prompts.registry import (
     PublishOutcome,
     Registry,
 )
-from mcp_suite.servers.prompts.rollout import bucket, choose
+from mcp_suite.servers.prompts.rollout import bucket, choose, validate_splits
 from mcp_suite.servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, PromptSpec, load_prompt_text
-from mcp_suite.servers.prompts.telemetry import Run, Telemetry, VersionStats
+from mcp_suite.servers.prompts.telemetry import Run, Telemetry
 from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL, version_key
-from mcp_suite.shared.errors import InvalidInputError, NotFoundError
+from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +85,8 @@ class SyncReport:
 @dataclass(frozen=True)
 class ServedPrompt:
     resolution: Resolution
-    summary: dict[str, Any]
-    """``{"description": …, "arguments": [{name, description, required, enum, default}]}``"""
+    summary: PromptSummary
+    """The served version's summary, with the arguments every version a caller may be served accepts."""
 
 
 class PromptService:
@@ -110,6 +112,7 @@ class PromptService:
         self.ready = anyio.Event()
         self._library_versions: dict[str, str] = {}
         self._specs: dict[tuple[str, str, str], PromptSpec] = {}
+        self._summaries: dict[tuple[str, str, str], PromptSummary] = {}
         self._served: list[ServedPrompt] | None = None
         self._fingerprint: object = None
         self._sync_lock = anyio.Lock()
@@ -306,24 +309,43 @@ class PromptService:
         return Rendered(resolution, spec, [(m.role, m.content) for m in result.messages], result.warnings)
 
     def served(self) -> list[ServedPrompt]:
-        """Every prompt at the version a request without version, label or subject gets (cached)."""
+        """Every prompt at the version a request without version, label or subject gets (cached).
+
+        The arguments are those every version such a request may be served accepts (the label's
+        target and its rollout's versions), so a host that fills them in is never refused.
+        """
         if self._served is None:
             served: list[ServedPrompt] = []
             for name in sorted(self.catalog):
+                entry = self.catalog[name]
+                if not entry.versions:
+                    continue
                 resolution = self.resolve(name)
-                published = self.catalog[name].versions[resolution.version]
                 try:
-                    summary = (
-                        json.loads(published.summary)
-                        if published.summary
-                        else summarise_spec(self.spec(name, resolution.version))
-                    )
+                    summary = self.summary(name, resolution.version)
+                    others = [v for v in entry.rollouts.get(resolution.label or "", {}) if v != resolution.version]
+                    if others:
+                        arguments = [summary.arguments] + [self.summary(name, v).arguments for v in others]
+                        summary = summary.model_copy(update={"arguments": common_arguments(arguments)})
                 except PromptFileError as exc:  # stored by an older release with another schema
                     log.warning("cannot serve %s:%s: %s", name, resolution.version, exc)
                     continue
                 served.append(ServedPrompt(resolution, summary))
             self._served = served
         return self._served
+
+    def summary(self, name: str, version: str) -> PromptSummary:
+        """What listing shows of one published version (stored with it; parsed from its source if not)."""
+        published = self.entry(name).versions[version]
+        key = (name, version, published.content_hash)
+        summary = self._summaries.get(key)
+        if summary is None:
+            if published.summary:
+                summary = PromptSummary.model_validate_json(published.summary)
+            else:
+                summary = summarise_spec(self.spec(name, version))
+            self._summaries[key] = summary
+        return summary
 
     def _current_fingerprint(self) -> object:
         return (
@@ -355,23 +377,54 @@ class PromptService:
             _unified(_settings_text(old), _settings_text(new), name, from_version, to_version),
         )
 
-    async def set_label(self, name: str, label: str, version: str) -> str | None:
-        self.entry(name)
+    async def set_label(self, name: str, label: str, version: str, *, force: bool = False) -> str | None:
+        """Point ``label`` at ``version``, refused when its callers' calls would not fit it (unless ``force``)."""
+        entry = self.entry(name)
+        if version in entry.versions and not force:
+            self._require_compatible(entry, label, [version])
         previous = await self.registry.set_label(name, label, version, self.author)
         await self._after_change()
         return previous
 
-    async def rollback(self, name: str, label: str) -> tuple[str, str]:
-        self.entry(name)
-        moved = await self.registry.rollback(name, label, self.author)
+    async def rollback(self, name: str, label: str, *, force: bool = False) -> tuple[str, str]:
+        entry = self.entry(name)
+
+        def check(_current: str, target: str) -> None:
+            if not force:
+                self._require_compatible(entry, label, [target])
+
+        moved = await self.registry.rollback(name, label, self.author, check=check)
         await self._after_change()
         return moved
 
     async def set_rollout(self, name: str, label: str, splits: Mapping[str, float]) -> dict[str, float]:
-        self.entry(name)
+        """Split ``label``'s traffic; every version of the split must take the calls the label's callers make."""
+        entry = self.entry(name)
+        if splits and label in entry.labels:
+            clean = validate_splits(splits, set(entry.versions))
+            self._require_compatible(entry, label, list(clean))
         clean = await self.registry.set_rollout(name, label, splits, self.author)
         await self._after_change()
         return clean
+
+    def _contract_version(self, entry: PromptEntry, label: str) -> str | None:
+        """The version callers of ``label`` are written against: its target, or for the default label the
+        version served today without it; None for a new label nobody calls yet."""
+        if label in entry.labels:
+            return entry.labels[label]
+        if label == DEFAULT_LABEL and entry.versions:
+            return self.resolve(entry.name).version
+        return None
+
+    def _require_compatible(self, entry: PromptEntry, label: str, versions: list[str]) -> None:
+        contract = self._contract_version(entry, label)
+        if contract is None:
+            return
+        served = (contract, self.summary(entry.name, contract).arguments)
+        for version in versions:
+            problem = incompatibility(entry.name, label, served, (version, self.summary(entry.name, version).arguments))
+            if problem:
+                raise ConflictError(f"{problem}. Nothing was changed.")
 
     async def record_run(self, run: Run) -> int:
         self.resolve(run.name, version=run.version)
@@ -409,21 +462,23 @@ class PromptService:
         return [n for n in sorted(self.catalog) if n.lower().startswith(wanted)][:100]
 
 
-def summarise_spec(spec: PromptSpec) -> dict[str, Any]:
-    """What prompts/list shows of a version: its description and arguments."""
-    return {
-        "description": spec.description,
-        "arguments": [
-            {
-                "name": v.name,
-                "description": v.description,
-                "required": v.required,
-                "enum": v.enum,
-                "default": None if v.default is None else str(v.default),
-            }
+def summarise_spec(spec: PromptSpec) -> PromptSummary:
+    """What prompts/list shows of a version: its title, description, arguments and output contract."""
+    return PromptSummary(
+        title=spec.title,
+        description=spec.description,
+        arguments=[
+            ArgumentInfo(
+                name=v.name,
+                description=v.description,
+                required=v.required,
+                enum=v.enum,
+                default=None if v.default is None else str(v.default),
+            )
             for v in spec.input_variables
         ],
-    }
+        output_schema=spec.output_schema,
+    )
 
 
 def _publish_item(loaded: LoadedPrompt) -> PublishItem:
@@ -435,7 +490,7 @@ def _publish_item(loaded: LoadedPrompt) -> PublishItem:
         source_file=str(loaded.path),
         description=loaded.spec.description,
         line=loaded.spec.line_of("version"),
-        summary=json.dumps(summarise_spec(loaded.spec), ensure_ascii=False),
+        summary=summarise_spec(loaded.spec).model_dump_json(exclude_defaults=True),
     )
 
 

@@ -282,18 +282,31 @@ class PromptSpec(_Strict):
     """One version of one prompt, as written in its YAML file."""
 
     name: str = Field(pattern=NAME_PATTERN, max_length=200)
+    title: str | None = Field(default=None, max_length=200)
     description: str = ""
     version: str = Field(pattern=VERSION_PATTERN, max_length=64)
+    draft: bool = False
+    """A draft may change under its version until it is published (``mcp-suite prompts publish``)."""
     tags: list[str] = Field(default_factory=list)
     input_variables: list[InputVariable] = Field(default_factory=list)
     execution_settings: ExecutionSettings = Field(default_factory=lambda: ExecutionSettings())
     template: str | None = None
     messages: list[PromptMessage] | None = None
     tests: list[GoldenCase] = Field(default_factory=list)
+    output_schema: dict[str, Any] | None = None
+    """JSON Schema the model's answer must satisfy (checked by golden cases, returned by prompts/get)."""
 
     # Where the file's template text starts, so render errors can name a file line (set by the loader).
     _path: str | None = PrivateAttr(default=None)
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @field_validator("output_schema")
+    @classmethod
+    def _valid_output_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = None if value is None else _schema_problem(json.dumps(value, sort_keys=True))
+        if problem:
+            raise ValueError(f"not a valid JSON Schema: {problem}")
+        return value
 
     @field_validator("version", mode="before")
     @classmethod
@@ -360,8 +373,16 @@ class PromptSpec(_Strict):
         return list(self.messages or [])
 
     def canonical(self) -> dict[str, Any]:
-        """The content that defines this version (what :func:`content_hash` hashes)."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=False)
+        """The content that defines this version (what :func:`content_hash` hashes).
+
+        ``draft`` is a publishing state, not content; optional fields added later are left out while
+        unset, so versions published before they existed keep their hash.
+        """
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=False, exclude={"draft"})
+        for later in ("title", "output_schema"):
+            if data.get(later) is None:
+                data.pop(later, None)
+        return data
 
     def content_hash(self) -> str:
         text = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
