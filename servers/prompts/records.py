@@ -17,6 +17,12 @@ class VersionStats(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     version: str
+    served: int = Field(0, description="prompts/get and render_prompt calls that served this version")
+    served_via: dict[str, int] = Field(
+        default_factory=dict,
+        description="served counts by how the version was chosen: label:<name>, rollout:<label>, library, "
+        "latest, version, draft",
+    )
     runs: int
     errors: int
     error_rate: float
@@ -24,7 +30,8 @@ class VersionStats(BaseModel):
     latency_p95_ms: float | None
     mean_input_tokens: float | None
     mean_output_tokens: float | None
-    total_cost: float
+    total_cost: float = Field(description="sum of the known costs")
+    priced_runs: int = Field(0, description="runs with a known cost (given, or computed from the price table)")
     mean_cost: float | None
     mean_quality_score: float | None
     rated_runs: int

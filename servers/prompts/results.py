@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mcp_suite.servers.prompts.records import VersionStats
+from mcp_suite.servers.prompts.records import ArgumentInfo, VersionStats
 
 
 class VersionInfo(BaseModel):
@@ -103,6 +103,8 @@ class RecordedRun(BaseModel):
     id: int
     name: str
     version: str
+    model: str | None = Field(None, description="the model the run is priced as")
+    cost: float | None = Field(None, description="as given, or computed from the price table; None: unknown")
 
 
 class StatsResult(BaseModel):
@@ -151,3 +153,19 @@ class LibraryStatus(BaseModel):
         description="files on disk not served (their last good version stays live) and why"
     )
     problems: list[ProblemModel] = Field(default_factory=list, description="findings of the library check")
+
+
+class PromptListing(BaseModel):
+    name: str
+    title: str | None
+    description: str
+    version: str = Field(description="the version prompts/get and render_prompt serve without a label or version")
+    served_because: str
+    arguments: list[ArgumentInfo] = Field(description="what every version a caller may be served accepts")
+    output_schema: dict[str, Any] | None = Field(None, description="JSON Schema the model's answer should satisfy")
+
+
+class PromptList(BaseModel):
+    prompts: list[PromptListing]
+    total: int = Field(description="prompts matching the query")
+    next_offset: int | None = Field(None, description="pass as offset for the next page; None: this is the last")

@@ -9,6 +9,7 @@ server; requests that need prompts wait for the load (:meth:`Runtime.service`).
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from mcp_suite.servers.prompts.settings import PromptsSettings
-from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError, SuiteError
 
 if TYPE_CHECKING:
     from mcp_suite.servers.prompts.broadcast import ChangeBroadcaster
@@ -34,6 +35,8 @@ class PromptsState:
 
 STARTUP_GRACE = 0.5
 """Seconds the registry and library load waits for a client to finish its handshake before going ahead."""
+FLUSH_INTERVAL = 1.0
+"""Seconds between writes of the served counters (prompts/get and render_prompt only count in memory)."""
 
 
 class Runtime:
@@ -89,7 +92,9 @@ class Runtime:
                 self._users -= 1
                 if self._users == 0:
                     if self._service is not None:
-                        await self._service.registry.close()
+                        with anyio.CancelScope(shield=True):
+                            await self._final_flush(self._service)
+                            await self._service.registry.close()
                     self._service = self._opened = self._kicked = None
 
     async def _background(self, first: bool) -> None:
@@ -104,10 +109,29 @@ class Runtime:
                 await self._changed(report)
         else:
             service = await self.service()
-        if self.settings.watch_interval > 0:
-            from mcp_suite.servers.prompts.watcher import watch
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._flush_forever, service)
+            if self.settings.watch_interval > 0:
+                from mcp_suite.servers.prompts.watcher import watch
 
-            await watch(service, self.settings.watch_interval, self._changed)
+                group.start_soon(watch, service, self.settings.watch_interval, self._changed)
+
+    @staticmethod
+    async def _flush_forever(service: PromptService) -> None:
+        """Store the serve counters off the request path, about once a second, while anything was served."""
+        while True:
+            await anyio.sleep(FLUSH_INTERVAL)
+            try:
+                await service.telemetry.flush()
+            except (OSError, SuiteError, sqlite3.Error) as exc:  # kept in memory; the next tick retries
+                log.warning("could not store the served counts: %s", exc)
+
+    @staticmethod
+    async def _final_flush(service: PromptService) -> None:
+        try:
+            await service.telemetry.flush()
+        except (OSError, SuiteError, sqlite3.Error) as exc:
+            log.warning("served counts not stored at shutdown (%d lost): %s", service.telemetry.unflushed, exc)
 
     async def _open(self) -> PromptService:
         # Imported here, after the handshake: they are not needed to answer `initialize`.

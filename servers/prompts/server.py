@@ -47,6 +47,8 @@ from mcp_suite.servers.prompts.results import (
     LabelResult,
     LibraryStatus,
     ProblemModel,
+    PromptList,
+    PromptListing,
     PublishResult,
     RecordedRun,
     RenderedMessage,
@@ -78,10 +80,11 @@ VERSION_META_KEY = "mcp-suite/version"
 INSTRUCTIONS = """\
 A versioned prompt registry. Every prompt of the library is an MCP prompt (prompts/list,
 prompts/get) served at its 'production' label, else the version in the library folder, else the
-latest published. Tools: list_versions, diff_versions, render_prompt (exact version or label,
-with a subject key for rollouts), set_label, rollback, set_rollout, publish, record_run,
-prompt_stats (per-version latency, tokens, cost, error and approval rates), run_golden,
-check_library."""
+latest published. Tools: list_prompts (the same list, for hosts without MCP prompts),
+list_versions, diff_versions, render_prompt (exact version or label, 'draft' for a draft, with a
+subject key for rollouts), set_label, rollback, set_rollout, publish, record_run (cost computed
+from the library's price table when omitted), prompt_stats (served counts, latency, tokens, cost,
+error and approval rates per version), run_golden, check_library."""
 
 
 # ── the server ───────────────────────────────────────────────────────────────────────────────
@@ -138,7 +141,7 @@ class PromptsServer(SuiteServer):
             )
         except SuiteError as exc:
             raise MCPError(INVALID_PARAMS, str(exc)) from exc
-        service.telemetry.annotate_render(name, rendered.resolution.version, rendered.resolution.source)
+        service.count_served(rendered.resolution)
         result = GetPromptResult(
             description=rendered.spec.description or None,
             messages=[
@@ -355,6 +358,43 @@ def _register_serving_tools(server: PromptsServer) -> None:
     """Tools that render and publish prompts."""
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
+    async def list_prompts(
+        ctx: Context[Any, Any],
+        query: Annotated[
+            str | None, Field(max_length=200, description="only prompts whose name, title or description has this")
+        ] = None,
+        limit: Annotated[int, Field(ge=1, le=500)] = 100,
+        offset: Annotated[int, Field(ge=0, le=1_000_000)] = 0,
+    ) -> PromptList:
+        """The prompts this server serves — name, title, description, arguments, output schema and the version
+        served — for hosts that do not show MCP prompts: pick one here, then render it with render_prompt."""
+        service = await _service(ctx)
+        wanted = (query or "").casefold()
+        matches = [
+            item
+            for item in service.served()
+            if not wanted
+            or wanted in f"{item.resolution.name}\n{item.summary.title or ''}\n{item.summary.description}".casefold()
+        ]
+        page = matches[offset : offset + limit]
+        return PromptList(
+            prompts=[
+                PromptListing(
+                    name=item.resolution.name,
+                    title=item.summary.title,
+                    description=item.summary.description,
+                    version=item.resolution.version,
+                    served_because=item.resolution.reason,
+                    arguments=item.summary.arguments,
+                    output_schema=item.summary.output_schema,
+                )
+                for item in page
+            ],
+            total=len(matches),
+            next_offset=offset + limit if offset + limit < len(matches) else None,
+        )
+
+    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
     async def render_prompt(
         name: NameArg,
         ctx: Context[Any, Any],
@@ -373,7 +413,7 @@ def _register_serving_tools(server: PromptsServer) -> None:
         service = await _service(ctx)
         rendered = service.render(name, variables, version=version, label=label, subject=subject)
         r = rendered.resolution
-        service.telemetry.annotate_render(name, r.version, r.source)
+        service.count_served(r)
         return RenderResultModel(
             name=name,
             version=r.version,
@@ -416,8 +456,14 @@ def _register_telemetry_tools(server: PromptsServer) -> None:
         latency_ms: Annotated[float, Field(ge=0, le=86_400_000, description="model call latency in ms")],
         input_tokens: Annotated[int, Field(ge=0, le=100_000_000)],
         output_tokens: Annotated[int, Field(ge=0, le=100_000_000)],
-        cost: Annotated[float, Field(ge=0, le=1_000_000, description="cost of the call, in your currency")],
         ctx: Context[Any, Any],
+        cost: Annotated[
+            float | None,
+            Field(ge=0, le=1_000_000, description="cost of the call; omit it to compute it from the price table"),
+        ] = None,
+        model: Annotated[
+            str | None, Field(max_length=200, description="model called (default: the version's model)")
+        ] = None,
         quality_score: Annotated[float | None, Field(ge=0, le=1, description="0..1 quality score")] = None,
         feedback: Annotated[
             Literal["positive", "negative"] | None, Field(description="the user's verdict (approval rate)")
@@ -426,14 +472,27 @@ def _register_telemetry_tools(server: PromptsServer) -> None:
         subject: Annotated[str | None, Field(max_length=500)] = None,
     ) -> RecordedRun:
         """Record one model call made with a prompt version (the version render_prompt / prompts/get reported):
-        latency, tokens, cost, and optionally a quality score, user feedback or an error. prompt_stats reads these."""
+        latency, tokens, and optionally cost (else computed from the library's price table for the model), a quality
+        score, user feedback or an error. prompt_stats reads these next to the served counts."""
         from mcp_suite.servers.prompts.telemetry import Run
 
         service = await _service(ctx)
-        run_id = await service.record_run(
-            Run(name, version, latency_ms, input_tokens, output_tokens, cost, quality_score, feedback, error, subject)
+        run_id, run = await service.record_run(
+            Run(
+                name,
+                version,
+                latency_ms,
+                input_tokens,
+                output_tokens,
+                cost,
+                quality_score,
+                feedback,
+                error,
+                subject,
+                model,
+            )
         )
-        return RecordedRun(id=run_id, name=name, version=version)
+        return RecordedRun(id=run_id, name=name, version=version, model=run.model, cost=run.cost)
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
     async def prompt_stats(

@@ -23,7 +23,7 @@ import difflib
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import anyio.to_thread
 
 from mcp_suite.servers.prompts.contracts import common_arguments, incompatibility
 from mcp_suite.servers.prompts.library import FileRef, KnownFile, Library
+from mcp_suite.servers.prompts.prices import PriceTable
 from mcp_suite.servers.prompts.records import ArgumentInfo, PromptSummary, VersionStats
 from mcp_suite.servers.prompts.registry import (
     KnownFileRow,
@@ -113,6 +114,8 @@ class PromptService:
         self._library_versions: dict[str, str] = {}
         self._specs: dict[tuple[str, str, str], PromptSpec] = {}
         self._summaries: dict[tuple[str, str, str], PromptSummary] = {}
+        self.prices: PriceTable | None = None
+        self._prices_stamp: tuple[int, int] | None = None
         self._served: list[ServedPrompt] | None = None
         self._fingerprint: object = None
         self._sync_lock = anyio.Lock()
@@ -159,10 +162,13 @@ class PromptService:
         if library is None:
             return report
         async with self._sync_lock:
+            price_error = await anyio.to_thread.run_sync(self._reload_prices, library.folder)
             scan = await anyio.to_thread.run_sync(library.scan)
             report.changed_files = len(scan.changed) + len(scan.removed)
-            report.new_errors = [str(e) for e in scan.newly_broken]
+            report.new_errors = [str(e) for e in scan.newly_broken] + ([price_error] if price_error else [])
             if not scan.any and not scan.newly_broken:
+                for message in report.new_errors:
+                    log.warning("prompt library: %s", message)
                 return report
             pending = library.pending()
             outcome = await self.registry.publish(
@@ -426,9 +432,40 @@ class PromptService:
             if problem:
                 raise ConflictError(f"{problem}. Nothing was changed.")
 
-    async def record_run(self, run: Run) -> int:
+    async def record_run(self, run: Run) -> tuple[int, Run]:
+        """Store a run (its id and the run as stored); without a cost, it is computed from the library's price table
+        when the model is listed there."""
         self.resolve(run.name, version=run.version)
-        return await self.telemetry.record_run(run)
+        model = run.model or self.spec(run.name, run.version).execution_settings.model
+        cost = run.cost
+        if cost is None and self.prices is not None:
+            cost = self.prices.cost(model, run.input_tokens, run.output_tokens)
+        stored = replace(run, model=model, cost=cost)
+        return await self.telemetry.record_run(stored), stored
+
+    def count_served(self, resolution: Resolution) -> None:
+        """Count one serve (prompts/get, render_prompt) for the stats; no I/O on the request path."""
+        self.telemetry.count_served(resolution.name, resolution.version, resolution.source, resolution.label)
+        self.telemetry.annotate_render(resolution.name, resolution.version, resolution.source)
+
+    def _reload_prices(self, folder: Path) -> str | None:
+        """Re-read ``prices.yaml`` when it changed (a stat per poll); returns a new problem with it, once."""
+        from mcp_suite.servers.prompts.prices import PRICE_FILE, load_prices
+
+        path = folder / PRICE_FILE
+        try:
+            st = path.stat()
+            stamp: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            stamp = None
+        if stamp == self._prices_stamp:
+            return None
+        self._prices_stamp = stamp
+        try:
+            self.prices = load_prices(path) if stamp is not None else None
+        except PromptFileError as exc:
+            return str(exc)  # the last good table stays in use
+        return None
 
     async def stats(self, name: str, since: str | None) -> list[VersionStats]:
         self.entry(name)

@@ -527,6 +527,7 @@ def library_files(folder: Path) -> list[Path]:
         p
         for p in folder.rglob("*")
         if p.suffix in (".yaml", ".yml")
+        and p.relative_to(folder).parts != ("prices.yaml",)  # the price table (prices.py), not a prompt
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     ]
