@@ -91,6 +91,7 @@ class RenderResultModel(BaseModel):
     messages: list[RenderedMessage]
     warnings: list[str] = Field(description="likely prompt-injection phrases found in the variables")
     execution_settings: dict[str, Any]
+    output_schema: dict[str, Any] | None = Field(None, description="JSON Schema the model's answer should satisfy")
 
 
 class PublishResult(BaseModel):
@@ -113,27 +114,44 @@ class StatsResult(BaseModel):
     versions: list[VersionStats]
 
 
+CaseStatus = Literal["passed", "failed", "error", "rendered", "not run"]
+
+
+class AssertionModel(BaseModel):
+    kind: str
+    passed: bool
+    message: str = Field(description="what was found; for a rubric, the judge's verdict and reason")
+
+
 class GoldenCaseModel(BaseModel):
     version: str
     case: str
-    status: Literal["passed", "failed", "error", "rendered"]
+    status: CaseStatus = Field(
+        description="passed/failed: assertions checked on the model's output; error: no output (did not render, "
+        "model call failed); rendered: nothing to assert and it renders; not run: its assertions need a model"
+    )
     output: str | None = None
     error: str | None = None
     failed_assertions: list[str] = Field(default_factory=list)
+    assertions: list[AssertionModel] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
 
 
 class GoldenVersionModel(BaseModel):
     version: str
     cases: int
-    passed: int
+    passed: int = Field(description="cases checked and fine")
+    failed: int = Field(0, description="cases failed or in error")
+    not_run: int = Field(0, description="cases whose assertions were not checked (no model)")
 
 
 class GoldenResult(BaseModel):
     name: str
     mode: Literal["model", "render-only"]
     why_mode: str
-    passed: bool
+    passed: bool = Field(description="every case was checked and is fine (a case not run is not a pass)")
+    failed: int = Field(0, description="cases failed or in error")
+    counts: dict[CaseStatus, int] = Field(default_factory=dict, description="cases per status")
     versions: list[GoldenVersionModel]
     cases: list[GoldenCaseModel]
 

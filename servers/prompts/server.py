@@ -40,6 +40,7 @@ from pydantic import Field
 
 from mcp_suite.servers.prompts.broadcast import ChangeBroadcaster
 from mcp_suite.servers.prompts.results import (
+    AssertionModel,
     GoldenCaseModel,
     GoldenResult,
     GoldenVersionModel,
@@ -149,7 +150,7 @@ class PromptsServer(SuiteServer):
                 PromptMessage(role="assistant" if role == "assistant" else "user", content=TextContent(text=content))
                 for role, content in rendered.messages
             ],
-            _meta=_resolution_meta(rendered.resolution, rendered.warnings),
+            _meta=_resolution_meta(rendered.resolution, rendered.warnings, rendered.spec.output_schema),
         )
         log.debug(
             "prompts/get %s served %s (%s) in %.3f ms",
@@ -173,7 +174,9 @@ def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def _resolution_meta(resolution: Resolution, warnings_: list[str]) -> dict[str, Any]:
+def _resolution_meta(
+    resolution: Resolution, warnings_: list[str], output_schema: dict[str, Any] | None
+) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "mcp-suite/version": resolution.version,
         "mcp-suite/servedBecause": resolution.reason,
@@ -185,6 +188,8 @@ def _resolution_meta(resolution: Resolution, warnings_: list[str]) -> dict[str, 
         meta["mcp-suite/bucket"] = resolution.bucket
     if warnings_:
         meta["mcp-suite/warnings"] = warnings_
+    if output_schema is not None:
+        meta["mcp-suite/outputSchema"] = output_schema
     return meta
 
 
@@ -424,6 +429,7 @@ def _register_serving_tools(server: PromptsServer) -> None:
             messages=[RenderedMessage(role=role, content=content) for role, content in rendered.messages],
             warnings=rendered.warnings,
             execution_settings=rendered.spec.execution_settings.model_dump(mode="json", exclude_none=True),
+            output_schema=rendered.spec.output_schema,
         )
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True))
@@ -525,15 +531,15 @@ def _register_quality_tools(server: PromptsServer) -> None:
         ] = "auto",
     ) -> GoldenResult:
         """Run a prompt's golden cases (inputs + assertions) per version, through the host's own model via MCP
-        sampling when the client supports it, otherwise render-only (every case must render). Compare versions
-        before promoting one."""
+        sampling when the client supports it (which also judges rubric assertions), otherwise render-only: every
+        case must render, and cases whose assertions need an output are reported 'not run'. Compare versions
+        before promoting one; 'draft' names the prompt's draft."""
         from mcp_suite.servers.prompts.golden import run_golden as run_cases
+        from mcp_suite.servers.prompts.sampling import host_model
 
         service = await _service(ctx)
         wanted = versions or [service.resolve(name).version]
-        specs = [service.spec(name, service.resolve(name, version=v).version) for v in wanted]
-        from mcp_suite.servers.prompts.sampling import host_model
-
+        specs = [service.golden_spec(name, v) for v in wanted]
         complete, why = host_model(ctx) if mode == "auto" else (None, "render-only was asked for")
         report = await run_cases(specs, complete, concurrency=2)
         return GoldenResult(
@@ -541,7 +547,14 @@ def _register_quality_tools(server: PromptsServer) -> None:
             mode=report.mode,
             why_mode=why,
             passed=report.passed,
-            versions=[GoldenVersionModel(version=v.version, cases=v.cases, passed=v.passed) for v in report.versions],
+            failed=report.failed,
+            counts=report.counts,
+            versions=[
+                GoldenVersionModel(
+                    version=v.version, cases=v.cases, passed=v.passed, failed=v.failed, not_run=v.not_run
+                )
+                for v in report.versions
+            ],
             cases=[
                 GoldenCaseModel(
                     version=c.version,
@@ -550,6 +563,7 @@ def _register_quality_tools(server: PromptsServer) -> None:
                     output=c.output,
                     error=c.error,
                     failed_assertions=[a.message for a in c.assertions if not a.passed],
+                    assertions=[AssertionModel(kind=a.kind, passed=a.passed, message=a.message) for a in c.assertions],
                     warnings=c.warnings,
                 )
                 for c in report.cases

@@ -293,6 +293,10 @@ class PromptService:
             self._specs[key] = spec
         return spec
 
+    def golden_spec(self, name: str, version: str) -> PromptSpec:
+        """The prompt whose golden cases to run: a published version, or ``draft`` for the prompt's draft."""
+        return self.spec(name, self.resolve(name, version=version).version)
+
     def render(
         self,
         name: str,

@@ -22,6 +22,10 @@ A prompt file is one YAML mapping (see ``examples/prompts/``)::
         assertions:
           - valid_json: true
           - contains: "ticketId"
+          - rubric: names the product the customer is stuck with    # judged by a model
+          - similar: {value: "a reference answer", threshold: 0.8}  # embedding similarity
+    output_schema: {type: object, required: [ticketId]}         # optional: the answer's JSON contract
+    draft: true                          # optional: may change under its version until published
 
 Content hash: :attr:`LoadedPrompt.content_hash` is the SHA-256 of the *validated* prompt written
 as canonical JSON (sorted keys, plain-string variables expanded to their full form), not of the
@@ -217,6 +221,21 @@ class MaxLengthAssertion(_Strict):
     unit: Literal["chars", "words"] = "chars"
 
 
+class RubricAssertion(_Strict):
+    """A model (the judge) decides whether the output meets ``rubric``, and says why."""
+
+    kind: Literal["rubric"] = "rubric"
+    rubric: str = Field(min_length=1, max_length=4000)
+
+
+class SimilarAssertion(_Strict):
+    """The output means about the same as ``value``, a reference answer: embedding cosine ≥ ``threshold``."""
+
+    kind: Literal["similar"] = "similar"
+    value: str = Field(min_length=1, max_length=20_000)
+    threshold: float = Field(default=0.8, gt=0, le=1)
+
+
 _AnyAssertion = Annotated[
     EqualsAssertion
     | ContainsAssertion
@@ -224,7 +243,9 @@ _AnyAssertion = Annotated[
     | RegexAssertion
     | ValidJsonAssertion
     | JsonSchemaAssertion
-    | MaxLengthAssertion,
+    | MaxLengthAssertion
+    | RubricAssertion
+    | SimilarAssertion,
     Field(discriminator="kind"),
 ]
 # The short form `- contains: "x"` names the kind as the key; this is the field its value fills.
@@ -236,6 +257,8 @@ _SHORTHAND_FIELD = {
     "valid_json": None,
     "json_schema": "schema",
     "max_length": "value",
+    "rubric": "rubric",
+    "similar": "value",
 }
 ASSERTION_KINDS = tuple(_SHORTHAND_FIELD)
 

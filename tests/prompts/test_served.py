@@ -161,3 +161,18 @@ async def test_list_prompts_tool_for_hosts_without_prompt_support(tmp_path: Path
         # What list_prompts shows is enough to render with tools alone.
         rendered = await tool(client, "render_prompt", name=greet["name"], variables={"person": "Ada"})
         assert rendered["version"] == greet["version"]
+
+
+async def test_output_schema_travels_with_the_prompt(tmp_path: Path, library: Path) -> None:
+    schema_yaml = "output_schema:\n  type: object\n  required: [greeting]\n"
+    write(library / "greet.v3.yaml", prompt_yaml(version="3") + schema_yaml)
+    async with connected(tmp_path, library) as (_, client):
+        result = await client.get_prompt("Greet", {"person": "Ada"})
+        assert result.meta is not None and result.meta["mcp-suite/version"] == "3"
+        assert result.meta["mcp-suite/outputSchema"] == {"type": "object", "required": ["greeting"]}
+        rendered = await tool(client, "render_prompt", name="Greet", variables={"person": "Ada"})
+        assert rendered["output_schema"] == {"type": "object", "required": ["greeting"]}
+        older = await client.get_prompt("Greet", {"person": "Ada"}, meta={"mcp-suite/version": "2"})
+        assert older.meta is not None and "mcp-suite/outputSchema" not in older.meta
+        listed = (await tool(client, "list_prompts"))["prompts"][0]
+        assert listed["output_schema"] == {"type": "object", "required": ["greeting"]}
