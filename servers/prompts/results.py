@@ -37,10 +37,18 @@ class Served(BaseModel):
     reason: str = Field(description="why this version answers prompts/get")
 
 
+class DraftInfo(BaseModel):
+    version: str = Field(description="the version it will be published as")
+    content_hash: str
+    saved_at: str
+    source_file: str | None
+
+
 class VersionList(BaseModel):
     name: str
     served: Served
     versions: list[VersionInfo]
+    draft: DraftInfo | None = Field(None, description="served only on request (label 'draft'), never to production")
     labels: dict[str, str] = Field(description="label → version")
     rollouts: dict[str, dict[str, float]] = Field(description="label → {version: percent}")
     label_history: list[LabelMove] = Field(description="the last 20 label moves, oldest first")
@@ -84,7 +92,7 @@ class RenderedMessage(BaseModel):
 class RenderResultModel(BaseModel):
     name: str
     version: str
-    source: Literal["version", "label", "rollout", "library", "latest"]
+    source: Literal["version", "label", "rollout", "library", "latest", "draft"]
     reason: str = Field(description="why this version was served")
     label: str | None = None
     bucket: int | None = Field(None, description="the subject's rollout bucket (0-9999) when a split decided")

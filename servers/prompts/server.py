@@ -41,6 +41,7 @@ from pydantic import Field
 from mcp_suite.servers.prompts.broadcast import ChangeBroadcaster
 from mcp_suite.servers.prompts.results import (
     AssertionModel,
+    DraftInfo,
     GoldenCaseModel,
     GoldenResult,
     GoldenVersionModel,
@@ -276,6 +277,14 @@ def _register_version_tools(server: PromptsServer) -> None:
                 )
                 for v in entry.ordered_versions()
             ],
+            draft=DraftInfo(
+                version=entry.draft.version,
+                content_hash=entry.draft.content_hash,
+                saved_at=entry.draft.published_at,
+                source_file=entry.draft.source_file,
+            )
+            if entry.draft
+            else None,
             labels=dict(sorted(entry.labels.items())),
             rollouts=entry.rollouts,
             label_history=[

@@ -46,7 +46,7 @@ from mcp_suite.servers.prompts.registry import (
 from mcp_suite.servers.prompts.rollout import bucket, choose, validate_splits
 from mcp_suite.servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, PromptSpec, load_prompt_text
 from mcp_suite.servers.prompts.telemetry import Run, Telemetry
-from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL, version_key
+from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL, DRAFT_LABEL, version_key
 from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,8 @@ class PromptService:
         self.max_output_chars = max_output_chars
         self.catalog: dict[str, PromptEntry] = {}
         self.ready = anyio.Event()
-        self._library_versions: dict[str, str] = {}
+        self._library_versions: dict[str, list[str]] = {}
+        """For each prompt name, the versions its library files hold, highest first."""
         self._specs: dict[tuple[str, str, str], PromptSpec] = {}
         self._summaries: dict[tuple[str, str, str], PromptSummary] = {}
         self.prices: PriceTable | None = None
@@ -171,8 +172,12 @@ class PromptService:
                     log.warning("prompt library: %s", message)
                 return report
             pending = library.pending()
+            drafts = self._split_drafts(pending, report)
             outcome = await self.registry.publish(
-                [_publish_item(p) for p in pending.values()], self.author, atomic=False
+                [_publish_item(p) for path, p in pending.items() if path not in drafts], self.author, atomic=False
+            )
+            await self.registry.save_drafts(
+                [_publish_item(p) for p in drafts.values()], self.author, forget_files=[str(p) for p in scan.removed]
             )
             for conflict in outcome.conflicts:
                 path = Path(conflict.item.source_file or "")
@@ -189,13 +194,43 @@ class PromptService:
                 ],
                 forget=[str(p) for p in scan.removed],
             )
-            self._library_versions = library.current_versions()
+            self._library_versions = _versions_on_disk(library)
             report.published = [f"{i.name}:{i.version}" for i in outcome.published]
             # Reading the registry back is only needed when this pass stored something in it.
-            report.served_changed = await self.refresh(reload=bool(outcome.published))
+            report.served_changed = await self.refresh(reload=bool(outcome.published or drafts or scan.removed))
         for message in report.new_errors:
             log.warning("prompt library: %s", message)
         return report
+
+    def _split_drafts(self, pending: Mapping[Path, LoadedPrompt], report: SyncReport) -> dict[Path, LoadedPrompt]:
+        """The pending files that are drafts of a version not published yet (one per prompt name).
+
+        A draft file whose version is published is content like any other: unchanged, or a conflict.
+        """
+        assert self.library is not None
+        drafts: dict[Path, LoadedPrompt] = {}
+        owner: dict[str, Path] = {}
+        for path, loaded in sorted(pending.items()):
+            spec = loaded.spec
+            entry = self.catalog.get(spec.name)
+            if not spec.draft or (entry is not None and spec.version in entry.versions):
+                continue
+            other = owner.get(spec.name)
+            stored = entry.draft if entry is not None else None
+            elsewhere = Path(stored.source_file) if stored is not None and stored.source_file else None
+            if other is None and elsewhere not in (None, path) and elsewhere in self.library.files:
+                other = elsewhere  # the stored draft's file is still in the library
+            if other is not None:
+                issue = FileIssue(
+                    spec.line_of("draft"), f"prompt '{spec.name}' already has a draft in {other}; keep one draft"
+                )
+                error = PromptFileError(str(path), [issue])
+                self.library.reject(path, error)
+                report.new_errors.append(str(error))
+                continue
+            owner[spec.name] = path
+            drafts[path] = loaded
+        return drafts
 
     async def publish_folder(self, folder: Path) -> PublishOutcome:
         """Snapshot every prompt file under ``folder`` into the registry, all or nothing.
@@ -238,9 +273,16 @@ class PromptService:
             raise InvalidInputError("give either a version or a label, not both")
         if version:
             if version not in entry.versions:
-                listed = ", ".join(sorted(entry.versions, key=version_key))
-                raise NotFoundError(f"prompt '{name}' has no version '{version}' (published: {listed})")
+                listed = ", ".join(sorted(entry.versions, key=version_key)) or "none"
+                hint = f"; {version} is a draft: ask for label '{DRAFT_LABEL}'" if _is_draft(entry, version) else ""
+                raise NotFoundError(f"prompt '{name}' has no version '{version}' (published: {listed}){hint}")
             return Resolution(name, version, "version", f"version {version} was requested")
+        if label == DRAFT_LABEL:
+            if entry.draft is None:
+                raise NotFoundError(f"prompt '{name}' has no draft; mark a library file `draft: true` to make one")
+            return Resolution(
+                name, entry.draft.version, "draft", f"the draft of version {entry.draft.version} was asked for", label
+            )
         if label:
             if label not in entry.labels:
                 known = ", ".join(sorted(entry.labels)) or "none"
@@ -250,10 +292,15 @@ class PromptService:
             return self._via_label(entry, label, subject)
         if DEFAULT_LABEL in entry.labels:
             return self._via_label(entry, DEFAULT_LABEL, subject)
-        on_disk = self._library_versions.get(name)
-        if on_disk is not None and on_disk in entry.versions:
+        # The highest version on disk that is published: a draft file's version is not (yet).
+        on_disk = next((v for v in self._library_versions.get(name, ()) if v in entry.versions), None)
+        if on_disk is not None:
             return Resolution(
                 name, on_disk, "library", f"no '{DEFAULT_LABEL}' label; version {on_disk} is in the library folder"
+            )
+        if not entry.versions:
+            raise NotFoundError(
+                f"prompt '{name}' has only a draft, served only on request (label '{DRAFT_LABEL}'); publish it first"
             )
         latest = entry.latest
         return Resolution(name, latest, "latest", f"no '{DEFAULT_LABEL}' label; {latest} is the latest published")
@@ -283,9 +330,10 @@ class PromptService:
             slot,
         )
 
-    def spec(self, name: str, version: str) -> PromptSpec:
-        """The parsed prompt of one published version (parsed once, then cached: versions never change)."""
-        published = self.entry(name).versions[version]
+    def spec(self, name: str, version: str, *, draft: bool = False) -> PromptSpec:
+        """The parsed prompt of one published version, or of the draft (parsed once per content, then cached)."""
+        entry = self.entry(name)
+        published = entry.draft if draft and entry.draft is not None else entry.versions[version]
         key = (name, version, published.content_hash)
         spec = self._specs.get(key)
         if spec is None:
@@ -295,6 +343,8 @@ class PromptService:
 
     def golden_spec(self, name: str, version: str) -> PromptSpec:
         """The prompt whose golden cases to run: a published version, or ``draft`` for the prompt's draft."""
+        if version == DRAFT_LABEL:
+            return self.spec(name, self.resolve(name, label=DRAFT_LABEL).version, draft=True)
         return self.spec(name, self.resolve(name, version=version).version)
 
     def render(
@@ -309,7 +359,7 @@ class PromptService:
         from mcp_suite.servers.prompts.rendering import render_prompt
 
         resolution = self.resolve(name, version=version, label=label, subject=subject)
-        spec = self.spec(name, resolution.version)
+        spec = self.spec(name, resolution.version, draft=resolution.source == "draft")
         result = render_prompt(
             spec,
             dict(variables or {}),
@@ -362,6 +412,7 @@ class PromptService:
             tuple(
                 (name, self.resolve(name).version, tuple(sorted(e.labels.items())), json.dumps(e.rollouts))
                 for name, e in sorted(self.catalog.items())
+                if e.versions  # a prompt with only a draft is not served
             ),
         )
 
@@ -390,6 +441,7 @@ class PromptService:
     async def set_label(self, name: str, label: str, version: str, *, force: bool = False) -> str | None:
         """Point ``label`` at ``version``, refused when its callers' calls would not fit it (unless ``force``)."""
         entry = self.entry(name)
+        _not_draft(entry, label, [version])
         if version in entry.versions and not force:
             self._require_compatible(entry, label, [version])
         previous = await self.registry.set_label(name, label, version, self.author)
@@ -410,6 +462,7 @@ class PromptService:
     async def set_rollout(self, name: str, label: str, splits: Mapping[str, float]) -> dict[str, float]:
         """Split ``label``'s traffic; every version of the split must take the calls the label's callers make."""
         entry = self.entry(name)
+        _not_draft(entry, label, list(splits))
         if splits and label in entry.labels:
             clean = validate_splits(splits, set(entry.versions))
             self._require_compatible(entry, label, list(clean))
@@ -478,7 +531,7 @@ class PromptService:
     def completions(self, name: str, argument: str, prefix: str) -> list[str]:
         """Values to suggest for ``argument`` of prompt ``name``: its enum, default and golden-case inputs."""
         entry = self.catalog.get(name)
-        if entry is None:
+        if entry is None or not entry.versions:
             return []
         spec = self.spec(name, self.resolve(name).version)
         variable = spec.variable(argument)
@@ -501,6 +554,29 @@ class PromptService:
     def names(self, prefix: str = "") -> list[str]:
         wanted = prefix.lower()
         return [n for n in sorted(self.catalog) if n.lower().startswith(wanted)][:100]
+
+
+def _versions_on_disk(library: Library) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for ref in library.current().values():
+        found.setdefault(ref.name, []).append(ref.version)
+    return {name: sorted(set(versions), key=version_key, reverse=True) for name, versions in found.items()}
+
+
+def _is_draft(entry: PromptEntry, version: str) -> bool:
+    return entry.draft is not None and entry.draft.version == version and version not in entry.versions
+
+
+def _not_draft(entry: PromptEntry, label: str, versions: list[str]) -> None:
+    """Labels and rollouts point at published versions only: a draft is never served to their callers."""
+    if label == DRAFT_LABEL:
+        raise InvalidInputError(f"label '{DRAFT_LABEL}' is reserved: it always serves the prompt's draft, if any")
+    for version in versions:
+        if _is_draft(entry, version):
+            raise InvalidInputError(
+                f"version {version} of {entry.name} is a draft; publish it first (tool publish, or "
+                "`mcp-suite prompts publish DIR`), then point labels at it"
+            )
 
 
 def summarise_spec(spec: PromptSpec) -> PromptSummary:

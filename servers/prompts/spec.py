@@ -649,7 +649,7 @@ def _record_lines(root: Any) -> dict[str, int]:
                     return k, v
         return None
 
-    for key in ("name", "version", "template", "messages", "input_variables", "tests"):
+    for key in ("name", "version", "draft", "template", "messages", "input_variables", "tests"):
         found = child(root, key)
         if found is None:
             continue
