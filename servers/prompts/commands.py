@@ -1,6 +1,7 @@
 """``mcp-suite prompts check`` and ``mcp-suite prompts test``: the CI commands of a prompt library.
 
-``check DIR`` is the static gate (schema, templates, variables, duplicates, golden cases render),
+``check DIR [--registry DB]`` is the static gate (schema, templates, variables, duplicates, golden
+cases render, and with a registry: content changed under a published version),
 printing ``file:line: severity: message`` lines that editors and CI annotators understand, then a
 summary table with token estimates; exit 1 on any error.
 
@@ -41,6 +42,13 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", nargs="?", type=Path, help="prompt library folder (default: --library)")
+    parser.add_argument(
+        "--registry",
+        metavar="DB",
+        type=Path,
+        help="a prompt registry file (DATA_DIR/prompts.db) to compare with: content changed under a version it "
+        "already published is an error; read-only",
+    )
 
 
 def run_check(settings: Any, args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -48,7 +56,12 @@ def run_check(settings: Any, args: argparse.Namespace, out: TextIO | None = None
 
     out = out or sys.stdout
     folder = _folder(settings, args)
-    report = check_library(folder)
+    published = None
+    if getattr(args, "registry", None) is not None:
+        from mcp_suite.servers.prompts.registry import published_hashes
+
+        published = published_hashes(args.registry.expanduser())
+    report = check_library(folder, published)
     for problem in report.problems:
         print(problem, file=out)
     if report.prompts:

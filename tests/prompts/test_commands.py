@@ -294,3 +294,49 @@ tests:
     assert "FAIL    Judged:1  lunch" in out and "- rubric: judge: fail — it does not say spam" in out
     assert "1 passed, 1 failed" in out
     assert sorted(r["body"]["model"] for r in seen) == ["judge", "judge", "tiny", "tiny"]
+
+
+def test_check_with_a_registry_catches_content_changed_under_a_published_version(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    from mcp_suite.servers.prompts.cli import SPEC as PROMPTS
+
+    library = tmp_path / "lib"
+    library.mkdir()
+    greet = library / "greet.yaml"
+    greet.write_text("name: Greet\nversion: 1\ninput_variables: [who]\ntemplate: 'Hi {{ who }}'\n", encoding="utf-8")
+    draft = library / "draft.yaml"
+    draft.write_text("name: Greet\nversion: 2\ndraft: true\ninput_variables: [who]\ntemplate: 'Yo {{ who }}'\n")
+    assert run(PROMPTS, ["publish", str(library), "--data-dir", str(data_dir)], "mcp-suite prompts") == 0
+    registry = data_dir / "prompts.db"
+    capsys.readouterr()
+
+    code, out = cli(capsys, "check", str(library), "--registry", str(registry), "--data-dir", str(data_dir))
+    assert code == 0, out
+
+    # Re-indenting or re-commenting is not a change; editing the template is.
+    greet.write_text("# hello\nname: Greet\nversion: 1\ninput_variables: [who]\ntemplate: 'Hi {{ who }}'\n")
+    assert cli(capsys, "check", str(library), "--registry", str(registry), "--data-dir", str(data_dir))[0] == 0
+    greet.write_text("name: Greet\nversion: 1\ninput_variables: [who]\ntemplate: 'Hello {{ who }}'\n")
+    code, out = cli(capsys, "check", str(library), "--registry", str(registry), "--data-dir", str(data_dir))
+    assert code == 1
+    assert f"{greet}:2: error: Greet version 1 is already published with different content" in out
+    assert "bump `version:`" in out
+    # Without the registry the same library passes: the change is only visible against what was published.
+    assert cli(capsys, "check", str(library), "--data-dir", str(data_dir))[0] == 0
+    # Version 2 was published too (publish freezes drafts): changing it now is caught as well.
+    draft.write_text("name: Greet\nversion: 2\ndraft: true\ninput_variables: [who]\ntemplate: 'Hey {{ who }}'\n")
+    code, out = cli(capsys, "check", str(library), "--registry", str(registry), "--data-dir", str(data_dir))
+    assert f"{draft}:2: error: Greet version 2 is already published" in out
+
+    code, out = cli(capsys, "check", str(library), "--registry", str(tmp_path / "nope.db"), "--data-dir", str(data_dir))
+    assert code == 1 and "no prompt registry at" in out
+
+
+def test_check_reports_a_broken_price_table(capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path) -> None:
+    library = tmp_path / "lib"
+    library.mkdir()
+    (library / "ok.yaml").write_text("name: ok\nversion: 1\ntemplate: hi\n", encoding="utf-8")
+    (library / "prices.yaml").write_text("models:\n  m: {input: 1}\n", encoding="utf-8")
+    code, out = cli(capsys, "check", str(library), "--data-dir", str(data_dir))
+    assert code == 1 and "prices.yaml:1: error: price table: models.m.output: Field required" in out
