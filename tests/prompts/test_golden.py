@@ -422,3 +422,19 @@ def test_assertion_shorthands_and_bad_values(tmp_path: Path) -> None:
     )
     with pytest.raises(PromptFileError, match=r"threshold"):
         load_prompt_file(path)
+
+
+@pytest.mark.anyio
+async def test_the_examples_similarity_threshold_separates_a_good_answer_from_an_unrelated_one() -> None:
+    [explain] = [p for p in load_library(EXAMPLES).prompts if p.spec.name == "ExplainError"]
+    good = (
+        "**What it means**: Python raised KeyError because config has no database_url entry. **Likely causes**: "
+        'config.json lacks the key. **How to fix**: add database_url to config.json or use config.get("database_url").'
+    )
+    unrelated = "**What it means**: port 3000 is already used by another process. Stop it or pick another port."
+    [similar] = [a for a in explain.spec.tests[0].assertions if a.kind == "similar"]
+    graders = Graders()
+    from mcp_suite.servers.prompts.golden import evaluate_output
+
+    assert (await evaluate_output(good, [similar], explain.spec, graders))[0].passed
+    assert not (await evaluate_output(unrelated, [similar], explain.spec, graders))[0].passed

@@ -302,4 +302,7 @@ def test_the_format_reference_in_the_example_readme_loads(tmp_path: Path) -> Non
     spec = load_prompt_file(write(tmp_path, block)).spec
     assert spec.key == "SummarizeDocument:3"
     assert [v.name for v in spec.input_variables] == ["document", "length"]
-    assert len(spec.tests[0].assertions) == 7
+    assert [a.kind for a in spec.tests[0].assertions][-2:] == ["rubric", "similar"]
+    assert len(spec.tests[0].assertions) == 9
+    assert spec.draft and spec.title == "Summarise a document"
+    assert spec.output_schema == {"type": "object", "required": ["summary"]}
