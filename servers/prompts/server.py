@@ -14,7 +14,6 @@ exact label or version). The result's ``_meta`` says which version was served an
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -26,12 +25,9 @@ from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
-    Completion,
     GetPromptResult,
     PromptArgument,
     PromptMessage,
-    PromptReference,
-    ResourceTemplateReference,
     TextContent,
     ToolAnnotations,
 )
@@ -39,6 +35,7 @@ from mcp.types import Prompt as MCPPrompt
 from pydantic import Field
 
 from mcp_suite.servers.prompts.broadcast import ChangeBroadcaster
+from mcp_suite.servers.prompts.resources import library_status, register_completion, register_resources
 from mcp_suite.servers.prompts.results import (
     AssertionModel,
     DraftInfo,
@@ -241,11 +238,12 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
     server = PromptsServer(settings)
     _register_version_tools(server)
     _register_label_tools(server)
+    _register_discovery_tools(server)
     _register_serving_tools(server)
     _register_telemetry_tools(server)
     _register_quality_tools(server)
-    _register_resources(server)
-    _register_completion(server)
+    register_resources(server)
+    register_completion(server)
     return server
 
 
@@ -368,8 +366,8 @@ def _register_label_tools(server: PromptsServer) -> None:
         return RolloutResult(name=name, label=label, label_version=service.entry(name).labels[label], splits=clean)
 
 
-def _register_serving_tools(server: PromptsServer) -> None:
-    """Tools that render and publish prompts."""
+def _register_discovery_tools(server: PromptsServer) -> None:
+    """list_prompts: discovery for hosts that do not surface MCP prompts."""
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
     async def list_prompts(
@@ -407,6 +405,10 @@ def _register_serving_tools(server: PromptsServer) -> None:
             total=len(matches),
             next_offset=offset + limit if offset + limit < len(matches) else None,
         )
+
+
+def _register_serving_tools(server: PromptsServer) -> None:
+    """Tools that render and publish prompts."""
 
     @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
     async def render_prompt(
@@ -586,7 +588,7 @@ def _register_quality_tools(server: PromptsServer) -> None:
         but not declared or declared but unused, duplicate versions)."""
         state = _state(ctx)
         service = await _service(ctx)
-        status = _library_status(state, service)
+        status = library_status(state.settings, service)
         if state.settings.library is not None and state.settings.library.is_dir():
             from mcp_suite.servers.prompts.checking import check_library as check
 
@@ -595,91 +597,3 @@ def _register_quality_tools(server: PromptsServer) -> None:
                 ProblemModel(file=p.file, line=p.line, severity=p.severity, message=p.message) for p in report.problems
             ]
         return status
-
-
-def _register_resources(server: PromptsServer) -> None:
-    """The prompts:// resources."""
-
-    @server.resource("prompts://library/status", mime_type="application/json")
-    async def library_status() -> str:
-        """Which library folder is served, how many prompts, and which files are broken (file:line)."""
-        service = await server.service()
-        return _library_status(PromptsState(server.runtime, server.runtime.settings), service).model_dump_json(indent=2)
-
-    @server.resource("prompts://{name}/source", mime_type="application/yaml")
-    async def prompt_source(name: str) -> str:
-        """The YAML source of the version of a prompt that prompts/get serves."""
-        service = await server.service()
-        resolution = service.resolve(name)
-        return service.entry(name).versions[resolution.version].source_text
-
-    @server.resource("prompts://{name}/versions/{version}/source", mime_type="application/yaml")
-    async def version_source(name: str, version: str) -> str:
-        """The YAML source of one published version of a prompt."""
-        service = await server.service()
-        service.resolve(name, version=version)
-        return service.entry(name).versions[version].source_text
-
-    @server.resource("prompts://{name}/versions", mime_type="application/json")
-    async def version_list(name: str) -> str:
-        """The published versions of a prompt, its labels, rollouts and the served version."""
-        service = await server.service()
-        entry = service.entry(name)
-        resolution = service.resolve(name)
-        return json.dumps(
-            {
-                "name": name,
-                "served": {"version": resolution.version, "reason": resolution.reason},
-                "versions": [
-                    {
-                        "version": v.version,
-                        "content_hash": v.content_hash,
-                        "author": v.author,
-                        "published_at": v.published_at,
-                        "source_file": v.source_file,
-                    }
-                    for v in entry.ordered_versions()
-                ],
-                "labels": entry.labels,
-                "rollouts": entry.rollouts,
-            },
-            indent=2,
-        )
-
-
-def _register_completion(server: PromptsServer) -> None:
-    """Completion of prompt arguments and resource template variables."""
-
-    @server.completion()
-    async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
-        service = await server.service()
-        value = argument.value or ""
-        if isinstance(ref, PromptReference):
-            values = service.completions(ref.name, argument.name, value)
-        elif isinstance(ref, ResourceTemplateReference):
-            if argument.name == "name":
-                values = service.names(value)
-            elif argument.name == "version":
-                known = (context.arguments or {}).get("name") if context is not None else None
-                entry = service.catalog.get(known or "")
-                values = [v.version for v in entry.ordered_versions() if v.version.startswith(value)] if entry else []
-            else:
-                values = []
-        else:
-            return None
-        return Completion(values=values, total=len(values), has_more=False)
-
-
-def _library_status(state: PromptsState, service: PromptService) -> LibraryStatus:
-    broken = [
-        ProblemModel(file=error.path, line=issue.line, severity="error", message=issue.message)
-        for error in service.library_errors()
-        for issue in error.issues
-    ]
-    library = state.settings.library
-    return LibraryStatus(
-        folder=str(library) if library is not None else None,
-        watching=library is not None and state.settings.watch_interval > 0,
-        prompts_served=len(service.served()),
-        broken_files=broken,
-    )

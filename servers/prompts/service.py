@@ -6,11 +6,15 @@ folder (auto-published on start and on change), rendering and telemetry. The MCP
 
 Which version answers a request for a prompt, in order (:meth:`PromptService.resolve`):
 
-1. an explicit ``version``, or an explicit ``label``;
+1. an explicit ``version``, or an explicit ``label`` (``draft``: the prompt's draft, the only way a
+   draft is ever served);
 2. the ``production`` label, when set — split by its rollout when one is active and a subject key
    is given (sticky per subject);
-3. the version the library folder currently holds for that name (the highest one on disk);
+3. the version the library folder currently holds for that name (the highest published one on disk);
 4. the latest published version.
+
+Labels and rollouts only move to versions whose argument contract fits the label's callers
+(:mod:`mcp_suite.servers.prompts.contracts`), and never to a draft.
 
 Every resolution carries the reason, so a render always says which version was served and why.
 The whole registry is held in memory (:attr:`PromptService.catalog`) and refreshed after each
