@@ -14,6 +14,8 @@ from mcp.types import Completion, PromptReference, ResourceTemplateReference
 from mcp_suite.servers.prompts.results import LibraryStatus, ProblemModel
 from mcp_suite.servers.prompts.settings import PromptsSettings
 
+MAX_COMPLETIONS = 100
+
 if TYPE_CHECKING:
     from mcp_suite.servers.prompts.server import PromptsServer
     from mcp_suite.servers.prompts.service import PromptService
@@ -89,7 +91,8 @@ def register_completion(server: PromptsServer) -> None:
                 values = []
         else:
             return None
-        return Completion(values=values, total=len(values), has_more=False)
+        # The protocol allows 100 values per answer; total and hasMore tell the host how many more match.
+        return Completion(values=values[:MAX_COMPLETIONS], total=len(values), has_more=len(values) > MAX_COMPLETIONS)
 
 
 def library_status(settings: PromptsSettings, service: PromptService) -> LibraryStatus:

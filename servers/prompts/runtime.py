@@ -102,7 +102,10 @@ class Runtime:
         if first:
             with anyio.move_on_after(STARTUP_GRACE):
                 await self._kicked.wait()
-            self._service = service = await self._open()
+            # Shielded: a client that hangs up while the database opens must not leave an open connection
+            # (and its worker thread) behind; the lifespan closes what was opened.
+            with anyio.CancelScope(shield=True):
+                self._service = service = await self._open()
             self._opened.set()
             report = await service.start()
             if report.new_errors:

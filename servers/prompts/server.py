@@ -34,6 +34,7 @@ from mcp.types import (
 from mcp.types import Prompt as MCPPrompt
 from pydantic import Field
 
+from mcp_suite import __version__
 from mcp_suite.servers.prompts.broadcast import ChangeBroadcaster
 from mcp_suite.servers.prompts.resources import library_status, register_completion, register_resources
 from mcp_suite.servers.prompts.results import (
@@ -99,6 +100,8 @@ class PromptsServer(SuiteServer):
         self._listing: tuple[object, list[MCPPrompt]] | None = None
         super().__init__(
             "mcp-suite-prompts",
+            title="mcp-suite prompt registry",
+            version=__version__,
             instructions=INSTRUCTIONS,
             lifespan=self.runtime.lifespan,
             middleware=[self.broadcaster.middleware],
@@ -250,7 +253,10 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
 def _register_version_tools(server: PromptsServer) -> None:
     """Tools that read the registry: versions, labels, diffs."""
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
+    @server.tool(
+        title="List a prompt's versions",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
     async def list_versions(name: NameArg, ctx: Context[Any, Any]) -> VersionList:
         """Every published version of a prompt with its author, time and content hash; the labels (production,
         staging …) and rollouts; the version prompts/get serves and why; recent label moves."""
@@ -299,7 +305,10 @@ def _register_version_tools(server: PromptsServer) -> None:
             ],
         )
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
+    @server.tool(
+        title="Diff two prompt versions",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
     async def diff_versions(
         name: NameArg, from_version: VersionArg, to_version: VersionArg, ctx: Context[Any, Any]
     ) -> VersionDiff:
@@ -320,7 +329,12 @@ def _register_version_tools(server: PromptsServer) -> None:
 def _register_label_tools(server: PromptsServer) -> None:
     """Tools that move labels and rollouts."""
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True))
+    @server.tool(
+        title="Point a label at a version",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+        ),
+    )
     async def set_label(
         name: NameArg, label: LabelArg, version: VersionArg, ctx: Context[Any, Any], force: ForceArg = False
     ) -> LabelResult:
@@ -333,7 +347,12 @@ def _register_label_tools(server: PromptsServer) -> None:
         await notify_log(ctx, "info", f"label {label} of {name} now points at version {version} (was {previous})")
         return LabelResult(name=name, label=label, version=version, previous_version=previous)
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False))
+    @server.tool(
+        title="Roll a label back",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+        ),
+    )
     async def rollback(
         name: NameArg, ctx: Context[Any, Any], label: LabelArg = DEFAULT_LABEL, force: ForceArg = False
     ) -> RollbackResult:
@@ -346,7 +365,12 @@ def _register_label_tools(server: PromptsServer) -> None:
         await notify_log(ctx, "warning", f"rolled back label {label} of {name} from version {before} to {after}")
         return RollbackResult(name=name, label=label, from_version=before, to_version=after)
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True))
+    @server.tool(
+        title="Split a label's traffic",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+        ),
+    )
     async def set_rollout(
         name: NameArg,
         splits: Annotated[
@@ -369,7 +393,10 @@ def _register_label_tools(server: PromptsServer) -> None:
 def _register_discovery_tools(server: PromptsServer) -> None:
     """list_prompts: discovery for hosts that do not surface MCP prompts."""
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
+    @server.tool(
+        title="List the prompts",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
     async def list_prompts(
         ctx: Context[Any, Any],
         query: Annotated[
@@ -410,7 +437,10 @@ def _register_discovery_tools(server: PromptsServer) -> None:
 def _register_serving_tools(server: PromptsServer) -> None:
     """Tools that render and publish prompts."""
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
+    @server.tool(
+        title="Render a prompt",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
     async def render_prompt(
         name: NameArg,
         ctx: Context[Any, Any],
@@ -443,7 +473,12 @@ def _register_serving_tools(server: PromptsServer) -> None:
             output_schema=rendered.spec.output_schema,
         )
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True))
+    @server.tool(
+        title="Publish the library",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+        ),
+    )
     async def publish(ctx: Context[Any, Any]) -> PublishResult:
         """Snapshot the library folder into the registry now, all or nothing: new versions are stored, unchanged
         ones are no-ops, and a file whose content changed without a version bump fails the publish (bump it).
@@ -466,7 +501,12 @@ def _register_serving_tools(server: PromptsServer) -> None:
 def _register_telemetry_tools(server: PromptsServer) -> None:
     """Tools that record and read run telemetry."""
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False))
+    @server.tool(
+        title="Record a model call",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+        ),
+    )
     async def record_run(
         name: NameArg,
         version: VersionArg,
@@ -511,7 +551,10 @@ def _register_telemetry_tools(server: PromptsServer) -> None:
         )
         return RecordedRun(id=run_id, name=name, version=version, model=run.model, cost=run.cost)
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
+    @server.tool(
+        title="Per-version prompt stats",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
     async def prompt_stats(
         name: NameArg,
         ctx: Context[Any, Any],
@@ -529,7 +572,10 @@ def _register_telemetry_tools(server: PromptsServer) -> None:
 def _register_quality_tools(server: PromptsServer) -> None:
     """Tools that test and check the library."""
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=False, open_world_hint=True))
+    @server.tool(
+        title="Run golden cases",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=False, open_world_hint=True),
+    )
     async def run_golden(
         name: NameArg,
         ctx: Context[Any, Any],
@@ -581,7 +627,10 @@ def _register_quality_tools(server: PromptsServer) -> None:
             ],
         )
 
-    @server.tool(annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False))
+    @server.tool(
+        title="Check the library",
+        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False),
+    )
     async def check_library(ctx: Context[Any, Any]) -> LibraryStatus:
         """Health of the library folder: files that are broken on disk (with file and line; their last good
         version stays live) and the findings of the library check (templates that do not compile, variables used

@@ -553,11 +553,12 @@ class PromptService:
         for value in candidates:
             if value.lower().startswith(wanted):
                 seen.setdefault(value, None)
-        return list(seen)[:100]
+        return list(seen)
 
     def names(self, prefix: str = "") -> list[str]:
+        """Every prompt name starting with ``prefix`` (case-insensitive), sorted."""
         wanted = prefix.lower()
-        return [n for n in sorted(self.catalog) if n.lower().startswith(wanted)][:100]
+        return [n for n in sorted(self.catalog) if n.lower().startswith(wanted)]
 
 
 def _versions_on_disk(library: Library) -> dict[str, list[str]]:

@@ -1,0 +1,49 @@
+"""Protocol details of the prompts server through a real MCP client: serverInfo, tool metadata, completion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mcp.types import PromptReference, ResourceTemplateReference
+
+from mcp_suite import __version__
+from tests.prompts.serving import connected, prompt_yaml, write
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_server_info_names_the_release(tmp_path: Path) -> None:
+    async with connected(tmp_path, None) as (_, client):
+        info = client.server_info
+        assert info is not None and info.name == "mcp-suite-prompts"
+        assert info.version == __version__ and info.version
+        assert info.title == "mcp-suite prompt registry"
+
+
+async def test_every_tool_has_a_title_and_honest_hints(tmp_path: Path) -> None:
+    async with connected(tmp_path, None) as (_, client):
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+        assert {"list_prompts", "render_prompt", "set_label", "record_run", "run_golden"} <= set(tools)
+        for tool in tools.values():
+            assert tool.title, tool.name
+            assert tool.annotations is not None and tool.annotations.open_world_hint is not None, tool.name
+        # Only run_golden reaches outside the registry (the host's model).
+        assert [n for n, t in tools.items() if t.annotations and t.annotations.open_world_hint] == ["run_golden"]
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_name_completion_reports_total_and_has_more(tmp_path: Path, mode: str) -> None:
+    library = tmp_path / "library"
+    for i in range(150):
+        write(library / f"p{i:03d}.yaml", prompt_yaml(name=f"Prompt{i:03d}"))
+    write(library / "other.yaml", prompt_yaml(name="Other"))
+    async with connected(tmp_path, library, mode=mode) as (_, client):
+        ref = ResourceTemplateReference(type="ref/resource", uri="prompts://{name}/source")
+        many = (await client.complete(ref, {"name": "name", "value": "Prompt"})).completion
+        assert len(many.values) == 100 and many.values[0] == "Prompt000"
+        assert many.total == 150 and many.has_more is True
+        few = (await client.complete(ref, {"name": "name", "value": "Prompt14"})).completion
+        assert few.values == [f"Prompt14{i}" for i in range(10)] and few.total == 10 and few.has_more is False
+        tone = await client.complete(PromptReference(type="ref/prompt", name="Other"), {"name": "tone", "value": ""})
+        assert tone.completion.total == 3 and tone.completion.has_more is False
