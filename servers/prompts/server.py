@@ -14,6 +14,8 @@ exact label or version). The result's ``_meta`` says which version was served an
 
 from __future__ import annotations
 
+import base64
+import bisect
 import logging
 import time
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -26,6 +28,8 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import (
     INVALID_PARAMS,
     GetPromptResult,
+    ListPromptsResult,
+    PaginatedRequestParams,
     PromptArgument,
     PromptMessage,
     TextContent,
@@ -73,6 +77,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CURSOR_PREFIX = "prompts-after:"
 SUBJECT_META_KEY = "mcp-suite/subject"
 LABEL_META_KEY = "mcp-suite/label"
 VERSION_META_KEY = "mcp-suite/version"
@@ -116,6 +121,21 @@ class PromptsServer(SuiteServer):
             return create(options, *args, **kwargs)
 
         low.create_initialization_options = with_list_changed  # type: ignore[method-assign]
+        # MCPServer (SDK 2.3) answers prompts/list with one page and ignores the cursor; serve pages instead.
+        low.add_request_handler("prompts/list", PaginatedRequestParams, self._list_prompts_page)
+        self.page_size = settings.page_size
+
+    async def _list_prompts_page(self, _ctx: Any, params: PaginatedRequestParams | None) -> ListPromptsResult:
+        """One page of prompts/list, by name; the cursor is the last name of the previous page (so a page
+        boundary survives prompts being added or removed between calls)."""
+        prompts = await self.list_prompts()
+        start = 0
+        if params is not None and params.cursor is not None:
+            after = _decode_cursor(params.cursor)
+            start = bisect.bisect_right([p.name for p in prompts], after)
+        page = prompts[start : start + self.page_size]
+        more = start + self.page_size < len(prompts)
+        return ListPromptsResult(prompts=page, next_cursor=_encode_cursor(page[-1].name) if more and page else None)
 
     async def service(self) -> PromptService:
         """The running service, once the library has loaded."""
@@ -161,6 +181,20 @@ class PromptsServer(SuiteServer):
             (time.perf_counter() - started) * 1000,
         )
         return result
+
+
+def _encode_cursor(name: str) -> str:
+    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{name}".encode()).decode("ascii")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("utf-8")
+    except (ValueError, UnicodeError):
+        text = ""
+    if not text.startswith(CURSOR_PREFIX):
+        raise MCPError(INVALID_PARAMS, f"invalid cursor {cursor[:100]!r}: pass the nextCursor of a prompts/list answer")
+    return text.removeprefix(CURSOR_PREFIX)
 
 
 def _request_meta(context: Any) -> dict[str, Any]:

@@ -47,3 +47,27 @@ async def test_name_completion_reports_total_and_has_more(tmp_path: Path, mode: 
         assert few.values == [f"Prompt14{i}" for i in range(10)] and few.total == 10 and few.has_more is False
         tone = await client.complete(PromptReference(type="ref/prompt", name="Other"), {"name": "tone", "value": ""})
         assert tone.completion.total == 3 and tone.completion.has_more is False
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_prompts_list_is_paginated_and_refuses_a_bad_cursor(tmp_path: Path, mode: str) -> None:
+    from mcp.shared.exceptions import MCPError
+    from mcp.types import INVALID_PARAMS
+
+    library = tmp_path / "library"
+    for i in range(7):
+        write(library / f"p{i}.yaml", prompt_yaml(name=f"P{i}"))
+    async with connected(tmp_path, library, mode=mode, page_size=3) as (_, client):
+        names, cursor, pages = [], None, 0
+        while True:
+            page = await client.list_prompts(cursor=cursor)
+            pages += 1
+            names += [p.name for p in page.prompts]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert pages == 3 and names == [f"P{i}" for i in range(7)]
+        for bad in ("nonsense", "bm90LWEtY3Vyc29y"):  # not base64 of ours / base64 of something else
+            with pytest.raises(MCPError) as refused:
+                await client.list_prompts(cursor=bad)
+            assert refused.value.error.code == INVALID_PARAMS and "invalid cursor" in refused.value.error.message
