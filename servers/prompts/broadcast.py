@@ -2,7 +2,8 @@
 
 Handshake-era sessions (Claude Desktop, the Inspector) are remembered when they send
 ``notifications/initialized`` and get the notifications on their connection; a session that cannot
-be reached any more is forgotten. 2026-07-28 clients get them through the server's subscription bus
+be reached any more is forgotten. 2026-07-28 clients get them — and ``notifications/resources/updated`` for the ``prompts://{name}/source``
+and ``…/versions`` resources they subscribed to — through the server's subscription bus
 (``subscriptions/listen``), which the server hands in through the SDK's public ``subscriptions=``
 constructor argument.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from mcp.server.subscriptions import SubscriptionBus
 from mcp.shared.exceptions import MCPDeprecationWarning
-from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged
+from mcp.shared.subscriptions import PromptsListChanged, ResourcesListChanged, ResourceUpdated
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,8 @@ class ChangeBroadcaster:
         self._sessions: list[Any] = []
         self._bus = bus
         self._on_client = on_client
+        self.resource_updates: Callable[[], list[str]] | None = None
+        """Resource URIs changed since last asked (set once the service runs)."""
 
     async def middleware(self, ctx: Any, call_next: Any) -> Any:
         if ctx.method != "initialize":
@@ -47,6 +50,9 @@ class ChangeBroadcaster:
         if lists_changed:
             await self._bus.publish(PromptsListChanged())
             await self._bus.publish(ResourcesListChanged())
+        # Subscribers of a resource (subscriptions/listen with resourceSubscriptions) hear that it changed.
+        for uri in self.resource_updates() if self.resource_updates is not None else []:
+            await self._bus.publish(ResourceUpdated(uri))
         for session in list(self._sessions):
             try:
                 if lists_changed:

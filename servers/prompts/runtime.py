@@ -106,6 +106,7 @@ class Runtime:
             # (and its worker thread) behind; the lifespan closes what was opened.
             with anyio.CancelScope(shield=True):
                 self._service = service = await self._open()
+            self.broadcaster.resource_updates = service.take_resource_updates
             self._opened.set()
             report = await service.start()
             if report.new_errors:

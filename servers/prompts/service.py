@@ -123,6 +123,8 @@ class PromptService:
         self._prices_stamp: tuple[int, int] | None = None
         self._served: list[ServedPrompt] | None = None
         self._fingerprint: object = None
+        self._resource_state: dict[str, tuple[str, object]] | None = None
+        self._resource_updates: set[str] = set()
         self._sync_lock = anyio.Lock()
 
     # -- keeping in step ---------------------------------------------------------------------------
@@ -152,7 +154,34 @@ class PromptService:
         fingerprint = self._current_fingerprint()
         changed = fingerprint != self._fingerprint
         self._fingerprint = fingerprint
+        self._note_resource_updates()
         return changed
+
+    def _note_resource_updates(self) -> None:
+        """Remember which ``prompts://{name}/source`` and ``…/versions`` resources now read differently."""
+        state: dict[str, tuple[str, object]] = {}
+        for name, entry in self.catalog.items():
+            if entry.versions:
+                served = self.resolve(name).version
+                state[name] = (
+                    served,
+                    (tuple(entry.versions), tuple(sorted(entry.labels.items())), str(entry.rollouts)),
+                )
+        before = self._resource_state
+        self._resource_state = state
+        if before is None:
+            return  # the first load: nobody has read anything yet
+        for name in set(before) | set(state):
+            old, new = before.get(name), state.get(name)
+            if old is None or new is None or old[0] != new[0]:
+                self._resource_updates.add(f"prompts://{name}/source")
+            if old != new:
+                self._resource_updates.add(f"prompts://{name}/versions")
+
+    def take_resource_updates(self) -> list[str]:
+        """The resource URIs changed since the last call (for ``notifications/resources/updated``)."""
+        updates, self._resource_updates = sorted(self._resource_updates), set()
+        return updates
 
     async def refresh_if_changed_elsewhere(self) -> bool:
         """Pick up writes by other processes sharing the database (labels moved from a CLI, …)."""

@@ -71,3 +71,35 @@ async def test_prompts_list_is_paginated_and_refuses_a_bad_cursor(tmp_path: Path
             with pytest.raises(MCPError) as refused:
                 await client.list_prompts(cursor=bad)
             assert refused.value.error.code == INVALID_PARAMS and "invalid cursor" in refused.value.error.message
+
+
+async def test_subscribers_of_a_prompt_source_hear_when_it_changes(tmp_path: Path) -> None:
+    import anyio
+    from mcp.shared.subscriptions import ResourceUpdated
+
+    library = tmp_path / "library"
+    write(library / "greet.v1.yaml", prompt_yaml(version="1"))
+    write(library / "greet.v2.yaml", prompt_yaml(version="2", template="Two {{ person }} {{ tone }}"))
+    write(library / "other.yaml", prompt_yaml(name="Other"))
+    async with connected(tmp_path, library, watch_interval=0.05) as (_, client):
+        await client.list_prompts()
+        watched = ["prompts://Greet/source", "prompts://Greet/versions", "prompts://Other/source"]
+        async with client.listen(resource_subscriptions=watched) as subscription:
+            assert set(subscription.honored.resource_subscriptions or []) == set(watched)
+            # A label move changes what Greet's source resource reads (version 2 → 1), not Other's.
+            result = await client.call_tool("set_label", {"name": "Greet", "label": "production", "version": "1"})
+            assert not result.is_error
+            seen = set()
+            with anyio.fail_after(5):
+                while len(seen) < 2:
+                    event = await subscription.__anext__()
+                    assert isinstance(event, ResourceUpdated)
+                    seen.add(event.uri)
+            assert seen == {"prompts://Greet/source", "prompts://Greet/versions"}
+            source = await client.read_resource("prompts://Greet/source")
+            assert "version: 1" in source.contents[0].text  # type: ignore[union-attr]
+            # A file edit that publishes a new served version of Other tells its subscribers too.
+            write(library / "other.v2.yaml", prompt_yaml(name="Other", version="2"))
+            with anyio.fail_after(5):
+                event = await subscription.__anext__()
+            assert event == ResourceUpdated("prompts://Other/source")
