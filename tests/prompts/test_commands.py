@@ -340,3 +340,21 @@ def test_check_reports_a_broken_price_table(capsys: pytest.CaptureFixture[str], 
     (library / "prices.yaml").write_text("models:\n  m: {input: 1}\n", encoding="utf-8")
     code, out = cli(capsys, "check", str(library), "--data-dir", str(data_dir))
     assert code == 1 and "prices.yaml:1: error: price table: models.m.output: Field required" in out
+
+
+def test_label_command_refuses_a_breaking_move_unless_forced(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    from mcp_suite.servers.prompts.cli import SPEC as PROMPTS
+
+    def prompts(*argv: str) -> tuple[int, str]:
+        code = run(PROMPTS, [*argv, "--data-dir", str(data_dir)], "mcp-suite prompts")
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    assert prompts("publish", str(EXAMPLES))[0] == 0
+    assert prompts("label", "SummarizeSupportTicket", "production", "2")[0] == 0
+    code, out = prompts("label", "SummarizeSupportTicket", "production", "1")
+    assert code == 1 and "version 1 of SummarizeSupportTicket requires variable 'output_format'" in out
+    code, out = prompts("label", "SummarizeSupportTicket", "production", "1", "--force")
+    assert code == 0 and "label production -> 1 (was 2)" in out
