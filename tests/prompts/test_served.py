@@ -176,3 +176,35 @@ async def test_output_schema_travels_with_the_prompt(tmp_path: Path, library: Pa
         assert older.meta is not None and "mcp-suite/outputSchema" not in older.meta
         listed = (await tool(client, "list_prompts"))["prompts"][0]
         assert listed["output_schema"] == {"type": "object", "required": ["greeting"]}
+
+
+async def test_run_golden_judges_rubrics_with_the_hosts_model(tmp_path: Path, library: Path) -> None:
+    from mcp.types import CreateMessageResult
+
+    write(
+        library / "judged.yaml",
+        prompt_yaml(name="Judged").replace(
+            "      - contains: Alice\n",
+            "      - rubric: greets Alice by name\n      - similar: {value: 'Greetings, Alice.', threshold: 0.6}\n",
+        )
+        + "output_schema: {type: string}\n",
+    )
+    asked: list[str] = []
+
+    async def sampling(context: Any, params: Any) -> CreateMessageResult:
+        asked.append(params.system_prompt or "")
+        if (params.system_prompt or "").startswith("You grade"):
+            text = '{"pass": true, "reason": "it greets Alice"}'
+        else:
+            text = '"Greetings, Alice."'
+        return CreateMessageResult(role="assistant", content=TextContent(text=text), model="host-model")
+
+    options = {"sampling_callback": sampling}
+    async with connected(tmp_path, library, mode="legacy", client_options=options) as (_, client):
+        report = await tool(client, "run_golden", name="Judged")
+    [case] = report["cases"]
+    assert case["status"] == "passed" and report["passed"] and report["counts"]["passed"] == 1
+    kinds = {a["kind"]: a for a in case["assertions"]}
+    assert kinds["rubric"]["message"] == "judge: pass — it greets Alice"
+    assert kinds["similar"]["passed"] and kinds["output_schema"]["passed"]
+    assert len(asked) == 2 and asked[1].startswith("You grade")
