@@ -10,6 +10,9 @@ if
 
 A variable a new version needs must therefore come with a default (``required: false``) until
 every version the label may serve requires it. Enum values are not compared.
+
+Labels and rollouts point at published versions only: a draft is never served to their callers,
+and the ``draft`` label is reserved for asking for the draft.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mcp_suite.servers.prompts.records import ArgumentInfo
+from mcp_suite.servers.prompts.registry import PromptEntry
+from mcp_suite.servers.prompts.versioning import DRAFT_LABEL
+from mcp_suite.shared.errors import InvalidInputError
 
 
 def incompatibility(
@@ -63,3 +69,20 @@ def common_arguments(versions: Sequence[Sequence[ArgumentInfo]]) -> list[Argumen
         if all(any(o.name == arg.name for o in other) for other in others):
             common.append(arg.model_copy(update={"required": arg.name in required}) if others else arg)
     return common
+
+
+def is_draft(entry: PromptEntry, version: str) -> bool:
+    """``version`` is the prompt's draft, not a published version."""
+    return entry.draft is not None and entry.draft.version == version and version not in entry.versions
+
+
+def require_published(entry: PromptEntry, label: str, versions: list[str]) -> None:
+    """Labels and rollouts point at published versions only: a draft is never served to their callers."""
+    if label == DRAFT_LABEL:
+        raise InvalidInputError(f"label '{DRAFT_LABEL}' is reserved: it always serves the prompt's draft, if any")
+    for version in versions:
+        if is_draft(entry, version):
+            raise InvalidInputError(
+                f"version {version} of {entry.name} is a draft; publish it first (tool publish, or "
+                "`mcp-suite prompts publish DIR`), then point labels at it"
+            )

@@ -34,21 +34,27 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from mcp_suite.servers.prompts.contracts import common_arguments, incompatibility
+from mcp_suite.servers.prompts.contracts import common_arguments, incompatibility, is_draft, require_published
 from mcp_suite.servers.prompts.library import FileRef, KnownFile, Library
 from mcp_suite.servers.prompts.prices import PriceTable
-from mcp_suite.servers.prompts.records import ArgumentInfo, PromptSummary, VersionStats
+from mcp_suite.servers.prompts.records import PromptSummary, VersionStats
 from mcp_suite.servers.prompts.registry import (
     KnownFileRow,
     LabelChange,
     PromptEntry,
     PublishedVersion,
-    PublishItem,
     PublishOutcome,
     Registry,
 )
 from mcp_suite.servers.prompts.rollout import bucket, choose, validate_splits
 from mcp_suite.servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, PromptSpec, load_prompt_text
+from mcp_suite.servers.prompts.summaries import (
+    publish_item,
+    settings_text,
+    summarise_spec,
+    template_text,
+    unified_diff,
+)
 from mcp_suite.servers.prompts.telemetry import Run, Telemetry
 from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL, DRAFT_LABEL, version_key
 from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
@@ -207,10 +213,10 @@ class PromptService:
             pending = library.pending()
             drafts = self._split_drafts(pending, report)
             outcome = await self.registry.publish(
-                [_publish_item(p) for path, p in pending.items() if path not in drafts], self.author, atomic=False
+                [publish_item(p) for path, p in pending.items() if path not in drafts], self.author, atomic=False
             )
             await self.registry.save_drafts(
-                [_publish_item(p) for p in drafts.values()], self.author, forget_files=[str(p) for p in scan.removed]
+                [publish_item(p) for p in drafts.values()], self.author, forget_files=[str(p) for p in scan.removed]
             )
             for conflict in outcome.conflicts:
                 path = Path(conflict.item.source_file or "")
@@ -278,7 +284,7 @@ class PromptService:
             raise InvalidInputError(
                 "nothing was published; fix these prompt files first:\n" + "\n".join(str(e) for e in loaded.errors)
             )
-        outcome = await self.registry.publish([_publish_item(p) for p in loaded.prompts], self.author, atomic=True)
+        outcome = await self.registry.publish([publish_item(p) for p in loaded.prompts], self.author, atomic=True)
         for prompt in loaded.prompts:
             self._specs[(prompt.spec.name, prompt.spec.version, prompt.content_hash)] = prompt.spec
         await self.refresh()
@@ -307,7 +313,7 @@ class PromptService:
         if version:
             if version not in entry.versions:
                 listed = ", ".join(sorted(entry.versions, key=version_key)) or "none"
-                hint = f"; {version} is a draft: ask for label '{DRAFT_LABEL}'" if _is_draft(entry, version) else ""
+                hint = f"; {version} is a draft: ask for label '{DRAFT_LABEL}'" if is_draft(entry, version) else ""
                 raise NotFoundError(f"prompt '{name}' has no version '{version}' (published: {listed}){hint}")
             return Resolution(name, version, "version", f"version {version} was requested")
         if label == DRAFT_LABEL:
@@ -467,14 +473,14 @@ class PromptService:
             self.resolve(name, version=version)
         old, new = self.spec(name, from_version), self.spec(name, to_version)
         return (
-            _unified(_template_text(old), _template_text(new), name, from_version, to_version),
-            _unified(_settings_text(old), _settings_text(new), name, from_version, to_version),
+            unified_diff(template_text(old), template_text(new), name, from_version, to_version),
+            unified_diff(settings_text(old), settings_text(new), name, from_version, to_version),
         )
 
     async def set_label(self, name: str, label: str, version: str, *, force: bool = False) -> str | None:
         """Point ``label`` at ``version``, refused when its callers' calls would not fit it (unless ``force``)."""
         entry = self.entry(name)
-        _not_draft(entry, label, [version])
+        require_published(entry, label, [version])
         if version in entry.versions and not force:
             self._require_compatible(entry, label, [version])
         previous = await self.registry.set_label(name, label, version, self.author)
@@ -495,7 +501,7 @@ class PromptService:
     async def set_rollout(self, name: str, label: str, splits: Mapping[str, float]) -> dict[str, float]:
         """Split ``label``'s traffic; every version of the split must take the calls the label's callers make."""
         entry = self.entry(name)
-        _not_draft(entry, label, list(splits))
+        require_published(entry, label, list(splits))
         if splits and label in entry.labels:
             clean = validate_splits(splits, set(entry.versions))
             self._require_compatible(entry, label, list(clean))
@@ -595,77 +601,3 @@ def _versions_on_disk(library: Library) -> dict[str, list[str]]:
     for ref in library.current().values():
         found.setdefault(ref.name, []).append(ref.version)
     return {name: sorted(set(versions), key=version_key, reverse=True) for name, versions in found.items()}
-
-
-def _is_draft(entry: PromptEntry, version: str) -> bool:
-    return entry.draft is not None and entry.draft.version == version and version not in entry.versions
-
-
-def _not_draft(entry: PromptEntry, label: str, versions: list[str]) -> None:
-    """Labels and rollouts point at published versions only: a draft is never served to their callers."""
-    if label == DRAFT_LABEL:
-        raise InvalidInputError(f"label '{DRAFT_LABEL}' is reserved: it always serves the prompt's draft, if any")
-    for version in versions:
-        if _is_draft(entry, version):
-            raise InvalidInputError(
-                f"version {version} of {entry.name} is a draft; publish it first (tool publish, or "
-                "`mcp-suite prompts publish DIR`), then point labels at it"
-            )
-
-
-def summarise_spec(spec: PromptSpec) -> PromptSummary:
-    """What prompts/list shows of a version: its title, description, arguments and output contract."""
-    return PromptSummary(
-        title=spec.title,
-        description=spec.description,
-        arguments=[
-            ArgumentInfo(
-                name=v.name,
-                description=v.description,
-                required=v.required,
-                enum=v.enum,
-                default=None if v.default is None else str(v.default),
-            )
-            for v in spec.input_variables
-        ],
-        output_schema=spec.output_schema,
-    )
-
-
-def _publish_item(loaded: LoadedPrompt) -> PublishItem:
-    return PublishItem(
-        name=loaded.spec.name,
-        version=loaded.spec.version,
-        content_hash=loaded.content_hash,
-        source_text=loaded.source_text,
-        source_file=str(loaded.path),
-        description=loaded.spec.description,
-        line=loaded.spec.line_of("version"),
-        summary=summarise_spec(loaded.spec).model_dump_json(exclude_defaults=True),
-    )
-
-
-def _template_text(spec: PromptSpec) -> str:
-    if spec.template is not None:
-        return spec.template
-    return "\n".join(f"--- {m.role} ---\n{m.content}" for m in spec.as_messages())
-
-
-def _settings_text(spec: PromptSpec) -> str:
-    data = {
-        "description": spec.description,
-        "tags": spec.tags,
-        "execution_settings": spec.execution_settings.model_dump(mode="json"),
-        "input_variables": [v.model_dump(mode="json", exclude_defaults=True) for v in spec.input_variables],
-    }
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
-
-
-def _unified(old: str, new: str, name: str, from_version: str, to_version: str) -> str:
-    lines = difflib.unified_diff(
-        old.splitlines(keepends=True),
-        new.splitlines(keepends=True),
-        fromfile=f"{name}@{from_version}",
-        tofile=f"{name}@{to_version}",
-    )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
