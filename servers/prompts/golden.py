@@ -25,6 +25,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from mcp_suite.servers.prompts.rendering import render_prompt
@@ -159,10 +160,16 @@ class Graders:
 
     def embedding(self) -> Embedder:
         if self.embedder is None:
-            from mcp_suite.shared.embeddings import WordLlamaEmbedder
-
-            self.embedder = WordLlamaEmbedder()
+            self.embedder = _default_embedder()
         return self.embedder
+
+
+@lru_cache(maxsize=1)
+def _default_embedder() -> Embedder:
+    """The built-in offline embedder, loaded once per process (its model is 16 MB)."""
+    from mcp_suite.shared.embeddings import WordLlamaEmbedder
+
+    return WordLlamaEmbedder()
 
 
 async def _judge(output: str, assertion: RubricAssertion, spec: PromptSpec, graders: Graders) -> AssertionResult:
