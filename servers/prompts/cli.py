@@ -67,6 +67,9 @@ def _label_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("label", help="label, e.g. production or staging")
     parser.add_argument("version", nargs="?", help="version to point the label at (omit with --rollback)")
     parser.add_argument("--rollback", action="store_true", help="move the label back to its previous version")
+    parser.add_argument(
+        "--force", action="store_true", help="move it even if the version's arguments do not fit the label's callers"
+    )
 
 
 def _label(settings: PromptsSettings, args: argparse.Namespace) -> int:
@@ -79,10 +82,10 @@ def _label(settings: PromptsSettings, args: argparse.Namespace) -> int:
         service = await _open_service(settings)
         try:
             if args.rollback:
-                before, after = await service.rollback(args.name, args.label)
+                before, after = await service.rollback(args.name, args.label, force=args.force)
                 print(f"{args.name}: label {args.label} rolled back from {before} to {after}")
             else:
-                previous = await service.set_label(args.name, args.label, args.version)
+                previous = await service.set_label(args.name, args.label, args.version, force=args.force)
                 print(f"{args.name}: label {args.label} -> {args.version} (was {previous or 'unset'})")
         finally:
             await service.registry.close()
