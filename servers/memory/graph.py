@@ -427,6 +427,14 @@ class GraphStore:
             incoming=links["to_id"],
         )
 
+    async def namespaces(self) -> list[tuple[str, int]]:
+        """Every namespace of the database file with its entity count (the console's switcher)."""
+        async with (
+            self.db.snapshot() as conn,
+            conn.execute("SELECT namespace, count(*) FROM entities GROUP BY namespace ORDER BY namespace") as cur,
+        ):
+            return [(n, c) for n, c in await cur.fetchall()]
+
     async def export(self) -> KnowledgeGraph:
         """The whole namespace, unpaged, in creation order (for ``memory export``)."""
         async with self.db.snapshot() as conn:
