@@ -3,15 +3,20 @@ effect in the databases the MCP servers use."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+import subprocess
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.console.conftest import seed, serve
+from tests.support import free_port, script
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +118,83 @@ def test_without_a_token_the_console_is_read_only(tmp_path: Path, data: Path) ->
         )
         assert refused.status_code == 403 and "--auth-token" in refused.text
         assert "production" not in _labels(data)
+
+
+@contextmanager
+def _signed_in(base: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base) as browser:
+        browser.post("/console/login", data={"token": TOKEN})
+        yield browser
+
+
+def test_rollout_starts_and_ends_through_the_page(base: str, data: Path) -> None:
+    def rollouts() -> list[tuple[str, str]]:
+        with sqlite3.connect(data / "prompts.db") as conn:
+            return conn.execute("SELECT label, splits FROM rollouts WHERE name = 'SummarizeSupportTicket'").fetchall()
+
+    with _signed_in(base) as browser:
+        key = _form_key(browser.get("/console/prompts/prompt", params={"name": "SummarizeSupportTicket"}).text)
+        form = {"name": "SummarizeSupportTicket", "label": "staging", "form_key": key, "confirm": "yes"}
+        browser.post("/console/prompts/label", data={**form, "version": "1"})
+        bad = browser.post("/console/prompts/rollout", data={**form, "splits": "1=ninety"})
+        assert bad.status_code == 400 and "VERSION=PERCENT" in bad.text
+        started = browser.post("/console/prompts/rollout", data={**form, "splits": "1=90, 2=10"})
+        assert started.status_code == 303
+        assert [(label, json.loads(splits)) for label, splits in rollouts()] == [("staging", {"1": 90.0, "2": 10.0})]
+        ended = browser.post("/console/prompts/rollout", data={**form, "splits": ""})
+        assert ended.status_code == 303 and "ended" in browser.get(ended.headers["location"]).text
+        assert rollouts() == []
+
+
+def test_delete_source_through_the_page(base: str, data: Path) -> None:
+    def sources() -> list[str]:
+        with sqlite3.connect(data / "retrieval.db") as conn:
+            return [row[0] for row in conn.execute("SELECT source FROM documents")]
+
+    (source,) = sources()
+    with _signed_in(base) as browser:
+        key = _form_key(browser.get("/console/retrieval/").text)
+        asked = browser.post("/console/retrieval/delete", data={"source": source, "form_key": key})
+        assert asked.status_code == 200 and "Remove" in asked.text and sources() == [source]
+        done = browser.post("/console/retrieval/delete", data={"source": source, "form_key": key, "confirm": "yes"})
+        assert done.status_code == 303 and sources() == []
+        with sqlite3.connect(data / "retrieval.db") as conn:
+            assert conn.execute("SELECT count(*) FROM chunks").fetchone() == (0,)
+        assert "Nothing indexed yet" in browser.get("/console/retrieval/").text
+
+
+def test_console_command_prints_a_link_that_signs_in(tmp_path: Path, data: Path) -> None:
+    port = free_port()
+    stderr_path = tmp_path / "stderr.txt"
+    with stderr_path.open("wb") as stderr:
+        proc = subprocess.Popen(
+            [script("mcp-suite"), "console", "--port", str(port), "--data-dir", str(data)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        link = None
+        while link is None:
+            assert proc.poll() is None, stderr_path.read_text()
+            assert time.monotonic() < deadline, stderr_path.read_text()
+            found = re.search(r"open (http://\S+/console/login\?token=\S+)", stderr_path.read_text())
+            link = found.group(1) if found else None
+            time.sleep(0.1)
+        with httpx.Client() as browser:
+            for _ in range(100):  # the link is printed just before the port opens
+                try:
+                    signed = browser.get(link)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            assert signed.status_code == 303
+            page = browser.get(f"http://127.0.0.1:{port}/console/memory/")
+            assert page.status_code == 200 and "Ada Lovelace" in page.text
+            assert "Sign out" in page.text  # signed in by the link: actions are offered
+            # No MCP endpoints: the console command only serves the console.
+            assert browser.post(f"http://127.0.0.1:{port}/memory/mcp").status_code == 404
+        assert httpx.get(f"http://127.0.0.1:{port}/console/memory/").status_code == 303  # others need the link
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
