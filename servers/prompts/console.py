@@ -28,7 +28,7 @@ from mcp_suite.servers.prompts.settings import PromptsSettings
 from mcp_suite.servers.prompts.telemetry import Telemetry, VersionStats
 from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL
 from mcp_suite.shared.console.web import BASE, Section, confirmed_action, error_page, render
-from mcp_suite.shared.errors import InvalidInputError, SuiteError
+from mcp_suite.shared.errors import InvalidInputError, NotFoundError, SuiteError
 
 HISTORY_ROWS = 50
 
@@ -161,7 +161,7 @@ class _Prompts:
             history = (await service.label_history(name))[:HISTORY_ROWS]
             stats = await service.stats(name, request.query_params.get("since") or None)
         except SuiteError as exc:
-            return error_page(request, str(exc), status=404)
+            return error_page(request, str(exc), status=404 if isinstance(exc, NotFoundError) else 400)
         versions = service.versions(name)
         labels_of: dict[str, list[str]] = {}
         for label, version in entry.labels.items():

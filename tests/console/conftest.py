@@ -26,6 +26,7 @@ MEMORY = [
     _entity("Charles Babbage", "person", "designed the Analytical Engine"),
     _entity("Analytical Engine", "machine", "a mechanical general-purpose computer"),
     _entity("Luigi Menabrea", "person", "wrote the paper Ada translated"),
+    _entity("<script>document.title='owned'</script>", "probe", "markup in stored text stays text"),
     _relation("Ada Lovelace", "Charles Babbage", "worked with"),
     _relation("Charles Babbage", "Analytical Engine", "designed"),
     _relation("Luigi Menabrea", "Analytical Engine", "described"),

@@ -141,6 +141,7 @@ def test_page_loads_without_console_errors(browser: Any, base: str, shot: str) -
     console_errors(browser)  # drop what earlier pages logged
     visit(browser, base + PAGES[shot], shot)
     assert browser.find_element(By.TAG_NAME, "h1").text
+    assert browser.title.endswith("mcp-suite")  # the probe entity's <script> never ran
     assert "That did not work" not in browser.page_source
     assert console_errors(browser) == []
 

@@ -71,6 +71,12 @@ def test_every_page_needs_the_token_once(base: str) -> None:
         assert away.headers["location"] == "/console/"
 
 
+def test_stored_markup_is_escaped(base: str) -> None:
+    page = httpx.get(f"{base}/console/memory/", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert "&lt;script&gt;document.title=&#39;owned&#39;&lt;/script&gt;" in page.text
+    assert "<script>" not in page.text
+
+
 def test_label_move_needs_the_form_key_and_a_confirmation(base: str, data: Path) -> None:
     before = _labels(data)
     with httpx.Client(base_url=base) as browser:
