@@ -26,6 +26,7 @@ from mcp_suite.servers.prompts.registry import Registry
 from mcp_suite.servers.prompts.service import PromptService, summarise_spec
 from mcp_suite.servers.prompts.settings import PromptsSettings
 from mcp_suite.servers.prompts.telemetry import Telemetry, VersionStats
+from mcp_suite.servers.prompts.timeline import Timeline, timeline
 from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL
 from mcp_suite.shared.console.web import BASE, Section, confirmed_action, error_page, render
 from mcp_suite.shared.errors import InvalidInputError, NotFoundError, SuiteError
@@ -116,6 +117,31 @@ def charts(stats: list[VersionStats]) -> list[dict[str, Any]]:
     ]
 
 
+def trends(line: Timeline) -> list[dict[str, Any]]:
+    """The readout over time: one line per version, one point per day (or hour) with runs."""
+
+    def series(pick: Any) -> list[tuple[str, list[float | None]]]:
+        return [(version, [None if s is None else pick(s) for s in stats]) for version, stats in line.series.items()]
+
+    def pct(value: float | None) -> float | None:
+        return None if value is None else 100 * value
+
+    per = f"per {line.unit}"
+    return [
+        {"id": "trend-runs", "title": f"Runs {per}", "unit": "", "digits": 0, "series": series(lambda s: s.runs)},
+        {"id": "trend-p50", "title": "Latency p50 (ms)", "unit": "", "series": series(lambda s: s.latency_p50_ms)},
+        {"id": "trend-p95", "title": "Latency p95 (ms)", "unit": "", "series": series(lambda s: s.latency_p95_ms)},
+        {"id": "trend-cost", "title": f"Cost {per}", "unit": "", "digits": 4, "series": series(lambda s: s.total_cost)},
+        {"id": "trend-errors", "title": "Error rate", "unit": "%", "series": series(lambda s: pct(s.error_rate))},
+        {
+            "id": "trend-approval",
+            "title": "Approval rate",
+            "unit": "%",
+            "series": series(lambda s: pct(s.approval_rate)),
+        },
+    ]
+
+
 @dataclass
 class _Prompts:
     settings: PromptsSettings
@@ -159,7 +185,9 @@ class _Prompts:
         try:
             entry = service.entry(name)
             history = (await service.label_history(name))[:HISTORY_ROWS]
-            stats = await service.stats(name, request.query_params.get("since") or None)
+            since = request.query_params.get("since") or None
+            stats = await service.stats(name, since)
+            line = await timeline(service.registry.db, name, since)
         except SuiteError as exc:
             return error_page(request, str(exc), status=404 if isinstance(exc, NotFoundError) else 400)
         versions = service.versions(name)
@@ -178,6 +206,8 @@ class _Prompts:
                 "history": history,
                 "stats": stats,
                 "charts": charts(stats) if stats else [],
+                "timeline": line,
+                "trends": trends(line) if line.buckets else [],
                 "since": request.query_params.get("since", ""),
                 "diff_from": newest[0],
                 "diff_to": newest[-1],

@@ -200,6 +200,14 @@ def test_prompt_charts_render_from_recorded_runs(browser: Any, base: str) -> Non
     assert len(errors) == 2 and float(errors[0].get_attribute("height")) == 0  # version 1 never failed
     assert len(browser.find_elements(By.CSS_SELECTOR, "#chart-p95 rect.bar")) == 2
     assert "16.7%" in browser.find_element(By.ID, "stats").text  # 1 error in 6 runs of version 2
+    # Over time: every run was recorded within the hour, so one point per version on each trend chart.
+    points = browser.find_elements(By.CSS_SELECTOR, "#trend-runs circle.point")
+    assert sorted(p.get_attribute("data-series") for p in points) == ["1", "2"]
+    counts = sorted(
+        p.find_element(By.TAG_NAME, "title").get_attribute("textContent").rsplit(": ", 1)[1] for p in points
+    )
+    assert counts == ["4", "6"]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#trends figure")) == 6
 
 
 def test_label_move_through_the_page_reaches_prompts_list(browser: Any, base: str) -> None:
