@@ -36,7 +36,7 @@ from mcp_suite.shared.errors import SuiteError
 from mcp_suite.shared.settings import ServerSettings
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,19 @@ BASE = "/console"
 COOKIE = "mcp_suite_console"
 TEMPLATES = Path(__file__).with_name("templates")
 _LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+# Nothing is loaded from elsewhere (no CDN, by policy, not just by habit), no page can be framed by
+# another site, and the sign-in link's token never leaves in a Referer header.
+_SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'unsafe-inline'; style-src 'self'; img-src 'self' data:; "
+        b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on form posts.
+    (b"referrer-policy", b"same-origin"),
+    (b"x-content-type-options", b"nosniff"),
+]
 
 
 @dataclass(frozen=True)
@@ -187,10 +200,16 @@ class _Guard:
             return
         request = Request(scope, receive)
         response = await self._refuse(request)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *_SECURITY_HEADERS]}
+            await send(message)
+
         if response is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_with_headers)
         else:
-            await response(scope, receive, send)
+            await response(scope, receive, send_with_headers)
 
     async def _refuse(self, request: Request) -> Response | None:
         console = self.console

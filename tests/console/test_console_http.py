@@ -73,6 +73,9 @@ def test_every_page_needs_the_token_once(base: str) -> None:
 
 def test_stored_markup_is_escaped(base: str) -> None:
     page = httpx.get(f"{base}/console/memory/", headers={"Authorization": f"Bearer {TOKEN}"})
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy  # no CDN, no framing
+    assert page.headers["referrer-policy"] == "same-origin"
     assert "&lt;script&gt;document.title=&#39;owned&#39;&lt;/script&gt;" in page.text
     assert "<script>" not in page.text
 
