@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import anyio
+import anyio.to_thread
 from pydantic import Field
+from starlette.types import ASGIApp, Message
 
 from mcp_suite import __version__
 from mcp_suite.shared.cli import SERVERS, ServerSpec, add_settings_arguments, load_spec
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
-    from starlette.types import ASGIApp
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,37 @@ def storage_ready(path: Path) -> str | None:
     return None
 
 
+@asynccontextmanager
+async def asgi_lifespan(app: ASGIApp) -> AsyncIterator[None]:
+    """Run ``app``'s ASGI lifespan: startup on entry, shutdown on exit (what uvicorn does for a top-level app)."""
+    to_app, app_inbox = anyio.create_memory_object_stream[Message](2)
+    app_outbox, from_app = anyio.create_memory_object_stream[Message](2)
+
+    async def receive() -> Message:
+        return await app_inbox.receive()
+
+    async def send(message: Message) -> None:
+        await app_outbox.send(message)
+
+    scope: dict[str, Any] = {"type": "lifespan", "asgi": {"version": "3.0", "spec_version": "2.0"}, "state": {}}
+
+    async def run() -> None:
+        await app(scope, receive, send)
+
+    async with anyio.create_task_group() as group, to_app, from_app, app_inbox, app_outbox:
+        group.start_soon(run)
+        await to_app.send({"type": "lifespan.startup"})
+        started = await from_app.receive()
+        if started["type"] != "lifespan.startup.complete":
+            raise RuntimeError(f"a mounted app failed to start: {started.get('message', started['type'])}")
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                await to_app.send({"type": "lifespan.shutdown"})
+                await from_app.receive()
+
+
 def build_app(
     specs: Sequence[ServerSpec],
     settings: dict[str, Any],
@@ -96,10 +128,10 @@ def build_app(
     from starlette.responses import JSONResponse
     from starlette.routing import Mount, Route
 
-    from mcp_suite.shared.transports import BearerTokenMiddleware, transport_security
+    from mcp_suite.shared.transports import http_app
 
     routes: list[Route | Mount] = []
-    lifespans: list[tuple[Starlette, Any]] = []
+    mounted: list[ASGIApp] = []
     token = common.auth_token.get_secret_value() if common.auth_token is not None else None
 
     async def health(_: Request) -> Response:
@@ -123,33 +155,27 @@ def build_app(
 
     if mcp:
         for spec in specs:
-            own = settings[spec.name]
-            server = spec.build(own)
-            security = transport_security(own)
-            sub: Starlette
-            if common.transport == "sse":
-                sub = server.sse_app(transport_security=security, host=own.host)
-            else:
-                sub = server.streamable_http_app(transport_security=security, host=own.host)
-                lifespans.append((sub, sub.router.lifespan_context))
-            app: ASGIApp = sub if token is None else BearerTokenMiddleware(sub, token)
+            # The very app a single server serves (token, Host/Origin and whatever else transports.py adds),
+            # mounted under /<name>: its paths become /<name>/mcp, /<name>/sse and /<name>/messages/.
+            app = http_app(spec.build(settings[spec.name]), settings[spec.name])
+            mounted.append(app)
             routes.append(Mount(f"/{spec.name}", app=app))
 
     if console:
         from mcp_suite.shared.console.web import console_app
 
         console_sub = console_app(specs, settings, common)
-        lifespans.append((console_sub, console_sub.router.lifespan_context))
+        mounted.append(console_sub)
         routes.append(Mount("/console", app=console_sub))
-
-    if token is None and common.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("serving on %s without --auth-token: anyone who can reach it can use it", common.host)
+        if token is None and common.host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("console on %s without --auth-token: anyone who can reach it can read it", common.host)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Starlette does not run a mounted app's lifespan; each one gets its own, as if it were served alone.
         async with AsyncExitStack() as stack:
-            for sub_app, context in lifespans:
-                await stack.enter_async_context(context(sub_app))
+            for app in mounted:
+                await stack.enter_async_context(asgi_lifespan(app))
             yield
 
     return Starlette(routes=routes, lifespan=lifespan)

@@ -427,14 +427,6 @@ class GraphStore:
             incoming=links["to_id"],
         )
 
-    async def namespaces(self) -> list[tuple[str, int]]:
-        """Every namespace of the database file with its entity count (the console's switcher)."""
-        async with (
-            self.db.snapshot() as conn,
-            conn.execute("SELECT namespace, count(*) FROM entities GROUP BY namespace ORDER BY namespace") as cur,
-        ):
-            return [(n, c) for n, c in await cur.fetchall()]
-
     async def export(self) -> KnowledgeGraph:
         """The whole namespace, unpaged, in creation order (for ``memory export``)."""
         async with self.db.snapshot() as conn:
@@ -445,6 +437,11 @@ class GraphStore:
             entities = await self._entities(conn, rows, by_namespace=True)
             relations = await self._relations(conn, "r.namespace = ?", (self.namespace,))
         return KnowledgeGraph(entities=entities, relations=relations)
+
+    async def namespaces(self) -> list[str]:
+        """Every namespace of the database that holds at least one entity (a namespace is not stored apart)."""
+        async with self.db.snapshot() as conn, conn.execute("SELECT DISTINCT namespace FROM entities") as cur:
+            return sorted(str(row[0]) for row in await cur.fetchall())
 
     # ---- internals ------------------------------------------------------------------------------
 

@@ -157,3 +157,33 @@ def test_serve_rejects_an_unknown_server_and_stdio(data_dir: Path) -> None:
     assert unknown.returncode == 2 and "unknown server memroy" in unknown.stderr and "memory" in unknown.stderr
     stdio = subprocess.run([script("mcp-suite"), "serve", "--transport", "stdio"], capture_output=True, text=True)
     assert stdio.returncode == 2 and "stdio" in stdio.stderr
+
+
+@pytest.mark.usefixtures("no_embedder")
+def test_a_mounted_server_answers_exactly_like_the_single_server(data_dir: Path) -> None:
+    """Whatever the single server's HTTP stack checks (token, Host, Origin, Accept …), the mount checks too."""
+    requests = {
+        "no token": {},
+        "good": {"Authorization": f"Bearer {TOKEN}"},
+        "wrong Accept": {"Authorization": f"Bearer {TOKEN}", "Accept": "text/html"},
+        "foreign Host": {"Authorization": f"Bearer {TOKEN}", "Host": "evil.example.com"},
+        "foreign Origin": {"Authorization": f"Bearer {TOKEN}", "Origin": "http://evil.example.com"},
+    }
+
+    def statuses(url: str) -> dict[str, int]:
+        return {
+            name: httpx.post(url, json=INITIALIZE, headers={**MCP_HEADERS, **extra}).status_code
+            for name, extra in requests.items()
+        }
+
+    single_port, gateway_port = free_port(), free_port()
+    single = [script("mcp-suite-memory"), "--transport", "streamable-http", "--port", str(single_port)]
+    single += ["--data-dir", str(data_dir / "single"), "--auth-token", TOKEN]
+    with (
+        http_server(single, single_port) as single_url,
+        http_server(serve(data_dir, gateway_port, "memory", "--auth-token", TOKEN), gateway_port, path=""),
+    ):
+        alone = statuses(single_url)
+        mounted = statuses(f"http://127.0.0.1:{gateway_port}/memory/mcp")
+    assert mounted == alone
+    assert alone["no token"] == 401 and alone["good"] == 200 and alone["foreign Host"] == 421
