@@ -49,9 +49,9 @@ class ServerSpec:
     summary: str
     settings: type[ServerSettings]
     build: Callable[[Any], MCPServer[Any]]
-    commands: dict[str, Command] = field(default_factory=dict)
     console: Callable[[Any], Any] | None = None
     """Builds the server's pages of the web console from its settings (a ``shared.console.web.Section``)."""
+    commands: dict[str, Command] = field(default_factory=dict)
 
 
 def load_spec(name: str) -> ServerSpec:
@@ -143,25 +143,18 @@ def server_main(name: str) -> Callable[[], None]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``mcp-suite <server> …``"""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("serve", "console"):
+    if (sys.argv[1:2] if argv is None else list(argv)[:1]) in (["serve"], ["console"]):  # see shared/gateway.py
         from mcp_suite.shared.gateway import main as gateway_main
 
-        sys.exit(gateway_main(argv[0], argv[1:]))
+        words = list(sys.argv[1:] if argv is None else argv)
+        sys.exit(gateway_main(words[0], words[1:]))
+    argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in SERVERS:
         if argv and argv[0] in ("--version", "-V"):
             print(f"mcp-suite {__version__}")
             sys.exit(0)
         names = ", ".join(SERVERS)
         print(f"usage: mcp-suite SERVER [options] [COMMAND ...]\n\nservers: {names}\n", file=sys.stderr)
-        print(
-            "       mcp-suite serve [SERVER ...] [options]   every server on one HTTP port, with /console",
-            file=sys.stderr,
-        )
-        print(
-            "       mcp-suite console [options]              the web console over a local data folder\n",
-            file=sys.stderr,
-        )
         print("Run 'mcp-suite SERVER --help' for a server's options and commands.", file=sys.stderr)
         sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
     sys.exit(run(load_spec(argv[0]), argv[1:], f"mcp-suite {argv[0]}"))
