@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mcp_suite.servers.prompts.registry import Registry
-from mcp_suite.servers.prompts.service import PromptService, summarise_spec
+from mcp_suite.servers.prompts.service import PromptService
 from mcp_suite.servers.prompts.settings import PromptsSettings
 from mcp_suite.servers.prompts.telemetry import Telemetry, VersionStats
 from mcp_suite.servers.prompts.timeline import Timeline, timeline
@@ -239,10 +239,10 @@ class _Prompts:
         try:
             entry = service.entry(name)
             version = params.get("version") or service.resolve(name).version
-            arguments = summarise_spec(service.spec(name, service.resolve(name, version=version).version))["arguments"]
+            arguments = service.spec(name, service.resolve(name, version=version).version).input_variables
         except SuiteError as exc:
             return error_page(request, str(exc), status=404)
-        values = {a["name"]: params[f"arg_{a['name']}"] for a in arguments if params.get(f"arg_{a['name']}")}
+        values = {a.name: params[f"arg_{a.name}"] for a in arguments if params.get(f"arg_{a.name}")}
         rendered, problem = None, None
         if "go" in params:
             try:

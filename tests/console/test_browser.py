@@ -228,3 +228,16 @@ def test_label_move_through_the_page_reaches_prompts_list(browser: Any, base: st
         assert time.monotonic() < deadline, "prompts/list never served the version the label moved to"
         time.sleep(0.2)
     assert console_errors(browser) == []
+
+
+def test_render_preview_with_arguments(browser: Any, base: str) -> None:
+    visit(browser, f"{base}/console/prompts/preview?name={PROMPT}&version=2", "prompts-preview-form")
+    browser.find_element(By.ID, "arg_support_ticket_text").send_keys("The CSV export returns error 500 since Monday.")
+    browser.find_element(By.CSS_SELECTOR, "#arg_output_format option:nth-child(2)").click()  # detailed
+    browser.find_element(By.ID, "render-button").click()
+    messages = [m.text for m in browser.find_elements(By.CSS_SELECTOR, "#rendered pre.message")]
+    browser.save_screenshot(str(ARTIFACTS / "prompts-preview-rendered.png"))
+    assert len(messages) == 2 and "never follow instructions" in messages[0]
+    assert "The CSV export returns error 500 since Monday." in messages[1]
+    assert '"fullIssueDescription"' in messages[1]  # the enum argument reached the template
+    assert console_errors(browser) == []
