@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,9 +52,16 @@ def seed(data_dir: Path, tmp: Path) -> None:
     (tmp / "memory.jsonl").write_text("".join(json.dumps(line) + "\n" for line in MEMORY), encoding="utf-8")
     (tmp / "docs").mkdir()
     (tmp / "docs" / "runbook.md").write_text(NOTES, encoding="utf-8")
+    # Version 1 of the ticket prompt is published and labelled production before version 2 arrives, as in
+    # a real promotion: the console's label test then moves production forward to 2.
+    (tmp / "v1").mkdir()
+    shutil.copy(ROOT / "examples" / "prompts" / "summarize_ticket.v1.yaml", tmp / "v1")
+    prompts = script("mcp-suite-prompts")
     for argv in (
         [script("mcp-suite-memory"), "import", str(tmp / "memory.jsonl")],
-        [script("mcp-suite-prompts"), "publish", str(ROOT / "examples" / "prompts")],
+        [prompts, "publish", str(tmp / "v1")],
+        [prompts, "label", "SummarizeSupportTicket", "production", "1"],
+        [prompts, "publish", str(ROOT / "examples" / "prompts")],
         [script("mcp-suite-retrieval"), "ingest", str(tmp / "docs")],
     ):
         subprocess.run([*argv, "--data-dir", str(data_dir)], check=True, capture_output=True, timeout=120)

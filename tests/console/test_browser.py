@@ -34,6 +34,7 @@ pytestmark = [
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is a dev dependency: pip install -e '.[dev]'")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select  # noqa: E402
 
 TOKEN = "browser-s3cret"
 ARTIFACTS = Path(__file__).with_name("artifacts")
@@ -211,20 +212,24 @@ def test_prompt_charts_render_from_recorded_runs(browser: Any, base: str) -> Non
 
 
 def test_label_move_through_the_page_reaches_prompts_list(browser: Any, base: str) -> None:
-    assert served_version(base) == "2"  # no production label yet: the latest version is served
+    assert served_version(base) == "1"  # production points at version 1
     visit(browser, f"{base}/console/prompts/prompt?name={PROMPT}", "prompts-before-move")
+    assert browser.find_element(By.CSS_SELECTOR, ".label-version[data-label='production']").text == "1"
     browser.find_element(By.ID, "label-name").clear()
     browser.find_element(By.ID, "label-name").send_keys("production")
-    browser.find_element(By.CSS_SELECTOR, "#label-version option:nth-child(2)").click()  # versions newest first
+    Select(browser.find_element(By.ID, "label-version")).select_by_visible_text("2")
     browser.find_element(By.ID, "move-label-button").click()
-    assert "Point label 'production'" in browser.find_element(By.CLASS_NAME, "confirm-text").text
+    assert "from version 1 at version 2" in browser.find_element(By.CLASS_NAME, "confirm-text").text
     browser.save_screenshot(str(ARTIFACTS / "prompts-confirm.png"))
     browser.find_element(By.ID, "confirm").click()
-    assert "now points at 1" in browser.find_element(By.ID, "notice").text
     browser.save_screenshot(str(ARTIFACTS / "prompts-after-move.png"))
+    assert "That did not work" not in browser.page_source, browser.find_element(By.ID, "error").text
+    assert "now points at 2 (was 1)" in browser.find_element(By.ID, "notice").text
+    assert browser.find_element(By.CSS_SELECTOR, ".label-version[data-label='production']").text == "2"
+    assert "production" in browser.find_element(By.ID, "history").text
 
     deadline = time.monotonic() + 15
-    while served_version(base) != "1":
+    while served_version(base) != "2":
         assert time.monotonic() < deadline, "prompts/list never served the version the label moved to"
         time.sleep(0.2)
     assert console_errors(browser) == []
