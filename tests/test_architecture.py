@@ -94,3 +94,14 @@ def test_wheel_has_one_top_level_package(tmp_path: Path) -> None:
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"mcp_suite"}
     assert "mcp_suite/shared/db.py" in names and "mcp_suite/servers/memory/server.py" in names
+
+
+def test_shared_core_knows_no_server() -> None:
+    """Servers plug into shared/ (ServerSpec, console sections); shared/ never imports a server."""
+    offenders = {
+        f"{p.relative_to(ROOT)}: {name}"
+        for p in sorted((ROOT / "shared").rglob("*.py"))
+        for name in _absolute_imports(p)
+        if name.startswith("mcp_suite.servers")
+    }
+    assert offenders == set()

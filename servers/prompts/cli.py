@@ -17,6 +17,12 @@ def _build(settings: PromptsSettings) -> Any:
     return build_server(settings)
 
 
+def _console(settings: PromptsSettings) -> Any:
+    from mcp_suite.servers.prompts.console import section
+
+    return section(settings)
+
+
 async def _open_service(settings: PromptsSettings) -> Any:
     from mcp_suite.servers.prompts.registry import Registry
     from mcp_suite.servers.prompts.service import PromptService
@@ -116,6 +122,7 @@ SPEC = ServerSpec(
     summary="A versioned prompt registry served as MCP prompts: labels, rollouts, golden tests and telemetry.",
     settings=PromptsSettings,
     build=_build,
+    console=_console,
     commands=_commands(),
 )
 
