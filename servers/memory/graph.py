@@ -63,7 +63,7 @@ from mcp_suite.servers.memory.models import (
 )
 from mcp_suite.servers.memory.recall import Recall
 from mcp_suite.servers.memory.schema import NOW
-from mcp_suite.servers.memory.semantic import ENTITY, FLOOR, LexicalHit, SemanticHit, fuse
+from mcp_suite.servers.memory.semantic import FLOOR, LexicalHit, SemanticHit, fuse
 from mcp_suite.shared.db import Connection, Database
 from mcp_suite.shared.embeddings import EmbeddingError
 from mcp_suite.shared.errors import InvalidInputError, NotFoundError
@@ -77,8 +77,8 @@ RANK_CAP = 2_000
 """Search matches beyond this many are not all BM25-ranked (see ``GraphStore._collect``)."""
 FUSION_POOL = 50
 """Candidates each leg of a hybrid search contributes before fusion."""
-SEMANTIC_ROWS = 300
-"""Nearest observation/entity vectors fetched per semantic search (several may belong to one entity)."""
+SEMANTIC_ROWS = 200
+"""Entities the semantic leg proposes before they are checked against the store."""
 MATCHES_SHOWN = 3
 """Matching observations listed per search hit."""
 DUPLICATE_BLOCK = 200
@@ -108,9 +108,10 @@ class _DryRun(Exception):
 class _Changes:
     """What a transaction wrote, for the semantic index once it has committed."""
 
-    observations: list[tuple[int, str]] = field(default_factory=list)
+    observations: list[tuple[int, int, str]] = field(default_factory=list)
     entities: list[tuple[int, str, str]] = field(default_factory=list)
     removed_entities: list[int] = field(default_factory=list)
+    moved: tuple[list[int], int] | None = None  # observation ids now on another entity, and that entity
 
 
 def _quoted(names: Iterable[str], most: int = 20) -> str:
@@ -150,6 +151,9 @@ class GraphStore:
 
     def _committed(self, changes: _Changes) -> None:
         if self.recall is not None:
+            self.recall.changed()
+            if changes.moved is not None:
+                self.recall.moved(*changes.moved)
             if changes.removed_entities:
                 self.recall.removed(entity_ids=changes.removed_entities)
             self.recall.written(changes.observations, changes.entities)
@@ -450,7 +454,7 @@ class GraphStore:
                         f"no entity named {_quoted(missing)} (merging needs exact entity names; see search_nodes "
                         "or find_duplicates). Nothing was changed."
                     )
-                plan = await self._merge(conn, [ids[n] for n in sources_named], ids[into], sources_named, into)
+                plan = await self._merge(conn, [ids[n] for n in sources_named], ids[into], sources_named, into, changes)
                 plan.dryRun = dry_run
                 if dry_run:
                     raise _DryRun(plan)
@@ -461,7 +465,13 @@ class GraphStore:
         return plan
 
     async def _merge(
-        self, conn: Connection, sources: list[int], target: int, source_names: list[str], into: str
+        self,
+        conn: Connection,
+        sources: list[int],
+        target: int,
+        source_names: list[str],
+        into: str,
+        changes: _Changes,
     ) -> MergePlan:
         src = json.dumps(sources)
         async with conn.execute(
@@ -480,6 +490,7 @@ class GraphStore:
                 current.add(content)
         await conn.execute(f"DELETE FROM observations WHERE id IN {_IN_IDS}", (json.dumps(drop),))
         await conn.execute(f"UPDATE observations SET entity_id = ? WHERE entity_id IN {_IN_IDS}", (target, src))
+        changes.moved = ([i for i, _, _ in facts if i not in set(drop)], target)
 
         touching = [*sources, target]
         async with conn.execute(
@@ -656,7 +667,7 @@ class GraphStore:
         found = ranked[:want]
         ids = [entity_id for entity_id, _ in found[:limit]]
         async with self.db.snapshot() as conn:
-            rows = await self._rows_by_id(conn, ids)
+            rows = await self._rows_by_id(conn, ids, as_of, namespace=True)
             graph = await self._subgraph(conn, rows, as_of)
             matches = await self._matches(conn, rows, dict(found), query, obs_scores, query_vector, as_of)
         graph.matches = matches
@@ -736,34 +747,11 @@ class GraphStore:
         return [LexicalHit(entity_id, max(tier, 0), in_name=tier < 0) for tier, _, entity_id in hits[:want]]
 
     async def _semantic(self, query: str, as_of: str | None) -> tuple[list[SemanticHit], dict[int, float], np.ndarray]:
-        """Entities nearest in meaning, best first; the cosine of each matching observation; the query vector."""
+        """Entities nearest in meaning, best first, and the query vector. (Entities deleted meanwhile by
+        another process, or created after ``as_of``, are dropped when the results are read.)"""
         assert self.recall is not None
-        rows, query_vector = await self.recall.search(query, SEMANTIC_ROWS)
-        obs_hits = {key_id: score for kind, key_id, score in rows if kind != ENTITY}
-        entity_hits = {key_id: score for kind, key_id, score in rows if kind == ENTITY}
-        valid, valid_params = _valid("o", as_of)
-        existed, existed_params = _existed("e", as_of)
-        best: dict[int, float] = {}
-        obs_scores: dict[int, float] = {}
-        async with self.db.snapshot() as conn:
-            # Resolved against the store: rows deleted or moved (merged) since they were indexed fall out here.
-            async with conn.execute(
-                "SELECT o.id, o.entity_id FROM observations o JOIN entities e ON e.id = o.entity_id "
-                f"WHERE o.id IN {_IN_IDS} AND e.namespace = ? AND {valid} AND {existed}",
-                (json.dumps(list(obs_hits)), self.namespace, *valid_params, *existed_params),
-            ) as cur:
-                for obs_id, entity_id in await cur.fetchall():
-                    score = obs_hits[obs_id]
-                    obs_scores[obs_id] = score
-                    best[entity_id] = max(best.get(entity_id, -1.0), score)
-            async with conn.execute(
-                f"SELECT e.id FROM entities e WHERE e.id IN {_IN_IDS} AND e.namespace = ? AND {existed}",
-                (json.dumps(list(entity_hits)), self.namespace, *existed_params),
-            ) as cur:
-                for (entity_id,) in await cur.fetchall():
-                    best[entity_id] = max(best.get(entity_id, -1.0), entity_hits[entity_id])
-        ordered = sorted(best.items(), key=lambda item: -item[1])[:FUSION_POOL]
-        return [SemanticHit(entity_id, score) for entity_id, score in ordered], obs_scores, query_vector
+        found, query_vector = await self.recall.search(query, SEMANTIC_ROWS, past=as_of is not None)
+        return [SemanticHit(entity_id, score) for entity_id, score in found[:FUSION_POOL]], {}, query_vector
 
     async def _matches(
         self,
@@ -1055,14 +1043,18 @@ class GraphStore:
                 found.update({alias: entity_id for alias, entity_id in await cur.fetchall()})
         return found
 
-    async def _rows_by_id(self, conn: Connection, ids: Sequence[int], as_of: str | None = None) -> list[_Row]:
-        """Entity rows in the order of ``ids`` (those that existed at ``as_of``, when given)."""
+    async def _rows_by_id(
+        self, conn: Connection, ids: Sequence[int], as_of: str | None = None, namespace: bool = False
+    ) -> list[_Row]:
+        """Entity rows in the order of ``ids`` (those that existed at ``as_of``, when given; in this
+        namespace, with ``namespace``)."""
         if not ids:
             return []
         existed, existed_params = _existed("e", as_of)
+        ns, ns_params = ("e.namespace = ?", (self.namespace,)) if namespace else ("1", ())
         async with conn.execute(
-            f"SELECT id, name, entity_type FROM entities e WHERE id IN {_IN_IDS} AND {existed}",
-            (json.dumps(list(ids)), *existed_params),
+            f"SELECT id, name, entity_type FROM entities e WHERE id IN {_IN_IDS} AND {existed} AND {ns}",
+            (json.dumps(list(ids)), *existed_params, *ns_params),
         ) as cur:
             found = {r[0]: _Row(*r) for r in await cur.fetchall()}
         return [found[i] for i in dict.fromkeys(ids) if i in found]
@@ -1219,7 +1211,7 @@ class GraphStore:
             (valid_from, json.dumps(list(facts))),
         ) as cur:
             rows = [(i, e, c) for i, e, c in await cur.fetchall()]
-        changes.observations.extend((i, c) for i, _, c in rows)
+        changes.observations.extend(rows)
         return rows
 
     async def _create_relations(self, conn: Connection, relations: Sequence[RelationRef]) -> list[Relation]:

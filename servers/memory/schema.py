@@ -77,6 +77,7 @@ DROP TABLE observations;
 ALTER TABLE observations_v2 RENAME TO observations;
 CREATE UNIQUE INDEX observations_current ON observations (entity_id, content) WHERE valid_to IS NULL;
 CREATE INDEX observations_entity ON observations (entity_id, id);
+CREATE INDEX observations_ended ON observations (valid_to) WHERE valid_to IS NOT NULL;
 
 CREATE TABLE relations_v2 (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
