@@ -278,6 +278,10 @@ CONFIDENT = 0.4
 """Summed excess at or above this is a confident semantic match; below it the semantic leg is damped."""
 
 
+SEMANTIC_ONLY_MIN = 0.5
+"""Weight a semantic hit needs to enter the results when the words did not find that entity."""
+
+
 def semantic_weight(score: float, best: float) -> float:
     """How much a semantic hit counts: full weight near the best entity of this query, fading to nothing
     at half of it; and the whole leg is damped when even its best is weak (the query matches nothing
@@ -305,7 +309,8 @@ def fuse(lexical: Sequence[LexicalHit], semantic: Sequence[SemanticHit]) -> list
         best = max(h.score for h in semantic)
         for rank, sem in enumerate(semantic):
             weight = semantic_weight(sem.score, best)
-            if weight > 0:
+            # A weak meaning match may reorder what the words found, but is not a result on its own.
+            if weight >= SEMANTIC_ONLY_MIN or (weight > 0 and sem.entity_id in scores):
                 scores[sem.entity_id] = scores.get(sem.entity_id, 0.0) + weight / (RRF_K + rank + 1)
     top = 2.0 / (RRF_K + 1)
     ordered = sorted(scores.items(), key=lambda item: -item[1])
