@@ -24,7 +24,6 @@ about every committed write and embeds it in the background.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -32,9 +31,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mcp_suite.servers.memory import limits, search
+from mcp_suite.servers.memory.duplicates import likely_duplicates
 from mcp_suite.servers.memory.models import (
     AddedObservations,
-    DuplicateGroup,
     Duplicates,
     EndedRelations,
     Entity,
@@ -81,8 +80,6 @@ SEMANTIC_ROWS = 200
 """Entities the semantic leg proposes before they are checked against the store."""
 MATCHES_SHOWN = 3
 """Matching observations listed per search hit."""
-DUPLICATE_BLOCK = 200
-"""Names sharing a first (or last) word compared pairwise for likely duplicates; larger blocks are sampled."""
 
 
 def _valid(alias: str, as_of: str | None) -> tuple[str, tuple[str, ...]]:
@@ -943,54 +940,13 @@ class GraphStore:
         )
 
     async def find_duplicates(self, limit: int = 50) -> Duplicates:
-        """Groups of entities whose names look like the same thing: equal apart from case, spacing or
-        punctuation; one name extending the other ("Alice" / "Alice Smith"); or near-identical spelling."""
+        """Groups of entities whose names look like the same thing (see :mod:`.duplicates`)."""
         async with (
             self.db.snapshot() as conn,
-            conn.execute(
-                "SELECT name, entity_type FROM entities WHERE namespace = ? ORDER BY id", (self.namespace,)
-            ) as cur,
+            conn.execute("SELECT name FROM entities WHERE namespace = ? ORDER BY id", (self.namespace,)) as cur,
         ):
-            entities = [(n, t) for n, t in await cur.fetchall()]
-        groups: list[DuplicateGroup] = []
-        by_key: dict[str, list[str]] = {}
-        for name, _ in entities:
-            by_key.setdefault(_name_key(name), []).append(name)
-        for names in by_key.values():
-            if len(names) > 1:
-                groups.append(
-                    DuplicateGroup(names=names, reason="same name apart from case, spacing or punctuation", score=1.0)
-                )
-        keys = list(by_key)
-        blocks: dict[str, list[str]] = {}
-        for key in keys:
-            tokens = key.split()
-            if tokens:
-                blocks.setdefault("f:" + tokens[0], []).append(key)
-                if len(tokens) > 1:
-                    blocks.setdefault("l:" + tokens[-1], []).append(key)
-        seen: set[tuple[str, str]] = set()
-        for block in blocks.values():
-            block = block[:DUPLICATE_BLOCK]
-            for i, a in enumerate(block):
-                for b in block[i + 1 :]:
-                    pair = (a, b) if a < b else (b, a)
-                    if pair in seen:
-                        continue
-                    seen.add(pair)
-                    ta, tb = a.split(), b.split()
-                    short, long = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
-                    ratio = difflib.SequenceMatcher(None, a, b).ratio()
-                    if long[: len(short)] == short or long[-len(short) :] == short:
-                        reason = "one name extends the other"
-                    elif ratio >= 0.85:
-                        reason = "near-identical spelling"
-                    else:
-                        continue
-                    groups.append(
-                        DuplicateGroup(names=[by_key[a][0], by_key[b][0]], reason=reason, score=round(ratio, 3))
-                    )
-        groups.sort(key=lambda g: (-g.score, g.names))
+            names = [name for (name,) in await cur.fetchall()]
+        groups = likely_duplicates(names)
         return Duplicates(
             groups=groups[:limit],
             hint=(
@@ -1296,10 +1252,6 @@ def _matched(words: Sequence[str], text: str) -> int:
 
 def _all_in(words: Sequence[str], text: str) -> bool:
     return bool(words) and _matched(words, text) == len(words)
-
-
-def _name_key(name: str) -> str:
-    return " ".join(re.sub(r"[\W_]+", " ", name.casefold()).split())
 
 
 def _check_name(name: str) -> None:
