@@ -2,15 +2,20 @@
 background embedding (a write never waits for it) and entities stored before vectors existed."""
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 
+from mcp_suite.servers.memory.graph import GraphStore
+from mcp_suite.servers.memory.models import NewEntity, ObservationAddition
+from mcp_suite.servers.memory.recall import Recall
 from mcp_suite.servers.memory.schema import MIGRATIONS
 from mcp_suite.servers.memory.settings import MemorySettings
 from mcp_suite.shared.db import Database
+from mcp_suite.shared.embeddings import EmbedderInfo
 from tests.memory.helpers import call, connect, entity, fail
 
 pytestmark = pytest.mark.anyio
@@ -148,3 +153,46 @@ async def test_a_different_embedder_rebuilds_the_vectors(settings: MemorySetting
         recorded = conn.execute("SELECT value FROM memory_meta WHERE key = 'embedder'").fetchone()[0]
     assert recorded.startswith("wordllama/")
     assert sizes <= {256 * 4}
+
+
+class HeldEmbedder:
+    """A stand-in model that answers only when the test lets it: shows who waits for embedding."""
+
+    info = EmbedderInfo("test", "held", 4)
+
+    def __init__(self) -> None:
+        self.release = anyio.Event()
+        self.calls = 0
+
+    async def embed(self, texts: Sequence[str]) -> Any:
+        import numpy as np
+
+        self.calls += 1
+        await self.release.wait()
+        return np.tile(np.asarray([[0.5, 0.5, 0.5, 0.5]], dtype=np.float32), (len(texts), 1))
+
+
+async def test_a_write_is_acknowledged_while_the_model_is_still_busy(settings: MemorySettings) -> None:
+    db = await Database.open(settings.database_path, MIGRATIONS)
+    model = HeldEmbedder()
+    recall = Recall(db, "default", model)
+    graph = GraphStore(db, "default", recall)
+    try:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(recall.run)
+            with anyio.fail_after(5):
+                await graph.create_entities([NewEntity(name="Ann", entityType="person", observations=["a fact"])])
+                while model.calls == 0:  # the background task has taken the write and is waiting on the model
+                    await anyio.sleep(0.01)
+                # Further writes and word searches are answered meanwhile.
+                await graph.add_observations([ObservationAddition(entityName="Ann", contents=["another fact"])])
+                found = await graph.search("fact", mode="lexical")
+            assert [e.name for e in found.entities] == ["Ann"]
+            assert vector_counts(settings) == (0, 0)
+            model.release.set()
+            with anyio.fail_after(5):
+                while vector_counts(settings) != (2, 1):
+                    await anyio.sleep(0.01)
+            tasks.cancel_scope.cancel()
+    finally:
+        await db.close()
