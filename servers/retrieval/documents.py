@@ -1,6 +1,6 @@
 """The values that flow from reading a source to indexing it: parsed documents and their chunks.
 
-Readers (:mod:`mcp_suite.servers.retrieval.parsing`) produce :class:`ParsedDocument`; the chunker
+Readers (:mod:`mcp_suite.servers.retrieval.readers`) produce :class:`ParsedDocument`; the chunker
 (:mod:`mcp_suite.servers.retrieval.chunking`) turns it into :class:`Chunk` values that keep enough position
 data (heading path, line and character span) for a search hit to cite where it came from.
 """

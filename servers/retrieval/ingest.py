@@ -136,7 +136,7 @@ def walk_files(folder: Path, include: Sequence[str], exclude: Sequence[str]) -> 
     Patterns match the path relative to ``folder`` (``docs/*.md``) or the bare name (``*.md``).
     Without ``include``, every file whose name says it is a supported format is taken.
     """
-    from mcp_suite.servers.retrieval.parsing import detect_type
+    from mcp_suite.servers.retrieval.readers import detect_type
 
     excludes = (*DEFAULT_EXCLUDES, *exclude)
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
@@ -395,7 +395,7 @@ class Ingestor:
             raise InvalidInputError("give the text a source name (e.g. 'notes/meeting-2024-05-01.md')")
         if not text.strip():
             raise InvalidInputError("the text is empty; nothing to ingest")
-        from mcp_suite.servers.retrieval.parsing import parse_text
+        from mcp_suite.servers.retrieval.readers import parse_text
 
         data = text.encode("utf-8")
         if len(data) > self.options.max_file_bytes:
@@ -426,7 +426,7 @@ class Ingestor:
     ) -> IngestReport:
         started = time.perf_counter()
         from mcp_suite.servers.retrieval.fetching import fetch_url
-        from mcp_suite.servers.retrieval.parsing import type_for_content_type
+        from mcp_suite.servers.retrieval.readers import type_for_content_type
 
         fetched = await fetch_url(url, max_bytes=max_bytes, timeout=timeout, client=client)
         self.report.bytes_read += len(fetched.data)
@@ -459,7 +459,7 @@ def _charset(content_type: str | None) -> str | None:
 
 
 def _parse_bytes(data: bytes, name: str, doc_type: DocType | None, encoding: str | None) -> ParsedDocument:
-    from mcp_suite.servers.retrieval.parsing import parse_bytes
+    from mcp_suite.servers.retrieval.readers import parse_bytes
 
     return parse_bytes(data, name=name, doc_type=doc_type, encoding=encoding)
 
