@@ -101,6 +101,10 @@ def _print_report(report: Any, verbose: bool) -> None:
             print(f"{item.status:>9} {item.source}{extra}", file=sys.stderr)
     if report.items_omitted:
         print(f"… {report.items_omitted} more items not shown", file=sys.stderr)
+    for exclusion in report.excluded:
+        examples = ", ".join(exclusion.examples)
+        more = ", …" if exclusion.count > len(exclusion.examples) else ""
+        print(f"not read: {exclusion.count} {exclusion.reason} ({examples}{more})", file=sys.stderr)
     print(report.summary())
 
 

@@ -39,6 +39,7 @@ def ingest_options(settings: RetrievalSettings, **overrides: Any) -> IngestOptio
         max_tokens=settings.chunk_tokens,
         overlap_tokens=settings.chunk_overlap,
         max_file_bytes=int(settings.max_file_mb * 1_048_576),
+        default_excludes=settings.default_excludes,
         **overrides,
     )
 
