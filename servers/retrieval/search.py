@@ -24,6 +24,8 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_suite.servers.retrieval import store
+from mcp_suite.servers.retrieval.citations import citation
+from mcp_suite.servers.retrieval.dedup import AlsoIn, distinct_hits
 from mcp_suite.servers.retrieval.documents import DocType
 from mcp_suite.servers.retrieval.lexical import LexicalIndex
 from mcp_suite.servers.retrieval.library import KnowledgeBase
@@ -103,6 +105,7 @@ class SearchHit(BaseModel):
     citation: str = Field(description="ready-made citation: source:start-end § heading path")
     lexical_rank: int | None = Field(default=None, description="rank in the BM25 list, if it was there")
     semantic_rank: int | None = Field(default=None, description="rank in the vector list, if it was there")
+    also_in: list[AlsoIn] = Field(default_factory=list, description="other sources holding the same passage")
 
 
 class SearchResult(BaseModel):
@@ -166,12 +169,6 @@ async def lexical_ranked(
         async with kb.db.snapshot() as conn:
             extra = await store.phrase_scores(conn, fts_match(phrases))
     return index.search(terms, depth, doc_ids, extra)
-
-
-def citation(chunk: ChunkRow) -> str:
-    span = f"{chunk.start_line}" if chunk.start_line == chunk.end_line else f"{chunk.start_line}-{chunk.end_line}"
-    heading = f" § {' > '.join(chunk.heading_path)}" if chunk.heading_path else ""
-    return f"{chunk.source}:{span}{heading}"
 
 
 def hit_from_chunk(
@@ -307,7 +304,8 @@ async def search(
         candidates = [pool[i] for i in order]
         fused = {pool[i]: float(scores[i]) for i in range(len(pool))}
         notes.append("reranked")
-    hits = [hit_from_chunk(rows[cid], fused[cid], (best_rank[cid][0], best_rank[cid][1])) for cid in candidates[:k]]
+    all_hits = [hit_from_chunk(rows[cid], fused[cid], (best_rank[cid][0], best_rank[cid][1])) for cid in candidates]
+    hits = await distinct_hits(kb, all_hits, k)  # copies from other renderings/files collapse into one hit
     return SearchResult(query=query, mode=mode, hits=hits, notes=notes, took_ms=_ms(started))
 
 

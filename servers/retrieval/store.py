@@ -407,6 +407,21 @@ async def get_chunks(conn: Connection, ids: Sequence[int]) -> dict[int, ChunkRow
     return result
 
 
+async def identical_chunks(conn: Connection, ids: Sequence[int], limit: int) -> dict[int, list[int]]:
+    """For each chunk id, up to ``limit`` other chunks with exactly the same text (by ``text_hash``)."""
+    sql = (
+        "SELECT id FROM chunks WHERE text_hash = (SELECT text_hash FROM chunks WHERE id = ?) AND id != ? "
+        "ORDER BY id LIMIT ?"
+    )
+    found: dict[int, list[int]] = {}
+    for chunk_id in ids:
+        async with conn.execute(sql, (chunk_id, chunk_id, limit)) as cur:
+            copies = [row[0] for row in await cur.fetchall()]
+        if copies:
+            found[chunk_id] = copies
+    return found
+
+
 async def chunks_in_range(conn: Connection, document_id: int, first: int, last: int) -> list[ChunkRow]:
     sql = (
         f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id "
