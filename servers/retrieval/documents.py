@@ -30,6 +30,7 @@ class Block:
     end_char: int
     level: int = 0  # heading level for kind == "heading"
     page: int | None = None  # 1-based page number, for doc_type == "pdf"
+    anchor: str | None = None  # id of the nearest heading (or its section) above, for doc_type == "html"
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,4 @@ class Chunk:
     end_char: int
     token_count: int
     page: int | None = None  # 1-based page of the chunk's first block, for doc_type == "pdf"
+    anchor: str | None = None  # nearest heading anchor of the chunk's first block, for doc_type == "html"

@@ -392,6 +392,8 @@ class Ingestor:
                 token_count=c.token_count,
                 text_hash=h,
                 embedding=vectors.get(h),
+                page=c.page,
+                anchor=c.anchor,
             )
             for i, (c, h) in enumerate(zip(chunks, hashes, strict=True))
         ]

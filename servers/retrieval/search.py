@@ -102,7 +102,11 @@ class SearchHit(BaseModel):
     heading_path: list[str] = Field(description="section headings enclosing the chunk, outermost first")
     start_line: int
     end_line: int
-    citation: str = Field(description="ready-made citation: source:start-end § heading path")
+    citation: str = Field(
+        description="ready-made citation: source:start-end § heading path (PDF: source#page=N, HTML: source#anchor)"
+    )
+    page: int | None = Field(default=None, description="1-based PDF page the passage starts on")
+    anchor: str | None = Field(default=None, description="id of the nearest HTML heading: open source#anchor")
     lexical_rank: int | None = Field(default=None, description="rank in the BM25 list, if it was there")
     semantic_rank: int | None = Field(default=None, description="rank in the vector list, if it was there")
     also_in: list[AlsoIn] = Field(default_factory=list, description="other sources holding the same passage")
@@ -185,6 +189,8 @@ def hit_from_chunk(
         start_line=chunk.start_line,
         end_line=chunk.end_line,
         citation=citation(chunk),
+        page=chunk.page,
+        anchor=chunk.anchor,
         lexical_rank=ranks[0],
         semantic_rank=ranks[1],
     )

@@ -81,6 +81,14 @@ MIGRATIONS = [
         CREATE INDEX feedback_by_hash ON feedback(text_hash);
         """,
     ),
+    # Citations a person can follow: the PDF page and the HTML heading anchor of a chunk.
+    Migration(
+        "0002_retrieval_chunk_page_anchor",
+        """
+        ALTER TABLE chunks ADD COLUMN page INTEGER;
+        ALTER TABLE chunks ADD COLUMN anchor TEXT;
+        """,
+    ),
 ]
 
 # BM25 column weights: chunk text, heading path, document title.
@@ -129,6 +137,8 @@ class ChunkRow:
     title: str
     doc_type: str
     kind: str
+    page: int | None = None
+    anchor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,8 @@ class NewChunk:
     token_count: int
     text_hash: str
     embedding: bytes | None
+    page: int | None = None
+    anchor: str | None = None
 
 
 _DOC_COLUMNS = (
@@ -164,7 +176,7 @@ _DOC_COLUMNS = (
 )
 _CHUNK_COLUMNS = (
     "c.id, c.document_id, c.ordinal, c.text, c.heading_path, c.start_line, c.end_line, c.start_char, c.end_char, "
-    "c.token_count, c.text_hash, d.source, d.title, d.doc_type, d.kind"
+    "c.token_count, c.text_hash, d.source, d.title, d.doc_type, d.kind, c.page, c.anchor"
 )
 
 
@@ -203,6 +215,8 @@ def _chunk(row: Any) -> ChunkRow:
         title=row[12],
         doc_type=row[13],
         kind=row[14],
+        page=row[15],
+        anchor=row[16],
     )
 
 
@@ -326,7 +340,7 @@ async def replace_document(
     new_ids = list(range(first_id, first_id + len(chunks)))
     await conn.executemany(
         "INSERT INTO chunks (id, document_id, ordinal, text, heading_path, start_line, end_line, start_char, end_char,"
-        " token_count, text_hash, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " token_count, text_hash, embedding, page, anchor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 chunk_id,
@@ -341,6 +355,8 @@ async def replace_document(
                 chunk.token_count,
                 chunk.text_hash,
                 chunk.embedding,
+                chunk.page,
+                chunk.anchor,
             )
             for chunk_id, chunk in zip(new_ids, chunks, strict=True)
         ],

@@ -45,6 +45,7 @@ class _HtmlItem:
     text: str
     level: int
     in_main: bool
+    anchor: str | None = None  # for headings: the id a link can jump to
 
 
 @dataclass
@@ -64,6 +65,11 @@ class _HtmlExtractor(HTMLParser):
         self.meta: dict[str, str] = {}
         self.lang: str | None = None
         self.in_title = False
+        # Anchors: ids seen since the last text item (a <section id> or <a name> right before a heading
+        # names it), and the id of the heading being read (its own, or one on an element inside it).
+        self.fresh_ids: list[str] = []
+        self.heading_anchor: str | None = None
+        self.pre_heading: str | None = None
 
     # state helpers
     def _skipping(self) -> bool:
@@ -102,7 +108,12 @@ class _HtmlExtractor(HTMLParser):
             text = text.replace("\ue000", " ")
             if not text.strip():
                 return
-        self.items.append(_HtmlItem(kind, text, level, self._in_main()))
+        anchor = None
+        if kind == "heading":
+            anchor = self.heading_anchor or self.pre_heading
+            self.heading_anchor = self.pre_heading = None
+        self.items.append(_HtmlItem(kind, text, level, self._in_main(), anchor))
+        self.fresh_ids.clear()
 
     # parser callbacks
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -124,6 +135,8 @@ class _HtmlExtractor(HTMLParser):
                 self.flush()
         if tag == "br" and not self._skipping():
             self.buffer.append("\n")
+        if not self._skipping():
+            self._note_anchor(tag, attributes)
         if tag in _HTML_VOID:
             return
         parent_skip = self._skipping()
@@ -141,6 +154,17 @@ class _HtmlExtractor(HTMLParser):
         )
         main = parent_main or tag in ("main", "article") or attributes.get("role", "").lower() == "main"
         self.stack.append(_Open(tag, skip, main))
+
+    def _note_anchor(self, tag: str, attributes: dict[str, str]) -> None:
+        ident = attributes.get("id") or (attributes.get("name", "") if tag == "a" else "")
+        ident = ident.strip()
+        if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456":
+            self.heading_anchor = ident or None
+            self.pre_heading = self.fresh_ids[-1] if self.fresh_ids else None
+        elif ident and self._context()[0] == "heading":
+            self.heading_anchor = self.heading_anchor or ident
+        elif ident:
+            self.fresh_ids.append(ident)
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -180,7 +204,7 @@ def parse_html(text: str, name: str) -> ParsedDocument:
     if any(item.in_main for item in items):
         items = [item for item in items if item.in_main]
     # Merge list items and table rows into list and table blocks.
-    merged: list[tuple[str, list[str], int]] = []
+    merged: list[tuple[str, list[str], int, str | None]] = []
     for item in items:
         kind = {"li": "list", "tr": "table"}.get(item.kind, item.kind)
         body = normalize_text(item.text) if kind == "code" else collapse_blank_lines(normalize_text(item.text))
@@ -191,13 +215,14 @@ def parse_html(text: str, name: str) -> ParsedDocument:
         if merged and kind in ("list", "table") and merged[-1][0] == kind:
             merged[-1][1].append(body)
         else:
-            merged.append((kind, [body], item.level))
+            merged.append((kind, [body], item.level, item.anchor))
     parts: list[str] = []
     blocks: list[Block] = []
     outline = Outline()
+    anchors: list[tuple[int, str | None]] = []  # (heading level, anchor) of the open headings
     offset = 0
     line = 1
-    for kind, bodies, level in merged:
+    for kind, bodies, level, heading_anchor in merged:
         body = "\n".join(bodies)
         if parts:
             parts.append("\n\n")
@@ -207,10 +232,15 @@ def parse_html(text: str, name: str) -> ParsedDocument:
         if kind == "heading":
             title = " ".join(body.split())
             path = outline.push(level, title)
-            block = Block("heading", body, path, line, end_line, offset, offset + len(body), level)
+            while anchors and anchors[-1][0] >= level:
+                anchors.pop()
+            anchors.append((level, heading_anchor))
+            anchor = next((a for _, a in reversed(anchors) if a), None)
+            block = Block("heading", body, path, line, end_line, offset, offset + len(body), level, anchor=anchor)
         else:
             block_kind: Any = kind
-            block = Block(block_kind, body, outline.path, line, end_line, offset, offset + len(body))
+            anchor = next((a for _, a in reversed(anchors) if a), None)
+            block = Block(block_kind, body, outline.path, line, end_line, offset, offset + len(body), anchor=anchor)
         blocks.append(block)
         parts.append(body)
         offset += len(body)
