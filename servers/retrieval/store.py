@@ -604,6 +604,21 @@ def lexical_source(path: Any) -> Iterator[tuple[str, list[tuple[int, int]], Iter
         conn.close()
 
 
+def vector_batches(path: Any, dimension: int, batch: int) -> Iterator[tuple[list[int], list[int], bytes]]:
+    """(chunk ids, document ids, their float32 vectors concatenated) of every stored vector of ``dimension``
+    floats, ``batch`` rows at a time, in chunk id order, from one snapshot on a read-only plain connection."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {30_000}")
+        cursor = conn.execute(
+            "SELECT id, document_id, embedding FROM chunks WHERE length(embedding) = ? ORDER BY id", (4 * dimension,)
+        )
+        while rows := cursor.fetchmany(batch):
+            yield [r[0] for r in rows], [r[1] for r in rows], b"".join(r[2] for r in rows)
+    finally:
+        conn.close()
+
+
 async def all_chunk_ids(conn: Connection) -> list[int]:
     async with conn.execute("SELECT id FROM chunks ORDER BY id") as cur:
         return [row[0] for row in await cur.fetchall()]
