@@ -7,13 +7,15 @@ Navigation, scripts, forms and other boilerplate are dropped; when the page mark
 from __future__ import annotations
 
 import re
+import time
+from collections import Counter
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
 from mcp_suite.servers.retrieval.cleaning import collapse_blank_lines, normalize_text
 from mcp_suite.servers.retrieval.documents import Block, ParsedDocument
-from mcp_suite.servers.retrieval.readers.base import Outline, pick_title
+from mcp_suite.servers.retrieval.readers.base import Outline, UnsupportedFormatError, pick_title
 from mcp_suite.servers.retrieval.readers.detect import stem_title
 
 _HTML_SKIP = frozenset(
@@ -53,12 +55,43 @@ class _Open:
     tag: str
     skip: bool
     main: bool
+    context: tuple[str, int]  # the innermost pre/heading/list item/table row enclosing this element
+
+
+MAX_HTML_DEPTH = 256
+"""Open elements tracked; deeper ones are read as text of their ancestor (real pages nest a few dozen deep)."""
+HTML_TIME_BUDGET = 10.0
+"""Seconds one page may take to read, plus :data:`HTML_TIME_PER_MB` per MB, before it is refused (a million
+nested tags, not a real page: the 5.8 MB ``all.html`` of the Node.js docs reads in about 3 s on a busy core)."""
+HTML_TIME_PER_MB = 0.5
+_BUDGET_CHECK_EVERY = 2048  # tags between clock reads
+
+
+class HtmlTooComplexError(UnsupportedFormatError):
+    """The page took longer than :data:`HTML_TIME_BUDGET` to read."""
+
+
+def _own_context(tag: str) -> tuple[str, int] | None:
+    if tag == "pre":
+        return "code", 0
+    if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456":
+        return "heading", int(tag[1])
+    if tag in ("li", "dd", "dt"):
+        return "li", 0
+    if tag == "tr":
+        return "tr", 0
+    return None
 
 
 class _HtmlExtractor(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, name: str = "", budget: float = HTML_TIME_BUDGET) -> None:
         super().__init__(convert_charrefs=True)
+        self.name = name
+        self.deadline = time.monotonic() + budget
+        self.budget = budget
+        self.tags_seen = 0
         self.stack: list[_Open] = []
+        self.open_counts: Counter[str] = Counter()  # tag -> how many are on the stack: end tags check in O(1)
         self.items: list[_HtmlItem] = []
         self.buffer: list[str] = []
         self.title_parts: list[str] = []
@@ -79,16 +112,15 @@ class _HtmlExtractor(HTMLParser):
         return bool(self.stack) and self.stack[-1].main
 
     def _context(self) -> tuple[str, int]:
-        for open_ in reversed(self.stack):
-            if open_.tag == "pre":
-                return "code", 0
-            if len(open_.tag) == 2 and open_.tag[0] == "h" and open_.tag[1] in "123456":
-                return "heading", int(open_.tag[1])
-            if open_.tag in ("li", "dd", "dt"):
-                return "li", 0
-            if open_.tag == "tr":
-                return "tr", 0
-        return "paragraph", 0
+        return self.stack[-1].context if self.stack else ("paragraph", 0)
+
+    def _check_budget(self) -> None:
+        self.tags_seen += 1
+        if self.tags_seen % _BUDGET_CHECK_EVERY == 0 and time.monotonic() > self.deadline:
+            raise HtmlTooComplexError(
+                f"{self.name}: the HTML took more than {self.budget:g} s to read ({self.tags_seen} tags so far, "
+                f"nesting {len(self.stack)} deep); it was not indexed — convert it to text or split it"
+            )
 
     def flush(self) -> None:
         if not self.buffer:
@@ -117,6 +149,7 @@ class _HtmlExtractor(HTMLParser):
 
     # parser callbacks
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._check_budget()
         attributes = {key: value or "" for key, value in attrs}
         if tag == "html" and attributes.get("lang"):
             self.lang = attributes["lang"]
@@ -137,7 +170,7 @@ class _HtmlExtractor(HTMLParser):
             self.buffer.append("\n")
         if not self._skipping():
             self._note_anchor(tag, attributes)
-        if tag in _HTML_VOID:
+        if tag in _HTML_VOID or len(self.stack) >= MAX_HTML_DEPTH:
             return
         parent_skip = self._skipping()
         parent_main = self._in_main()
@@ -153,7 +186,8 @@ class _HtmlExtractor(HTMLParser):
             or "display:none" in attributes.get("style", "").replace(" ", "")
         )
         main = parent_main or tag in ("main", "article") or attributes.get("role", "").lower() == "main"
-        self.stack.append(_Open(tag, skip, main))
+        self.stack.append(_Open(tag, skip, main, _own_context(tag) or self._context()))
+        self.open_counts[tag] += 1
 
     def _note_anchor(self, tag: str, attributes: dict[str, str]) -> None:
         ident = attributes.get("id") or (attributes.get("name", "") if tag == "a" else "")
@@ -170,12 +204,14 @@ class _HtmlExtractor(HTMLParser):
         if tag == "title":
             self.in_title = False
             return
-        if tag in _HTML_VOID or not any(open_.tag == tag for open_ in self.stack):
+        self._check_budget()
+        if tag in _HTML_VOID or not self.open_counts[tag]:
             return
         if (tag in _HTML_BLOCK or tag in ("td", "th")) and not self._skipping() and tag not in ("td", "th"):
             self.flush()
         while self.stack:
             open_ = self.stack.pop()
+            self.open_counts[open_.tag] -= 1
             if open_.tag == tag:
                 break
 
@@ -192,10 +228,11 @@ class _HtmlExtractor(HTMLParser):
 
 
 def parse_html(text: str, name: str) -> ParsedDocument:
-    parser = _HtmlExtractor()
+    parser = _HtmlExtractor(name, HTML_TIME_BUDGET + HTML_TIME_PER_MB * len(text) / 1_048_576)
     parser.feed(text)
     parser.close()
     parser.stack.clear()
+    parser.open_counts.clear()
     parser.flush()
     items = parser.items
     h1s = [item.text for item in items if item.kind == "heading" and item.level == 1]
