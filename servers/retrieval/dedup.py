@@ -24,7 +24,7 @@ from mcp_suite.servers.retrieval.library import KnowledgeBase
 
 NEAR_DUPLICATE = 0.8
 MAX_ALSO_IN = 20  # a boilerplate paragraph repeated in a thousand pages needs no thousand-entry list
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+")
 
 
 class AlsoIn(BaseModel):
@@ -54,53 +54,69 @@ class Collapsible(Protocol):
 H = TypeVar("H", bound=Collapsible)
 
 
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text.casefold())
+
+
 def normalise(text: str) -> str:
     """Casefolded words separated by single spaces; punctuation, markup characters and underscores dropped."""
-    return " ".join(_NON_WORD.sub(" ", text.casefold()).split())
+    return " ".join(_words(text))
 
 
 def text_key(text: str) -> str:
     """A short hash of :func:`normalise`\\ d text: equal keys mean the same passage."""
-    return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=12).hexdigest()
+    return _key(_words(text))
 
 
-def _shingles(normalised: str) -> frozenset[str]:
-    words = normalised.split()
+def _key(words: list[str]) -> str:
+    return hashlib.blake2b(" ".join(words).encode("utf-8"), digest_size=12).hexdigest()
+
+
+Shingles = set[tuple[str, ...]]
+
+
+def _shingles(words: list[str]) -> Shingles:
     if len(words) < 3:
-        return frozenset([normalised])
-    return frozenset(" ".join(words[i : i + 3]) for i in range(len(words) - 2))
+        return {tuple(words)}
+    return set(zip(words, words[1:], words[2:], strict=False))
 
 
-def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
+def _similar(a: Shingles, b: Shingles) -> bool:
     if not a or not b:
         return False
     smaller, larger = sorted((len(a), len(b)))
     if smaller < NEAR_DUPLICATE * larger:  # Jaccard cannot reach the threshold: skip the set operations
         return False
-    return len(a & b) >= NEAR_DUPLICATE * len(a | b)
+    common = len(a & b)
+    return common >= NEAR_DUPLICATE * (len(a) + len(b) - common)
 
 
 def collapse(hits: Sequence[H], k: int) -> tuple[list[H], dict[int, list[H]]]:
-    """The first ``k`` distinct hits in rank order, and for each kept chunk id the lower-ranked copies it absorbed."""
+    """The first ``k`` distinct hits in rank order, and for each kept chunk id the lower-ranked copies it absorbed
+    (looked for among the ``k`` candidates after the cut as well)."""
     kept: list[H] = []
     keys: dict[str, int] = {}
-    shingles: list[frozenset[str]] = []
+    shingles: list[Shingles] = []
     absorbed: dict[int, list[H]] = {}
+    after_fill = 0
     for hit in hits:
-        normalised = normalise(hit.text)
-        key = hashlib.blake2b(normalised.encode("utf-8"), digest_size=12).hexdigest()
-        owner = keys.get(key)
-        if owner is None:
-            mine = _shingles(normalised)
+        if len(kept) == k:
+            after_fill += 1
+            if after_fill > k:  # copies ranked far below the cut are left out: each costs a normalisation
+                break
+        words = _words(hit.text)
+        owner = keys.get(_key(words))
+        # Near-duplicates matter while top-k fills; below it, exact copies are still listed under their hit.
+        if owner is None and len(kept) < k:
+            mine = _shingles(words)
             owner = next((i for i, theirs in enumerate(shingles) if _similar(mine, theirs)), None)
+            if owner is None:
+                keys[_key(words)] = len(kept)
+                shingles.append(mine)
+                kept.append(hit)
+                continue
         if owner is not None:
             absorbed.setdefault(kept[owner].chunk_id, []).append(hit)
-            continue
-        if len(kept) == k:
-            continue  # still scanned: a copy of a kept hit further down is listed under it
-        keys[key] = len(kept)
-        shingles.append(_shingles(normalised))
-        kept.append(hit)
     return kept, absorbed
 
 
@@ -112,7 +128,8 @@ async def distinct_hits(kb: KnowledgeBase, hits: Sequence[H], k: int) -> list[H]
         return kept
     async with kb.db.snapshot() as conn:
         copies = await store.identical_chunks(conn, [hit.chunk_id for hit in kept], MAX_ALSO_IN)
-    rows = await kb.chunks(sorted({cid for ids in copies.values() for cid in ids}))
+        wanted = sorted({cid for ids in copies.values() for cid in ids})
+        rows = await store.get_chunks(conn, wanted) if wanted else {}
     for hit in kept:
         seen = {hit.chunk_id}
         entries: list[AlsoIn] = []

@@ -425,16 +425,20 @@ async def get_chunks(conn: Connection, ids: Sequence[int]) -> dict[int, ChunkRow
 
 async def identical_chunks(conn: Connection, ids: Sequence[int], limit: int) -> dict[int, list[int]]:
     """For each chunk id, up to ``limit`` other chunks with exactly the same text (by ``text_hash``)."""
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    # The window keeps a boilerplate paragraph repeated in thousands of pages to ``limit`` rows per chunk.
     sql = (
-        "SELECT id FROM chunks WHERE text_hash = (SELECT text_hash FROM chunks WHERE id = ?) AND id != ? "
-        "ORDER BY id LIMIT ?"
+        "SELECT first, other FROM (SELECT a.id AS first, b.id AS other, "
+        "row_number() OVER (PARTITION BY a.id ORDER BY b.id) AS n "
+        f"FROM chunks a JOIN chunks b ON b.text_hash = a.text_hash AND b.id != a.id WHERE a.id IN ({marks})) "
+        "WHERE n <= ?"
     )
     found: dict[int, list[int]] = {}
-    for chunk_id in ids:
-        async with conn.execute(sql, (chunk_id, chunk_id, limit)) as cur:
-            copies = [row[0] for row in await cur.fetchall()]
-        if copies:
-            found[chunk_id] = copies
+    async with conn.execute(sql, [*ids, limit]) as cur:
+        for first, other in await cur.fetchall():
+            found.setdefault(first, []).append(other)
     return found
 
 
