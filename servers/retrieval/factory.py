@@ -5,12 +5,14 @@ Kept apart from :mod:`mcp_suite.servers.retrieval.server` so terminal commands d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mcp_suite.servers.retrieval.ingest import IngestOptions
 from mcp_suite.servers.retrieval.search import RankingConfig
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import Embedder, make_embedder
+
+if TYPE_CHECKING:
+    from mcp_suite.servers.retrieval.ingest import IngestOptions
 
 
 def build_embedder(settings: RetrievalSettings) -> Embedder:
@@ -35,10 +37,13 @@ def build_reranker(settings: RetrievalSettings) -> Any | None:
 
 
 def ingest_options(settings: RetrievalSettings, **overrides: Any) -> IngestOptions:
+    from mcp_suite.servers.retrieval.ingest import IngestOptions  # lazy: a terminal search needs no readers
+
     return IngestOptions(
         max_tokens=settings.chunk_tokens,
         overlap_tokens=settings.chunk_overlap,
         max_file_bytes=int(settings.max_file_mb * 1_048_576),
+        default_excludes=settings.default_excludes,
         **overrides,
     )
 
