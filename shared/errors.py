@@ -24,3 +24,7 @@ class ConflictError(SuiteError):
 
 class AccessDeniedError(SuiteError, PermissionError):
     """A path or URL lies outside what this server is allowed to touch."""
+
+
+class DatabaseConfigError(SuiteError):
+    """The configured database cannot be used as it is (unreachable, refused login, missing extension, newer schema)."""

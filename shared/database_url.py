@@ -1,0 +1,70 @@
+"""The one setting that picks a storage engine: ``--database-url``, parsed into a typed value.
+
+Unset means today's SQLite file in the data folder. ``sqlite:///PATH`` names a SQLite file (SQLAlchemy's
+convention: three slashes then a relative path, four for an absolute one). ``postgresql://…`` (or
+``postgres://…``) is handed to the PostgreSQL driver as it is, so every libpq form works, including
+``?host=/socket/dir``. This module imports no driver: settings load fast and without the postgres extra.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from mcp_suite.shared.errors import InvalidInputError
+
+Engine = Literal["sqlite", "postgresql"]
+EXAMPLES = "sqlite:///PATH or postgresql://USER:PASSWORD@HOST:PORT/DATABASE"
+
+
+@dataclass(frozen=True)
+class SqliteUrl:
+    path: Path
+    engine: Engine = "sqlite"
+
+    def redacted(self) -> str:
+        return f"sqlite:///{self.path}"
+
+
+@dataclass(frozen=True)
+class PostgresUrl:
+    conninfo: str  # may hold a password: show redacted() in logs and messages
+    engine: Engine = "postgresql"
+
+    def redacted(self) -> str:
+        parts = urlsplit(self.conninfo)
+        if parts.password is None:
+            return self.conninfo
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def __repr__(self) -> str:
+        return f"PostgresUrl({self.redacted()!r})"
+
+
+DatabaseUrl = SqliteUrl | PostgresUrl
+
+
+def parse_database_url(raw: str, *, base: Path | None = None) -> DatabaseUrl:
+    """Parse ``raw``; a relative SQLite path is taken relative to ``base`` (the current folder if None)."""
+    text = raw.strip()
+    scheme, sep, rest = text.partition("://")
+    scheme = scheme.lower()
+    if not sep:
+        raise InvalidInputError(f"database URL '{text}' has no scheme; use {EXAMPLES}")
+    if scheme == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise InvalidInputError(
+                f"SQLite URL '{text}' names no file; write sqlite:///relative.db or sqlite:////abs.db"
+            )
+        path = Path(rest[1:]).expanduser()
+        if not path.is_absolute() and str(path) != ":memory:":
+            path = (base or Path.cwd()) / path
+        return SqliteUrl(path)
+    if scheme in ("postgresql", "postgres"):
+        if not rest:
+            raise InvalidInputError(f"PostgreSQL URL '{text}' names no server; use {EXAMPLES}")
+        return PostgresUrl("postgresql://" + rest)
+    raise InvalidInputError(f"unsupported database URL scheme '{scheme}'; use {EXAMPLES}")
