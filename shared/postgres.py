@@ -73,7 +73,9 @@ class PostgresSession:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    # libpq's first line names the failure; the lines after it are hints our message replaces.
+    first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    return " ".join(first.removeprefix("connection failed: ").split())
 
 
 def config_error(url: PostgresUrl, exc: psycopg.Error) -> DatabaseConfigError:
