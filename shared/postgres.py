@@ -25,7 +25,7 @@ from typing import TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from mcp_suite.shared.database_url import Engine, PostgresUrl
@@ -125,12 +125,19 @@ async def _ensure_vector(conn: AsyncConnection) -> None:
     log.info("created the vector extension in database %s", database)
 
 
+# Connection lost (class 08) or the server shutting the backend down: the transaction did not commit.
+_CONNECTION_LOST = ("57P01", "57P02", "57P03")
+
+
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, CommitUncertainError):
+    if isinstance(exc, CommitUncertainError | PoolTimeout):
         return False
-    # Serialization failures and deadlocks (TransactionRollback) and dropped connections (OperationalError,
-    # InterfaceError on a closed connection): the transaction did not commit, so running it again is safe.
-    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    if isinstance(exc, pg_errors.TransactionRollback):  # serialization failure, deadlock: safe to run again
+        return True
+    if isinstance(exc, psycopg.OperationalError):
+        state = exc.sqlstate
+        return state is None or state.startswith("08") or state in _CONNECTION_LOST
+    return False
 
 
 class PostgresDatabase:
@@ -184,7 +191,14 @@ class PostgresDatabase:
             configure=configure,
             check=AsyncConnectionPool.check_connection,  # a connection dropped while idle is replaced, not used
         )
-        await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        try:
+            await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        except PoolTimeout:
+            await pool.close()
+            raise DatabaseConfigError(
+                f"PostgreSQL at {url.redacted()} accepted one connection but the pool could not open more within "
+                f"{CONNECT_TIMEOUT_S}s; check max_connections and the server's log"
+            ) from None
         db = cls(pool, url, schema)
         try:
             await db.migrate(migrations)

@@ -148,3 +148,22 @@ async def test_concurrent_writers_lose_nothing(database_url: str) -> None:
         assert len(await bodies(db)) == 41
     finally:
         await db.close()
+
+
+def test_only_the_engine_modules_know_the_driver() -> None:
+    """One storage interface, two implementations chosen by URL: no `if postgres:` spread through the code."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    allowed = {"shared/postgres.py", "shared/changes.py"}
+    offenders = []
+    for path in [*(root / "shared").rglob("*.py"), *(root / "servers").rglob("*.py")]:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            if any(n.split(".")[0] in ("psycopg", "psycopg_pool", "pgvector") for n in names):
+                offenders.append(str(path.relative_to(root)))
+    assert set(offenders) <= allowed
