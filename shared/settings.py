@@ -49,7 +49,7 @@ class ServerSettings(BaseModel):
         json_schema_extra={"flag": "--allowed-host"},
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", description="stderr log level")
-    database_url: str | None = Field(
+    database_url: SecretStr | None = Field(  # secret: a PostgreSQL URL may carry a password
         None, description="storage engine: unset = <data-dir>/<server>.db; sqlite:///PATH; postgresql://... (preview)"
     )
 
@@ -65,9 +65,9 @@ class ServerSettings(BaseModel):
 
     @field_validator("database_url", mode="after")
     @classmethod
-    def _check_url(cls, value: str | None) -> str | None:
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
-            url = parse_database_url(value)  # an unknown scheme fails here, at load, in one line
+            url = parse_database_url(value.get_secret_value())  # an unknown scheme fails here, at load
             if url.engine not in cls.engines:
                 raise InvalidInputError(
                     f"the {cls.server_name or 'mcp-suite'} server does not run on {url.engine} yet; "
@@ -80,7 +80,7 @@ class ServerSettings(BaseModel):
         """The engine and where its data lives; unset means the SQLite file in the data folder."""
         if self.database_url is None:
             return SqliteUrl(self.data_dir / f"{self.server_name or 'mcp-suite'}.db")
-        return parse_database_url(self.database_url)
+        return parse_database_url(self.database_url.get_secret_value())
 
     @property
     def database_path(self) -> Path:
