@@ -25,7 +25,7 @@ from typing import TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from mcp_suite.shared.database_url import Engine, PostgresUrl
@@ -39,7 +39,7 @@ AsyncConnection = psycopg.AsyncConnection[tuple[object, ...]]
 
 MIN_SERVER_VERSION = 150000
 CONNECT_TIMEOUT_S = 10
-ATTEMPTS = 6  # first try + 5 retries, spread over about a second and a half at most
+ATTEMPTS = 10  # first try + 9 retries, jittered waits capped at 0.5 s: a few seconds at most under a hot row
 _SERVER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
@@ -125,14 +125,20 @@ async def _ensure_vector(conn: AsyncConnection) -> None:
     log.info("created the vector extension in database %s", database)
 
 
-# Connection lost (class 08) or the server shutting the backend down: the transaction did not commit.
-_CONNECTION_LOST = ("57P01", "57P02", "57P03")
+# Told apart by SQLSTATE, not by exception class: psycopg's class tree does not follow the SQLSTATE classes
+# (SerializationFailure derives from OperationalError, not TransactionRollback).
+_ROLLED_BACK = "40"  # 40001 serialization failure, 40P01 deadlock: the server rolled the transaction back
+_CONNECTION_LOST = ("57P01", "57P02", "57P03")  # class 08 too: the transaction did not commit
+
+
+def _rolled_back(exc: BaseException) -> bool:
+    return isinstance(exc, psycopg.Error) and (exc.sqlstate or "").startswith(_ROLLED_BACK)
 
 
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, CommitUncertainError | PoolTimeout):
+    if isinstance(exc, CommitUncertainError | PoolTimeout | PoolClosed):
         return False
-    if isinstance(exc, pg_errors.TransactionRollback):  # serialization failure, deadlock: safe to run again
+    if _rolled_back(exc):
         return True
     if isinstance(exc, psycopg.OperationalError):
         state = exc.sqlstate
@@ -219,7 +225,7 @@ class PostgresDatabase:
                 yield PostgresSession(conn)
                 body_done = True
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            if body_done and not isinstance(exc, pg_errors.TransactionRollback):
+            if body_done and not _rolled_back(exc):
                 raise CommitUncertainError(
                     f"the connection to {self.url.redacted()} dropped during COMMIT ({_one_line(exc)}); "
                     "the change may or may not be stored: check before repeating it"
@@ -235,7 +241,7 @@ class PostgresDatabase:
     async def run(self, change: Callable[[Session], Awaitable[T]]) -> T:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(ATTEMPTS),
-            wait=wait_random_exponential(multiplier=0.02, max=0.5),
+            wait=wait_random_exponential(multiplier=0.01, max=0.5),
             retry=retry_if_exception(_retryable),
             reraise=True,
             before_sleep=lambda state: log.info(

@@ -90,19 +90,29 @@ async def test_conflicting_read_modify_writes_are_retried_not_lost(postgres_url:
     counter = Migration("002_counter", "CREATE TABLE counter (n int NOT NULL); INSERT INTO counter VALUES (0);")
     db = await open_pg(postgres_url, migrations=[*NOTES, counter])
     try:
-
-        async def increment(session: Session) -> None:
-            [(n,)] = await session.fetchall("SELECT n FROM counter")
-            await asyncio.sleep(random.random() / 200)  # let the other writers read the same value
-            await session.execute("UPDATE counter SET n = %s", (n + 1,))
+        calls = 0
+        all_read = asyncio.Barrier(3)
 
         async def writer() -> None:
+            first = True
+
+            async def increment(session: Session) -> None:
+                nonlocal calls, first
+                calls += 1
+                [(n,)] = await session.fetchall("SELECT n FROM counter")
+                if first:  # the first round surely conflicts: every writer has read 0 before any writes
+                    first = False
+                    await all_read.wait()
+                await asyncio.sleep(random.random() / 1000)
+                await session.execute("UPDATE counter SET n = %s", (n + 1,))
+
             for _ in range(5):
                 await db.run(increment)
 
         await asyncio.gather(*(writer() for _ in range(3)))
         async with db.snapshot() as session:
             assert await session.fetchall("SELECT n FROM counter") == [(15,)]
+        assert calls >= 15 + 2  # at least the two losers of the first round ran again
     finally:
         await db.close()
 
