@@ -4,13 +4,20 @@
 (the session's private server, see :mod:`tests.postgres_support`), and opens storage from the URL.
 """
 
+from __future__ import annotations
+
+import os
 from collections.abc import Iterator
 from importlib.util import find_spec
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.postgres_support import ENV, PostgresServer, postgres_server
+if TYPE_CHECKING:
+    from tests.postgres_support import PostgresServer
+
+TEST_DATABASE_ENV = "MCP_SUITE_TEST_DATABASE_URL"
 
 
 @pytest.fixture
@@ -28,10 +35,12 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     """A PostgreSQL server for the whole session, started on first use and stopped at the end."""
-    import os
+    if find_spec("psycopg") is None:
+        pytest.skip("the postgres extra is not installed (pip install -e '.[dev]')")
+    if not os.environ.get(TEST_DATABASE_ENV) and find_spec("pgserver") is None:
+        pytest.skip(f"pgserver is not installed (pip install -e '.[dev]') and {TEST_DATABASE_ENV} is not set")
+    from tests.postgres_support import postgres_server
 
-    if not os.environ.get(ENV) and find_spec("pgserver") is None:
-        pytest.skip(f"pgserver is not installed (pip install -e '.[dev]') and {ENV} is not set")
     with postgres_server() as server:
         yield server
 
