@@ -48,12 +48,15 @@ DatabaseUrl = SqliteUrl | PostgresUrl
 
 
 def parse_database_url(raw: str, *, base: Path | None = None) -> DatabaseUrl:
-    """Parse ``raw``; a relative SQLite path is taken relative to ``base`` (the current folder if None)."""
+    """Parse ``raw``; a relative SQLite path is taken relative to ``base`` (the current folder if None).
+
+    Error messages never repeat ``raw``: it may hold a password.
+    """
     text = raw.strip()
     scheme, sep, rest = text.partition("://")
     scheme = scheme.lower()
     if not sep:
-        raise InvalidInputError(f"database URL '{text}' has no scheme; use {EXAMPLES}")
+        raise InvalidInputError(f"the database URL has no scheme; use {EXAMPLES}")
     if scheme == "sqlite":
         if not rest.startswith("/") or rest == "/":
             raise InvalidInputError(
@@ -65,6 +68,6 @@ def parse_database_url(raw: str, *, base: Path | None = None) -> DatabaseUrl:
         return SqliteUrl(path)
     if scheme in ("postgresql", "postgres"):
         if not rest:
-            raise InvalidInputError(f"PostgreSQL URL '{text}' names no server; use {EXAMPLES}")
+            raise InvalidInputError(f"the PostgreSQL URL names no server; use {EXAMPLES}")
         return PostgresUrl("postgresql://" + rest)
     raise InvalidInputError(f"unsupported database URL scheme '{scheme}'; use {EXAMPLES}")

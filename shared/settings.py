@@ -32,7 +32,8 @@ def default_data_dir() -> Path:
 class ServerSettings(BaseModel):
     """Flags every server takes. Subclasses add their own fields (with a ``description``: it is the flag's help)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # hide_input_in_errors: a bad value is not echoed back, since --database-url may carry a password.
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
 
     server_name: ClassVar[str] = ""
     # Engines this server's storage runs on; a server adds "postgresql" once its storage has that implementation.

@@ -76,3 +76,11 @@ def test_cli_flag_exists_and_a_bad_url_exits_2(server: str, capsys: pytest.Captu
     assert run(load_spec(server), ["--database-url", "mysql://x/y"], f"mcp-suite {server}") == 2
     err = capsys.readouterr().err
     assert "unsupported database URL scheme 'mysql'" in err and "Traceback" not in err
+
+
+def test_a_password_in_a_refused_url_is_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
+    for url in ("postgresql://me:hunter2@db/suite", "mysql://me:hunter2@db/suite", "me:hunter2@db/suite"):
+        assert run(load_spec("memory"), ["--database-url", url], "mcp-suite memory") == 2
+        err = capsys.readouterr().err
+        assert "hunter2" not in err
+        assert "database_url" in err
