@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from mcp_suite.shared.errors import InvalidInputError
 
@@ -35,10 +35,17 @@ class PostgresUrl:
 
     def redacted(self) -> str:
         parts = urlsplit(self.conninfo)
-        if parts.password is None:
-            return self.conninfo
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
+        netloc = parts.netloc
+        if parts.password is not None:
+            netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+        # libpq also takes the password as a query parameter (?password=…).
+        query = "&".join(
+            "password=***" if pair.partition("=")[0].lower() == "password" else pair
+            for pair in parts.query.split("&")
+            if pair
+        )
+        # Built by hand: urlunsplit drops the '//' of an empty host (postgresql:///db?host=/socket).
+        return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
     def __repr__(self) -> str:
         return f"PostgresUrl({self.redacted()!r})"

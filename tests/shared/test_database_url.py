@@ -32,8 +32,8 @@ def test_postgres_urls_keep_every_libpq_form_and_hide_the_password() -> None:
     assert url == PostgresUrl("postgresql://me:s3cret@db.example:5433/suite?sslmode=require")
     assert url.redacted() == "postgresql://me:***@db.example:5433/suite?sslmode=require"
     assert "s3cret" not in repr(url)
-    socket = parse_database_url("postgresql:///suite?host=/run/postgresql")
-    assert socket.redacted() == "postgresql:///suite?host=/run/postgresql"
+    socket = parse_database_url("postgresql:///suite?host=/run/postgresql&password=s3cret")
+    assert socket.redacted() == "postgresql:///suite?host=/run/postgresql&password=***"
 
 
 @pytest.mark.parametrize(
