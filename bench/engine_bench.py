@@ -3,7 +3,9 @@ same :class:`mcp_suite.shared.engine.Database` protocol, before any server runs 
 
 * one process: p50 / p95 of a one-row write transaction (``run``) and of a point read (``snapshot``);
 * concurrency: P processes opening the same database at once (migrations race), W writes each through
-  ``run``; how many acknowledged writes are there afterwards, and the wall time.
+  ``run``; how many acknowledged writes are there afterwards, and the wall time;
+* PostgreSQL only: a change published in a transaction → another connection's ``ChangeFeed`` yields it
+  (the path ``list_changed`` between replicas will take), p50 and max of 200.
 
 PostgreSQL is a private ``pgserver`` (PostgreSQL 16 over a Unix socket, durability settings left at their
 defaults) unless ``--postgres-url`` names one. Usage: ``python bench/engine_bench.py [--writers 4]
@@ -106,6 +108,30 @@ def concurrency(url: str, writers: int, writes: int) -> tuple[int, float]:
     return asyncio.run(count(url)), wall
 
 
+async def notify_latency(url: str, n: int = 200) -> tuple[float, float]:
+    """Commit of a change with publish() → the other replica's ChangeFeed yields it: p50 / max in ms."""
+    from mcp_suite.shared.changes import ChangeFeed, publish
+    from mcp_suite.shared.database_url import PostgresUrl
+    from mcp_suite.shared.postgres import PostgresDatabase, PostgresSession
+
+    parsed = PostgresUrl(url)
+    db = await PostgresDatabase.open(parsed, "bench")
+    delays: list[float] = []
+    try:
+        async with ChangeFeed(parsed, "bench", origin="b") as feed:
+            changes = aiter(feed)
+            for i in range(n):
+                start = time.perf_counter()
+                async with db.transaction() as session:
+                    assert isinstance(session, PostgresSession)
+                    await publish(session, "bench", feed.change("prompts", f"p{i}").model_copy(update={"origin": "a"}))
+                await asyncio.wait_for(anext(changes), 5)
+                delays.append(time.perf_counter() - start)
+    finally:
+        await db.close()
+    return pct(delays, 0.5), max(delays) * 1000
+
+
 def run(urls: dict[str, str], writers: int, writes: int, n: int) -> None:
     print(
         f"| engine | write p50 / p95 (ms) | point read p50 (ms) "
@@ -119,6 +145,10 @@ def run(urls: dict[str, str], writers: int, writes: int, n: int) -> None:
             f"| {name} | {lat['write_p50']:.2f} / {lat['write_p95']:.2f} | {lat['read_p50']:.2f} | "
             f"{kept} / {writers * writes} | {wall:.1f} |"
         )
+    for name, url in urls.items():
+        if url.startswith("postgres"):
+            p50, worst = asyncio.run(notify_latency(url))
+            print(f"\n{name}: change committed → other replica's feed has it: p50 {p50:.2f} ms, max {worst:.2f} ms")
 
 
 def main() -> None:
