@@ -51,7 +51,9 @@ class ServerSettings(BaseModel):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", description="stderr log level")
     database_url: SecretStr | None = Field(  # secret: a PostgreSQL URL may carry a password
-        None, description="storage engine: unset = <data-dir>/<server>.db; sqlite:///PATH; postgresql://... (preview)"
+        None,
+        description="storage engine: unset = <data-dir>/<server>.db; sqlite:///PATH ({server} in PATH = the "
+        "server's name); postgresql://... (preview)",
     )
 
     @field_validator("data_dir", mode="after")
@@ -79,9 +81,12 @@ class ServerSettings(BaseModel):
     @property
     def database(self) -> DatabaseUrl:
         """The engine and where its data lives; unset means the SQLite file in the data folder."""
+        name = self.server_name or "mcp-suite"
         if self.database_url is None:
-            return SqliteUrl(self.data_dir / f"{self.server_name or 'mcp-suite'}.db")
-        return parse_database_url(self.database_url.get_secret_value())
+            return SqliteUrl(self.data_dir / f"{name}.db")
+        # One URL often reaches several servers (env var, top-level YAML key, mcp-suite serve): {server} gives
+        # each its own SQLite file; PostgreSQL needs no such care (each server has its own schema).
+        return parse_database_url(self.database_url.get_secret_value().replace("{server}", name))
 
     @property
     def database_path(self) -> Path:

@@ -84,3 +84,12 @@ def test_a_password_in_a_refused_url_is_not_echoed(capsys: pytest.CaptureFixture
         err = capsys.readouterr().err
         assert "hunter2" not in err
         assert "database_url" in err
+
+
+def test_one_url_for_every_server_of_mcp_suite_serve(tmp_path: Path) -> None:
+    from mcp_suite.shared.cli import SERVERS
+    from mcp_suite.shared.gateway import GatewaySettings, load_server_settings
+
+    common = GatewaySettings.load({"database_url": f"sqlite:///{tmp_path}/{{server}}.db"})
+    loaded = load_server_settings([load_spec(name) for name in SERVERS], common, None)
+    assert {name: s.database_path for name, s in loaded.items()} == {name: tmp_path / f"{name}.db" for name in SERVERS}
