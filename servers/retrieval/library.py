@@ -189,7 +189,7 @@ class KnowledgeBase:
     async def reindex(self, progress: Any = None) -> dict[str, Any]:
         """Re-embed every chunk with the configured embedder and record it (one transaction)."""
         async with self.db.snapshot() as conn:
-            rows = await store.all_chunk_texts(conn)
+            rows = await store.all_chunk_contexts(conn)
         from mcp_suite.servers.retrieval.ingest import _embedding_text  # ingest imports this module
 
         blobs: list[tuple[int, bytes | None]] = []

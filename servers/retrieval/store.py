@@ -441,7 +441,12 @@ async def vectors(conn: Connection, ids: Sequence[int] | None = None) -> list[tu
     return rows
 
 
-async def all_chunk_texts(conn: Connection) -> list[tuple[int, str, list[str], str]]:
+async def all_chunk_texts(conn: Connection) -> list[tuple[int, str]]:
+    async with conn.execute("SELECT id, text FROM chunks ORDER BY id") as cur:
+        return [(row[0], row[1]) for row in await cur.fetchall()]
+
+
+async def all_chunk_contexts(conn: Connection) -> list[tuple[int, str, list[str], str]]:
     """(chunk id, text, heading path, document title) of every chunk: what its vector is computed from."""
     sql = (
         "SELECT c.id, c.text, c.heading_path, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
