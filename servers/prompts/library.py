@@ -24,6 +24,8 @@ from mcp_suite.servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileEr
 from mcp_suite.servers.prompts.versioning import version_key
 
 SUFFIXES = (".yaml", ".yml")
+PRICE_FILE = "prices.yaml"
+"""The library's price table (:mod:`mcp_suite.servers.prompts.prices`), not a prompt file."""
 Stamp = tuple[int, int]
 
 
@@ -73,7 +75,8 @@ def list_files(folder: Path) -> dict[str, Stamp]:
     Keys are plain strings: building 3,000 ``Path`` objects per poll would cost more than the stats.
     """
     found: dict[str, Stamp] = {}
-    stack = [str(folder)]
+    root = str(folder)
+    stack = [root]
     while stack:
         current = stack.pop()
         try:
@@ -86,7 +89,11 @@ def list_files(folder: Path) -> dict[str, Stamp]:
             try:
                 if entry.is_dir(follow_symlinks=True):
                     stack.append(entry.path)
-                elif entry.name.endswith(SUFFIXES) and entry.is_file(follow_symlinks=True):
+                elif (
+                    entry.name.endswith(SUFFIXES)
+                    and not (entry.name == PRICE_FILE and current == root)
+                    and entry.is_file(follow_symlinks=True)
+                ):
                     st = entry.stat(follow_symlinks=True)
                     found[entry.path] = (st.st_size, st.st_mtime_ns)
             except OSError:
