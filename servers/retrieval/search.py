@@ -331,10 +331,13 @@ def fuse(
         slot = 0 if retriever == "lexical" else 1
         if ranking.fusion == "zscore":
             scores = standardised([score for _, score in ranked])
-            floor = min(scores, default=0.0)
-            # Confidence: how far this list's best stands out from its own top ``depth`` (0 for a flat list).
-            weight *= math.sqrt(max(scores, default=0.0))
-            contributions = [weight * (z - floor) for z in scores]
+            if any(scores):
+                floor = min(scores)
+                # Confidence: how far this list's best stands out from its own top ``depth``.
+                weight *= math.sqrt(max(scores))
+                contributions = [weight * (z - floor) for z in scores]
+            else:  # one hit, or scores that do not vary: being in the list is all it says
+                contributions = [weight] * len(ranked)
         else:
             contributions = [weight / (ranking.rrf_k + rank) for rank in range(1, len(ranked) + 1)]
         for rank, ((chunk_id, _), value) in enumerate(zip(ranked, contributions, strict=True), start=1):

@@ -54,10 +54,12 @@ def test_zscore_fusion_of_one_list_keeps_its_order_and_weights_confidence() -> N
     z = standardised([12.0, 7.0, 6.5, 1.0])
     assert sum(z) == pytest.approx(0.0) and sum(v * v for v in z) == pytest.approx(4.0)
     assert fused[5] == pytest.approx(z[0] ** 0.5 * (z[0] - z[-1]))  # confidence × distance from the floor
-    # A list whose scores do not vary says nothing: it adds no score (its order survives as the tie-break).
+    # A list whose scores do not vary (or a single hit) only says what it found: one weight each.
     assert standardised([3.0, 3.0, 3.0]) == [0.0, 0.0, 0.0]
-    flat, _ = fuse([("semantic", 1.0, ranked({1: 0.5, 2: 0.5}))], RankingConfig())
-    assert flat == {1: 0.0, 2: 0.0}
+    flat, _ = fuse([("semantic", 0.5, ranked({1: 0.5, 2: 0.5}))], RankingConfig())
+    assert flat == {1: 0.5, 2: 0.5}
+    single, _ = fuse([("lexical", 1.5, [(9, 4.2)]), ("semantic", 1.0, [(9, 0.3)])], RankingConfig())
+    assert single == {9: 2.5}
     assert fuse([], RankingConfig()) == ({}, {})
 
 
