@@ -49,9 +49,13 @@ class RetrievalSettings(ServerSettings):
     )
     max_url_mb: float = Field(default=10.0, gt=0, description="largest URL download in MB")
     url_timeout: float = Field(default=20.0, gt=0, le=300, description="seconds allowed per URL fetch")
-    lexical_weight: float = Field(default=1.0, ge=0, description="weight of the BM25 ranking in hybrid fusion")
+    fusion: Literal["zscore", "rrf"] = Field(
+        default="zscore",
+        description="hybrid fusion: zscore (standardised scores, each leg weighted by its confidence) or rrf (ranks)",
+    )
+    lexical_weight: float = Field(default=1.5, ge=0, description="weight of the BM25 ranking in hybrid fusion")
     semantic_weight: float = Field(default=1.0, ge=0, description="weight of the vector ranking in hybrid fusion")
-    rrf_k: int = Field(default=60, ge=1, le=1000, description="Reciprocal Rank Fusion constant")
+    rrf_k: int = Field(default=60, ge=1, le=1000, description="Reciprocal Rank Fusion constant (fusion rrf)")
     feedback_weight: float = Field(
         default=0.5, ge=0, le=5, description="how strongly feedback nudges ranking (0 turns it off)"
     )
