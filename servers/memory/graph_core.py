@@ -19,6 +19,7 @@ from mcp_suite.servers.memory.recall import Recall
 from mcp_suite.servers.memory.schema import NOW
 from mcp_suite.shared.db import Connection, Database
 from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.rows import scalar
 
 _FTS_TABLES = ("entity_fts", "entity_trigram")
 IN_IDS = "(SELECT value FROM json_each(?))"
@@ -88,14 +89,10 @@ class GraphCore:
             self.recall.written(changes.observations, changes.entities)
 
     async def _scalar(self, conn: Connection, sql: str, params: tuple[object, ...] = ()) -> int:
-        async with conn.execute(sql, (self.namespace, *params)) as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return await scalar(conn, sql, (self.namespace, *params), int)
 
     async def _now(self, conn: Connection) -> str:
-        async with conn.execute(f"SELECT {NOW}") as cur:
-            row = await cur.fetchone()
-        return str(row[0]) if row else ""
+        return await scalar(conn, f"SELECT {NOW}", (), str)
 
     async def _ids(self, conn: Connection, names: Iterable[str], aliases: bool = False) -> dict[str, int]:
         """Entity ids by exact name; with ``aliases``, names of merged entities resolve to their survivor."""

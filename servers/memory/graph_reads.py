@@ -28,6 +28,7 @@ from mcp_suite.servers.memory.models import (
     TypeCount,
 )
 from mcp_suite.shared.errors import InvalidInputError, NotFoundError
+from mcp_suite.shared.rows import fetch_row
 
 
 def _entity_chars(entity: Entity) -> int:
@@ -228,10 +229,9 @@ class GraphReads(GraphCore):
             if name not in ids:
                 raise NotFoundError(f"Entity with name {name!r} not found. Use search_nodes to find the exact name.")
             entity_id = ids[name]
-            async with conn.execute(
-                "SELECT name, entity_type, created_at, updated_at FROM entities WHERE id = ?", (entity_id,)
-            ) as cur:
-                real_name, entity_type, created_at, updated_at = await cur.fetchone()  # type: ignore[misc]
+            real_name, entity_type, created_at, updated_at = await fetch_row(
+                conn, "SELECT name, entity_type, created_at, updated_at FROM entities WHERE id = ?", (entity_id,)
+            )
             async with conn.execute(
                 "SELECT o.content, o.created_at, o.valid_from, o.valid_to, n.content FROM observations o "
                 "LEFT JOIN observations n ON n.id = o.superseded_by WHERE o.entity_id = ? ORDER BY o.id",

@@ -16,6 +16,7 @@ from mcp_suite.servers.memory.semantic import FLOOR, LexicalHit, SemanticHit, fu
 from mcp_suite.shared.db import Connection
 from mcp_suite.shared.embeddings import EmbeddingError
 from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.rows import scalar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -239,9 +240,7 @@ class GraphSearch(GraphCore):
 
     async def _count(self, conn: Connection, table: str, match: str) -> int:
         # Across namespaces: only an estimate of the ranking work, which is what matters here.
-        async with conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,)) as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return await scalar(conn, f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,), int)
 
     async def _take(
         self, conn: Connection, table: str, match: str, want: int, found: dict[int, int], tier: int, order: str

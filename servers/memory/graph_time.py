@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from mcp_suite.servers.memory.graph_core import IN_IDS, Changes, GraphCore, check_size, quoted
 from mcp_suite.servers.memory.models import EndedRelations, Relation, RelationRef, SupersededFact, Supersession
 from mcp_suite.shared.errors import InvalidInputError, NotFoundError
+from mcp_suite.shared.rows import scalar, scalar_or_none
+
+_CURRENT_FACT = "SELECT id FROM observations WHERE entity_id = ? AND content = ? AND valid_to IS NULL"
 
 
 class GraphTime(GraphCore):
@@ -43,15 +46,11 @@ class GraphTime(GraphCore):
             old_ids: list[int] = []
             absent: list[str] = []
             for item in items:
-                async with conn.execute(
-                    "SELECT id FROM observations WHERE entity_id = ? AND content = ? AND valid_to IS NULL",
-                    (ids[item.entityName], item.observation),
-                ) as cur:
-                    row = await cur.fetchone()
-                if row is None:
+                old_id = await scalar_or_none(conn, _CURRENT_FACT, (ids[item.entityName], item.observation), int)
+                if old_id is None:
                     absent.append(f"{item.observation!r} of {item.entityName!r}")
                 else:
-                    old_ids.append(row[0])
+                    old_ids.append(old_id)
             if absent:
                 raise NotFoundError(
                     f"not a current observation: {', '.join(absent[:10])}. Superseding needs the exact text of a "
@@ -65,14 +64,8 @@ class GraphTime(GraphCore):
                     inserted = await self._insert_observations(conn, [(entity_id, item.replacement)], changes, at)
                     if inserted:
                         new_id = inserted[0][0]
-                    else:  # already a current fact of the entity: link to it
-                        async with conn.execute(
-                            "SELECT id FROM observations WHERE entity_id = ? AND content = ? AND valid_to IS NULL",
-                            (entity_id, item.replacement),
-                        ) as cur:
-                            linked = await cur.fetchone()
-                        assert linked is not None  # the insert was skipped because this row exists
-                        new_id = linked[0]
+                    else:  # already a current fact of the entity (why the insert was skipped): link to it
+                        new_id = await scalar(conn, _CURRENT_FACT, (entity_id, item.replacement), int)
                     await conn.execute("UPDATE observations SET superseded_by = ? WHERE id = ?", (new_id, old_id))
                 results.append(
                     SupersededFact(

@@ -23,6 +23,7 @@ from mcp_suite.servers.memory.models import (
 from mcp_suite.servers.memory.schema import NOW
 from mcp_suite.shared.db import Connection
 from mcp_suite.shared.errors import NotFoundError
+from mcp_suite.shared.rows import fetch_one
 
 
 class GraphWrites(GraphCore):
@@ -175,11 +176,9 @@ class GraphWrites(GraphCore):
     async def needs_import(self) -> bool:
         """Whether a drop-in import could happen: the namespace is empty and was never imported into."""
         async with self.db.snapshot() as conn:
-            async with conn.execute(
-                "SELECT 1 FROM memory_meta WHERE key = ?", (f"dropin-import:{self.namespace}",)
-            ) as cur:
-                if await cur.fetchone():
-                    return False
+            key = f"dropin-import:{self.namespace}"
+            if await fetch_one(conn, "SELECT 1 FROM memory_meta WHERE key = ?", (key,)) is not None:
+                return False
             return not await self._scalar(conn, "SELECT count(*) FROM entities WHERE namespace = ?")
 
     async def import_once(
@@ -191,8 +190,7 @@ class GraphWrites(GraphCore):
         key = f"dropin-import:{self.namespace}"
         changes = Changes()
         async with self.db.transaction() as conn:
-            async with conn.execute("SELECT value FROM memory_meta WHERE key = ?", (key,)) as cur:
-                done = await cur.fetchone()
+            done = await fetch_one(conn, "SELECT value FROM memory_meta WHERE key = ?", (key,))
             if done is not None:
                 return f"already imported ({done[0]})"
             if await self._scalar(conn, "SELECT count(*) FROM entities WHERE namespace = ?"):

@@ -29,6 +29,7 @@ from mcp_suite.servers.prompts.rollout import validate_splits
 from mcp_suite.servers.prompts.versioning import LABEL_PATTERN, version_key
 from mcp_suite.shared.db import Connection, Database, Migration
 from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
+from mcp_suite.shared.rows import scalar_or_none
 
 MIGRATIONS = [
     Migration(
@@ -214,7 +215,7 @@ class Registry:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._data_version: object = None
+        self._data_version: int | None = None
 
     @classmethod
     async def open(cls, path: object) -> Registry:
@@ -258,12 +259,14 @@ class Registry:
                     stored = {(row["name"], row["version"]): row["content_hash"] async for row in cur}
             else:
                 for name, version in seen:
-                    async with conn.execute(
-                        "SELECT content_hash FROM prompt_versions WHERE name = ? AND version = ?", (name, version)
-                    ) as cur:
-                        row = await cur.fetchone()
-                    if row is not None:
-                        stored[(name, version)] = row["content_hash"]
+                    content_hash = await scalar_or_none(
+                        conn,
+                        "SELECT content_hash FROM prompt_versions WHERE name = ? AND version = ?",
+                        (name, version),
+                        str,
+                    )
+                    if content_hash is not None:
+                        stored[(name, version)] = content_hash
             for key, item in seen.items():
                 existing = stored.get(key)
                 if existing is None:
@@ -499,16 +502,12 @@ def _check_label(label: str) -> None:
         )
 
 
-async def _data_version(conn: Connection) -> object:
-    async with conn.execute("PRAGMA data_version") as cur:
-        row = await cur.fetchone()
-    return row[0] if row else None
+async def _data_version(conn: Connection) -> int | None:
+    return await scalar_or_none(conn, "PRAGMA data_version", (), int)
 
 
 async def _label_target(conn: Connection, name: str, label: str) -> str | None:
-    async with conn.execute("SELECT version FROM labels WHERE name = ? AND label = ?", (name, label)) as cur:
-        row = await cur.fetchone()
-    return str(row["version"]) if row else None
+    return await scalar_or_none(conn, "SELECT version FROM labels WHERE name = ? AND label = ?", (name, label), str)
 
 
 async def _require_version(conn: Connection, name: str, version: str) -> None:
