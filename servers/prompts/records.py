@@ -6,9 +6,16 @@ without importing the storage modules before a client is connected.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+LabelAction = Literal["set", "rollback"]
+"""How a label moved: set to a version, or rolled back to the one before."""
+
+ResolutionSource = Literal["version", "label", "rollout", "library", "latest", "draft"]
+"""Why a version was served: requested by number, through a label or its rollout, from the library
+folder, as the latest published, or as the draft."""
 
 
 class VersionStats(BaseModel):

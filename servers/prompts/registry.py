@@ -25,6 +25,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from mcp_suite.servers.prompts.records import LabelAction
 from mcp_suite.servers.prompts.rollout import validate_splits
 from mcp_suite.servers.prompts.versioning import LABEL_PATTERN, version_key
 from mcp_suite.shared.db import Connection, Database, Migration
@@ -204,7 +205,7 @@ class LabelChange:
     label: str
     version: str
     previous_version: str | None
-    action: str
+    action: LabelAction
     reverted: bool
     at: str
     author: str

@@ -37,7 +37,7 @@ import anyio.to_thread
 from mcp_suite.servers.prompts.contracts import common_arguments, incompatibility, is_draft, require_published
 from mcp_suite.servers.prompts.library import FileRef, KnownFile, Library
 from mcp_suite.servers.prompts.prices import PriceTable
-from mcp_suite.servers.prompts.records import PromptSummary, VersionStats
+from mcp_suite.servers.prompts.records import PromptSummary, ResolutionSource, VersionStats
 from mcp_suite.servers.prompts.registry import (
     KnownFileRow,
     LabelChange,
@@ -68,8 +68,7 @@ class Resolution:
 
     name: str
     version: str
-    source: str
-    """``version`` | ``label`` | ``rollout`` | ``library`` | ``latest``"""
+    source: ResolutionSource
     reason: str
     label: str | None = None
     bucket: int | None = None

@@ -127,7 +127,7 @@ def _register_version_tools(server: PromptsServer) -> None:
                     label=h.label,
                     version=h.version,
                     previous_version=h.previous_version,
-                    action=h.action,  # type: ignore[arg-type]
+                    action=h.action,
                     rolled_back=h.reverted,
                     at=h.at,
                     author=h.author,
@@ -294,7 +294,7 @@ def _register_serving_tools(server: PromptsServer) -> None:
         return RenderResultModel(
             name=name,
             version=r.version,
-            source=r.source,  # type: ignore[arg-type]
+            source=r.source,
             reason=r.reason,
             label=r.label,
             bucket=r.bucket,
