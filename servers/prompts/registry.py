@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from pathlib import Path
 
-from mcp_suite.servers.prompts.records import LabelAction
+from mcp_suite.servers.prompts.records import LabelAction, now
 from mcp_suite.servers.prompts.rollout import validate_splits
+from mcp_suite.servers.prompts.telemetry import MIGRATIONS as TELEMETRY_MIGRATIONS
 from mcp_suite.servers.prompts.versioning import LABEL_PATTERN, version_key
 from mcp_suite.shared.db import Connection, Database, Migration
 from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
@@ -109,10 +112,6 @@ MIGRATIONS = [
         """,
     ),
 ]
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -220,10 +219,6 @@ class Registry:
 
     @classmethod
     async def open(cls, path: object) -> Registry:
-        from pathlib import Path
-
-        from mcp_suite.servers.prompts.telemetry import MIGRATIONS as TELEMETRY_MIGRATIONS
-
         db = await Database.open(Path(str(path)), [*MIGRATIONS, *TELEMETRY_MIGRATIONS])
         return cls(db)
 
@@ -495,8 +490,6 @@ class Registry:
 
 
 def _check_label(label: str) -> None:
-    import re
-
     if not re.match(LABEL_PATTERN, label):
         raise InvalidInputError(
             f"label '{label}' is not valid: use 1-64 letters, digits, '_', '.' or '-' (e.g. production, staging)"
@@ -526,9 +519,6 @@ def published_hashes(path: str | os.PathLike[str]) -> dict[tuple[str, str], str]
 
     For CI checks (``mcp-suite prompts check --registry``): synchronous, never creates or migrates the file.
     """
-    import sqlite3
-    from pathlib import Path
-
     file = Path(path)
     if not file.is_file():
         raise NotFoundError(f"no prompt registry at {file}; give the registry file (DATA_DIR/prompts.db)")

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from mcp_suite.servers.prompts.records import VersionStats
+from mcp_suite.servers.prompts.records import VersionStats, now
 from mcp_suite.servers.prompts.versioning import version_key
 from mcp_suite.shared.db import Database, Migration
 from mcp_suite.shared.errors import InvalidInputError
@@ -190,8 +190,6 @@ class Telemetry:
         span.set_attribute("prompt.served_because", source)
 
     async def record_run(self, run: Run) -> int:
-        from mcp_suite.servers.prompts.registry import now
-
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO prompt_runs (name, version, recorded_at, latency_ms, input_tokens, output_tokens, cost, "
