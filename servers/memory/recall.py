@@ -283,7 +283,7 @@ class Recall:
         matrix.add_blobs(ENTITY, [(entity_id, entity_id, blob) for _, entity_id, blob in rows])
         for _, entity_id, _ in rows:
             self._pending.pop((ENTITY, entity_id), None)
-        return max([after, *(seq for seq, _, _ in rows)])
+        return max([after, *(int(seq) for seq, _, _ in rows)])
 
     async def _scan_entities(self, conn: Connection) -> None:
         async with conn.execute(

@@ -44,7 +44,8 @@ def _prefix(vectors: np.ndarray) -> np.ndarray:
     part = np.ascontiguousarray(vectors[:, :COARSE_DIMS], dtype=np.float32)
     norms = np.linalg.norm(part, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return part / norms
+    unit: np.ndarray = part / norms
+    return unit
 
 
 class VectorMatrix:

@@ -21,10 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mcp_suite.servers.prompts.records import VersionStats
 from mcp_suite.servers.prompts.registry import Registry
 from mcp_suite.servers.prompts.service import PromptService
 from mcp_suite.servers.prompts.settings import PromptsSettings
-from mcp_suite.servers.prompts.telemetry import Telemetry, VersionStats
+from mcp_suite.servers.prompts.telemetry import Telemetry
 from mcp_suite.servers.prompts.timeline import Timeline, timeline
 from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL
 from mcp_suite.shared.console.web import BASE, Section, confirmed_action, error_page, render
