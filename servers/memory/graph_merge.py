@@ -103,10 +103,11 @@ class GraphMerge(GraphCore):
         await conn.executemany("UPDATE relations SET from_id = ?, to_id = ? WHERE id = ?", moved)
 
         await conn.execute(f"UPDATE aliases SET entity_id = ? WHERE entity_id IN {IN_IDS}", (target, src))
+        at = await self._now(conn)  # one stamp for the whole merge, so alias order never depends on the clock
         await conn.executemany(
-            "INSERT INTO aliases (namespace, alias, entity_id) VALUES (?, ?, ?) "
+            "INSERT INTO aliases (namespace, alias, entity_id, created_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (namespace, alias) DO UPDATE SET entity_id = excluded.entity_id",
-            [(self.namespace, name, target) for name in source_names],
+            [(self.namespace, name, target, at) for name in source_names],
         )
         await conn.execute(f"DELETE FROM entities WHERE id IN {IN_IDS}", (src,))
         await self._unindex(conn, sources)
