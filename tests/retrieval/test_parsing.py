@@ -466,3 +466,27 @@ def test_html_several_h1_are_sections_and_title_comes_from_title_tag() -> None:
     assert doc.title == "SELECT"
     assert "Small" not in doc.text
     assert doc.blocks[-1].heading_path == ("2. Processing", "2.1 Input")
+
+
+def test_asciidoc_listing_fences_are_code_not_setext_underlines() -> None:
+    doc = parse_file(FIXTURES / "git-frob.txt")
+    headings = [b.heading_path[-1] for b in doc.blocks if b.kind == "heading"]
+    assert headings == ["git-frob(1)", "NAME", "DESCRIPTION", "EXAMPLES", "OPTIONS"]
+    code = [b.text for b in doc.blocks if b.kind == "code"]
+    assert code == [
+        "$ git frob --all\n$ git frob --dry-run",
+        "          A---B---C topic\n         /\n    D---E---F---G master",
+        "git frob -n",
+    ]
+    listing = next(b for b in doc.blocks if b.kind == "code" and "master" in b.text)
+    assert listing.heading_path == ("git-frob(1)", "DESCRIPTION")
+    assert not any("comment block" in b.text for b in doc.blocks)
+    for block in doc.blocks:
+        assert doc.text[block.start_char : block.end_char] == block.text
+
+
+def test_text_underline_must_match_the_heading_length() -> None:
+    doc = parse_text("Intro line.\n\nA long sentence that is not a title at all\n---\n", name="n.txt")
+    assert [b.heading_path[-1] for b in doc.blocks if b.kind == "heading"] == []
+    indented = parse_text("Text.\n\n    code line\n    ---------\n", name="n.txt")
+    assert not [b for b in indented.blocks if b.kind == "heading" and "code" in b.heading_path[-1]]
