@@ -490,3 +490,23 @@ def test_text_underline_must_match_the_heading_length() -> None:
     assert [b.heading_path[-1] for b in doc.blocks if b.kind == "heading"] == []
     indented = parse_text("Text.\n\n    code line\n    ---------\n", name="n.txt")
     assert not [b for b in indented.blocks if b.kind == "heading" and "code" in b.heading_path[-1]]
+
+
+def test_html_doc_generator_navigation_is_dropped() -> None:
+    page = """<html><head><title>SELECT</title></head><body>
+    <a href="#content">Skip to main content</a>
+    <div class="navheader"><table summary="Navigation header"><tr><th colspan="3">SELECT</th></tr>
+    <tr><td><a href="a.html">Prev</a></td><td><a href="b.html">Up</a></td><td><a href="c.html">Next</a></td></tr>
+    </table></div>
+    <div class="related" role="navigation"><ul><li><a href="index.html">index</a></li></ul></div>
+    <div class="sphinxsidebar"><h3>Quick search</h3><p>Sidebar prose.</p></div>
+    <div id="content"><h1>SELECT</h1><p>SELECT retrieves rows from a table.</p>
+    <p>Skip to the next row with OFFSET.</p></div>
+    <div class="navfooter"><table><tr><td>Prev</td><td>Home</td><td>Next</td></tr></table></div>
+    </body></html>"""
+    doc = parse_text(page, name="sql-select.html")
+    assert [b.text for b in doc.blocks] == [
+        "SELECT",
+        "SELECT retrieves rows from a table.",
+        "Skip to the next row with OFFSET.",
+    ]
