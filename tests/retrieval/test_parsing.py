@@ -6,6 +6,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from mcp_suite.servers.retrieval.chunking import chunk_document
 from mcp_suite.servers.retrieval.cleaning import collapse_blank_lines, decode, dehyphenate, normalize_text
 from mcp_suite.servers.retrieval.documents import ParsedDocument
 from mcp_suite.servers.retrieval.readers import (
@@ -468,21 +469,68 @@ def test_html_several_h1_are_sections_and_title_comes_from_title_tag() -> None:
     assert doc.blocks[-1].heading_path == ("2. Processing", "2.1 Input")
 
 
+ASCIIDOC_PAGE = """\
+git-frob(1)
+===========
+
+NAME
+----
+git-frob - Frobnicate the working tree
+
+DESCRIPTION
+-----------
+Frobnicating rewrites every tracked file in place.
+Run it from the top of the working tree:
+
+------------
+$ git frob --all
+$ git frob --dry-run
+------------
+
+The history before and after looks like this:
+
+------------
+          A---B---C topic
+         /
+    D---E---F---G master
+------------
+
+EXAMPLES
+--------
+Show what would change:
+
+....
+git frob -n
+....
+
+////
+A comment block that is never shown.
+////
+
+OPTIONS
+-------
+--all::
+\tFrobnicate every file.
+"""
+
+
 def test_asciidoc_listing_fences_are_code_not_setext_underlines() -> None:
-    doc = parse_file(FIXTURES / "git-frob.txt")
+    doc = parse_text(ASCIIDOC_PAGE, name="Documentation/git-frob.txt")
     headings = [b.heading_path[-1] for b in doc.blocks if b.kind == "heading"]
     assert headings == ["git-frob(1)", "NAME", "DESCRIPTION", "EXAMPLES", "OPTIONS"]
     code = [b.text for b in doc.blocks if b.kind == "code"]
+    fence = "------------"
     assert code == [
-        "$ git frob --all\n$ git frob --dry-run",
-        "          A---B---C topic\n         /\n    D---E---F---G master",
-        "git frob -n",
+        f"{fence}\n$ git frob --all\n$ git frob --dry-run\n{fence}",
+        f"{fence}\n          A---B---C topic\n         /\n    D---E---F---G master\n{fence}",
+        "....\ngit frob -n\n....",
     ]
     listing = next(b for b in doc.blocks if b.kind == "code" and "master" in b.text)
     assert listing.heading_path == ("git-frob(1)", "DESCRIPTION")
     assert not any("comment block" in b.text for b in doc.blocks)
-    for block in doc.blocks:
-        assert doc.text[block.start_char : block.end_char] == block.text
+    assert_spans_exact(doc)
+    for chunk in chunk_document(doc, max_tokens=40, overlap_tokens=5):
+        assert chunk.text == chunk.text.strip()
 
 
 def test_text_underline_must_match_the_heading_length() -> None:

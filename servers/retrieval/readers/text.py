@@ -54,8 +54,8 @@ def parse_plain(text: str, name: str) -> ParsedDocument:
         end = _fence_end(lines, i)
         if end is not None:
             kind = stripped[0]
-            if kind in _CODE_FENCES and end > i + 1:
-                doc.add("code", i + 1, end - 1)
+            if kind in _CODE_FENCES:
+                doc.add("code", i, end)  # fences included, as Markdown's: a chunk never starts indented
             if kind in _CODE_FENCES or kind == "/":
                 i, first = end + 1, False
             else:
