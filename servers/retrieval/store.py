@@ -89,6 +89,15 @@ MIGRATIONS = [
         ALTER TABLE chunks ADD COLUMN anchor TEXT;
         """,
     ),
+    # Vectors are reused by a hash of the text actually embedded (title, heading path and chunk text):
+    # the same chunk text under another heading is embedded anew. Older rows have none and are not reused.
+    Migration(
+        "0003_retrieval_chunk_embed_hash",
+        """
+        ALTER TABLE chunks ADD COLUMN embed_hash TEXT;
+        CREATE INDEX chunks_by_embed_hash ON chunks(embed_hash);
+        """,
+    ),
 ]
 
 # BM25 column weights: chunk text, heading path, document title.
@@ -168,6 +177,7 @@ class NewChunk:
     embedding: bytes | None
     page: int | None = None
     anchor: str | None = None
+    embed_hash: str | None = None  # hash of the text the vector was computed from (see ingest)
 
 
 _DOC_COLUMNS = (
@@ -340,7 +350,8 @@ async def replace_document(
     new_ids = list(range(first_id, first_id + len(chunks)))
     await conn.executemany(
         "INSERT INTO chunks (id, document_id, ordinal, text, heading_path, start_line, end_line, start_char, end_char,"
-        " token_count, text_hash, embedding, page, anchor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " token_count, text_hash, embedding, page, anchor, embed_hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 chunk_id,
@@ -357,6 +368,7 @@ async def replace_document(
                 chunk.embedding,
                 chunk.page,
                 chunk.anchor,
+                chunk.embed_hash if chunk.embedding is not None else None,
             )
             for chunk_id, chunk in zip(new_ids, chunks, strict=True)
         ],
@@ -397,13 +409,14 @@ async def delete_document(conn: Connection, document_id: int) -> list[int]:
 
 
 async def embeddings_by_hash(conn: Connection, hashes: Sequence[str]) -> dict[str, bytes]:
-    """Vectors already computed for identical chunk text (re-ingests skip embedding them again)."""
+    """Vectors already computed for an identical embedded text, by ``embed_hash`` (re-ingests skip
+    embedding them again)."""
     found: dict[str, bytes] = {}
     unique = list(dict.fromkeys(hashes))
     for start in range(0, len(unique), 500):
         part = unique[start : start + 500]
         marks = ",".join("?" * len(part))
-        sql = f"SELECT text_hash, embedding FROM chunks WHERE embedding IS NOT NULL AND text_hash IN ({marks})"
+        sql = f"SELECT embed_hash, embedding FROM chunks WHERE embedding IS NOT NULL AND embed_hash IN ({marks})"
         async with conn.execute(sql, part) as cur:
             for row in await cur.fetchall():
                 found.setdefault(row[0], row[1])
@@ -491,8 +504,11 @@ async def all_chunk_contexts(conn: Connection) -> list[tuple[int, str, list[str]
         return [(row[0], row[1], json.loads(row[2]), row[3]) for row in await cur.fetchall()]
 
 
-async def set_embeddings(conn: Connection, pairs: Sequence[tuple[int, bytes | None]]) -> None:
-    await conn.executemany("UPDATE chunks SET embedding = ? WHERE id = ?", [(blob, cid) for cid, blob in pairs])
+async def set_embeddings(conn: Connection, rows: Sequence[tuple[int, bytes | None, str | None]]) -> None:
+    """Set (chunk id, vector, hash of the embedded text) of chunks."""
+    await conn.executemany(
+        "UPDATE chunks SET embedding = ?, embed_hash = ? WHERE id = ?", [(blob, h, cid) for cid, blob, h in rows]
+    )
 
 
 async def has_chunks(conn: Connection) -> bool:
