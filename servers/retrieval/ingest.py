@@ -1,7 +1,8 @@
 """Incremental ingestion: files, folders, URLs and raw text into the knowledge base.
 
-A source is re-indexed only when it changed: a file whose size and modification time match the
-index is not even read; one whose bytes hash the same only has its metadata refreshed. A changed
+A source is re-indexed only when it changed or was chunked by an older
+:data:`~mcp_suite.servers.retrieval.chunking.CHUNKER_VERSION`: a file whose size and modification time
+match the index is not even read; one whose bytes hash the same only has its metadata refreshed. A changed
 document is re-chunked, and only chunks whose embedded text (title, heading path and chunk text) is
 new are embedded; an identical embedded text reuses its stored vector. Each document is written in
 one transaction, so a failure leaves the previous version intact. Re-ingesting a folder removes the
@@ -28,6 +29,7 @@ from typing import Any, Literal
 import anyio
 from pydantic import BaseModel, Field
 
+from mcp_suite.servers.retrieval.chunking import CHUNKER_VERSION
 from mcp_suite.servers.retrieval.documents import DocType, ParsedDocument
 from mcp_suite.servers.retrieval.folders import FolderRules, Skipped, file_kind, walk_folder
 from mcp_suite.servers.retrieval.library import KnowledgeBase, to_blob
@@ -283,6 +285,7 @@ class Ingestor:
                 and not self.options.force
                 and existing.size == stat.st_size
                 and existing.mtime == stat.st_mtime
+                and existing.chunker_version >= CHUNKER_VERSION
             ):
                 await self._unchanged(existing, stat.st_mtime)
                 return
@@ -335,7 +338,12 @@ class Ingestor:
         title: str | None = None,
     ) -> IngestItem:
         digest = content_hash(data)
-        if existing is not None and existing.content_hash == digest and not self.options.force:
+        if (
+            existing is not None
+            and existing.content_hash == digest
+            and existing.chunker_version >= CHUNKER_VERSION
+            and not self.options.force
+        ):
             await self._unchanged(existing, mtime)
             return IngestItem(source=source, status="unchanged", chunks=existing.chunk_count)
         from mcp_suite.servers.retrieval.chunking import chunk_document
@@ -382,6 +390,7 @@ class Ingestor:
             content_hash=digest,
             tags=self._tags or (existing.tags if existing else []),
             meta=meta,
+            chunker_version=CHUNKER_VERSION,
         )
         new_chunks = [
             NewChunk(

@@ -98,6 +98,14 @@ MIGRATIONS = [
         CREATE INDEX chunks_by_embed_hash ON chunks(embed_hash);
         """,
     ),
+    # The chunker version a document was chunked by: 0 for every document indexed before it was
+    # recorded, so the next ingest re-chunks them (see chunking.CHUNKER_VERSION).
+    Migration(
+        "0004_retrieval_document_chunker_version",
+        """
+        ALTER TABLE documents ADD COLUMN chunker_version INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 # BM25 column weights: chunk text, heading path, document title.
@@ -127,6 +135,7 @@ class DocumentRow:
     chunk_count: int
     ingested_at: str
     updated_at: str
+    chunker_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,6 +170,7 @@ class NewDocument:
     content_hash: str
     tags: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    chunker_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -182,7 +192,7 @@ class NewChunk:
 
 _DOC_COLUMNS = (
     "d.id, d.source, d.kind, d.title, d.doc_type, d.mtime, d.size, d.content_hash, d.tags, d.meta, "
-    "d.chunk_count, d.ingested_at, d.updated_at"
+    "d.chunk_count, d.ingested_at, d.updated_at, d.chunker_version"
 )
 _CHUNK_COLUMNS = (
     "c.id, c.document_id, c.ordinal, c.text, c.heading_path, c.start_line, c.end_line, c.start_char, c.end_char, "
@@ -205,6 +215,7 @@ def _document(row: Any) -> DocumentRow:
         chunk_count=row[10],
         ingested_at=row[11],
         updated_at=row[12],
+        chunker_version=row[13],
     )
 
 
@@ -302,7 +313,7 @@ async def replace_document(
     if existing is None:
         cur = await conn.execute(
             "INSERT INTO documents (source, kind, title, doc_type, mtime, size, content_hash, tags, meta, chunk_count,"
-            " ingested_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " ingested_at, updated_at, chunker_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 doc.source,
                 doc.kind,
@@ -316,6 +327,7 @@ async def replace_document(
                 len(chunks),
                 now,
                 now,
+                doc.chunker_version,
             ),
         )
         document_id = int(cur.lastrowid or 0)
@@ -326,7 +338,7 @@ async def replace_document(
         await conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
         await conn.execute(
             "UPDATE documents SET kind = ?, title = ?, doc_type = ?, mtime = ?, size = ?, content_hash = ?, tags = ?,"
-            " meta = ?, chunk_count = ?, updated_at = ? WHERE id = ?",
+            " meta = ?, chunk_count = ?, updated_at = ?, chunker_version = ? WHERE id = ?",
             (
                 doc.kind,
                 doc.title,
@@ -338,6 +350,7 @@ async def replace_document(
                 json.dumps(doc.meta),
                 len(chunks),
                 now,
+                doc.chunker_version,
                 document_id,
             ),
         )
