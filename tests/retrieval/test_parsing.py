@@ -558,3 +558,10 @@ def test_html_doc_generator_navigation_is_dropped() -> None:
         "SELECT retrieves rows from a table.",
         "Skip to the next row with OFFSET.",
     ]
+
+
+def test_text_rules_between_blank_lines_separate_prose_not_code() -> None:
+    doc = parse_text("First note here.\n\n----------\n\nSecond note here.\n\n----------\n\nThird.\n", name="n.txt")
+    assert [b.kind for b in doc.blocks] == ["paragraph", "paragraph", "paragraph"]
+    diagram = parse_text("History:\n\n--------\n\n      B\n     /\n ---X---A\n\n--------\n\nDone.\n", name="n.txt")
+    assert [b.kind for b in diagram.blocks] == ["paragraph", "code", "paragraph"]

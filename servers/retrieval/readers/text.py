@@ -3,9 +3,10 @@ short ALL-CAPS lines are headings; AsciiDoc delimited blocks (``----``, ``....``
 
 A line of ``=``/``-``/``~``/``^``/``+`` (or ``*``/``#``) only underlines the line above when that line is
 a plausible heading: non-blank, not indented, and about as long as the underline (AsciiDoc allows
-±2 characters). A delimiter line that follows a blank line opens a delimited block that runs to the
-next identical line: listing (``----``) and literal (``....``) blocks become code, comment blocks
-(``////``) are dropped, and the fences of other blocks (examples, sidebars, quotes) are skipped.
+±2 characters). A delimiter line after a blank line opens a delimited block that runs to the next
+identical line, unless both fences stand between blank lines around unindented text (then they are
+separators): listing (``----``) and literal (``....``) blocks become code, comment blocks (``////``)
+are dropped, and the fences of other blocks (examples, sidebars, quotes) are skipped.
 """
 
 from __future__ import annotations
@@ -35,7 +36,15 @@ def _fence_end(lines: list[str], i: int) -> int | None:
     if not _FENCE.match(lines[i]) or (i > 0 and lines[i - 1].strip()):
         return None
     fence = lines[i].rstrip()
-    return next((k for k in range(i + 1, len(lines)) if lines[k].rstrip() == fence), None)
+    end = next((k for k in range(i + 1, len(lines)) if lines[k].rstrip() == fence), None)
+    if end is None:
+        return None
+    # A fence sits on its content at one end at least; rules with blank lines on both sides at both
+    # ends are separators (plain-text files often repeat one) unless all between is indented.
+    inner = [line for line in lines[i + 1 : end] if line.strip()]
+    if not lines[i + 1].strip() and not lines[end - 1].strip() and not all(line[0] in " \t" for line in inner):
+        return None
+    return end
 
 
 def parse_plain(text: str, name: str) -> ParsedDocument:
