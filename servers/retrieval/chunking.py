@@ -32,6 +32,9 @@ from dataclasses import dataclass
 from mcp_suite.servers.retrieval.documents import Block, Chunk, ParsedDocument
 from mcp_suite.shared.errors import InvalidInputError
 
+CHUNKER_VERSION = 2
+"""Bumped whenever readers or the chunker change the chunks a document gives. Ingest records it per
+document and re-chunks a document indexed by an older version even when its bytes did not change."""
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 MAX_GAP_TOKENS = 8
 """Skipped text between two blocks longer than this (in tokens) ends a chunk."""
@@ -57,6 +60,7 @@ ABBREVIATIONS = frozenset(
      "oct", "nov", "dec", "u.s", "u.k", "e.u", "a.m", "p.m", "ph.d", "op", "resp", "ref", "refs", "min", "max",
      "incl", "esp", "ibid", "v"}
 )  # fmt: skip
+
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)")
 _NEXT_START = re.compile(r"\s+([\"'“‘(\[*_`]*)(\S)")
 _LAST_WORD = re.compile(r"([\w.]+)\.$")

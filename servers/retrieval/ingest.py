@@ -1,10 +1,12 @@
 """Incremental ingestion: files, folders, URLs and raw text into the knowledge base.
 
-A source is re-indexed only when it changed: a file whose size and modification time match the
-index is not even read; one whose bytes hash the same only has its metadata refreshed. A changed
-document is re-chunked, and only chunks whose text is new are embedded (identical chunk text reuses
-its stored vector). Each document is written in one transaction, so a failure leaves the previous
-version intact. Re-ingesting a folder removes the documents of files that no longer exist.
+A source is re-indexed only when it changed or was chunked by an older
+:data:`~mcp_suite.servers.retrieval.chunking.CHUNKER_VERSION`: a file whose size and modification time
+match the index is not even read; one whose bytes hash the same only has its metadata refreshed. A changed
+document is re-chunked, and only chunks whose embedded text (title, heading path and chunk text) is
+new are embedded; an identical embedded text reuses its stored vector. Each document is written in
+one transaction, so a failure leaves the previous version intact. Re-ingesting a folder removes the
+documents of files that no longer exist.
 
 Problems with one source (unreadable, binary, too large, unsupported) become an item in the
 :class:`IngestReport`; only systemic failures (the embedder is down, the index belongs to another
@@ -27,6 +29,7 @@ from typing import Any, Literal
 import anyio
 from pydantic import BaseModel, Field
 
+from mcp_suite.servers.retrieval.chunking import CHUNKER_VERSION
 from mcp_suite.servers.retrieval.documents import DocType, ParsedDocument
 from mcp_suite.servers.retrieval.folders import FolderRules, Skipped, file_kind, walk_folder
 from mcp_suite.servers.retrieval.library import KnowledgeBase, to_blob
@@ -282,6 +285,7 @@ class Ingestor:
                 and not self.options.force
                 and existing.size == stat.st_size
                 and existing.mtime == stat.st_mtime
+                and existing.chunker_version >= CHUNKER_VERSION
             ):
                 await self._unchanged(existing, stat.st_mtime)
                 return
@@ -334,7 +338,12 @@ class Ingestor:
         title: str | None = None,
     ) -> IngestItem:
         digest = content_hash(data)
-        if existing is not None and existing.content_hash == digest and not self.options.force:
+        if (
+            existing is not None
+            and existing.content_hash == digest
+            and existing.chunker_version >= CHUNKER_VERSION
+            and not self.options.force
+        ):
             await self._unchanged(existing, mtime)
             return IngestItem(source=source, status="unchanged", chunks=existing.chunk_count)
         from mcp_suite.servers.retrieval.chunking import chunk_document
@@ -347,19 +356,21 @@ class Ingestor:
 
         doc, chunks = await anyio.to_thread.run_sync(parse_and_chunk)
         hashes = [text_hash(c.text) for c in chunks]
+        # The heading path and title ride along: they carry meaning a short chunk lacks. A vector is
+        # reused only for the same embedded text, not merely the same chunk text under another heading.
+        embed_texts = [_embedding_text(doc.title, c.heading_path, c.text) for c in chunks]
+        embed_hashes = [text_hash(t) for t in embed_texts]
         vectors: dict[str, bytes] = {}
         embedded = 0
         # Refuse before embedding: a paid API should not be billed for vectors the index will reject.
         await self.kb.check_embedder()
         if self.kb.semantic_enabled and chunks:
-            vectors = await self.kb.reuse_embeddings(hashes)
-            missing = [i for i, h in enumerate(hashes) if h not in vectors]
+            vectors = await self.kb.reuse_embeddings(embed_hashes)
+            missing = list({h: i for i, h in enumerate(embed_hashes) if h not in vectors}.values())
             if missing:
-                # The heading path and title ride along: they carry meaning a short chunk lacks.
-                texts = [_embedding_text(doc.title, chunks[i].heading_path, chunks[i].text) for i in missing]
-                matrix = await self.kb.embed(texts)
+                matrix = await self.kb.embed([embed_texts[i] for i in missing])
                 for i, vec in zip(missing, matrix, strict=True):
-                    vectors[hashes[i]] = to_blob(vec)
+                    vectors[embed_hashes[i]] = to_blob(vec)
                 embedded = len(missing)
         user_meta = dict(self.options.metadata)
         if not user_meta and existing is not None:
@@ -379,6 +390,7 @@ class Ingestor:
             content_hash=digest,
             tags=self._tags or (existing.tags if existing else []),
             meta=meta,
+            chunker_version=CHUNKER_VERSION,
         )
         new_chunks = [
             NewChunk(
@@ -391,11 +403,12 @@ class Ingestor:
                 end_char=c.end_char,
                 token_count=c.token_count,
                 text_hash=h,
-                embedding=vectors.get(h),
+                embedding=vectors.get(e),
                 page=c.page,
                 anchor=c.anchor,
+                embed_hash=e,
             )
-            for i, (c, h) in enumerate(zip(chunks, hashes, strict=True))
+            for i, (c, h, e) in enumerate(zip(chunks, hashes, embed_hashes, strict=True))
         ]
         await self.kb.write_document(new_doc, new_chunks)
         item = IngestItem(

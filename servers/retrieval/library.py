@@ -194,18 +194,19 @@ class KnowledgeBase:
         """Re-embed every chunk with the configured embedder and record it (one transaction)."""
         async with self.db.snapshot() as conn:
             rows = await store.all_chunk_contexts(conn)
-        from mcp_suite.servers.retrieval.ingest import _embedding_text  # ingest imports this module
+        from mcp_suite.servers.retrieval.ingest import _embedding_text, text_hash  # ingest imports this module
 
-        blobs: list[tuple[int, bytes | None]] = []
+        blobs: list[tuple[int, bytes | None, str | None]] = []
         batch = 256
         for start in range(0, len(rows), batch):
             part = rows[start : start + batch]
             if self.semantic_enabled:
                 # The same text ingest embeds (title and heading path first), so re-embedded vectors match.
-                matrix = await self.embed([_embedding_text(title, path, text) for _, text, path, title in part])
-                blobs += [(row[0], to_blob(vec)) for row, vec in zip(part, matrix, strict=True)]
+                texts = [_embedding_text(title, path, text) for _, text, path, title in part]
+                matrix = await self.embed(texts)
+                blobs += [(row[0], to_blob(vec), text_hash(t)) for row, vec, t in zip(part, matrix, texts, strict=True)]
             else:
-                blobs += [(row[0], None) for row in part]
+                blobs += [(row[0], None, None) for row in part]
             if progress is not None:
                 await progress(min(start + batch, len(rows)), len(rows), "re-embedding chunks")
         async with self.db.transaction() as conn:

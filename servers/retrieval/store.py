@@ -89,6 +89,23 @@ MIGRATIONS = [
         ALTER TABLE chunks ADD COLUMN anchor TEXT;
         """,
     ),
+    # Vectors are reused by a hash of the text actually embedded (title, heading path and chunk text):
+    # the same chunk text under another heading is embedded anew. Older rows have none and are not reused.
+    Migration(
+        "0003_retrieval_chunk_embed_hash",
+        """
+        ALTER TABLE chunks ADD COLUMN embed_hash TEXT;
+        CREATE INDEX chunks_by_embed_hash ON chunks(embed_hash);
+        """,
+    ),
+    # The chunker version a document was chunked by: 0 for every document indexed before it was
+    # recorded, so the next ingest re-chunks them (see chunking.CHUNKER_VERSION).
+    Migration(
+        "0004_retrieval_document_chunker_version",
+        """
+        ALTER TABLE documents ADD COLUMN chunker_version INTEGER NOT NULL DEFAULT 0;
+        """,
+    ),
 ]
 
 # BM25 column weights: chunk text, heading path, document title.
@@ -118,6 +135,7 @@ class DocumentRow:
     chunk_count: int
     ingested_at: str
     updated_at: str
+    chunker_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,6 +170,7 @@ class NewDocument:
     content_hash: str
     tags: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    chunker_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -168,11 +187,12 @@ class NewChunk:
     embedding: bytes | None
     page: int | None = None
     anchor: str | None = None
+    embed_hash: str | None = None  # hash of the text the vector was computed from (see ingest)
 
 
 _DOC_COLUMNS = (
     "d.id, d.source, d.kind, d.title, d.doc_type, d.mtime, d.size, d.content_hash, d.tags, d.meta, "
-    "d.chunk_count, d.ingested_at, d.updated_at"
+    "d.chunk_count, d.ingested_at, d.updated_at, d.chunker_version"
 )
 _CHUNK_COLUMNS = (
     "c.id, c.document_id, c.ordinal, c.text, c.heading_path, c.start_line, c.end_line, c.start_char, c.end_char, "
@@ -195,6 +215,7 @@ def _document(row: Any) -> DocumentRow:
         chunk_count=row[10],
         ingested_at=row[11],
         updated_at=row[12],
+        chunker_version=row[13],
     )
 
 
@@ -292,7 +313,7 @@ async def replace_document(
     if existing is None:
         cur = await conn.execute(
             "INSERT INTO documents (source, kind, title, doc_type, mtime, size, content_hash, tags, meta, chunk_count,"
-            " ingested_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " ingested_at, updated_at, chunker_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 doc.source,
                 doc.kind,
@@ -306,6 +327,7 @@ async def replace_document(
                 len(chunks),
                 now,
                 now,
+                doc.chunker_version,
             ),
         )
         document_id = int(cur.lastrowid or 0)
@@ -316,7 +338,7 @@ async def replace_document(
         await conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
         await conn.execute(
             "UPDATE documents SET kind = ?, title = ?, doc_type = ?, mtime = ?, size = ?, content_hash = ?, tags = ?,"
-            " meta = ?, chunk_count = ?, updated_at = ? WHERE id = ?",
+            " meta = ?, chunk_count = ?, updated_at = ?, chunker_version = ? WHERE id = ?",
             (
                 doc.kind,
                 doc.title,
@@ -328,6 +350,7 @@ async def replace_document(
                 json.dumps(doc.meta),
                 len(chunks),
                 now,
+                doc.chunker_version,
                 document_id,
             ),
         )
@@ -340,7 +363,8 @@ async def replace_document(
     new_ids = list(range(first_id, first_id + len(chunks)))
     await conn.executemany(
         "INSERT INTO chunks (id, document_id, ordinal, text, heading_path, start_line, end_line, start_char, end_char,"
-        " token_count, text_hash, embedding, page, anchor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " token_count, text_hash, embedding, page, anchor, embed_hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 chunk_id,
@@ -357,6 +381,7 @@ async def replace_document(
                 chunk.embedding,
                 chunk.page,
                 chunk.anchor,
+                chunk.embed_hash if chunk.embedding is not None else None,
             )
             for chunk_id, chunk in zip(new_ids, chunks, strict=True)
         ],
@@ -397,13 +422,14 @@ async def delete_document(conn: Connection, document_id: int) -> list[int]:
 
 
 async def embeddings_by_hash(conn: Connection, hashes: Sequence[str]) -> dict[str, bytes]:
-    """Vectors already computed for identical chunk text (re-ingests skip embedding them again)."""
+    """Vectors already computed for an identical embedded text, by ``embed_hash`` (re-ingests skip
+    embedding them again)."""
     found: dict[str, bytes] = {}
     unique = list(dict.fromkeys(hashes))
     for start in range(0, len(unique), 500):
         part = unique[start : start + 500]
         marks = ",".join("?" * len(part))
-        sql = f"SELECT text_hash, embedding FROM chunks WHERE embedding IS NOT NULL AND text_hash IN ({marks})"
+        sql = f"SELECT embed_hash, embedding FROM chunks WHERE embedding IS NOT NULL AND embed_hash IN ({marks})"
         async with conn.execute(sql, part) as cur:
             for row in await cur.fetchall():
                 found.setdefault(row[0], row[1])
@@ -491,8 +517,11 @@ async def all_chunk_contexts(conn: Connection) -> list[tuple[int, str, list[str]
         return [(row[0], row[1], json.loads(row[2]), row[3]) for row in await cur.fetchall()]
 
 
-async def set_embeddings(conn: Connection, pairs: Sequence[tuple[int, bytes | None]]) -> None:
-    await conn.executemany("UPDATE chunks SET embedding = ? WHERE id = ?", [(blob, cid) for cid, blob in pairs])
+async def set_embeddings(conn: Connection, rows: Sequence[tuple[int, bytes | None, str | None]]) -> None:
+    """Set (chunk id, vector, hash of the embedded text) of chunks."""
+    await conn.executemany(
+        "UPDATE chunks SET embedding = ?, embed_hash = ? WHERE id = ?", [(blob, h, cid) for cid, blob, h in rows]
+    )
 
 
 async def has_chunks(conn: Connection) -> bool:

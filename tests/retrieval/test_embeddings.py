@@ -205,3 +205,26 @@ async def test_index_refuses_to_mix_embedders_until_reindexed(data_dir: Path) ->
             assert semantic_ok.structured_content["hits"][0]["source"] == "deploys.md"
             stats = (await client.call_tool("stats", {})).structured_content
             assert stats is not None and stats["index_embedder"] == "openai/m (8 dims)" and stats["embedder_matches"]
+
+
+async def test_vectors_are_reused_only_for_the_same_embedded_text(data_dir: Path) -> None:
+    body = "Production deploys happen on Tuesdays after the change review."
+    log: list[dict[str, Any]] = []
+    async with openai_peer(log) as http:
+        embedder = OpenAIEmbedder(base_url="http://e/v1", model="m", client=http)
+        settings = RetrievalSettings(data_dir=data_dir, embedder="openai")
+        async with Client(build_server(settings, embedder=embedder)) as client:
+            await client.call_tool(
+                "ingest_text", {"text": f"# Deploys\n\n{body}\n", "source": "a.md", "doc_type": "markdown"}
+            )
+            assert log[-1]["body"]["input"] == [f"Deploys > Deploys\n# Deploys\n\n{body}"]
+            # Same document text elsewhere: the same embedded text, so the vector is reused.
+            await client.call_tool(
+                "ingest_text", {"text": f"# Deploys\n\n{body}\n", "source": "b.md", "doc_type": "markdown"}
+            )
+            assert len(log) == 1
+            # The same chunk text under another title and heading is embedded with its own context.
+            await client.call_tool(
+                "ingest_text", {"text": f"# Releases\n\n{body}\n", "source": "c.md", "doc_type": "markdown"}
+            )
+            assert len(log) == 2 and log[-1]["body"]["input"] == [f"Releases > Releases\n# Releases\n\n{body}"]

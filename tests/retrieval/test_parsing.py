@@ -6,6 +6,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+from mcp_suite.servers.retrieval.chunking import chunk_document
 from mcp_suite.servers.retrieval.cleaning import collapse_blank_lines, decode, dehyphenate, normalize_text
 from mcp_suite.servers.retrieval.documents import ParsedDocument
 from mcp_suite.servers.retrieval.readers import (
@@ -466,3 +467,101 @@ def test_html_several_h1_are_sections_and_title_comes_from_title_tag() -> None:
     assert doc.title == "SELECT"
     assert "Small" not in doc.text
     assert doc.blocks[-1].heading_path == ("2. Processing", "2.1 Input")
+
+
+ASCIIDOC_PAGE = """\
+git-frob(1)
+===========
+
+NAME
+----
+git-frob - Frobnicate the working tree
+
+DESCRIPTION
+-----------
+Frobnicating rewrites every tracked file in place.
+Run it from the top of the working tree:
+
+------------
+$ git frob --all
+$ git frob --dry-run
+------------
+
+The history before and after looks like this:
+
+------------
+          A---B---C topic
+         /
+    D---E---F---G master
+------------
+
+EXAMPLES
+--------
+Show what would change:
+
+....
+git frob -n
+....
+
+////
+A comment block that is never shown.
+////
+
+OPTIONS
+-------
+--all::
+\tFrobnicate every file.
+"""
+
+
+def test_asciidoc_listing_fences_are_code_not_setext_underlines() -> None:
+    doc = parse_text(ASCIIDOC_PAGE, name="Documentation/git-frob.txt")
+    headings = [b.heading_path[-1] for b in doc.blocks if b.kind == "heading"]
+    assert headings == ["git-frob(1)", "NAME", "DESCRIPTION", "EXAMPLES", "OPTIONS"]
+    code = [b.text for b in doc.blocks if b.kind == "code"]
+    fence = "------------"
+    assert code == [
+        f"{fence}\n$ git frob --all\n$ git frob --dry-run\n{fence}",
+        f"{fence}\n          A---B---C topic\n         /\n    D---E---F---G master\n{fence}",
+        "....\ngit frob -n\n....",
+    ]
+    listing = next(b for b in doc.blocks if b.kind == "code" and "master" in b.text)
+    assert listing.heading_path == ("git-frob(1)", "DESCRIPTION")
+    assert not any("comment block" in b.text for b in doc.blocks)
+    assert_spans_exact(doc)
+    for chunk in chunk_document(doc, max_tokens=40, overlap_tokens=5):
+        assert chunk.text == chunk.text.strip()
+
+
+def test_text_underline_must_match_the_heading_length() -> None:
+    doc = parse_text("Intro line.\n\nA long sentence that is not a title at all\n---\n", name="n.txt")
+    assert [b.heading_path[-1] for b in doc.blocks if b.kind == "heading"] == []
+    indented = parse_text("Text.\n\n    code line\n    ---------\n", name="n.txt")
+    assert not [b for b in indented.blocks if b.kind == "heading" and "code" in b.heading_path[-1]]
+
+
+def test_html_doc_generator_navigation_is_dropped() -> None:
+    page = """<html><head><title>SELECT</title></head><body>
+    <a href="#content">Skip to main content</a>
+    <div class="navheader"><table summary="Navigation header"><tr><th colspan="3">SELECT</th></tr>
+    <tr><td><a href="a.html">Prev</a></td><td><a href="b.html">Up</a></td><td><a href="c.html">Next</a></td></tr>
+    </table></div>
+    <div class="related" role="navigation"><ul><li><a href="index.html">index</a></li></ul></div>
+    <div class="sphinxsidebar"><h3>Quick search</h3><p>Sidebar prose.</p></div>
+    <div id="content"><h1>SELECT</h1><p>SELECT retrieves rows from a table.</p>
+    <p>Skip to the next row with OFFSET.</p></div>
+    <div class="navfooter"><table><tr><td>Prev</td><td>Home</td><td>Next</td></tr></table></div>
+    </body></html>"""
+    doc = parse_text(page, name="sql-select.html")
+    assert [b.text for b in doc.blocks] == [
+        "SELECT",
+        "SELECT retrieves rows from a table.",
+        "Skip to the next row with OFFSET.",
+    ]
+
+
+def test_text_rules_between_blank_lines_separate_prose_not_code() -> None:
+    doc = parse_text("First note here.\n\n----------\n\nSecond note here.\n\n----------\n\nThird.\n", name="n.txt")
+    assert [b.kind for b in doc.blocks] == ["paragraph", "paragraph", "paragraph"]
+    diagram = parse_text("History:\n\n--------\n\n      B\n     /\n ---X---A\n\n--------\n\nDone.\n", name="n.txt")
+    assert [b.kind for b in diagram.blocks] == ["paragraph", "code", "paragraph"]

@@ -69,6 +69,22 @@ async def test_ingest_folder_then_cited_hybrid_search(settings: RetrievalSetting
         assert any("7419" in line for line in lines)
 
 
+async def test_reingest_rechunks_documents_of_an_older_chunker_version(
+    settings: RetrievalSettings, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mcp_suite.servers.retrieval import ingest
+
+    async with Client(build_server(settings)) as client:
+        assert (await call(client, "ingest", paths=[str(corpus)]))["added"] == 7
+        # An upgrade that changes chunking: a plain ingest of the same folder re-chunks every document,
+        # and chunks whose embedded text did not change keep their vectors.
+        monkeypatch.setattr(ingest, "CHUNKER_VERSION", ingest.CHUNKER_VERSION + 1)
+        upgraded = await call(client, "ingest", paths=[str(corpus)])
+        assert (upgraded["updated"], upgraded["unchanged"], upgraded["chunks_embedded"]) == (7, 0, 0)
+        again = await call(client, "ingest", paths=[str(corpus)])
+        assert (again["updated"], again["unchanged"]) == (0, 7)
+
+
 async def test_reingest_only_touches_changed_files(settings: RetrievalSettings, corpus: Path) -> None:
     async with Client(build_server(settings)) as client:
         first = await call(client, "ingest", paths=[str(corpus)])

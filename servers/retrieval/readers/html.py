@@ -27,8 +27,11 @@ _HTML_BOILERPLATE = frozenset(
     {"nav", "navbar", "navigation", "menu", "breadcrumb", "breadcrumbs", "footer", "sidebar", "cookie", "cookies",
      "banner", "advert", "advertisement", "ads", "share", "social", "skip", "toc", "related", "newsletter",
      "comments", "pagination", "masthead", "nosearch", "noindex", "nocontent", "tagline", "search", "searchbox",
-     "searchmenu", "skiplink", "topbar"}
+     "searchmenu", "skiplink", "topbar", "navheader", "navfooter", "navlinks", "sidenav", "topnav",
+     "sphinxsidebar", "sphinxsidebarwrapper"}
 )  # fmt: skip
+# An accessibility link that jumps past the site chrome; it often carries no class to recognise it by.
+_SKIP_LINK = re.compile(r"(?i)skip (?:to|over) (?:the )?(?:main )?(?:content|navigation|main)\.?")
 _HTML_VOID = frozenset(
     {"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed", "source", "track", "wbr", "param"}
 )
@@ -138,7 +141,7 @@ class _HtmlExtractor(HTMLParser):
             if kind == "tr":
                 text = " | ".join(cell.strip() for cell in text.split("\ue000") if cell.strip())
             text = text.replace("\ue000", " ")
-            if not text.strip():
+            if not text.strip() or _SKIP_LINK.fullmatch(text.strip()):
                 return
         anchor = None
         if kind == "heading":
