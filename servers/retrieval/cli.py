@@ -274,6 +274,7 @@ def _eval(settings: RetrievalSettings, args: argparse.Namespace) -> int:
             return result.hits
 
         report = await evaluation.evaluate(cases, search_fn, modes=modes, k=args.k)
+        await kb.record_evaluation(report, evaluation.dataset_hash(cases))
         print(report.model_dump_json(indent=2) if args.json else report.to_markdown())
         return 0
 

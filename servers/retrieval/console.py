@@ -1,6 +1,6 @@
 """The retrieval server's pages in the web console: index status, every source with its chunks and
-last ingest, a hybrid search showing citations and which leg (BM25, vectors) found each hit, and
-deleting a source.
+last ingest, the stored evaluation runs (a table and nDCG over time), a hybrid search showing
+citations and which leg (BM25, vectors) found each hit, and deleting a source.
 
 It opens its own :class:`~mcp_suite.servers.retrieval.library.KnowledgeBase` over the same database
 (with the configured embedder, loaded on the first search) and follows other processes' commits as
@@ -9,7 +9,7 @@ the library does; deleting goes through the same ``delete_source`` as the MCP to
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +23,22 @@ from mcp_suite.servers.retrieval.factory import build_embedder, build_reranker, 
 from mcp_suite.servers.retrieval.library import KnowledgeBase
 from mcp_suite.servers.retrieval.search import Mode, SearchResult, search
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.servers.retrieval.store import EvalRunRow
 from mcp_suite.shared.console.web import BASE, Section, confirmed_action, render
 from mcp_suite.shared.errors import SuiteError
 
 SOURCES_SHOWN = 500
 HITS = 10
+EVAL_ROWS = 60  # stored evaluation rows shown (one per mode and run)
 MODES: tuple[str, ...] = get_args(Mode)
+
+
+def eval_trend(rows: Sequence[EvalRunRow]) -> tuple[list[str], list[tuple[str, list[float | None]]]]:
+    """Stored evaluation runs as a line chart of nDCG@k (in %): one point per run, one line per mode."""
+    runs = {r.run: f"#{r.run} {r.run_at}" for r in rows}
+    modes = list(dict.fromkeys(r.mode for r in rows))
+    at = {(r.run, r.mode): 100 * r.ndcg for r in rows}
+    return list(runs.values()), [(mode, [at.get((run, mode)) for run in runs]) for mode in modes]
 
 
 @dataclass
@@ -72,6 +82,7 @@ class _Retrieval:
             except SuiteError as exc:
                 problem = str(exc)
         documents, total = await kb.list_documents(limit=SOURCES_SHOWN)
+        evaluations = await kb.evaluation_runs(EVAL_ROWS)
         return render(
             request,
             "retrieval_index.html",
@@ -85,6 +96,8 @@ class _Retrieval:
                 "modes": MODES,
                 "result": result,
                 "problem": problem,
+                "evaluations": list(reversed(evaluations)),
+                "eval_trend": eval_trend(evaluations),
             },
         )
 

@@ -17,6 +17,7 @@ chunks that any evaluated mode retrieved, unless the case states ``relevant_coun
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import math
 import re
@@ -162,6 +163,12 @@ def parse_dataset(text: str) -> list[EvalCase]:
             '{"query": "...", "expected_source": "..."}'
         )
     return cases
+
+
+def dataset_hash(cases: Sequence[EvalCase]) -> str:
+    """A short fingerprint of the cases, so stored runs over the same questions can be told apart."""
+    text = json.dumps([c.model_dump(mode="json") for c in cases], sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def _describe(exc: ValidationError) -> str:

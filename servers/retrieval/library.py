@@ -34,6 +34,8 @@ from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundEr
 if TYPE_CHECKING:
     import numpy as np
 
+    from mcp_suite.servers.retrieval.evaluation import EvalReport
+
 log = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 256
@@ -421,6 +423,36 @@ class KnowledgeBase:
         except OSError:
             totals["database_bytes"] = 0
         return totals
+
+    # -- evaluation runs -----------------------------------------------------------------------
+
+    async def record_evaluation(self, report: EvalReport, dataset_hash: str) -> list[store.EvalRunRow]:
+        """Store an evaluation run, one row per mode, in one transaction; returns the stored rows."""
+        run_at = store.now_iso()
+        rows = [
+            {
+                "run_at": run_at,
+                "mode": m.mode,
+                "k": report.k,
+                "case_count": report.case_count,
+                "dataset_hash": dataset_hash,
+                "recall": m.recall,
+                "precision": m.precision,
+                "mrr": m.mrr,
+                "ndcg": m.ndcg,
+                "hit_rate": m.hit_rate,
+                "misses": m.misses,
+            }
+            for m in report.modes
+        ]
+        async with self.db.transaction() as conn:
+            await store.add_eval_runs(conn, rows)
+            return await store.recent_eval_runs(conn, len(rows))
+
+    async def evaluation_runs(self, limit: int = 50) -> list[store.EvalRunRow]:
+        """The newest stored evaluation rows (one per mode and run), oldest first."""
+        async with self.db.snapshot() as conn:
+            return await store.recent_eval_runs(conn, limit)
 
     # -- feedback ------------------------------------------------------------------------------
 

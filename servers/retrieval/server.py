@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 FETCH = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+# Reads the index, but stores each run's scores.
+RECORD = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
 DELETE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 INSTRUCTIONS = """A private knowledge base over the user's files, folders, URLs and notes.
@@ -450,7 +452,7 @@ def build_server(
 
     # ---- evaluation -----------------------------------------------------------------------------
 
-    @server.tool(title="Evaluate retrieval quality", annotations=READ)
+    @server.tool(title="Evaluate retrieval quality", annotations=RECORD)
     async def evaluate(
         dataset: Annotated[
             str,
@@ -469,7 +471,8 @@ def build_server(
     ) -> EvalReport:
         """Score retrieval on queries with known answers: recall@k, precision@k, MRR@10 and nDCG@k per mode.
 
-        Use it to compare search modes, chunk sizes or embedders on your own documents.
+        Each run's scores are stored, so the console shows them over time. Use it to compare search
+        modes, chunk sizes or embedders on your own documents.
         """
         from mcp_suite.servers.retrieval import evaluation
 
@@ -495,7 +498,9 @@ def build_server(
                 await notify_progress(ctx, done, total, f"{done}/{total} queries")
             return result.hits
 
-        return await evaluation.evaluate(cases, search_fn, modes=list(dict.fromkeys(modes)), k=k)
+        report = await evaluation.evaluate(cases, search_fn, modes=list(dict.fromkeys(modes)), k=k)
+        await state.kb.record_evaluation(report, evaluation.dataset_hash(cases))
+        return report
 
     # ---- resources ------------------------------------------------------------------------------
 

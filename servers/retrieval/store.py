@@ -106,6 +106,29 @@ MIGRATIONS = [
         ALTER TABLE documents ADD COLUMN chunker_version INTEGER NOT NULL DEFAULT 0;
         """,
     ),
+    # Every evaluation run, one row per search mode: the run number ties the modes of one run together,
+    # so scores can be followed over time.
+    Migration(
+        "0005_retrieval_eval_runs",
+        """
+        CREATE TABLE eval_runs (
+            id INTEGER PRIMARY KEY,
+            run INTEGER NOT NULL,
+            run_at TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            k INTEGER NOT NULL,
+            case_count INTEGER NOT NULL,
+            dataset_hash TEXT NOT NULL,
+            recall REAL NOT NULL,
+            precision REAL NOT NULL,
+            mrr REAL NOT NULL,
+            ndcg REAL NOT NULL,
+            hit_rate REAL NOT NULL,
+            misses INTEGER NOT NULL
+        );
+        CREATE INDEX eval_runs_by_time ON eval_runs(run_at);
+        """,
+    ),
 ]
 
 # BM25 column weights: chunk text, heading path, document title.
@@ -770,6 +793,51 @@ async def feedback_counts(
 async def feedback_total(conn: Connection) -> int:
     async with conn.execute("SELECT count(*) FROM feedback") as cur:
         return int((await cur.fetchone())[0])  # type: ignore[index]
+
+
+# -- evaluation runs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvalRunRow:
+    """One search mode's scores in one stored evaluation run."""
+
+    id: int
+    run: int
+    run_at: str
+    mode: str
+    k: int
+    case_count: int
+    dataset_hash: str
+    recall: float
+    precision: float
+    mrr: float
+    ndcg: float
+    hit_rate: float
+    misses: int
+
+
+_EVAL_COLUMNS = "run, run_at, mode, k, case_count, dataset_hash, recall, precision, mrr, ndcg, hit_rate, misses"
+
+
+async def add_eval_runs(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Store one evaluation run (a row per mode, keys as in :class:`EvalRunRow` without ``id`` and
+    ``run``); returns its run number."""
+    async with conn.execute("SELECT coalesce(max(run), 0) + 1 FROM eval_runs") as cur:
+        run = int((await cur.fetchone())[0])  # type: ignore[index]
+    names = _EVAL_COLUMNS.split(", ")
+    await conn.executemany(
+        f"INSERT INTO eval_runs ({_EVAL_COLUMNS}) VALUES ({', '.join('?' * len(names))})",
+        [tuple(run if n == "run" else row[n] for n in names) for row in rows],
+    )
+    return run
+
+
+async def recent_eval_runs(conn: Connection, limit: int) -> list[EvalRunRow]:
+    """The newest ``limit`` rows, oldest first."""
+    async with conn.execute(f"SELECT id, {_EVAL_COLUMNS} FROM eval_runs ORDER BY id DESC LIMIT ?", (limit,)) as cur:
+        rows = await cur.fetchall()
+    return [EvalRunRow(*row) for row in reversed(list(rows))]
 
 
 # -- stats ---------------------------------------------------------------------------------------

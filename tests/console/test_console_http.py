@@ -156,6 +156,38 @@ def test_rollout_starts_and_ends_through_the_page(base: str, data: Path) -> None
         assert rollouts() == []
 
 
+def test_stored_evaluation_runs_are_listed_and_charted(base: str, data: Path, tmp_path: Path) -> None:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        json.dumps({"query": "how do I rotate the API key", "expected_source": "runbook.md"}) + "\n", encoding="utf-8"
+    )
+    for _ in range(2):
+        subprocess.run(
+            [
+                script("mcp-suite-retrieval"),
+                "eval",
+                str(questions),
+                "-k",
+                "3",
+                "--modes",
+                "lexical",
+                "--data-dir",
+                str(data),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    with sqlite3.connect(data / "retrieval.db") as conn:
+        rows = conn.execute("SELECT mode, k, case_count, recall FROM eval_runs").fetchall()
+    assert rows == [("lexical", 3, 1, 1.0)] * 2
+    page = httpx.get(f"{base}/console/retrieval/", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    table = page.split('id="evaluations"', 1)[1].split("</table>", 1)[0]
+    assert table.count("<td>lexical</td>") == 2 and "1.0" in table
+    trend = page.split('id="eval-trend"', 1)[1].split("</figure>", 1)[0]
+    assert trend.count('data-series="lexical"') == 2 and "<polyline" in trend
+
+
 def test_delete_source_through_the_page(base: str, data: Path) -> None:
     def sources() -> list[str]:
         with sqlite3.connect(data / "retrieval.db") as conn:

@@ -4,6 +4,7 @@ feedback, progress notifications, resources and the grounded prompt."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -333,7 +334,28 @@ async def test_tools_carry_honest_annotations(settings: RetrievalSettings) -> No
         "evaluate",
         "reindex",
     } <= set(tools)
-    for name in ("search", "get_chunk", "list_sources", "stats", "evaluate"):
+    for name in ("search", "get_chunk", "list_sources", "stats"):
         assert tools[name].annotations.read_only_hint is True  # type: ignore[union-attr]
+    # evaluate stores each run's scores
+    assert tools["evaluate"].annotations.read_only_hint is False  # type: ignore[union-attr]
+    assert tools["evaluate"].annotations.destructive_hint is False  # type: ignore[union-attr]
     assert tools["delete_source"].annotations.destructive_hint is True  # type: ignore[union-attr]
     assert tools["search"].output_schema is not None
+
+
+async def test_evaluate_stores_each_run_per_mode(settings: RetrievalSettings, corpus: Path) -> None:
+    import sqlite3
+
+    dataset = "\n".join(json.dumps({"query": q, "expected_source": source}) for q, source, _ in QUESTIONS)
+    async with Client(build_server(settings)) as client:
+        await call(client, "ingest", paths=[str(corpus)])
+        report = await call(client, "evaluate", dataset=dataset, k=3, modes=["lexical", "hybrid"])
+    with sqlite3.connect(settings.database_path) as conn:
+        rows = conn.execute(
+            "SELECT mode, k, case_count, recall, mrr, ndcg, run, dataset_hash FROM eval_runs ORDER BY id"
+        ).fetchall()
+    assert [r[:3] for r in rows] == [("lexical", 3, 4), ("hybrid", 3, 4)]
+    by_mode = {m["mode"]: m for m in report["modes"]}
+    for mode, _, _, recall, mrr, ndcg, _, _ in rows:
+        assert (recall, mrr, ndcg) == (by_mode[mode]["recall"], by_mode[mode]["mrr"], by_mode[mode]["ndcg"])
+    assert rows[0][6] == rows[1][6] and len(rows[0][7]) == 12  # one run, one question set
