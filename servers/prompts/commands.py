@@ -173,6 +173,7 @@ def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None)
         for line in str(error).splitlines():
             print(f"ERROR {line}", file=out)
     report = anyio.run(lambda: run_golden(prompts, complete, concurrency=args.concurrency, graders=graders))
+    anyio.run(_store_golden, settings, report)
 
     _print_cases(report.cases, out)
     if report.versions:
@@ -194,6 +195,20 @@ def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None)
     if counts["not run"]:
         print(f"{counts['not run']} case(s) were not run: their assertions need a model (--base-url)", file=out)
     return 1 if failed else 0
+
+
+async def _store_golden(settings: Any, report: Any) -> None:
+    """Store the run's counts per version in the registry, where the console shows them."""
+    from mcp_suite.servers.prompts.registry import Registry
+    from mcp_suite.servers.prompts.telemetry import Telemetry
+
+    if not report.cases:
+        return
+    registry = await Registry.open(settings.database_path)
+    try:
+        await Telemetry(registry.db).record_golden(report.mode, report.cases)
+    finally:
+        await registry.close()
 
 
 _LABELS = {"passed": "PASS", "rendered": "OK", "failed": "FAIL", "error": "ERROR", "not run": "NOT RUN"}

@@ -32,6 +32,7 @@ from mcp_suite.shared.console.web import BASE, Section, confirmed_action, error_
 from mcp_suite.shared.errors import InvalidInputError, NotFoundError, SuiteError
 
 HISTORY_ROWS = 50
+GOLDEN_RUNS = 3  # golden-case runs shown per version
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ class _Prompts:
             since = request.query_params.get("since") or None
             stats = await service.stats(name, since)
             line = await timeline(service.registry.db, name, since)
+            golden = await service.golden_runs(name, GOLDEN_RUNS)
         except SuiteError as exc:
             return error_page(request, str(exc), status=404 if isinstance(exc, NotFoundError) else 400)
         versions = service.versions(name)
@@ -195,6 +197,7 @@ class _Prompts:
                 "stats": stats,
                 "charts": charts(stats) if stats else [],
                 "timeline": line,
+                "golden": golden,
                 "trends": trends(line) if line.buckets else [],
                 "since": request.query_params.get("since", ""),
                 "diff_from": newest[0],

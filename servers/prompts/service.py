@@ -26,7 +26,7 @@ from __future__ import annotations
 import difflib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,7 @@ from mcp_suite.servers.prompts.summaries import (
     template_text,
     unified_diff,
 )
-from mcp_suite.servers.prompts.telemetry import Run, Telemetry
+from mcp_suite.servers.prompts.telemetry import GoldenCase, GoldenRun, Run, Telemetry
 from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL, DRAFT_LABEL, version_key
 from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -567,6 +567,15 @@ class PromptService:
     async def stats(self, name: str, since: str | None) -> list[VersionStats]:
         self.entry(name)
         return await self.telemetry.prompt_stats(name, since)
+
+    async def record_golden(self, mode: str, cases: Sequence[GoldenCase]) -> list[GoldenRun]:
+        """Store a golden-case run: per prompt version, its cases counted per status."""
+        return await self.telemetry.record_golden(mode, cases)
+
+    async def golden_runs(self, name: str, per_version: int = 5) -> dict[str, list[GoldenRun]]:
+        """The newest golden-case runs of each version of ``name``, newest first."""
+        self.entry(name)
+        return await self.telemetry.golden_runs(name, per_version)
 
     def completions(self, name: str, argument: str, prefix: str) -> list[str]:
         """Values to suggest for ``argument`` of prompt ``name``: its enum, default and golden-case inputs."""

@@ -20,9 +20,10 @@ import logging
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from mcp_suite.servers.prompts.records import VersionStats, now
 from mcp_suite.servers.prompts.versioning import version_key
@@ -90,7 +91,60 @@ MIGRATIONS = [
         CREATE INDEX prompt_runs_by_name ON prompt_runs (name, recorded_at);
         """,
     ),
+    # Each golden-case run of a version: its cases counted per status.
+    Migration(
+        "0103_prompt_golden_runs",
+        """
+        CREATE TABLE golden_runs (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            run_at TEXT NOT NULL,
+            mode TEXT NOT NULL,
+            passed INTEGER NOT NULL,
+            failed INTEGER NOT NULL,
+            error INTEGER NOT NULL,
+            rendered INTEGER NOT NULL,
+            not_run INTEGER NOT NULL
+        );
+        CREATE INDEX golden_runs_by_name ON golden_runs (name, version, id);
+        """,
+    ),
 ]
+
+GOLDEN_STATUSES = ("passed", "failed", "error", "rendered", "not run")
+
+
+class GoldenCase(Protocol):
+    """What :meth:`Telemetry.record_golden` needs of a golden case's result."""
+
+    @property
+    def prompt(self) -> str: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class GoldenRun:
+    """One stored golden-case run of one prompt version: its cases counted per status."""
+
+    name: str
+    version: str
+    run_at: str
+    mode: str
+    passed: int
+    failed: int
+    error: int
+    rendered: int
+    not_run: int
+
+    @property
+    def cases(self) -> int:
+        return self.passed + self.failed + self.error + self.rendered + self.not_run
 
 
 @dataclass(frozen=True)
@@ -216,6 +270,47 @@ class Telemetry:
         if self._tracer is not None:
             self._export(run)
         return run_id
+
+    async def record_golden(self, mode: str, cases: Sequence[GoldenCase]) -> list[GoldenRun]:
+        """Store a golden-case run in one transaction: a row per prompt version with its cases per status."""
+        counts: dict[tuple[str, str], dict[str, int]] = {}
+        for case in cases:
+            per = counts.setdefault((case.prompt, case.version), dict.fromkeys(GOLDEN_STATUSES, 0))
+            per[case.status] += 1
+        at = now()
+        runs = [
+            GoldenRun(name, version, at, mode, c["passed"], c["failed"], c["error"], c["rendered"], c["not run"])
+            for (name, version), c in counts.items()
+        ]
+        if runs:
+            async with self.db.transaction() as conn:
+                await conn.executemany(
+                    "INSERT INTO golden_runs (name, version, run_at, mode, passed, failed, error, rendered, not_run) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (r.name, r.version, r.run_at, r.mode, r.passed, r.failed, r.error, r.rendered, r.not_run)
+                        for r in runs
+                    ],
+                )
+        return runs
+
+    async def golden_runs(self, name: str, per_version: int = 5) -> dict[str, list[GoldenRun]]:
+        """The newest ``per_version`` golden-case runs of each version of ``name``, newest first."""
+        async with (
+            self.db.snapshot() as conn,
+            conn.execute(
+                "SELECT name, version, run_at, mode, passed, failed, error, rendered, not_run FROM golden_runs "
+                "WHERE name = ? ORDER BY id DESC",
+                (name,),
+            ) as cur,
+        ):
+            rows = await cur.fetchall()
+        result: dict[str, list[GoldenRun]] = {}
+        for row in rows:
+            mine = result.setdefault(row["version"], [])
+            if len(mine) < per_version:
+                mine.append(GoldenRun(*tuple(row)))
+        return result
 
     async def prompt_stats(self, name: str, since: str | None = None) -> list[VersionStats]:
         """Per-version runs and serves of ``name`` since ``since`` (serves are counted per hour)."""

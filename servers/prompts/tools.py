@@ -405,7 +405,10 @@ def _register_quality_tools(server: PromptsServer) -> None:
 
     @server.tool(
         title="Run golden cases",
-        annotations=ToolAnnotations(read_only_hint=True, idempotent_hint=False, open_world_hint=True),
+        # Not read-only: each run's counts per version are stored for the console.
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=True
+        ),
     )
     async def run_golden(
         name: NameArg,
@@ -421,7 +424,7 @@ def _register_quality_tools(server: PromptsServer) -> None:
         """Run a prompt's golden cases (inputs + assertions) per version, through the host's own model via MCP
         sampling when the client supports it (which also judges rubric assertions), otherwise render-only: every
         case must render, and cases whose assertions need an output are reported 'not run'. Compare versions
-        before promoting one; 'draft' names the prompt's draft."""
+        before promoting one; 'draft' names the prompt's draft. Each version's counts are stored."""
         # Golden cases (templates, graders, the embedder) load on the first run, not at start-up.
         from mcp_suite.servers.prompts.golden import run_golden as run_cases
         from mcp_suite.servers.prompts.sampling import host_model
@@ -431,6 +434,7 @@ def _register_quality_tools(server: PromptsServer) -> None:
         specs = [service.golden_spec(name, v) for v in wanted]
         complete, why = host_model(ctx) if mode == "auto" else (None, "render-only was asked for")
         report = await run_cases(specs, complete, concurrency=2)
+        await service.record_golden(report.mode, report.cases)
         return GoldenResult(
             name=name,
             mode=report.mode,

@@ -188,6 +188,25 @@ def test_stored_evaluation_runs_are_listed_and_charted(base: str, data: Path, tm
     assert trend.count('data-series="lexical"') == 2 and "<polyline" in trend
 
 
+def test_golden_runs_are_shown_per_version(base: str, data: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples" / "prompts"
+    argv = [script("mcp-suite-prompts"), "test", str(examples), "--name", "SummarizeSupportTicket"]
+    subprocess.run([*argv, "--data-dir", str(data)], capture_output=True, timeout=120)
+    with sqlite3.connect(data / "prompts.db") as conn:
+        stored = conn.execute(
+            "SELECT version, not_run FROM golden_runs WHERE name = 'SummarizeSupportTicket' ORDER BY version"
+        ).fetchall()
+    assert [v for v, _ in stored] == ["2"] and stored[0][1] > 0  # the examples folder holds version 2
+    page = httpx.get(
+        f"{base}/console/prompts/prompt?name=SummarizeSupportTicket", headers={"Authorization": f"Bearer {TOKEN}"}
+    ).text
+    for version, not_run in stored:
+        cell = page.split(f'class="golden" data-version="{version}"', 1)[1].split("</td>", 1)[0]
+        assert f"{not_run} not run" in cell and "never run" not in cell
+    older = page.split('class="golden" data-version="1"', 1)[1].split("</td>", 1)[0]
+    assert "never run" in older
+
+
 def test_delete_source_through_the_page(base: str, data: Path) -> None:
     def sources() -> list[str]:
         with sqlite3.connect(data / "retrieval.db") as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -104,6 +105,10 @@ def test_render_only_counts_each_status_and_require_model_fails(
     assert code == 0, out  # nothing failed; what was not checked is said, not counted as passed
     assert "NOT RUN Classify:1  spam" in out and "OK      Other:1  t" in out
     assert "ok: 3 golden case(s) render-only (no --base-url); 0 passed, 0 failed, 1 rendered, 2 not run" in out
+    # The run's counts per version are stored in the registry, where the console shows them.
+    with sqlite3.connect(data_dir / "prompts.db") as conn:
+        rows = conn.execute("SELECT name, version, mode, rendered, not_run FROM golden_runs ORDER BY name").fetchall()
+    assert rows == [("Classify", "1", "render-only", 0, 2), ("Other", "1", "render-only", 1, 0)]
     code, out = cli(capsys, "test", str(library), "--require-model", "--data-dir", str(data_dir))
     assert code == 1 and "--require-model is set but no model was given: pass --base-url" in out
 

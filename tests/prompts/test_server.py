@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -373,8 +374,20 @@ async def test_run_golden_through_sampling(tmp_path: Path, library: Path) -> Non
         assert [(v["version"], v["passed"]) for v in report["versions"]] == [("1", 1), ("2", 0)]
         failed = next(c for c in report["cases"] if c["version"] == "2")
         assert failed["status"] == "failed" and failed["output"] == "Yo."
-        assert asked[0].max_tokens == 64 and asked[0].temperature == 0.1
-        assert asked[0].model_preferences.hints[0].name == "test-model"
+        # Each run's counts per version are stored, with the mode it ran in.
+        await tool(client, "run_golden", name="Greet", versions=["2"], mode="render-only")
+    with sqlite3.connect(tmp_path / "data" / "prompts.db") as conn:
+        rows = conn.execute(
+            "SELECT version, mode, passed, failed, error, rendered, not_run, run_at FROM golden_runs ORDER BY id"
+        ).fetchall()
+    assert [r[:7] for r in rows] == [
+        ("1", "model", 1, 0, 0, 0, 0),
+        ("2", "model", 0, 1, 0, 0, 0),
+        ("2", "render-only", 0, 0, 0, 0, 1),
+    ]
+    assert rows[0][7] == rows[1][7]  # one run, one time
+    assert asked[0].max_tokens == 64 and asked[0].temperature == 0.1
+    assert asked[0].model_preferences.hints[0].name == "test-model"
 
 
 async def test_check_library_reports_problems(tmp_path: Path, library: Path) -> None:
