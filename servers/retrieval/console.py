@@ -1,5 +1,5 @@
 """The retrieval server's pages in the web console: index status, every source with its chunks and
-last ingest, the stored evaluation runs (a table and nDCG over time), a hybrid search showing
+last ingest and its last ingest error, the stored evaluation runs (a table and nDCG over time), a hybrid search showing
 citations and which leg (BM25, vectors) found each hit, and deleting a source.
 
 It opens its own :class:`~mcp_suite.servers.retrieval.library.KnowledgeBase` over the same database
@@ -83,6 +83,8 @@ class _Retrieval:
                 problem = str(exc)
         documents, total = await kb.list_documents(limit=SOURCES_SHOWN)
         evaluations = await kb.evaluation_runs(EVAL_ROWS)
+        errors = await kb.ingest_errors()
+        shown = {d.source for d in documents}
         return render(
             request,
             "retrieval_index.html",
@@ -96,6 +98,8 @@ class _Retrieval:
                 "modes": MODES,
                 "result": result,
                 "problem": problem,
+                "errors": errors,
+                "failed_only": [e for source, e in errors.items() if source not in shown],
                 "evaluations": list(reversed(evaluations)),
                 "eval_trend": eval_trend(evaluations),
             },

@@ -190,6 +190,7 @@ class Ingestor:
         self.confine = confine
         self.report = IngestReport()
         self._tags = normalise_tags(options.tags)
+        self._errored: set[str] | None = None  # sources with a stored ingest error, read on first need
 
     async def _progress(self, done: float, total: float | None, message: str) -> None:
         if self.progress is not None:
@@ -302,15 +303,26 @@ class Ingestor:
         except (ConflictError, EmbeddingError):
             raise
         except SuiteError as exc:
-            self.report.record(IngestItem(source=source, status="error", message=str(exc)))
+            await self._failed(source, "file", str(exc))
         except OSError as exc:
-            self.report.record(IngestItem(source=source, status="error", message=f"{source}: {exc.strerror or exc}"))
+            await self._failed(source, "file", f"{source}: {exc.strerror or exc}")
         except Exception as exc:  # a reader bug on one file must not abort a folder of thousands
             log.exception("failed to ingest %s", source)
-            message = f"{source}: could not be read ({type(exc).__name__}: {exc})"
-            self.report.record(IngestItem(source=source, status="error", message=message))
+            await self._failed(source, "file", f"{source}: could not be read ({type(exc).__name__}: {exc})")
+
+    async def _failed(self, source: str, kind: Literal["file", "url"], message: str) -> None:
+        """Report the error and keep it as the source's last ingest error (shown in the console)."""
+        self.report.record(IngestItem(source=source, status="error", message=message))
+        await self.kb.record_ingest_error(source, kind, message)
+        if self._errored is not None:
+            self._errored.add(source)
 
     async def _unchanged(self, existing: DocumentRow, mtime: float) -> None:
+        if self._errored is None:  # read once per run: a success clears an earlier error
+            self._errored = set(await self.kb.ingest_errors())
+        if existing.source in self._errored:
+            await self.kb.clear_ingest_error(existing.source)
+            self._errored.discard(existing.source)
         meta = existing.meta
         if self.options.metadata:
             user_keys = self._user_meta_keys(existing) | {"_user_keys"}
@@ -459,10 +471,14 @@ class Ingestor:
         self, url: str, *, max_bytes: int, timeout: float, client: Any = None, title: str | None = None
     ) -> IngestReport:
         started = time.perf_counter()
-        from mcp_suite.servers.retrieval.fetching import fetch_url
+        from mcp_suite.servers.retrieval.fetching import FetchError, fetch_url
         from mcp_suite.servers.retrieval.readers import type_for_content_type
 
-        fetched = await fetch_url(url, max_bytes=max_bytes, timeout=timeout, client=client)
+        try:
+            fetched = await fetch_url(url, max_bytes=max_bytes, timeout=timeout, client=client)
+        except FetchError as exc:
+            await self.kb.record_ingest_error(url, "url", str(exc))
+            raise
         self.report.bytes_read += len(fetched.data)
         existing = await self.kb.find_document(url)
         fetched_at = getattr(fetched, "fetched_at", None)

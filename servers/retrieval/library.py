@@ -161,6 +161,7 @@ class KnowledgeBase:
         async with self.db.transaction() as conn:
             await self._guard_write(conn)
             document_id, new_ids, removed = await store.replace_document(conn, doc, chunks)
+            await store.clear_ingest_errors(conn, [doc.source])
         self._checked_version = None  # the first write records the embedder; look again next time
         if self._vectors is not None:
             self._vectors.remove(removed)
@@ -174,12 +175,27 @@ class KnowledgeBase:
         async with self.db.transaction() as conn:
             await store.update_document_metadata(conn, document_id, mtime=mtime, tags=tags, meta=meta)
 
+    async def record_ingest_error(self, source: str, kind: str, message: str) -> None:
+        """Remember why ``source`` failed to ingest (the last error only)."""
+        async with self.db.transaction() as conn:
+            await store.set_ingest_error(conn, source, kind, message)
+
+    async def clear_ingest_error(self, source: str) -> None:
+        async with self.db.transaction() as conn:
+            await store.clear_ingest_errors(conn, [source])
+
+    async def ingest_errors(self) -> dict[str, store.IngestErrorRow]:
+        """The last ingest error of every source that has one, by source."""
+        async with self.db.snapshot() as conn:
+            return await store.ingest_errors(conn)
+
     async def delete_documents(self, documents: Sequence[DocumentRow]) -> int:
         """Delete documents (one transaction for all); returns the number of chunks removed."""
         removed: list[int] = []
         async with self.db.transaction() as conn:
             for doc in documents:
                 removed += await store.delete_document(conn, doc.id)
+            await store.clear_ingest_errors(conn, [doc.source for doc in documents])
         if self._vectors is not None:
             self._vectors.remove(removed)
         self._lexical_changed((), removed)

@@ -2,8 +2,9 @@
 
 Tables: ``documents`` (one row per source, with its metadata and content hash), ``doc_tags``,
 ``chunks`` (text, heading path, spans, ordinal, a hash of the text and the float32 vector as a
-blob), ``chunks_fts`` (FTS5 over chunk text, heading path and title, for BM25), ``feedback`` and
-``index_info`` (which embedder built the vectors). Callers own the transactions: each function
+blob), ``chunks_fts`` (FTS5 over chunk text, heading path and title, for BM25), ``feedback``,
+``index_info`` (which embedder built the vectors), ``eval_runs`` (stored evaluation scores) and
+``ingest_errors`` (the last ingest error of each source). Callers own the transactions: each function
 takes the connection of a :meth:`shared.db.Database.transaction` or ``snapshot``.
 """
 
@@ -127,6 +128,19 @@ MIGRATIONS = [
             misses INTEGER NOT NULL
         );
         CREATE INDEX eval_runs_by_time ON eval_runs(run_at);
+        """,
+    ),
+    # The last ingest error of each source (file or URL), whether or not it is indexed; a later
+    # successful ingest or deleting the source clears it.
+    Migration(
+        "0006_retrieval_ingest_errors",
+        """
+        CREATE TABLE ingest_errors (
+            source TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('file', 'url', 'text')),
+            message TEXT NOT NULL,
+            failed_at TEXT NOT NULL
+        );
         """,
     ),
 ]
@@ -793,6 +807,35 @@ async def feedback_counts(
 async def feedback_total(conn: Connection) -> int:
     async with conn.execute("SELECT count(*) FROM feedback") as cur:
         return int((await cur.fetchone())[0])  # type: ignore[index]
+
+
+# -- ingest errors -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IngestErrorRow:
+    source: str
+    kind: str
+    message: str
+    failed_at: str
+
+
+async def set_ingest_error(conn: Connection, source: str, kind: str, message: str) -> None:
+    await conn.execute(
+        "INSERT INTO ingest_errors (source, kind, message, failed_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (source) DO UPDATE SET kind = excluded.kind, message = excluded.message, "
+        "failed_at = excluded.failed_at",
+        (source, kind, message, now_iso()),
+    )
+
+
+async def clear_ingest_errors(conn: Connection, sources: Sequence[str]) -> None:
+    await conn.executemany("DELETE FROM ingest_errors WHERE source = ?", [(s,) for s in sources])
+
+
+async def ingest_errors(conn: Connection) -> dict[str, IngestErrorRow]:
+    async with conn.execute("SELECT source, kind, message, failed_at FROM ingest_errors ORDER BY source") as cur:
+        return {row[0]: IngestErrorRow(*row) for row in await cur.fetchall()}
 
 
 # -- evaluation runs -----------------------------------------------------------------------------

@@ -207,6 +207,19 @@ def test_golden_runs_are_shown_per_version(base: str, data: Path) -> None:
     assert "never run" in older
 
 
+def test_sources_table_shows_the_last_ingest_error(base: str, data: Path, tmp_path: Path) -> None:
+    big = tmp_path / "big.md"
+    big.write_text("# Big\n\n" + "otters swim. " * 200, encoding="utf-8")
+    argv = [script("mcp-suite-retrieval"), "ingest", str(big), "--max-file-mb", "0.001", "--data-dir", str(data)]
+    subprocess.run(argv, capture_output=True, timeout=120)
+    with sqlite3.connect(data / "retrieval.db") as conn:
+        ((message,),) = conn.execute("SELECT message FROM ingest_errors WHERE source = ?", (str(big),)).fetchall()
+    page = httpx.get(f"{base}/console/retrieval/", headers={"Authorization": f"Bearer {TOKEN}"}).text
+    table = page.split('id="sources"', 1)[1].split("</table>", 1)[0]
+    row = table.split(str(big), 1)[1].split("</tr>", 1)[0]
+    assert "not indexed" in row and "exceeds" in message and "ingest-error" in row and "exceeds" in row
+
+
 def test_delete_source_through_the_page(base: str, data: Path) -> None:
     def sources() -> list[str]:
         with sqlite3.connect(data / "retrieval.db") as conn:

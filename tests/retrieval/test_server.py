@@ -359,3 +359,28 @@ async def test_evaluate_stores_each_run_per_mode(settings: RetrievalSettings, co
     for mode, _, _, recall, mrr, ndcg, _, _ in rows:
         assert (recall, mrr, ndcg) == (by_mode[mode]["recall"], by_mode[mode]["mrr"], by_mode[mode]["ndcg"])
     assert rows[0][6] == rows[1][6] and len(rows[0][7]) == 12  # one run, one question set
+
+
+async def test_last_ingest_error_per_source_is_kept_until_a_success(data_dir: Path, tmp_path: Path) -> None:
+    import sqlite3
+
+    root = (tmp_path / "notes").resolve()
+    root.mkdir()
+    big = root / "big.md"
+    big.write_text("# Big\n\n" + "otters swim. " * 200, encoding="utf-8")  # about 2.6 kB
+    (root / "small.md").write_text("# Small\n\nbeavers build.\n", encoding="utf-8")
+    settings = RetrievalSettings(data_dir=data_dir, roots=[root], embedder="none", max_file_mb=0.002)
+
+    def errors() -> list[tuple[str, str, str]]:
+        with sqlite3.connect(settings.database_path) as conn:
+            return conn.execute("SELECT source, kind, message FROM ingest_errors").fetchall()
+
+    async with Client(build_server(settings)) as client:
+        report = await call(client, "ingest", paths=[str(root)])
+        assert statuses(report) == {"big.md": "error", "small.md": "added"}
+        ((source, kind, message),) = errors()
+        assert (source, kind) == (str(big), "file") and "exceeds" in message
+        big.write_text("# Big\n\notters swim.\n", encoding="utf-8")  # now small enough
+        report = await call(client, "ingest", paths=[str(root)])
+        assert statuses(report)["big.md"] == "added"
+        assert errors() == []
