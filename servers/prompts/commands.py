@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,7 +24,7 @@ from typing import Any, TextIO
 import anyio
 
 from mcp_suite.shared.cli import Command
-from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError, SuiteError
 
 
 def _folder(settings: Any, args: argparse.Namespace) -> Path:
@@ -173,7 +174,10 @@ def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None)
         for line in str(error).splitlines():
             print(f"ERROR {line}", file=out)
     report = anyio.run(lambda: run_golden(prompts, complete, concurrency=args.concurrency, graders=graders))
-    anyio.run(_store_golden, settings, report)
+    try:
+        anyio.run(_store_golden, settings, report)
+    except (SuiteError, OSError, sqlite3.Error) as exc:  # the run's verdict stands; only the record is lost
+        print(f"warning: the results were not stored in the registry: {exc}", file=sys.stderr)
 
     _print_cases(report.cases, out)
     if report.versions:
