@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -109,8 +110,22 @@ def _raise_translated(exc: BaseException, path: Path | str) -> None:
         raise translated from exc
 
 
-def _prepare_folder(path: Path) -> None:
-    folder = path.parent
+def check_data_dir(folder: Path) -> None:
+    """Make sure ``folder`` can hold the databases (creating it); raise :class:`StorageError` saying why not.
+
+    Checked before a server starts, so a wrong ``--data-dir`` is one clear line instead of a failure deep in
+    the first request. A probe file is written and removed: permissions alone miss read-only file systems.
+    """
+    _prepare_folder(folder)
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".mcp-suite-probe-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise StorageError(f"cannot write to the data folder {folder}: {reason}; point --data-dir elsewhere") from exc
+
+
+def _prepare_folder(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
         raise StorageError(f"the data folder {folder} is a file, not a folder; point --data-dir at a folder")
     try:
@@ -118,8 +133,6 @@ def _prepare_folder(path: Path) -> None:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise StorageError(f"cannot create the data folder {folder}: {reason}; point --data-dir elsewhere") from exc
-    if path.is_dir():
-        raise StorageError(f"the database path {path} is a folder; move it away or point --data-dir elsewhere")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise StorageError(
             f"the data folder {folder} is not writable; fix its permissions or point --data-dir elsewhere"
@@ -144,7 +157,9 @@ class Database:
         """
         path = Path(path)
         if str(path) != ":memory:":
-            _prepare_folder(path)
+            _prepare_folder(path.parent)
+            if path.is_dir():
+                raise StorageError(f"the database path {path} is a folder; move it away or point --data-dir elsewhere")
         try:
             conn = await aiosqlite.connect(str(path), isolation_level=None)
         except sqlite3.Error as exc:

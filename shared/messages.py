@@ -36,7 +36,6 @@ _EXPECTED = {
     "path_type": "a path",
     "url_type": "a URL",
     "url_parsing": "a URL",
-    "json_invalid": "valid JSON",
     "none_required": "null",
 }
 
@@ -81,6 +80,8 @@ def describe_error(err: Any) -> str:
         what = "is required but missing"
     elif kind in ("extra_forbidden", "unexpected_keyword_argument"):
         what = "is not a known field; remove it or check its spelling"
+    elif kind == "json_invalid":
+        what = f"is not valid JSON ({ctx.get('error', message)})"
     elif kind == "list_type" and loc and isinstance(loc[-1], str):
         what = f"expected a list of {loc[-1]}, got {kind_of(given)}"
     elif kind in _EXPECTED:

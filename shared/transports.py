@@ -9,6 +9,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+INTERNAL_ERROR = -32603
 
 
 class BearerTokenMiddleware:
@@ -83,6 +86,47 @@ def http_app(server: MCPServer[Any], settings: ServerSettings) -> ASGIApp:
     elif settings.host not in _LOOPBACK:
         log.warning("serving on %s without --auth-token: anyone who can reach it can use it", settings.host)
     return app
+
+
+STARTUP_ERROR_WAIT = 10.0
+
+
+def answer_startup_error(message: str, *, wait: float = STARTUP_ERROR_WAIT) -> bool:
+    """In stdio mode a server that cannot start still answers the host's first request with ``message``.
+
+    Without this a host only sees the process exit and reports "server disconnected"; a JSON-RPC error on
+    ``initialize`` (or ``server/discover``) is shown to the user. Waits at most ``wait`` seconds for a request;
+    returns True if one was answered. No-op when stdin is a terminal or closed.
+    """
+    import select
+
+    stdin = sys.stdin
+    if stdin is None or stdin.closed or stdin.isatty():
+        return False
+    deadline = time.monotonic() + wait
+    try:
+        fd = stdin.fileno()
+        while (remaining := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return False
+            line = stdin.buffer.readline()
+            if not line:
+                return False  # the host hung up
+            try:
+                request = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(request, dict) or "id" not in request or "method" not in request:
+                continue  # a notification needs no answer
+            error = {"code": INTERNAL_ERROR, "message": message}
+            reply = {"jsonrpc": "2.0", "id": request["id"], "error": error}
+            sys.stdout.write(json.dumps(reply) + "\n")
+            sys.stdout.flush()
+            return True
+    except (OSError, ValueError):  # no selectable stdin (Windows pipes, a closed stream): exit quietly
+        return False
+    return False
 
 
 def serve(server: MCPServer[Any], settings: ServerSettings) -> None:

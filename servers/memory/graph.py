@@ -438,6 +438,11 @@ class GraphStore:
             relations = await self._relations(conn, "r.namespace = ?", (self.namespace,))
         return KnowledgeGraph(entities=entities, relations=relations)
 
+    async def namespaces(self) -> list[str]:
+        """Every namespace of the database that holds at least one entity (a namespace is not stored apart)."""
+        async with self.db.snapshot() as conn, conn.execute("SELECT DISTINCT namespace FROM entities") as cur:
+            return sorted(str(row[0]) for row in await cur.fetchall())
+
     # ---- internals ------------------------------------------------------------------------------
 
     async def _scalar(self, conn: Connection, sql: str) -> int:

@@ -114,6 +114,11 @@ SPEC = ServerSpec(
     settings=PromptsSettings,
     build=_build,
     commands=_commands(),
+    cli_names={
+        "set_label": "mcp-suite prompts label",
+        "tool publish": "mcp-suite prompts publish",
+        "check_library": "mcp-suite prompts check",
+    },
 )
 
 main = server_main("prompts")

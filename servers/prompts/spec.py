@@ -56,6 +56,7 @@ from pydantic import (
 )
 
 from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.yaml_safe import UnsafeYamlError, check_node
 
 if TYPE_CHECKING:
     import yaml
@@ -457,7 +458,11 @@ def load_prompt_text(text: str, path: str | Path) -> LoadedPrompt:
     loader = _loader()(text)
     try:
         node = loader.get_single_node()
+        if node is not None:  # alias bombs are refused before anything is expanded
+            check_node(node, source=label)
         data = loader.construct_document(node) if node is not None else None
+    except UnsafeYamlError as exc:
+        raise PromptFileError(label, [FileIssue(exc.line, exc.problem)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

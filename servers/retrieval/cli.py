@@ -189,7 +189,9 @@ def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
     try:
         filters = SearchFilters.model_validate_json(args.filters) if args.filters else None
     except ValidationError as exc:
-        raise InvalidInputError(f"bad --filter: {exc}") from exc
+        from mcp_suite.shared.messages import format_validation_error
+
+        raise InvalidInputError(f"bad --filter: {format_validation_error(exc)}") from exc
 
     async def work(kb: Any) -> int:
         result = await search(
@@ -331,6 +333,12 @@ SPEC = ServerSpec(
         "delete": Command("remove a source (or a prefix) from the index", _delete, _delete_arguments),
         "stats": Command("show index statistics", _stats),
         "reindex": Command("re-embed every chunk with the configured embedder", _reindex),
+    },
+    cli_names={
+        "list_sources": "mcp-suite retrieval sources",
+        "delete_source": "mcp-suite retrieval delete",
+        "ingest_url": "mcp-suite retrieval ingest URL",
+        "ingest_text": "mcp-suite retrieval ingest",
     },
 )
 
