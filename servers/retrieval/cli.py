@@ -123,7 +123,7 @@ def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ingest(settings: RetrievalSettings, args: argparse.Namespace) -> int:
-    from mcp_suite.servers.retrieval.factory import ingest_options
+    from mcp_suite.servers.retrieval.factory import ingest_options, url_policy
     from mcp_suite.servers.retrieval.ingest import Ingestor, IngestReport
 
     options = ingest_options(
@@ -142,7 +142,10 @@ def _ingest(settings: RetrievalSettings, args: argparse.Namespace) -> int:
             total = report
         for url in urls:
             report = await Ingestor(kb, options).ingest_url(
-                url, max_bytes=int(settings.max_url_mb * 1_048_576), timeout=settings.url_timeout
+                url,
+                max_bytes=int(settings.max_url_mb * 1_048_576),
+                timeout=settings.url_timeout,
+                policy=url_policy(settings),
             )
             for item in report.items:
                 total.record(item)

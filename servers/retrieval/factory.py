@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mcp_suite.servers.retrieval.fetching import UrlPolicy
 from mcp_suite.servers.retrieval.ingest import IngestOptions
 from mcp_suite.servers.retrieval.search import RankingConfig
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
@@ -50,3 +51,8 @@ def ranking_config(settings: RetrievalSettings) -> RankingConfig:
         rrf_k=settings.rrf_k,
         feedback_weight=settings.feedback_weight,
     )
+
+
+def url_policy(settings: RetrievalSettings) -> UrlPolicy:
+    """Which addresses URL ingestion may reach (public only unless the settings open more)."""
+    return UrlPolicy.from_settings(settings.allow_private_urls, settings.url_allow)

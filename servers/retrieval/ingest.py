@@ -422,13 +422,20 @@ class Ingestor:
         return self.report
 
     async def ingest_url(
-        self, url: str, *, max_bytes: int, timeout: float, client: Any = None, title: str | None = None
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        timeout: float,
+        client: Any = None,
+        title: str | None = None,
+        policy: Any = None,
     ) -> IngestReport:
         started = time.perf_counter()
         from mcp_suite.servers.retrieval.fetching import fetch_url
         from mcp_suite.servers.retrieval.parsing import type_for_content_type
 
-        fetched = await fetch_url(url, max_bytes=max_bytes, timeout=timeout, client=client)
+        fetched = await fetch_url(url, max_bytes=max_bytes, timeout=timeout, client=client, policy=policy)
         self.report.bytes_read += len(fetched.data)
         existing = await self.kb.find_document(url)
         fetched_at = getattr(fetched, "fetched_at", None)
