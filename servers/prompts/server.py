@@ -267,7 +267,7 @@ class PromptsServer(SuiteServer):
         service = await self.service()
         meta = _request_meta(context)
         try:
-            rendered = service.render(
+            rendered = await service.render_async(
                 name,
                 arguments or {},
                 version=_text(meta.get(VERSION_META_KEY)),
@@ -635,7 +635,7 @@ def build_server(settings: PromptsSettings) -> PromptsServer:
         variables. Returns the messages, the injection warnings, the execution settings, and which version was
         served and why (label, rollout bucket, library file or latest)."""
         service = await _service(ctx)
-        rendered = service.render(name, variables, version=version, label=label, subject=subject)
+        rendered = await service.render_async(name, variables, version=version, label=label, subject=subject)
         r = rendered.resolution
         service.telemetry.annotate_render(name, r.version, r.source)
         return RenderResultModel(

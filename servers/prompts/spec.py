@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -498,11 +499,30 @@ def load_library(folder: str | Path) -> LibraryLoad:
         raise InvalidInputError(f"prompt library folder {folder} does not exist or is not a folder")
     result = LibraryLoad()
     for path in library_files(folder):
+        refused = outside_library(folder, path)
+        if refused is not None:
+            result.errors.append(refused)
+            continue
         try:
             result.prompts.append(load_prompt_file(path))
         except PromptFileError as exc:
             result.errors.append(exc)
     return result
+
+
+def outside_library(folder: Path, path: Path) -> PromptFileError | None:
+    """The error for a library file that resolves outside ``folder`` (a symlink out of it), else None.
+
+    Whoever may drop a link into the library must not make the server read and serve any file it can reach.
+    """
+    try:
+        real, root = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
+    except (OSError, ValueError):
+        return None
+    if root == real or root in real.parents:
+        return None
+    issue = FileIssue(None, f"links to {real}, outside the library folder; copy the file into the library instead")
+    return PromptFileError(str(path), [issue])
 
 
 def library_files(folder: Path) -> list[Path]:
