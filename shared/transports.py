@@ -57,6 +57,55 @@ class BearerTokenMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+def _accepts(headers: dict[bytes, bytes], wanted: tuple[str, ...]) -> bool:
+    """Whether the Accept header covers every media type in ``wanted`` (wildcards included, RFC 9110)."""
+    raw = headers.get(b"accept", b"").decode("latin-1")
+    offered = {part.split(";", 1)[0].strip().lower() for part in raw.split(",") if part.strip()}
+    if "*/*" in offered:
+        return True
+    return all(kind in offered or f"{kind.split('/', 1)[0]}/*" in offered for kind in wanted)
+
+
+class AcceptMiddleware:
+    """406 for a request whose ``Accept`` header does not cover what the transport answers with.
+
+    Streamable HTTP asks a POST to accept ``application/json`` and ``text/event-stream`` and a GET to accept
+    ``text/event-stream``; the SSE transport's stream is ``text/event-stream``. (The SDK checks Streamable
+    HTTP itself as of mcp 2.3; this keeps the rule for both transports whatever the SDK version does.)
+    """
+
+    def __init__(self, app: ASGIApp, transport: str) -> None:
+        self.app = app
+        self.transport = transport
+
+    def _required(self, method: str, path: str) -> tuple[str, ...]:
+        if self.transport == "sse":
+            return ("text/event-stream",) if method == "GET" and path.rstrip("/").endswith("/sse") else ()
+        if method == "POST":
+            return ("application/json", "text/event-stream")
+        return ("text/event-stream",) if method == "GET" else ()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        wanted = self._required(scope.get("method", ""), scope.get("path", ""))
+        headers = dict(scope.get("headers") or [])
+        if not wanted or _accepts(headers, wanted):
+            await self.app(scope, receive, send)
+            return
+        message = f"Not Acceptable: the Accept header must include {' and '.join(wanted)}"
+        body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 406,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 def transport_security(settings: ServerSettings) -> Any:
     """Host/Origin checks: on for loopback binds (as the SDK does), extended by ``--allowed-host``."""
     from mcp.server.transport_security import TransportSecuritySettings
@@ -81,6 +130,7 @@ def http_app(server: MCPServer[Any], settings: ServerSettings) -> ASGIApp:
         app = server.sse_app(transport_security=security, host=settings.host)
     else:
         app = server.streamable_http_app(transport_security=security, host=settings.host)
+    app = AcceptMiddleware(app, settings.transport)
     if settings.auth_token is not None:
         app = BearerTokenMiddleware(app, settings.auth_token.get_secret_value())
     elif settings.host not in _LOOPBACK:

@@ -175,12 +175,15 @@ class _Runtime:
                 finally:
                     group.cancel_scope.cancel()
         finally:
-            async with self._lock:
-                self._users -= 1
-                if self._users == 0:
-                    if self._service is not None:
-                        await self._service.registry.close()
-                    self._service = self._opened = self._kicked = None
+            # Shielded: at shutdown this runs in a cancelled scope, and a database left open would have its
+            # worker thread report to a closed event loop ("RuntimeError: Event loop is closed").
+            with anyio.CancelScope(shield=True):
+                async with self._lock:
+                    self._users -= 1
+                    if self._users == 0:
+                        if self._service is not None:
+                            await self._service.registry.close()
+                        self._service = self._opened = self._kicked = None
 
     async def _background(self, first: bool) -> None:
         assert self._kicked is not None and self._opened is not None
