@@ -11,13 +11,22 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, TypeVar
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
-from mcp.types import INVALID_PARAMS, CallToolResult, EmptyResult, SetLevelRequestParams
+from mcp.types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    EmptyResult,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    UnsubscribeRequestParams,
+)
 from pydantic import ValidationError
 
 from mcp_suite.shared.db import storage_error
@@ -99,6 +108,53 @@ def _path(where: str) -> tuple[str, ...]:
     return (where,) if where else ()
 
 
+ResourceHook = Callable[[dict[str, Any]], Iterable[str]]
+
+
+class ResourceUpdates:
+    """Delivers ``notifications/resources/updated`` to subscribers of both protocol eras.
+
+    2026-07-28 clients subscribe with ``subscriptions/listen``: their streams are fed by the server's
+    subscription bus (``MCPServer(subscriptions=…)``, public), which the SDK filters by URI. Handshake-era
+    clients send ``resources/subscribe``; their sessions are kept here per URI and told directly. A session
+    that can no longer be reached is dropped.
+    """
+
+    def __init__(self) -> None:
+        self.bus = InMemorySubscriptionBus()
+        self._sessions: dict[str, list[Any]] = {}
+
+    async def subscribe(self, ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        sessions = self._sessions.setdefault(str(params.uri), [])
+        if ctx.session not in sessions:
+            sessions.append(ctx.session)
+        return EmptyResult()
+
+    async def unsubscribe(self, ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
+        sessions = self._sessions.get(str(params.uri), [])
+        if ctx.session in sessions:
+            sessions.remove(ctx.session)
+        return EmptyResult()
+
+    def subscribed(self) -> list[str]:
+        """URIs some handshake-era session subscribed to."""
+        return [uri for uri, sessions in self._sessions.items() if sessions]
+
+    async def updated(self, uris: Iterable[str]) -> None:
+        """Tell every subscriber of each of ``uris`` that it changed (never raises: the change is done)."""
+        for uri in dict.fromkeys(uris):
+            try:
+                await self.bus.publish(ResourceUpdated(uri=uri))
+            except Exception:
+                log.debug("could not publish the update of %s", uri, exc_info=True)
+            for session in list(self._sessions.get(uri, [])):
+                try:
+                    await session.send_resource_updated(uri)
+                except Exception:  # the host hung up: stop telling it
+                    log.debug("dropping a subscriber of %s that no longer answers", uri, exc_info=True)
+                    self._sessions[uri].remove(session)
+
+
 class SuiteServer(MCPServer[Any]):
     """``MCPServer`` whose tools, prompts and resources report problems in words a caller can act on.
 
@@ -108,18 +164,47 @@ class SuiteServer(MCPServer[Any]):
     error (-32602): unknown prompt, missing or invalid argument, domain error.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, resource_updates: bool = False, **kwargs: Any) -> None:
+        """``resource_updates=True``: resource subscriptions are served in both eras and delivered for the
+        URIs that :meth:`updates_resources` hooks name after each successful tool call."""
+        self.resource_updates: ResourceUpdates | None = ResourceUpdates() if resource_updates else None
+        if self.resource_updates is not None:
+            kwargs.setdefault("subscriptions", self.resource_updates.bus)
         super().__init__(*args, **kwargs)
+        self._resource_hooks: dict[str, ResourceHook] = {}
         # MCPServer registers no logging/setLevel handler, so it neither declares the logging
         # capability nor accepts the level clients set before they receive our log notifications.
         self._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_log_level)
+        if self.resource_updates is not None:
+            # Nor resources/subscribe: without it handshake-era hosts are told subscriptions are unsupported.
+            updates = self.resource_updates
+            self._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, updates.subscribe)
+            self._lowlevel_server.add_request_handler(
+                "resources/unsubscribe", UnsubscribeRequestParams, updates.unsubscribe
+            )
+
+    def updates_resources(self, tools: Iterable[str], hook: ResourceHook) -> None:
+        """After a successful call of any of ``tools``, ``hook(arguments)`` names the resource URIs it changed."""
+        if self.resource_updates is None:
+            raise ValueError("build the server with resource_updates=True to deliver resource updates")
+        for tool in tools:
+            self._resource_hooks[tool] = hook
+
+    async def resources_updated(self, uris: Iterable[str]) -> None:
+        """Tell subscribers that ``uris`` changed (for changes made outside a tool call, e.g. a watcher)."""
+        if self.resource_updates is not None:
+            await self.resource_updates.updated(uris)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         problem = argument_problem(arguments)
         if problem is not None:
             raise ToolError(f"Error executing tool {name}: {problem}")
         try:
-            return await super().call_tool(name, arguments, context)
+            result = await super().call_tool(name, arguments, context)
+            hook = self._resource_hooks.get(name)
+            if hook is not None and not getattr(result, "is_error", False):
+                await self.resources_updated(hook(arguments))
+            return result
         except UnexpectedToolError as exc:
             domain = _domain_cause(exc)
             if domain is None:
@@ -211,4 +296,4 @@ async def notify_progress(ctx: Context[Any, Any] | None, done: float, total: flo
         log.debug("could not deliver progress notification", exc_info=True)
 
 
-__all__ = ["SuiteServer", "argument_problem", "notify_log", "notify_progress", "tool_error"]
+__all__ = ["ResourceUpdates", "SuiteServer", "argument_problem", "notify_log", "notify_progress", "tool_error"]

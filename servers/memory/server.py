@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
+from urllib.parse import quote
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resources.templates import ResourceSecurity
@@ -72,6 +73,20 @@ def _done(message: str) -> CallToolResult:
     return _reply(Outcome(success=True, message=message), text=message)
 
 
+def _changed_resources(arguments: dict[str, Any]) -> list[str]:
+    """The resources a successful write changed: the graph views, and every entity the call names."""
+    names: list[str] = []
+    for item in [*arguments.get("entities", []), *arguments.get("observations", [])]:
+        names.append(str(item.get("name") or item.get("entityName") or ""))
+    for item in [*arguments.get("relations", []), *arguments.get("deletions", [])]:
+        names += [str(item.get("from", "")), str(item.get("to", "")), str(item.get("entityName", ""))]
+    names += [str(name) for name in arguments.get("entityNames", [])]
+    entities = [f"memory://entities/{quote(name, safe='')}" for name in dict.fromkeys(names) if name]
+    # An entity's URI may also be subscribed to unescaped ("memory://entities/Ada Lovelace").
+    entities += [f"memory://entities/{name}" for name in dict.fromkeys(names) if name and quote(name, safe="") != name]
+    return ["memory://graph", "memory://knowledge-graph", *entities]
+
+
 def build_server(settings: MemorySettings) -> SuiteServer:
     # Static resources get no Context from the SDK, so the lifespan also leaves its state here.
     live: dict[str, MemoryState] = {}
@@ -93,6 +108,11 @@ def build_server(settings: MemorySettings) -> SuiteServer:
         instructions=SERVER_INSTRUCTIONS,
         version=__version__,
         lifespan=lifespan,
+        resource_updates=True,
+    )
+    writes = ("create_entities", "create_relations", "add_observations")
+    server.updates_resources(
+        [*writes, "delete_entities", "delete_observations", "delete_relations"], _changed_resources
     )
 
     def graph_of(ctx: Context) -> GraphStore:

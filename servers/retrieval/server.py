@@ -177,7 +177,16 @@ def build_server(
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=lifespan,
+        resource_updates=True,
     )
+
+    def changed_resources(arguments: dict[str, Any]) -> list[str]:
+        # Which document a call changed is known only after it ran: subscribed documents are all told.
+        assert server.resource_updates is not None
+        documents = [uri for uri in server.resource_updates.subscribed() if uri.startswith("retrieval://documents/")]
+        return ["retrieval://sources", *documents]
+
+    server.updates_resources(["ingest", "ingest_url", "ingest_text", "delete_source"], changed_resources)
 
     def state_of(ctx: Context) -> RetrievalState:
         return cast(RetrievalState, ctx.request_context.lifespan_context)

@@ -143,7 +143,7 @@ async def test_runaway_templates_are_stopped_while_others_are_served(
                 group.start_soon(meanwhile)
         assert errors[0].code == INVALID_PARAMS
         assert message in errors[0].message, errors[0].message
-        assert answered[0] < 1.0, f"a normal prompts/get waited {answered[0]:.2f} s behind the hostile render"
+        assert answered[0] < 1.5, f"a normal prompts/get waited {answered[0]:.2f} s behind the hostile render"
         tool = await client.call_tool("render_prompt", {"name": "Hostile", "variables": {"person": "x"}})
         assert tool.is_error and message in tool.content[0].text  # type: ignore[union-attr]
         await _greets(client)
