@@ -89,8 +89,8 @@ class IngestReport(BaseModel):
     def summary(self) -> str:
         return (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
-            f"{self.skipped} skipped, {self.errors} errors; {self.chunks_written} chunks written "
-            f"({self.chunks_embedded} embedded) in {self.seconds:.2f}s"
+            f"{self.skipped} skipped, {self.errors} errors; {self.chunks_written} chunks written, "
+            f"{self.chunks_embedded} new vectors computed (unchanged chunks keep theirs) in {self.seconds:.2f}s"
         )
 
 
