@@ -74,31 +74,32 @@ _SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
 _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
 
 
-def storage_error(exc: BaseException, path: Path | str) -> StorageError | None:
+def storage_error(exc: BaseException, path: Path | str | None = None) -> StorageError | None:
     """The :class:`StorageError` a user should see for a SQLite failure about the file or disk, else None."""
     if not isinstance(exc, sqlite3.Error):
         return None
+    database = f"the database {path}" if path else "the database"
     code = getattr(exc, "sqlite_errorcode", None)
     primary = code & 0xFF if isinstance(code, int) else None
     text = str(exc)
     if primary == _SQLITE_FULL or "disk is full" in text:
-        message = f"the disk holding the database {path} is full; free some space and retry (nothing was saved)"
+        message = f"the disk holding {database} is full; free some space and retry (nothing was saved)"
     elif primary == _SQLITE_READONLY or "readonly database" in text:
         message = (
-            f"the database {path} is read-only; make the file and its folder writable, "
+            f"{database} is read-only; make the file and its folder writable, "
             "or point --data-dir at a writable folder (nothing was saved)"
         )
     elif primary in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in text:
         message = (
-            f"the database {path} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000} s; "
-            "retry when it has finished"
+            f"{database} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000} s; retry when it has finished"
         )
     elif primary in (_SQLITE_CANTOPEN, _SQLITE_PERM) or "unable to open database" in text:
-        message = f"cannot open the database {path}: check that its folder exists and is writable (--data-dir)"
+        message = f"cannot open {database}: check that its folder exists and is writable (--data-dir)"
     elif primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
-        message = f"{path} is damaged or is not an mcp-suite database ({text}); restore it from a backup or move it"
+        name = path or "the database file"
+        message = f"{name} is damaged or is not an mcp-suite database ({text}); restore it from a backup or move it"
     elif primary == _SQLITE_IOERR:
-        message = f"the disk holding the database {path} reported an I/O error ({text}); check the disk and retry"
+        message = f"the disk holding {database} reported an I/O error ({text}); check the disk and retry"
     else:
         return None
     return StorageError(message)

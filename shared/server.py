@@ -55,7 +55,7 @@ def _domain_cause(exc: BaseException) -> SuiteError | None:
     while cause is not None:
         if isinstance(cause, SuiteError):
             return cause
-        translated = storage_error(cause, "the database")
+        translated = storage_error(cause)
         if translated is not None:
             return translated
         cause = cause.__cause__
