@@ -124,9 +124,10 @@ def run(spec: ServerSpec, argv: Sequence[str], prog: str) -> int:
     loaded: ServerSettings | None = None
     try:
         loaded = spec.settings.load(flags, getattr(args, "config", None))
-        from mcp_suite.shared.db import check_data_dir
+        if not command:  # a server needs its data folder from the first request; a command opens it itself
+            from mcp_suite.shared.db import check_data_dir
 
-        check_data_dir(loaded.data_dir)
+            check_data_dir(loaded.data_dir)
     except SuiteError as exc:
         message = f"{prog}: {exc}"
         print(message, file=sys.stderr)

@@ -53,7 +53,7 @@ def test_data_dir_that_is_a_file(tmp_path: Path) -> None:
         (blocker, f"the data folder {blocker} is a file, not a folder; point --data-dir at a folder"),
         (blocker / "sub", f"cannot create the data folder {blocker / 'sub'}"),
     ):
-        proc = run(script("mcp-suite"), "memory", "--data-dir", str(data_dir), "export")
+        proc = run(script("mcp-suite"), "memory", "--data-dir", str(data_dir))  # serving; stdin is closed
         assert proc.returncode == 2
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"mcp-suite memory: {text}"), proc.stderr
@@ -104,6 +104,16 @@ def test_config_alias_bomb_is_refused(tmp_path: Path) -> None:
     proc = run(script("mcp-suite-memory"), "--config", str(config), timeout=20)
     assert proc.returncode == 2
     assert "is refused (line" in proc.stderr and "billion laughs" in proc.stderr
+
+
+def test_a_command_with_a_bad_data_dir_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("a file")
+    proc = run(script("mcp-suite"), "memory", "--data-dir", str(blocker), "export")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"mcp-suite memory: the data folder {blocker} is a file, not a folder; point --data-dir at a folder"
+    ]
 
 
 def test_export_of_an_unknown_namespace_says_so(tmp_path: Path) -> None:
