@@ -13,6 +13,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
+from mcp_suite.servers.memory.server import build_server
 from mcp_suite.servers.memory.settings import MemorySettings
 from tests.memory.helpers import call, connect, entity, fail, stored
 
@@ -67,8 +68,11 @@ async def test_bad_tool_calls_get_one_clear_line(
     _no_traceback(quiet)
 
 
-async def test_unknown_prompt_is_invalid_params(settings: MemorySettings, quiet: pytest.LogCaptureFixture) -> None:
-    async with connect(settings) as client:
+@pytest.mark.parametrize("mode", ["legacy", "auto"])  # the 2025-11-25 handshake and 2026-07-28
+async def test_unknown_prompt_is_invalid_params(
+    settings: MemorySettings, quiet: pytest.LogCaptureFixture, mode: str
+) -> None:
+    async with Client(build_server(settings), mode=mode) as client:
         await call(client, "create_entities", entities=[entity("Alice")])
         with pytest.raises(MCPError) as caught:
             await client.get_prompt("nosuch", {})

@@ -93,7 +93,12 @@ async def test_memory_survives_random_cancellation(tmp_path: Path) -> None:
 
 async def test_retrieval_survives_random_cancellation(tmp_path: Path) -> None:
     rng = random.Random(8)
-    settings = RetrievalSettings(data_dir=tmp_path, embedder="none")
+    root = tmp_path / "kb"
+    root.mkdir()
+    for n in range(6):
+        body = "\n\n".join(f"## Section {p}\n\nFile {n} paragraph {p} on write-ahead logs." for p in range(40))
+        (root / f"file-{n}.md").write_text(f"# File {n}\n\n{body}\n")
+    settings = RetrievalSettings(data_dir=tmp_path / "data", roots=[root], embedder="none")
     text = "\n\n".join(f"## Part {p}\n\nParagraph {p} about cancellation, sqlite and transactions." for p in range(30))
     async with Client(build_retrieval(settings)) as client:
         abandoned = 0
@@ -101,6 +106,7 @@ async def test_retrieval_survives_random_cancellation(tmp_path: Path) -> None:
             doc = f"doc-{rng.randrange(15)}.md"
             calls: list[tuple[str, dict[str, Any]]] = [
                 ("ingest_text", {"text": f"# {doc}\n\n{text}\n{rng.random()}", "source": doc}),
+                ("ingest", {"paths": [str(root)], "force": True}),
                 ("search", {"query": "cancellation transactions"}),
                 ("list_sources", {}),
                 ("delete_source", {"source": doc}),
