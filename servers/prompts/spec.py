@@ -459,7 +459,9 @@ def load_prompt_text(text: str, path: str | Path) -> LoadedPrompt:
     loader = _loader()(text)
     try:
         node = loader.get_single_node()
-        if node is not None:  # alias bombs are refused before anything is expanded
+        # Alias bombs are refused before anything is expanded. Without an alias (`*name`) nothing can expand
+        # and libyaml caps the nesting itself, so the common file skips the walk (start-up of big libraries).
+        if node is not None and "*" in text:
             check_node(node, source=label)
         data = loader.construct_document(node) if node is not None else None
     except UnsafeYamlError as exc:

@@ -90,8 +90,15 @@ async def test_symlink_loops_do_not_stall_the_scan(tmp_path: Path) -> None:
 
 HOSTILE_TEMPLATES = [
     (
+        # Stopped by the loop budget or the deadline, whichever comes first on the machine.
         "nested-ranges",
         "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+        "range steps|rendering took longer than",
+    ),
+    (
+        # No range at all: a loop over a list with an empty body is stopped by the deadline.
+        "nested-lists",
+        "{% set l = [1] * 1000000 %}{% for a in l %}{% for b in l %}{% endfor %}{% endfor %}",
         "rendering took longer than",
     ),
     (
@@ -142,8 +149,8 @@ async def test_runaway_templates_are_stopped_while_others_are_served(
                 group.start_soon(hostile)
                 group.start_soon(meanwhile)
         assert errors[0].code == INVALID_PARAMS
-        assert message in errors[0].message, errors[0].message
+        assert any(m in errors[0].message for m in message.split("|")), errors[0].message
         assert answered[0] < 1.5, f"a normal prompts/get waited {answered[0]:.2f} s behind the hostile render"
         tool = await client.call_tool("render_prompt", {"name": "Hostile", "variables": {"person": "x"}})
-        assert tool.is_error and message in tool.content[0].text  # type: ignore[union-attr]
+        assert tool.is_error and any(m in tool.content[0].text for m in message.split("|"))  # type: ignore[union-attr]
         await _greets(client)
