@@ -50,6 +50,8 @@ class ServerSpec:
     summary: str
     settings: type[ServerSettings]
     build: Callable[[Any], MCPServer[Any]]
+    console: Callable[[Any], Any] | None = None
+    """Builds the server's pages of the web console from its settings (a ``shared.console.web.Section``)."""
     commands: dict[str, Command] = field(default_factory=dict)
     # Domain messages name MCP tools ("list_sources shows …"); on the command line they name the command instead.
     cli_names: dict[str, str] = field(default_factory=dict)
@@ -196,6 +198,11 @@ Run 'mcp-suite SERVER --help' for a server's options and commands."""
 
 def main(argv: Sequence[str] | None = None) -> None:
     """``mcp-suite <server> …``"""
+    if (sys.argv[1:2] if argv is None else list(argv)[:1]) in (["serve"], ["console"]):  # see shared/gateway.py
+        from mcp_suite.shared.gateway import main as gateway_main
+
+        words = list(sys.argv[1:] if argv is None else argv)
+        sys.exit(gateway_main(words[0], words[1:]))
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("--version", "-V"):
         print(f"mcp-suite {__version__}")

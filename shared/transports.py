@@ -182,6 +182,11 @@ def answer_startup_error(message: str, *, wait: float = STARTUP_ERROR_WAIT) -> b
 def serve(server: MCPServer[Any], settings: ServerSettings) -> None:
     """Run ``server`` on the configured transport until the client hangs up or the process is stopped."""
     if settings.transport == "stdio":
+        import sys
+
+        if sys.stdin.isatty():
+            # A person ran it in a terminal, not a host: say why it sits silent and what to do instead.
+            print(stdio_greeting(server.name), file=sys.stderr, flush=True)
         anyio.run(server.run_stdio_async)
         return
 
@@ -198,3 +203,12 @@ def serve(server: MCPServer[Any], settings: ServerSettings) -> None:
     path = "/sse" if settings.transport == "sse" else "/mcp"
     log.info("%s listening on http://%s:%s%s", server.name, settings.host, settings.port, path)
     anyio.run(uvicorn.Server(config).serve)
+
+
+def stdio_greeting(name: str) -> str:
+    """The one line a server prints when started by hand on an interactive terminal."""
+    return (
+        f"{name} speaks MCP on stdin/stdout and waits for a host: add it to your host's config "
+        f"(see claude_desktop_config.example.json), try it with `npx @modelcontextprotocol/inspector {name}`, "
+        "or serve it over HTTP with --transport streamable-http. Ctrl-C quits."
+    )

@@ -38,11 +38,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(argv: Sequence[str], port: int, path: str = "/mcp", timeout: float = 20.0) -> Iterator[str]:
-    """Start a server subprocess on ``port``; yield its URL once it answers; stop it afterwards."""
+def http_server(
+    argv: Sequence[str], port: int, path: str = "/mcp", timeout: float = 20.0, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Start a server subprocess on ``port`` (``env`` added to ours); yield its URL once it answers; stop it."""
     # stderr goes to a file: a pipe nobody reads would block a chatty server once it fills.
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
-    proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=log)
+    proc = subprocess.Popen(list(argv), stdout=subprocess.DEVNULL, stderr=log, env={**os.environ, **(env or {})})
     url = f"http://127.0.0.1:{port}{path}"
     try:
         deadline = time.monotonic() + timeout

@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVERS = sorted(p for p in (ROOT / "servers").iterdir() if (p / "server.py").exists())
 # Modules allowed to talk MCP: each server's surface, its CLI glue, and the shared protocol edge.
 MCP_ALLOWED = {"server.py", "cli.py"}
+# Protocol-edge modules split out of a server.py that grew too long (issue 7): still MCP surface, not domain.
+SERVER_MCP_ALLOWED = {"prompts": {"broadcast.py", "sampling.py", "resources.py", "tools.py"}}
 SHARED_MCP_ALLOWED = {"server.py", "transports.py", "cli.py"}
 SQL = re.compile(r"\b(SELECT\s+.+\s+FROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE)\b", re.I)
 
@@ -32,7 +34,8 @@ def test_every_server_has_its_surface() -> None:
 
 @pytest.mark.parametrize("server", SERVERS, ids=lambda p: p.name)
 def test_domain_modules_do_not_import_mcp(server: Path) -> None:
-    offenders = [p.name for p in server.glob("*.py") if p.name not in MCP_ALLOWED and "mcp" in _imports(p)]
+    allowed = MCP_ALLOWED | SERVER_MCP_ALLOWED.get(server.name, set())
+    offenders = [p.name for p in server.glob("*.py") if p.name not in allowed and "mcp" in _imports(p)]
     assert offenders == [], f"domain modules of {server.name} import mcp: {offenders}"
 
 
@@ -91,3 +94,14 @@ def test_wheel_has_one_top_level_package(tmp_path: Path) -> None:
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"mcp_suite"}
     assert "mcp_suite/shared/db.py" in names and "mcp_suite/servers/memory/server.py" in names
+
+
+def test_shared_core_knows_no_server() -> None:
+    """Servers plug into shared/ (ServerSpec, console sections); shared/ never imports a server."""
+    offenders = {
+        f"{p.relative_to(ROOT)}: {name}"
+        for p in sorted((ROOT / "shared").rglob("*.py"))
+        for name in _absolute_imports(p)
+        if name.startswith("mcp_suite.servers")
+    }
+    assert offenders == set()

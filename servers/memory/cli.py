@@ -20,6 +20,12 @@ def _build(settings: MemorySettings) -> Any:
     return build_server(settings)
 
 
+def _console(settings: MemorySettings) -> Any:
+    from mcp_suite.servers.memory.console import section
+
+    return section(settings)
+
+
 def _import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, metavar="FILE", help="memory.jsonl (or memory.json) of the reference server")
     parser.add_argument(
@@ -117,6 +123,7 @@ SPEC = ServerSpec(
     summary="A persistent knowledge graph for MCP hosts, compatible with @modelcontextprotocol/server-memory.",
     settings=MemorySettings,
     build=_build,
+    console=_console,
     commands={
         "import": Command(
             help="import a reference memory.jsonl/memory.json file (one transaction; merges with what is stored)",

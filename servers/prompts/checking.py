@@ -7,7 +7,10 @@
 * variables a template reads but the file does not declare — errors at the first use;
 * variables declared but never read — warnings at the declaration;
 * two files with the same ``name`` + ``version`` — an error naming both files;
-* golden cases that do not render with their inputs — errors at the case.
+* golden cases that do not render with their inputs — errors at the case;
+* a ``prices.yaml`` that is not a valid price table — an error;
+* with a registry to compare with, content changed under an already-published version — an error
+  at its ``version:`` line (drafts of unpublished versions may change freely).
 
 Token estimate: :func:`estimate_tokens` counts one token per word or punctuation mark plus one
 more for every further 8 characters of a long word, and :func:`prompt_token_estimate` adds four
@@ -21,6 +24,7 @@ variables are filled in.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -135,12 +139,41 @@ def check_prompt(loaded: LoadedPrompt) -> list[Problem]:
     return problems
 
 
-def check_library(folder: str | Path) -> CheckReport:
-    """Check every prompt file under ``folder``; see the module docstring for what is reported."""
+def _price_table_problems(folder: Path) -> list[Problem]:
+    from mcp_suite.servers.prompts.prices import PRICE_FILE, load_prices
+    from mcp_suite.servers.prompts.spec import PromptFileError
+
+    try:
+        load_prices(folder / PRICE_FILE)
+    except PromptFileError as exc:
+        return [Problem(exc.path, issue.line, "error", issue.message) for issue in exc.issues]
+    return []
+
+
+def check_library(folder: str | Path, published: Mapping[tuple[str, str], str] | None = None) -> CheckReport:
+    """Check every prompt file under ``folder``; see the module docstring for what is reported.
+
+    ``published`` — (name, version) → content hash of a registry's published versions: a file whose
+    content changed under a published version is an error at its ``version:`` line.
+    """
     library = load_library(folder)
     report = CheckReport()
     for error in library.errors:
         report.problems += [Problem(error.path, issue.line, "error", issue.message) for issue in error.issues]
+    report.problems += _price_table_problems(Path(folder))
+    for loaded in library.prompts if published is not None else []:
+        stored = published.get((loaded.spec.name, loaded.spec.version)) if published is not None else None
+        if stored is not None and stored != loaded.content_hash:
+            report.problems.append(
+                Problem(
+                    str(loaded.path),
+                    loaded.spec.line_of("version"),
+                    "error",
+                    f"{loaded.spec.name} version {loaded.spec.version} is already published with different content "
+                    f"(registry {stored[:12]}, this file {loaded.content_hash[:12]}); published versions are "
+                    "immutable: bump `version:` (or revert the change)",
+                )
+            )
 
     first_seen: dict[tuple[str, str], LoadedPrompt] = {}
     for loaded in library.prompts:

@@ -17,6 +17,12 @@ def _build(settings: PromptsSettings) -> Any:
     return build_server(settings)
 
 
+def _console(settings: PromptsSettings) -> Any:
+    from mcp_suite.servers.prompts.console import section
+
+    return section(settings)
+
+
 async def _open_service(settings: PromptsSettings) -> Any:
     from mcp_suite.servers.prompts.registry import Registry
     from mcp_suite.servers.prompts.service import PromptService
@@ -67,6 +73,9 @@ def _label_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("label", help="label, e.g. production or staging")
     parser.add_argument("version", nargs="?", help="version to point the label at (omit with --rollback)")
     parser.add_argument("--rollback", action="store_true", help="move the label back to its previous version")
+    parser.add_argument(
+        "--force", action="store_true", help="move it even if the version's arguments do not fit the label's callers"
+    )
 
 
 def _label(settings: PromptsSettings, args: argparse.Namespace) -> int:
@@ -79,10 +88,10 @@ def _label(settings: PromptsSettings, args: argparse.Namespace) -> int:
         service = await _open_service(settings)
         try:
             if args.rollback:
-                before, after = await service.rollback(args.name, args.label)
+                before, after = await service.rollback(args.name, args.label, force=args.force)
                 print(f"{args.name}: label {args.label} rolled back from {before} to {after}")
             else:
-                previous = await service.set_label(args.name, args.label, args.version)
+                previous = await service.set_label(args.name, args.label, args.version, force=args.force)
                 print(f"{args.name}: label {args.label} -> {args.version} (was {previous or 'unset'})")
         finally:
             await service.registry.close()
@@ -113,6 +122,7 @@ SPEC = ServerSpec(
     summary="A versioned prompt registry served as MCP prompts: labels, rollouts, golden tests and telemetry.",
     settings=PromptsSettings,
     build=_build,
+    console=_console,
     commands=_commands(),
     cli_names={
         "set_label": "mcp-suite prompts label",

@@ -1,11 +1,15 @@
 """``mcp-suite prompts check`` and ``mcp-suite prompts test``: the CI commands of a prompt library.
 
-``check DIR`` is the static gate (schema, templates, variables, duplicates, golden cases render),
+``check DIR [--registry DB]`` is the static gate (schema, templates, variables, duplicates, golden
+cases render, and with a registry: content changed under a published version),
 printing ``file:line: severity: message`` lines that editors and CI annotators understand, then a
 summary table with token estimates; exit 1 on any error.
 
 ``test [DIR]`` runs the golden cases: against a model with ``--base-url`` (any OpenAI-compatible
-endpoint), or render-only without one; exit 1 when a case fails or a file does not load.
+endpoint), or render-only without one. The report counts cases per status and never calls
+unchecked assertions passed: without a model, cases that assert something are ``not run``. Exit 1
+when a case fails or errs or a file does not load — and, with ``--require-model``, when no model
+was given.
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
 
 def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("directory", nargs="?", type=Path, help="prompt library folder (default: --library)")
+    parser.add_argument(
+        "--registry",
+        metavar="DB",
+        type=Path,
+        help="a prompt registry file (DATA_DIR/prompts.db) to compare with: content changed under a version it "
+        "already published is an error; read-only",
+    )
 
 
 def run_check(settings: Any, args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -45,7 +56,12 @@ def run_check(settings: Any, args: argparse.Namespace, out: TextIO | None = None
 
     out = out or sys.stdout
     folder = _folder(settings, args)
-    report = check_library(folder)
+    published = None
+    if getattr(args, "registry", None) is not None:
+        from mcp_suite.servers.prompts.registry import published_hashes
+
+        published = published_hashes(args.registry.expanduser())
+    report = check_library(folder, published)
     for problem in report.problems:
         print(problem, file=out)
     if report.prompts:
@@ -101,12 +117,20 @@ def _test_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--retries", type=int, default=2, help="retries of a call refused with 429/5xx or not reaching the server"
     )
+    parser.add_argument(
+        "--judge-model", metavar="MODEL", help="model that grades rubric assertions (default: the model under test)"
+    )
+    parser.add_argument(
+        "--require-model",
+        action="store_true",
+        help="fail when no --base-url is given, instead of reporting assertions as not run (for CI gates)",
+    )
 
 
 def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None) -> int:
     import anyio
 
-    from mcp_suite.servers.prompts.golden import Complete, openai_complete, run_golden
+    from mcp_suite.servers.prompts.golden import Complete, Graders, openai_complete, run_golden
     from mcp_suite.servers.prompts.spec import load_library
 
     out = out or sys.stdout
@@ -123,6 +147,7 @@ def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None)
         prompts = [p for p in prompts if p.spec.name in names]
 
     complete: Complete | None = None
+    graders = Graders()
     base_url = getattr(args, "base_url", None)
     if base_url:
         api_key = None
@@ -133,42 +158,59 @@ def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None)
         complete = openai_complete(
             base_url, api_key, getattr(args, "model", None), timeout=args.timeout, max_retries=max(0, args.retries)
         )
+        if getattr(args, "judge_model", None):
+            graders.judge = openai_complete(
+                base_url, api_key, args.judge_model, timeout=args.timeout, max_retries=max(0, args.retries)
+            )
+    elif getattr(args, "require_model", False):
+        raise InvalidInputError(
+            "--require-model is set but no model was given: pass --base-url (and --model or --api-key-env as needed)"
+        )
 
     for error in library.errors:
         for line in str(error).splitlines():
             print(f"ERROR {line}", file=out)
-    report = anyio.run(lambda: run_golden(prompts, complete, concurrency=args.concurrency))
+    report = anyio.run(lambda: run_golden(prompts, complete, concurrency=args.concurrency, graders=graders))
 
-    for case in report.cases:
-        label = {"passed": "PASS", "rendered": "OK", "failed": "FAIL", "error": "ERROR"}[case.status]
+    _print_cases(report.cases, out)
+    if report.versions:
+        print(file=out)
+        rows = [["PROMPT", "VERSION", "CASES", "PASSED", "FAILED", "NOT RUN"]]
+        for v in report.versions:
+            rows.append([v.name, v.version, str(v.cases), str(v.passed), str(v.failed), str(v.not_run)])
+        _table(rows, out)
+    counts = report.counts
+    mode = f"against {base_url}" if base_url else "render-only (no --base-url)"
+    failed = report.failed or bool(library.errors)
+    verdict = "FAILED" if failed else "ok"
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n or status in ("passed", "failed"))
+    print(
+        f"\n{verdict}: {len(report.cases)} golden case(s) {mode}; {summary}"
+        + (f"; {len(library.errors)} file(s) did not load" if library.errors else ""),
+        file=out,
+    )
+    if counts["not run"]:
+        print(f"{counts['not run']} case(s) were not run: their assertions need a model (--base-url)", file=out)
+    return 1 if failed else 0
+
+
+_LABELS = {"passed": "PASS", "rendered": "OK", "failed": "FAIL", "error": "ERROR", "not run": "NOT RUN"}
+
+
+def _print_cases(cases: list[Any], out: TextIO) -> None:
+    for case in cases:
         latency = f"  ({case.latency_ms:.0f} ms)" if case.latency_ms is not None else ""
-        print(f"{label:<5} {case.prompt}:{case.version}  {case.case}{latency}", file=out)
+        print(f"{_LABELS[case.status]:<7} {case.prompt}:{case.version}  {case.case}{latency}", file=out)
         if case.error:
             print(f"      {case.error}", file=out)
         for result in case.assertions:
-            if not result.passed:
+            if not result.passed or result.kind == "rubric":  # a judge's reason is worth reading either way
                 print(f"      - {result.kind}: {result.message}", file=out)
         if case.status == "failed" and case.output is not None:
             excerpt = case.output.strip().replace("\n", "\n        ")
             print(f"      output:\n        {excerpt[:1000]}", file=out)
         for warning in case.warnings:
             print(f"      warning: {warning}", file=out)
-
-    if report.versions:
-        print(file=out)
-        rows = [["PROMPT", "VERSION", "CASES", "PASSED", "FAILED"]]
-        for v in report.versions:
-            rows.append([v.name, v.version, str(v.cases), str(v.passed), str(v.failed)])
-        _table(rows, out)
-    failed = sum(not c.passed for c in report.cases)
-    mode = f"against {base_url}" if base_url else "render-only (no --base-url)"
-    verdict = "FAILED" if failed or library.errors else "ok"
-    print(
-        f"\n{verdict}: {len(report.cases)} golden case(s) {mode}; {len(report.cases) - failed} passed, {failed} failed"
-        + (f"; {len(library.errors)} file(s) did not load" if library.errors else ""),
-        file=out,
-    )
-    return 1 if failed or library.errors else 0
 
 
 TEST_COMMAND = Command(

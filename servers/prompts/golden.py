@@ -7,7 +7,15 @@ function reports a failed call by raising :class:`mcp_suite.shared.errors.SuiteE
 :class:`CompletionError`); that fails the one case and the run goes on.
 
 Without a completion function :func:`run_golden` is a render-only check: every case must render
-with its inputs (the offline CI gate); assertions are not evaluated.
+with its inputs (the offline CI gate). Nothing is claimed about what was not checked: a case with
+assertions (or a prompt with an ``output_schema``) is reported ``not run``, a case without them
+``rendered``.
+
+Model-graded assertions: ``rubric`` asks a *judge* (a completion function, by default the one that
+produced the output) for a JSON verdict ``{"pass": …, "reason": …}`` and reports the reason;
+``similar`` embeds the output and the reference answer (the suite's offline ``wordllama`` embedder
+unless another is given) and compares their cosine similarity with the threshold. A prompt's
+``output_schema`` is checked on every output as one more assertion.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from mcp_suite.servers.prompts.rendering import render_prompt
@@ -32,6 +41,8 @@ from mcp_suite.servers.prompts.spec import (
     PromptMessage,
     PromptSpec,
     RegexAssertion,
+    RubricAssertion,
+    SimilarAssertion,
     ValidJsonAssertion,
 )
 from mcp_suite.shared.errors import InvalidInputError, SuiteError
@@ -39,8 +50,11 @@ from mcp_suite.shared.errors import InvalidInputError, SuiteError
 if TYPE_CHECKING:
     import httpx
 
+    from mcp_suite.shared.embeddings import Embedder
+
 Complete = Callable[[list[PromptMessage], ExecutionSettings], Awaitable[str]]
-CaseStatus = Literal["passed", "failed", "error", "rendered"]
+CaseStatus = Literal["passed", "failed", "error", "rendered", "not run"]
+STATUSES: tuple[CaseStatus, ...] = ("passed", "failed", "error", "rendered", "not run")
 _EXCERPT = 160
 
 
@@ -107,6 +121,8 @@ def _evaluate(output: str, assertion: Assertion) -> AssertionResult:
         size = len(text.split()) if assertion.unit == "words" else len(text)
         ok = size <= assertion.value
         return AssertionResult(kind, ok, f"output is {size} {assertion.unit} (limit {assertion.value})")
+    if isinstance(assertion, RubricAssertion | SimilarAssertion):
+        return AssertionResult(kind, False, f"{kind} needs a judge model or an embedder: run it with run_golden")
     raise AssertionError(f"unhandled assertion kind {kind}")  # the discriminated union makes this unreachable
 
 
@@ -122,8 +138,101 @@ def _schema_result(value: Any, schema: dict[str, Any]) -> AssertionResult:
 
 
 def evaluate_assertions(output: str, assertions: Sequence[Assertion]) -> list[AssertionResult]:
-    """Check ``output`` against each assertion; every assertion is evaluated (no short-circuit)."""
+    """Check ``output`` against each deterministic assertion; every one is evaluated (no short-circuit)."""
     return [_evaluate(output, assertion) for assertion in assertions]
+
+
+JUDGE_SYSTEM = (
+    "You grade an AI assistant's answer against a rubric. Judge only what the rubric asks. Reply with one JSON "
+    'object and nothing else: {"pass": true or false, "reason": "one short sentence"}.'
+)
+JUDGE_SETTINGS = ExecutionSettings(temperature=0, max_tokens=300)
+
+
+@dataclass
+class Graders:
+    """What model-graded assertions need: a judge for ``rubric``, an embedder for ``similar``."""
+
+    judge: Complete | None = None
+    judge_model: str | None = None
+    """Model the judge is asked for (default: the prompt's own ``execution_settings.model``)."""
+    embedder: Embedder | None = None
+
+    def embedding(self) -> Embedder:
+        if self.embedder is None:
+            self.embedder = _default_embedder()
+        return self.embedder
+
+
+@lru_cache(maxsize=1)
+def _default_embedder() -> Embedder:
+    """The built-in offline embedder, loaded once per process (its model is 16 MB)."""
+    from mcp_suite.shared.embeddings import WordLlamaEmbedder
+
+    return WordLlamaEmbedder()
+
+
+async def _judge(output: str, assertion: RubricAssertion, spec: PromptSpec, graders: Graders) -> AssertionResult:
+    if graders.judge is None:
+        return AssertionResult("rubric", False, "no judge model to grade the rubric")
+    messages = [
+        PromptMessage(role="system", content=JUDGE_SYSTEM),
+        PromptMessage(
+            role="user", content=f"Rubric:\n{assertion.rubric}\n\nAnswer to grade:\n<answer>\n{output}\n</answer>"
+        ),
+    ]
+    settings = JUDGE_SETTINGS.model_copy(update={"model": graders.judge_model or spec.execution_settings.model})
+    try:
+        verdict_text = await graders.judge(messages, settings)
+    except SuiteError as exc:
+        return AssertionResult("rubric", False, f"the judge could not be asked: {exc}")
+    try:
+        verdict = parse_json_output(verdict_text)
+        passed, reason = verdict["pass"], str(verdict.get("reason") or "no reason given")
+        if not isinstance(passed, bool):
+            raise TypeError(passed)
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return AssertionResult("rubric", False, f"the judge did not answer with a verdict: {_excerpt(verdict_text)}")
+    return AssertionResult("rubric", passed, f"judge: {'pass' if passed else 'fail'} — {reason}")
+
+
+async def _similar(output: str, assertion: SimilarAssertion, graders: Graders) -> AssertionResult:
+    from mcp_suite.shared.embeddings import EmbeddingError
+
+    try:
+        vectors = await graders.embedding().embed([output, assertion.value])
+    except EmbeddingError as exc:
+        return AssertionResult("similar", False, f"could not embed the output: {exc}")
+    score = float(vectors[0] @ vectors[1])
+    verb = "at least" if score >= assertion.threshold else "below"
+    return AssertionResult(
+        "similar",
+        score >= assertion.threshold,
+        f"similarity to the reference {score:.3f}, {verb} the threshold {assertion.threshold:g}",
+    )
+
+
+async def evaluate_output(
+    output: str, assertions: Sequence[Assertion], spec: PromptSpec, graders: Graders
+) -> list[AssertionResult]:
+    """Every assertion of a case, model-graded ones included, plus the prompt's ``output_schema``."""
+    results: list[AssertionResult] = []
+    for assertion in assertions:
+        if isinstance(assertion, RubricAssertion):
+            results.append(await _judge(output, assertion, spec, graders))
+        elif isinstance(assertion, SimilarAssertion):
+            results.append(await _similar(output, assertion, graders))
+        else:
+            results.append(_evaluate(output, assertion))
+    if spec.output_schema is not None:
+        try:
+            value = parse_json_output(output)
+        except json.JSONDecodeError as exc:
+            results.append(AssertionResult("output_schema", False, f"output is not JSON ({exc.msg})"))
+        else:
+            checked = _schema_result(value, spec.output_schema)
+            results.append(AssertionResult("output_schema", checked.passed, checked.message))
+    return results
 
 
 # ── running cases ─────────────────────────────────────────────────────────────────────────────
@@ -144,21 +253,27 @@ class CaseResult:
 
     @property
     def passed(self) -> bool:
+        """Checked and fine: its assertions held (or, with nothing to assert, it rendered)."""
         return self.status in ("passed", "rendered")
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "error")
 
 
 @dataclass
 class VersionResult:
-    """The A/B readout for one ``name``:``version``: how many of its golden cases passed."""
+    """The A/B readout for one ``name``:``version``: its golden cases by status."""
 
     name: str
     version: str
     cases: int
     passed: int
-
-    @property
-    def failed(self) -> int:
-        return self.cases - self.passed
+    """Cases checked and fine (``passed``, or ``rendered`` when they assert nothing)."""
+    failed: int
+    """Cases ``failed`` or in ``error``."""
+    not_run: int = 0
+    """Cases whose assertions were not checked (no model)."""
 
     @property
     def ok(self) -> bool:
@@ -173,11 +288,21 @@ class GoldenReport:
 
     @property
     def passed(self) -> bool:
+        """Every case was checked and is fine (a case not run is not a pass)."""
         return all(case.passed for case in self.cases)
+
+    @property
+    def failed(self) -> int:
+        return sum(case.failed for case in self.cases)
+
+    @property
+    def counts(self) -> dict[CaseStatus, int]:
+        """Cases per status, every status listed."""
+        return {status: sum(c.status == status for c in self.cases) for status in STATUSES}
 
 
 async def _run_case(
-    spec: PromptSpec, file: str | None, index: int, complete: Complete | None, limiter: Any
+    spec: PromptSpec, file: str | None, index: int, complete: Complete | None, limiter: Any, graders: Graders
 ) -> CaseResult:
     case = spec.tests[index]
     result = CaseResult(prompt=spec.name, version=spec.version, case=case.name, status="error", file=file)
@@ -188,7 +313,7 @@ async def _run_case(
         return result
     result.warnings = rendered.warnings
     if complete is None:
-        result.status = "rendered"
+        result.status = "not run" if case.assertions or spec.output_schema is not None else "rendered"
         return result
     started = time.perf_counter()
     try:
@@ -200,7 +325,7 @@ async def _run_case(
     finally:
         result.latency_ms = round((time.perf_counter() - started) * 1000, 1)
     result.output = output
-    result.assertions = evaluate_assertions(output, case.assertions)
+    result.assertions = await evaluate_output(output, case.assertions, spec, graders)
     result.status = "passed" if all(a.passed for a in result.assertions) else "failed"
     return result
 
@@ -210,13 +335,19 @@ async def run_golden(
     complete: Complete | None = None,
     *,
     concurrency: int = 4,
+    graders: Graders | None = None,
 ) -> GoldenReport:
     """Run every golden case of ``prompts``; with ``complete=None`` only check that each case renders.
 
-    Results come back in input order (prompt, then case), whatever order the model answered in.
+    ``graders`` serve ``rubric`` and ``similar`` assertions (default: ``complete`` judges, the built-in
+    embedder embeds). Results come back in input order (prompt, then case), whatever order the model
+    answered in.
     """
     import anyio
 
+    graders = graders or Graders()
+    if graders.judge is None:
+        graders.judge = complete
     limiter = anyio.CapacityLimiter(max(1, concurrency))
     jobs: list[tuple[PromptSpec, str | None, int]] = []
     for item in prompts:
@@ -226,7 +357,7 @@ async def run_golden(
 
     async def run(slot: int) -> None:
         spec, file, index = jobs[slot]
-        results[slot] = await _run_case(spec, file, index, complete, limiter)
+        results[slot] = await _run_case(spec, file, index, complete, limiter, graders)
 
     async with anyio.create_task_group() as group:
         for slot in range(len(jobs)):
@@ -237,7 +368,16 @@ async def run_golden(
     for item in prompts:
         spec = item.spec if isinstance(item, LoadedPrompt) else item
         mine = [c for c in report.cases if c.prompt == spec.name and c.version == spec.version]
-        report.versions.append(VersionResult(spec.name, spec.version, len(mine), sum(c.passed for c in mine)))
+        report.versions.append(
+            VersionResult(
+                spec.name,
+                spec.version,
+                len(mine),
+                passed=sum(c.passed for c in mine),
+                failed=sum(c.failed for c in mine),
+                not_run=sum(c.status == "not run" for c in mine),
+            )
+        )
     return report
 
 

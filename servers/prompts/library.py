@@ -30,6 +30,8 @@ from mcp_suite.servers.prompts.spec import (
 from mcp_suite.servers.prompts.versioning import version_key
 
 SUFFIXES = (".yaml", ".yml")
+PRICE_FILE = "prices.yaml"
+"""The library's price table (:mod:`mcp_suite.servers.prompts.prices`), not a prompt file."""
 Stamp = tuple[int, int]
 
 
@@ -79,9 +81,10 @@ def list_files(folder: Path) -> dict[str, Stamp]:
     Keys are plain strings: building 3,000 ``Path`` objects per poll would cost more than the stats.
     """
     found: dict[str, Stamp] = {}
+    top = str(folder)
     root = os.path.realpath(folder)
     seen: set[tuple[int, int]] = set()  # folders by (device, inode): a symlink loop is entered once
-    stack = [str(folder)]
+    stack = [top]
     while stack:
         current = stack.pop()
         try:
@@ -100,7 +103,11 @@ def list_files(folder: Path) -> dict[str, Stamp]:
                     real = os.path.realpath(entry.path)
                     if real == root or real.startswith(root + os.sep):  # folders linked from outside: not ours
                         stack.append(entry.path)
-                elif entry.name.endswith(SUFFIXES) and entry.is_file(follow_symlinks=True):
+                elif (
+                    entry.name.endswith(SUFFIXES)
+                    and not (entry.name == PRICE_FILE and current == top)
+                    and entry.is_file(follow_symlinks=True)
+                ):
                     st = entry.stat(follow_symlinks=True)
                     found[entry.path] = (st.st_size, st.st_mtime_ns)
             except OSError:

@@ -1,5 +1,9 @@
 """The prompt registry: immutable published versions, labels with history, and rollouts, in SQLite.
 
+A *draft* (a file with ``draft: true`` whose version is not published yet) is stored apart, one
+per prompt name, and replaced whenever its file changes; publishing its version freezes it and
+removes the draft.
+
 A published version (name + version) never changes: publishing the same content again is a no-op
 (same content hash), and publishing different content under an existing name + version is a
 :class:`ConflictError` that asks for a version bump. Labels (``production``, ``staging``, any
@@ -15,7 +19,9 @@ it, so that copy can be refreshed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -81,6 +87,22 @@ MIGRATIONS = [
             name TEXT NOT NULL,
             version TEXT NOT NULL,
             content_hash TEXT NOT NULL
+        );
+        """,
+    ),
+    Migration(
+        "0003_prompt_drafts",
+        """
+        CREATE TABLE prompt_drafts (
+            name TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            source_text TEXT NOT NULL,
+            source_file TEXT,
+            description TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL,
+            published_at TEXT NOT NULL,
+            summary TEXT
         );
         """,
     ),
@@ -164,6 +186,8 @@ class PromptEntry:
     versions: dict[str, PublishedVersion] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     rollouts: dict[str, dict[str, float]] = field(default_factory=dict)
+    draft: PublishedVersion | None = None
+    """The prompt's draft (``published_at``: when it was last saved), served only on request."""
 
     @property
     def latest(self) -> str:
@@ -250,6 +274,11 @@ class Registry:
                     outcome.conflicts.append(Conflict(item, existing))
             if atomic and outcome.conflicts:
                 raise ConflictError("; ".join(c.message for c in outcome.conflicts))
+            # A version published (or already there) freezes a draft of it.
+            await conn.executemany(
+                "DELETE FROM prompt_drafts WHERE name = ? AND version = ?",
+                [(i.name, i.version) for i in [*outcome.published, *outcome.unchanged]],
+            )
             await conn.executemany(
                 "INSERT INTO prompt_versions (name, version, content_hash, source_text, source_file, description, "
                 "author, published_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -284,6 +313,12 @@ class Registry:
                 async for row in cur:
                     entry = entries.setdefault(row["name"], PromptEntry(row["name"]))
                     entry.versions[row["version"]] = PublishedVersion(**dict(row))
+            async with conn.execute(
+                "SELECT name, version, content_hash, source_text, source_file, description, author, published_at, "
+                "summary FROM prompt_drafts"
+            ) as cur:
+                async for row in cur:
+                    entries.setdefault(row["name"], PromptEntry(row["name"])).draft = PublishedVersion(**dict(row))
             async with conn.execute("SELECT name, label, version FROM labels") as cur:
                 async for row in cur:
                     entries[row["name"]].labels[row["label"]] = row["version"]
@@ -292,6 +327,33 @@ class Registry:
                     if row["name"] in entries:
                         entries[row["name"]].rollouts[row["label"]] = json.loads(row["splits"])
         return entries
+
+    async def save_drafts(self, items: Sequence[PublishItem], author: str, *, forget_files: Sequence[str] = ()) -> None:
+        """Store ``items`` as their prompts' drafts (replacing earlier ones), and forget drafts of removed files."""
+        if not items and not forget_files:
+            return
+        stamp = now()
+        async with self.db.transaction() as conn:
+            files = [*forget_files, *(i.source_file for i in items if i.source_file)]
+            await conn.executemany("DELETE FROM prompt_drafts WHERE source_file = ?", [(f,) for f in files])
+            await conn.executemany(
+                "INSERT OR REPLACE INTO prompt_drafts (name, version, content_hash, source_text, source_file, "
+                "description, author, published_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        i.name,
+                        i.version,
+                        i.content_hash,
+                        i.source_text,
+                        i.source_file,
+                        i.description,
+                        author,
+                        stamp,
+                        i.summary,
+                    )
+                    for i in items
+                ],
+            )
 
     async def changed_elsewhere(self) -> bool:
         """True when another connection committed since the last :meth:`catalog` (cheap: one pragma)."""
@@ -364,10 +426,13 @@ class Registry:
             await conn.execute("DELETE FROM rollouts WHERE name = ? AND label = ?", (name, label))
         return previous
 
-    async def rollback(self, name: str, label: str, author: str) -> tuple[str, str]:
+    async def rollback(
+        self, name: str, label: str, author: str, *, check: Callable[[str, str], None] | None = None
+    ) -> tuple[str, str]:
         """Move ``label`` back to the version it pointed at before its current one; returns (from, to).
 
         Each rollback undoes one ``set``: rolling back twice goes two versions back, not back and forth.
+        ``check(from, to)`` may refuse the move by raising; nothing is written then.
         """
         _check_label(label)
         async with self.db.transaction() as conn:
@@ -386,6 +451,8 @@ class Registry:
                     f"(it points at {current}); use set_label to choose a version"
                 )
             target = rows[1]["version"]
+            if check is not None:
+                check(current, target)
             stamp = now()
             await conn.execute("UPDATE label_history SET reverted = 1 WHERE seq = ?", (rows[0]["seq"],))
             await conn.execute(
@@ -452,3 +519,22 @@ async def _require_version(conn: Connection, name: str, version: str) -> None:
     if version not in known:
         listed = ", ".join(sorted(known, key=version_key))
         raise NotFoundError(f"prompt '{name}' has no version '{version}' (published: {listed})")
+
+
+def published_hashes(path: str | os.PathLike[str]) -> dict[tuple[str, str], str]:
+    """(name, version) → content hash of every published version in the registry file at ``path``, read-only.
+
+    For CI checks (``mcp-suite prompts check --registry``): synchronous, never creates or migrates the file.
+    """
+    import sqlite3
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        raise NotFoundError(f"no prompt registry at {file}; give the registry file (DATA_DIR/prompts.db)")
+    try:
+        with closing(sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            rows = conn.execute("SELECT name, version, content_hash FROM prompt_versions").fetchall()
+    except sqlite3.Error as exc:
+        raise InvalidInputError(f"{file} is not a prompt registry this release can read: {exc}") from None
+    return {(name, version): content_hash for name, version, content_hash in rows}

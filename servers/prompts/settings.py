@@ -39,6 +39,12 @@ class PromptsSettings(ServerSettings):
         le=100_000_000,
         description="largest rendered prompt, in characters",
     )
+    page_size: int = Field(
+        500,
+        ge=1,
+        le=100_000,
+        description="prompts per prompts/list page (hosts follow nextCursor for the rest)",
+    )
     otel: bool = Field(
         False,
         description="export an OpenTelemetry span per render and per recorded run "

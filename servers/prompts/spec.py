@@ -22,6 +22,10 @@ A prompt file is one YAML mapping (see ``examples/prompts/``)::
         assertions:
           - valid_json: true
           - contains: "ticketId"
+          - rubric: names the product the customer is stuck with    # judged by a model
+          - similar: {value: "a reference answer", threshold: 0.8}  # embedding similarity
+    output_schema: {type: object, required: [ticketId]}         # optional: the answer's JSON contract
+    draft: true                          # optional: may change under its version until published
 
 Content hash: :attr:`LoadedPrompt.content_hash` is the SHA-256 of the *validated* prompt written
 as canonical JSON (sorted keys, plain-string variables expanded to their full form), not of the
@@ -219,6 +223,21 @@ class MaxLengthAssertion(_Strict):
     unit: Literal["chars", "words"] = "chars"
 
 
+class RubricAssertion(_Strict):
+    """A model (the judge) decides whether the output meets ``rubric``, and says why."""
+
+    kind: Literal["rubric"] = "rubric"
+    rubric: str = Field(min_length=1, max_length=4000)
+
+
+class SimilarAssertion(_Strict):
+    """The output means about the same as ``value``, a reference answer: embedding cosine ≥ ``threshold``."""
+
+    kind: Literal["similar"] = "similar"
+    value: str = Field(min_length=1, max_length=20_000)
+    threshold: float = Field(default=0.8, gt=0, le=1)
+
+
 _AnyAssertion = Annotated[
     EqualsAssertion
     | ContainsAssertion
@@ -226,7 +245,9 @@ _AnyAssertion = Annotated[
     | RegexAssertion
     | ValidJsonAssertion
     | JsonSchemaAssertion
-    | MaxLengthAssertion,
+    | MaxLengthAssertion
+    | RubricAssertion
+    | SimilarAssertion,
     Field(discriminator="kind"),
 ]
 # The short form `- contains: "x"` names the kind as the key; this is the field its value fills.
@@ -238,6 +259,8 @@ _SHORTHAND_FIELD = {
     "valid_json": None,
     "json_schema": "schema",
     "max_length": "value",
+    "rubric": "rubric",
+    "similar": "value",
 }
 ASSERTION_KINDS = tuple(_SHORTHAND_FIELD)
 
@@ -284,18 +307,31 @@ class PromptSpec(_Strict):
     """One version of one prompt, as written in its YAML file."""
 
     name: str = Field(pattern=NAME_PATTERN, max_length=200)
+    title: str | None = Field(default=None, max_length=200)
     description: str = ""
     version: str = Field(pattern=VERSION_PATTERN, max_length=64)
+    draft: bool = False
+    """A draft may change under its version until it is published (``mcp-suite prompts publish``)."""
     tags: list[str] = Field(default_factory=list)
     input_variables: list[InputVariable] = Field(default_factory=list)
     execution_settings: ExecutionSettings = Field(default_factory=lambda: ExecutionSettings())
     template: str | None = None
     messages: list[PromptMessage] | None = None
     tests: list[GoldenCase] = Field(default_factory=list)
+    output_schema: dict[str, Any] | None = None
+    """JSON Schema the model's answer must satisfy (checked by golden cases, returned by prompts/get)."""
 
     # Where the file's template text starts, so render errors can name a file line (set by the loader).
     _path: str | None = PrivateAttr(default=None)
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)
+
+    @field_validator("output_schema")
+    @classmethod
+    def _valid_output_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = None if value is None else _schema_problem(json.dumps(value, sort_keys=True))
+        if problem:
+            raise ValueError(f"not a valid JSON Schema: {problem}")
+        return value
 
     @field_validator("version", mode="before")
     @classmethod
@@ -362,8 +398,16 @@ class PromptSpec(_Strict):
         return list(self.messages or [])
 
     def canonical(self) -> dict[str, Any]:
-        """The content that defines this version (what :func:`content_hash` hashes)."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=False)
+        """The content that defines this version (what :func:`content_hash` hashes).
+
+        ``draft`` is a publishing state, not content; optional fields added later are left out while
+        unset, so versions published before they existed keep their hash.
+        """
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=False, exclude={"draft"})
+        for later in ("title", "output_schema"):
+            if data.get(later) is None:
+                data.pop(later, None)
+        return data
 
     def content_hash(self) -> str:
         text = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -533,6 +577,7 @@ def library_files(folder: Path) -> list[Path]:
         p
         for p in folder.rglob("*")
         if p.suffix in (".yaml", ".yml")
+        and p.relative_to(folder).parts != ("prices.yaml",)  # the price table (prices.py), not a prompt
         and p.is_file()
         and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     ]
@@ -631,7 +676,7 @@ def _record_lines(root: Any) -> dict[str, int]:
                     return k, v
         return None
 
-    for key in ("name", "version", "template", "messages", "input_variables", "tests"):
+    for key in ("name", "version", "draft", "template", "messages", "input_variables", "tests"):
         found = child(root, key)
         if found is None:
             continue

@@ -1,7 +1,13 @@
-"""Run telemetry of prompt versions: what each served version cost, how fast and how good it was.
+"""Run telemetry of prompt versions: how often each was served, what it cost, how fast and how good it was.
 
-``record_run`` stores one model call made with a prompt version (latency, tokens, cost, optional
-quality score, user feedback and error). ``prompt_stats`` reads the runs of one prompt since a
+Serving is counted for free: every ``prompts/get`` and ``render_prompt`` adds one to an in-memory
+counter per (prompt, version, label, how it was chosen, hour) — a dictionary update, nothing on the
+request path touches the database — and :meth:`Telemetry.flush` writes the counters in one
+transaction, from a background task about once a second and when the server stops.
+
+``record_run`` stores one model call made with a prompt version (latency, tokens, cost — or the
+model, from which a library price table computes it — optional quality score, user feedback and
+error). ``prompt_stats`` reads the runs of one prompt since a
 point in time and puts its versions side by side (p50/p95 latency, mean tokens, total cost, error
 rate, approval rate): the A/B readout that decides a promotion. When enabled, each run is also
 exported as an OpenTelemetry span (the ``opentelemetry-api`` package the SDK already depends on;
@@ -12,10 +18,12 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from mcp_suite.servers.prompts.records import VersionStats
 from mcp_suite.servers.prompts.versioning import version_key
 from mcp_suite.shared.db import Database, Migration
 from mcp_suite.shared.errors import InvalidInputError
@@ -43,6 +51,42 @@ MIGRATIONS = [
         CREATE INDEX prompt_runs_by_name ON prompt_runs (name, recorded_at);
         """,
     ),
+    Migration(
+        "0102_prompt_serves_and_optional_cost",
+        """
+        CREATE TABLE prompt_serves (
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            label TEXT NOT NULL,
+            via TEXT NOT NULL,
+            hour TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (name, version, label, via, hour)
+        );
+        CREATE TABLE prompt_runs_new (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            recorded_at TEXT NOT NULL,
+            latency_ms REAL NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cost REAL,
+            quality_score REAL,
+            feedback TEXT CHECK (feedback IN ('positive', 'negative')),
+            error TEXT,
+            subject TEXT,
+            model TEXT
+        );
+        INSERT INTO prompt_runs_new (id, name, version, recorded_at, latency_ms, input_tokens, output_tokens, cost,
+            quality_score, feedback, error, subject)
+            SELECT id, name, version, recorded_at, latency_ms, input_tokens, output_tokens, cost, quality_score,
+            feedback, error, subject FROM prompt_runs;
+        DROP TABLE prompt_runs;
+        ALTER TABLE prompt_runs_new RENAME TO prompt_runs;
+        CREATE INDEX prompt_runs_by_name ON prompt_runs (name, recorded_at);
+        """,
+    ),
 ]
 
 
@@ -53,29 +97,13 @@ class Run:
     latency_ms: float
     input_tokens: int
     output_tokens: int
-    cost: float
+    cost: float | None = None
+    """None: unknown (no cost given and no price for the model)."""
     quality_score: float | None = None
     feedback: Feedback | None = None
     error: str | None = None
     subject: str | None = None
-
-
-@dataclass(frozen=True)
-class VersionStats:
-    version: str
-    runs: int
-    errors: int
-    error_rate: float
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
-    mean_input_tokens: float | None
-    mean_output_tokens: float | None
-    total_cost: float
-    mean_cost: float | None
-    mean_quality_score: float | None
-    rated_runs: int
-    approval_rate: float | None
-    """Share of positive feedback among runs that got feedback (None: no feedback yet)."""
+    model: str | None = None
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -121,6 +149,34 @@ class Telemetry:
     def __init__(self, db: Database, *, otel: bool = False, tracer: Any = None) -> None:
         self.db = db
         self._tracer: Any = tracer if tracer is not None else (_tracer() if otel else None)
+        self._served: dict[tuple[str, str, str, str, int], int] = {}
+
+    def count_served(self, name: str, version: str, via: str, label: str | None) -> None:
+        """One more serve of ``name``:``version`` (in memory; :meth:`flush` stores it)."""
+        key = (name, version, label or "", via, int(time.time()) // 3600)
+        self._served[key] = self._served.get(key, 0) + 1
+
+    @property
+    def unflushed(self) -> int:
+        return sum(self._served.values())
+
+    async def flush(self) -> int:
+        """Store the counted serves in one transaction; returns how many. Kept for the next flush if it fails."""
+        pending, self._served = self._served, {}
+        if not pending:
+            return 0
+        try:
+            async with self.db.transaction() as conn:
+                await conn.executemany(
+                    "INSERT INTO prompt_serves (name, version, label, via, hour, count) VALUES (?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (name, version, label, via, hour) DO UPDATE SET count = count + excluded.count",
+                    [(n, v, label, via, _hour(h), c) for (n, v, label, via, h), c in pending.items()],
+                )
+        except BaseException:
+            for key, count in pending.items():
+                self._served[key] = self._served.get(key, 0) + count
+            raise
+        return sum(pending.values())
 
     def annotate_render(self, name: str, version: str, source: str) -> None:
         """Tag the current request's span (the SDK opens one per request) with the version served."""
@@ -139,7 +195,7 @@ class Telemetry:
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO prompt_runs (name, version, recorded_at, latency_ms, input_tokens, output_tokens, cost, "
-                "quality_score, feedback, error, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "quality_score, feedback, error, subject, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run.name,
                     run.version,
@@ -152,6 +208,7 @@ class Telemetry:
                     run.feedback,
                     run.error,
                     run.subject,
+                    run.model,
                 ),
             )
             run_id = int(cursor.lastrowid or 0)
@@ -160,21 +217,34 @@ class Telemetry:
         return run_id
 
     async def prompt_stats(self, name: str, since: str | None = None) -> list[VersionStats]:
+        """Per-version runs and serves of ``name`` since ``since`` (serves are counted per hour)."""
+        await self.flush()
         start = parse_since(since)
         query = (
             "SELECT version, latency_ms, input_tokens, output_tokens, cost, quality_score, feedback, error "
             "FROM prompt_runs WHERE name = ?"
         )
+        serves = "SELECT version, label, via, SUM(count) AS n FROM prompt_serves WHERE name = ?"
         params: tuple[str, ...] = (name,)
         if start is not None:
             query += " AND recorded_at >= ?"
+            serves += " AND hour >= ?"
             params = (name, start)
-        async with self.db.snapshot() as conn, conn.execute(query, params) as cur:
-            rows = await cur.fetchall()
+        serve_params = params if start is None else (name, start[:13])
+        async with self.db.snapshot() as conn:
+            async with conn.execute(query, params) as cur:
+                rows = await cur.fetchall()
+            async with conn.execute(serves + " GROUP BY version, label, via", serve_params) as cur:
+                served_rows = await cur.fetchall()
         by_version: dict[str, list[dict[str, Any]]] = {}
         for row in rows:
             by_version.setdefault(row["version"], []).append(dict(row))
-        return [summarise(version, by_version[version]) for version in sorted(by_version, key=version_key)]
+        served: dict[str, dict[str, int]] = {}
+        for row in served_rows:
+            via = f"{row['via']}:{row['label']}" if row["label"] else row["via"]
+            served.setdefault(row["version"], {})[via] = int(row["n"])
+        versions = sorted(set(by_version) | set(served), key=version_key)
+        return [summarise(v, by_version.get(v, []), served.get(v, {})) for v in versions]
 
     def _export(self, run: Run) -> None:
         assert self._tracer is not None
@@ -184,7 +254,8 @@ class Telemetry:
             span.set_attribute("prompt.latency_ms", run.latency_ms)
             span.set_attribute("gen_ai.usage.input_tokens", run.input_tokens)
             span.set_attribute("gen_ai.usage.output_tokens", run.output_tokens)
-            span.set_attribute("prompt.cost", run.cost)
+            if run.cost is not None:
+                span.set_attribute("prompt.cost", run.cost)
             if run.quality_score is not None:
                 span.set_attribute("prompt.quality_score", run.quality_score)
             if run.feedback is not None:
@@ -193,16 +264,19 @@ class Telemetry:
                 span.set_attribute("error.type", run.error[:200])
 
 
-def summarise(version: str, rows: list[dict[str, Any]]) -> VersionStats:
-    """Per-version figures over a list of run rows (as stored)."""
+def summarise(version: str, rows: list[dict[str, Any]], served: dict[str, int] | None = None) -> VersionStats:
+    """Per-version figures over a list of run rows (as stored) and the version's serve counts."""
     latencies = [float(r["latency_ms"]) for r in rows]
     errors = sum(1 for r in rows if r["error"])
     rated = [r["feedback"] for r in rows if r["feedback"] is not None]
     scores = [float(r["quality_score"]) for r in rows if r["quality_score"] is not None]
-    total_cost = sum(float(r["cost"]) for r in rows)
+    costs = [float(r["cost"]) for r in rows if r["cost"] is not None]
+    total_cost = sum(costs)
     n = len(rows)
     return VersionStats(
         version=version,
+        served=sum((served or {}).values()),
+        served_via=dict(sorted((served or {}).items())),
         runs=n,
         errors=errors,
         error_rate=errors / n if n else 0.0,
@@ -211,7 +285,8 @@ def summarise(version: str, rows: list[dict[str, Any]]) -> VersionStats:
         mean_input_tokens=sum(int(r["input_tokens"]) for r in rows) / n if n else None,
         mean_output_tokens=sum(int(r["output_tokens"]) for r in rows) / n if n else None,
         total_cost=total_cost,
-        mean_cost=total_cost / n if n else None,
+        priced_runs=len(costs),
+        mean_cost=total_cost / len(costs) if costs else None,
         mean_quality_score=sum(scores) / len(scores) if scores else None,
         rated_runs=len(rated),
         approval_rate=sum(1 for f in rated if f == "positive") / len(rated) if rated else None,
@@ -257,3 +332,8 @@ def configure_export() -> str:
     trace.set_tracer_provider(provider)
     log.info("exporting OpenTelemetry spans over OTLP/HTTP")
     return "OTLP/HTTP (OTEL_EXPORTER_OTLP_* settings)"
+
+
+def _hour(hours_since_epoch: int) -> str:
+    """The hour bucket as the prefix of the ISO timestamps runs are stored with (``2026-05-01T13``)."""
+    return datetime.fromtimestamp(hours_since_epoch * 3600, UTC).strftime("%Y-%m-%dT%H")

@@ -9,6 +9,8 @@ _PARTS = re.compile(r"(\d+)")
 LABEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 DEFAULT_LABEL = "production"
 """The label prompts/list and prompts/get serve when it is set."""
+DRAFT_LABEL = "draft"
+"""The reserved label that serves a prompt's draft, and only on request."""
 
 
 def version_key(version: str) -> tuple[tuple[int, int | str], ...]:

@@ -24,6 +24,12 @@ def _build(settings: RetrievalSettings) -> Any:
     return build_server(settings)
 
 
+def _console(settings: RetrievalSettings) -> Any:
+    from mcp_suite.servers.retrieval.console import section
+
+    return section(settings)
+
+
 class ProgressBar(logging.Filter):
     """A one-line bar on a terminal; on a pipe or file, a plain line per few percent.
 
@@ -359,6 +365,7 @@ SPEC = ServerSpec(
     summary="A private knowledge base for MCP hosts: ingest folders, files, URLs and text; cited hybrid search.",
     settings=RetrievalSettings,
     build=_build,
+    console=_console,
     commands={
         "ingest": Command(
             "index files, folders or URLs (incremental; --watch keeps them in sync)", _ingest, _ingest_arguments

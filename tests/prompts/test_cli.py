@@ -77,3 +77,38 @@ def test_help_lists_the_commands() -> None:
     assert out.returncode == 0
     for word in ("check", "test", "publish", "label", "--library", "--watch-interval", "MCP_SUITE_PROMPTS_LIBRARY"):
         assert word in out.stdout
+
+
+def test_closing_stdin_right_after_discover_shuts_down_cleanly(tmp_path: Path) -> None:
+    """The registry opens in the background once a client speaks; hanging up then must leave no traceback."""
+    import json
+
+    discover = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "server/discover",
+        "params": {
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+            }
+        },
+    }
+    for run in range(6):  # the race lost 4 runs in 6 before the open was shielded
+        process = subprocess.Popen(
+            [script("mcp-suite-prompts"), "--library", str(EXAMPLES), "--data-dir", str(tmp_path / f"d{run}")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+        process.stdin.write((json.dumps(discover) + "\n").encode())
+        process.stdin.flush()
+        answer = json.loads(process.stdout.readline())
+        assert "capabilities" in answer["result"], answer
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
+        errors = process.stderr.read().decode()
+        process.stdout.close()
+        process.stderr.close()
+        assert "Traceback" not in errors and "Event loop is closed" not in errors, errors

@@ -87,10 +87,25 @@ def test_check_without_a_folder_explains_itself(
 def test_render_only_run(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
     code, out = cli(capsys, "test", str(EXAMPLES), "--data-dir", str(data_dir))
     assert code == 0, out
-    assert "OK    SummarizeSupportTicket:2  summary_has_two_keys" in out
-    assert "render-only (no --base-url)" in out
+    # Without a model nothing that asserts on an output is called passed: it was not run.
+    assert "NOT RUN SummarizeSupportTicket:2  summary_has_two_keys" in out
+    assert "PASS " not in out and "OK " not in out
+    assert "render-only (no --base-url); 0 passed, 0 failed, 13 not run" in out
+    assert "13 case(s) were not run: their assertions need a model (--base-url)" in out
     # The injection-probe golden case renders, and the warning is shown rather than hidden.
     assert "looks like a prompt-injection attempt" in out
+
+
+def test_render_only_counts_each_status_and_require_model_fails(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    library = classify_library(tmp_path / "lib")
+    code, out = cli(capsys, "test", str(library), "--data-dir", str(data_dir))
+    assert code == 0, out  # nothing failed; what was not checked is said, not counted as passed
+    assert "NOT RUN Classify:1  spam" in out and "OK      Other:1  t" in out
+    assert "ok: 3 golden case(s) render-only (no --base-url); 0 passed, 0 failed, 1 rendered, 2 not run" in out
+    code, out = cli(capsys, "test", str(library), "--require-model", "--data-dir", str(data_dir))
+    assert code == 1 and "--require-model is set but no model was given: pass --base-url" in out
 
 
 def test_render_only_run_fails_on_a_broken_file(
@@ -111,6 +126,9 @@ def model_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             seen.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
             answer = "spam" if "CRUISE" in body["messages"][-1]["content"] else "ham"
+            if body["messages"][0]["content"].startswith("You grade"):  # a rubric judge: the answer must say spam
+                good = "<answer>\nspam" in body["messages"][1]["content"]
+                answer = json.dumps({"pass": good, "reason": "it says spam" if good else "it does not say spam"})
             payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -167,8 +185,8 @@ def test_run_against_a_model(
     argv = ["test", str(library), "--base-url", url, "--model", "tiny", "--api-key-env", "TEST_LLM_KEY"]
     code, out = cli(capsys, *argv, "--name", "Classify", "--data-dir", str(data_dir))
     assert code == 1
-    assert "PASS  Classify:1  spam" in out
-    assert "FAIL  Classify:1  ham" in out
+    assert "PASS    Classify:1  spam" in out
+    assert "FAIL    Classify:1  ham" in out
     assert "- equals: expected 'spam', got 'ham'" in out
     assert "Other" not in out  # --name filters
     assert "FAILED: 2 golden case(s) against" in out and "1 passed, 1 failed" in out
@@ -245,3 +263,98 @@ def test_console_script_exit_codes(tmp_path: Path, data_dir: Path) -> None:
         timeout=60,
     )
     assert test.returncode == 0, test.stdout + test.stderr
+
+
+def test_rubric_verdicts_are_reported_with_the_judges_reason(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path, model_server: tuple[str, list[dict[str, Any]]]
+) -> None:
+    url, seen = model_server
+    library = tmp_path / "lib"
+    library.mkdir()
+    (library / "judged.yaml").write_text(
+        """\
+name: Judged
+version: 1
+input_variables: [text]
+template: "spam or ham? {{ text }}"
+tests:
+  - name: cruise
+    inputs: {text: WIN A CRUISE}
+    assertions: [{rubric: "the answer classifies the message as spam"}]
+  - name: lunch
+    inputs: {text: lunch?}
+    assertions: [{rubric: "the answer classifies the message as spam"}]
+""",
+        encoding="utf-8",
+    )
+    argv = ["test", str(library), "--base-url", url, "--model", "tiny", "--judge-model", "judge"]
+    code, out = cli(capsys, *argv, "--data-dir", str(data_dir))
+    assert code == 1
+    assert "PASS    Judged:1  cruise" in out and "- rubric: judge: pass — it says spam" in out
+    assert "FAIL    Judged:1  lunch" in out and "- rubric: judge: fail — it does not say spam" in out
+    assert "1 passed, 1 failed" in out
+    assert sorted(r["body"]["model"] for r in seen) == ["judge", "judge", "tiny", "tiny"]
+
+
+def test_check_with_a_registry_catches_content_changed_under_a_published_version(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    from mcp_suite.servers.prompts.cli import SPEC as PROMPTS
+
+    library = tmp_path / "lib"
+    library.mkdir()
+    greet = library / "greet.yaml"
+    greet.write_text("name: Greet\nversion: 1\ninput_variables: [who]\ntemplate: 'Hi {{ who }}'\n", encoding="utf-8")
+    draft = library / "draft.yaml"
+    draft.write_text("name: Greet\nversion: 2\ndraft: true\ninput_variables: [who]\ntemplate: 'Yo {{ who }}'\n")
+    assert run(PROMPTS, ["publish", str(library), "--data-dir", str(data_dir)], "mcp-suite prompts") == 0
+    registry = data_dir / "prompts.db"
+    capsys.readouterr()
+
+    code, out = cli(capsys, "check", str(library), "--registry", str(registry), "--data-dir", str(data_dir))
+    assert code == 0, out
+
+    # Re-indenting or re-commenting is not a change; editing the template is.
+    greet.write_text("# hello\nname: Greet\nversion: 1\ninput_variables: [who]\ntemplate: 'Hi {{ who }}'\n")
+    assert cli(capsys, "check", str(library), "--registry", str(registry), "--data-dir", str(data_dir))[0] == 0
+    greet.write_text("name: Greet\nversion: 1\ninput_variables: [who]\ntemplate: 'Hello {{ who }}'\n")
+    code, out = cli(capsys, "check", str(library), "--registry", str(registry), "--data-dir", str(data_dir))
+    assert code == 1
+    assert f"{greet}:2: error: Greet version 1 is already published with different content" in out
+    assert "bump `version:`" in out
+    # Without the registry the same library passes: the change is only visible against what was published.
+    assert cli(capsys, "check", str(library), "--data-dir", str(data_dir))[0] == 0
+    # Version 2 was published too (publish freezes drafts): changing it now is caught as well.
+    draft.write_text("name: Greet\nversion: 2\ndraft: true\ninput_variables: [who]\ntemplate: 'Hey {{ who }}'\n")
+    code, out = cli(capsys, "check", str(library), "--registry", str(registry), "--data-dir", str(data_dir))
+    assert f"{draft}:2: error: Greet version 2 is already published" in out
+
+    code, out = cli(capsys, "check", str(library), "--registry", str(tmp_path / "nope.db"), "--data-dir", str(data_dir))
+    assert code == 1 and "no prompt registry at" in out
+
+
+def test_check_reports_a_broken_price_table(capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path) -> None:
+    library = tmp_path / "lib"
+    library.mkdir()
+    (library / "ok.yaml").write_text("name: ok\nversion: 1\ntemplate: hi\n", encoding="utf-8")
+    (library / "prices.yaml").write_text("models:\n  m: {input: 1}\n", encoding="utf-8")
+    code, out = cli(capsys, "check", str(library), "--data-dir", str(data_dir))
+    assert code == 1 and "prices.yaml:1: error: price table: models.m.output: Field required" in out
+
+
+def test_label_command_refuses_a_breaking_move_unless_forced(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path
+) -> None:
+    from mcp_suite.servers.prompts.cli import SPEC as PROMPTS
+
+    def prompts(*argv: str) -> tuple[int, str]:
+        code = run(PROMPTS, [*argv, "--data-dir", str(data_dir)], "mcp-suite prompts")
+        captured = capsys.readouterr()
+        return code, captured.out + captured.err
+
+    assert prompts("publish", str(EXAMPLES))[0] == 0
+    assert prompts("label", "SummarizeSupportTicket", "production", "2")[0] == 0
+    code, out = prompts("label", "SummarizeSupportTicket", "production", "1")
+    assert code == 1 and "version 1 of SummarizeSupportTicket requires variable 'output_format'" in out
+    code, out = prompts("label", "SummarizeSupportTicket", "production", "1", "--force")
+    assert code == 0 and "label production -> 1 (was 2)" in out

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 
 from mcp_suite.servers.prompts.golden import (
     CompletionError,
+    Graders,
     chat_completions_url,
     evaluate_assertions,
     openai_complete,
@@ -114,22 +115,30 @@ def test_bad_json_schema_is_rejected_when_the_file_loads(tmp_path: Path) -> None
 async def test_render_only_run_checks_every_case_renders(tmp_path: Path) -> None:
     library = load_library(EXAMPLES)
     report = await run_golden(library.prompts)
-    assert report.mode == "render-only" and report.passed
-    assert report.cases and all(c.status == "rendered" for c in report.cases)
+    # Every example case asserts something on an output: rendering them checks none of that.
+    assert report.mode == "render-only" and not report.passed and report.failed == 0
+    assert report.cases and all(c.status == "not run" for c in report.cases)
+    assert report.counts["not run"] == len(report.cases) and report.counts["passed"] == 0
     seed = next(v for v in report.versions if (v.name, v.version) == ("SummarizeSupportTicket", "1"))
     assert seed.cases == 0 and seed.ok
 
     (tmp_path / "p.yaml").write_text(
         "name: p\nversion: 1\ninput_variables: [a]\ntemplate: '{{ a }}'\n"
-        "tests:\n  - name: fine\n    inputs: {a: x}\n  - name: forgot_input\n",
+        "tests:\n  - name: fine\n    inputs: {a: x}\n  - name: forgot_input\n"
+        "  - name: asserts\n    inputs: {a: x}\n    assertions: [{contains: x}]\n",
         encoding="utf-8",
     )
     report = await run_golden(load_library(tmp_path).prompts)
-    assert not report.passed
-    assert [(c.case, c.status) for c in report.cases] == [("fine", "rendered"), ("forgot_input", "error")]
+    assert not report.passed and report.failed == 1
+    assert [(c.case, c.status) for c in report.cases] == [
+        ("fine", "rendered"),
+        ("forgot_input", "error"),
+        ("asserts", "not run"),
+    ]
     assert "needs variable 'a'" in (report.cases[1].error or "")
     [version] = report.versions
-    assert (version.cases, version.passed, version.failed) == (2, 1, 1)
+    assert (version.cases, version.passed, version.failed, version.not_run) == (3, 1, 1, 1)
+    assert report.counts == {"passed": 0, "failed": 0, "error": 1, "rendered": 1, "not run": 1}
 
 
 def two_versions(tmp_path: Path) -> list[Any]:
@@ -318,3 +327,114 @@ async def test_a_failing_call_fails_its_case_and_the_run_goes_on(tmp_path: Path)
     statuses = [(c.version, c.case, c.status) for c in report.cases]
     assert statuses == [("1", "spam", "error"), ("1", "ham", "passed"), ("2", "spam", "error"), ("2", "ham", "passed")]
     assert report.cases[0].error == "http://llm.test/v1/chat/completions answered HTTP 500: model crashed"
+
+
+# ── model-graded assertions and the output contract ──────────────────────────────────────────
+
+
+def graded_prompt(tmp_path: Path) -> Any:
+    (tmp_path / "g.yaml").write_text(
+        """\
+name: Support
+version: 1
+input_variables: [ticket]
+execution_settings: {model: answer-model}
+output_schema: {type: object, required: [summary]}
+template: "Summarise: {{ ticket }}"
+tests:
+  - name: export
+    inputs: {ticket: export broken}
+    assertions:
+      - rubric: mentions the export
+      - similar: {value: "Since today the CSV export fails with an internal server error.", threshold: 0.5}
+""",
+        encoding="utf-8",
+    )
+    return load_library(tmp_path).prompts
+
+
+@pytest.mark.anyio
+async def test_rubric_similar_and_output_schema_on_a_good_answer(tmp_path: Path) -> None:
+    asked: list[tuple[list[PromptMessage], ExecutionSettings]] = []
+    answer = '{"summary": "The export button returns a 500 error since this morning."}'
+
+    async def model(messages: list[PromptMessage], settings: ExecutionSettings) -> str:
+        asked.append((messages, settings))
+        if messages[0].content.startswith("You grade"):
+            graded = "export" in messages[1].content
+            return json.dumps({"pass": graded, "reason": "it names the export" if graded else "no export"})
+        return answer
+
+    report = await run_golden(graded_prompt(tmp_path), model)
+    [case] = report.cases
+    assert case.status == "passed", case.assertions
+    rubric, similar, schema = case.assertions
+    assert (rubric.kind, rubric.passed, rubric.message) == ("rubric", True, "judge: pass — it names the export")
+    assert similar.kind == "similar" and similar.passed and "at least the threshold 0.5" in similar.message
+    assert (schema.kind, schema.passed) == ("output_schema", True)
+    judge_messages, judge_settings = asked[1]
+    assert "Rubric:\nmentions the export" in judge_messages[1].content and answer in judge_messages[1].content
+    assert judge_settings.model == "answer-model" and judge_settings.temperature == 0
+
+
+@pytest.mark.anyio
+async def test_rubric_similar_and_output_schema_on_a_bad_answer(tmp_path: Path) -> None:
+    async def model(messages: list[PromptMessage], settings: ExecutionSettings) -> str:
+        if messages[0].content.startswith("You grade"):
+            return "I think it is fine"  # not the verdict asked for
+        return "Quarterly revenue grew 12 percent."
+
+    async def judge(messages: list[PromptMessage], settings: ExecutionSettings) -> str:
+        assert settings.model == "judge-model"
+        return '```json\n{"pass": false, "reason": "says nothing about the export"}\n```'
+
+    report = await run_golden(graded_prompt(tmp_path), model)
+    rubric, similar, schema = report.cases[0].assertions
+    assert report.cases[0].status == "failed"
+    assert not rubric.passed and "did not answer with a verdict" in rubric.message
+    assert not similar.passed and "below the threshold 0.5" in similar.message
+    assert not schema.passed and "output is not JSON" in schema.message
+
+    report = await run_golden(graded_prompt(tmp_path), model, graders=Graders(judge=judge, judge_model="judge-model"))
+    rubric = report.cases[0].assertions[0]
+    assert (rubric.passed, rubric.message) == (False, "judge: fail — says nothing about the export")
+
+
+@pytest.mark.anyio
+async def test_model_graded_assertions_are_not_run_without_a_model(tmp_path: Path) -> None:
+    report = await run_golden(graded_prompt(tmp_path))
+    assert [c.status for c in report.cases] == ["not run"] and not report.cases[0].assertions
+
+
+def test_assertion_shorthands_and_bad_values(tmp_path: Path) -> None:
+    assert ASSERTION.validate_python({"rubric": "is polite"}).kind == "rubric"
+    similar = ASSERTION.validate_python({"similar": {"value": "x", "threshold": 0.9}})
+    assert similar.kind == "similar" and similar.threshold == 0.9  # type: ignore[union-attr]
+    assert ASSERTION.validate_python({"similar": "x"}).threshold == 0.8  # type: ignore[union-attr]
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: s\nversion: 1\ntemplate: hi\noutput_schema: {type: nonsense}\n", encoding="utf-8")
+    from mcp_suite.servers.prompts.spec import PromptFileError
+
+    with pytest.raises(PromptFileError, match=r"bad.yaml:4: output_schema: not a valid JSON Schema"):
+        load_prompt_file(path)
+    path.write_text(
+        "name: s\nversion: 1\ntemplate: hi\ntests: [{name: t, assertions: [{similar: {value: x, threshold: 2}}]}]\n"
+    )
+    with pytest.raises(PromptFileError, match=r"threshold"):
+        load_prompt_file(path)
+
+
+@pytest.mark.anyio
+async def test_the_examples_similarity_threshold_separates_a_good_answer_from_an_unrelated_one() -> None:
+    [explain] = [p for p in load_library(EXAMPLES).prompts if p.spec.name == "ExplainError"]
+    good = (
+        "**What it means**: Python raised KeyError because config has no database_url entry. **Likely causes**: "
+        'config.json lacks the key. **How to fix**: add database_url to config.json or use config.get("database_url").'
+    )
+    unrelated = "**What it means**: port 3000 is already used by another process. Stop it or pick another port."
+    [similar] = [a for a in explain.spec.tests[0].assertions if a.kind == "similar"]
+    graders = Graders()
+    from mcp_suite.servers.prompts.golden import evaluate_output
+
+    assert (await evaluate_output(good, [similar], explain.spec, graders))[0].passed
+    assert not (await evaluate_output(unrelated, [similar], explain.spec, graders))[0].passed

@@ -302,4 +302,23 @@ def test_the_format_reference_in_the_example_readme_loads(tmp_path: Path) -> Non
     spec = load_prompt_file(write(tmp_path, block)).spec
     assert spec.key == "SummarizeDocument:3"
     assert [v.name for v in spec.input_variables] == ["document", "length"]
-    assert len(spec.tests[0].assertions) == 7
+    assert [a.kind for a in spec.tests[0].assertions][-2:] == ["rubric", "similar"]
+    assert len(spec.tests[0].assertions) == 9
+    assert spec.draft and spec.title == "Summarise a document"
+    assert spec.output_schema == {"type": "object", "required": ["summary"]}
+
+
+def test_new_optional_fields_do_not_change_the_hash_of_versions_published_before_them(tmp_path: Path) -> None:
+    # Hashes computed by the release before title, draft and output_schema existed: a registry that
+    # published these must still see them as unchanged, not as edits that need a version bump.
+    assert load_prompt_file(EXAMPLES / "summarize_ticket.v2.yaml").content_hash == (
+        "431796e227a419770156afc4ca1652150ff75c4a859d3d527e8c1145d6ef8ec8"
+    )
+    assert load_prompt_file(EXAMPLES / "code_review.yaml").content_hash == (
+        "a3454cdeb17798e241276b450d11dc1d4849644277a68fccab7b59f8d5164ec3"
+    )
+    plain = (EXAMPLES / "code_review.yaml").read_text(encoding="utf-8")
+    drafted = write(tmp_path, plain.replace("version: 1\n", "version: 1\ndraft: true\n", 1))
+    assert load_prompt_file(drafted).content_hash.startswith("a3454cdeb17798e2")  # draft is a state, not content
+    titled = write(tmp_path, plain.replace("version: 1\n", "version: 1\ntitle: Review\n", 1))
+    assert not load_prompt_file(titled).content_hash.startswith("a3454cdeb17798e2")

@@ -136,3 +136,26 @@ def test_export_without_an_sdk_says_spans_are_dropped(caplog: pytest.LogCaptureF
         assert "pip install opentelemetry-sdk" in caplog.text
     else:  # pragma: no cover - an environment with the SDK installed
         assert configure_export()
+
+
+@pytest.mark.anyio
+async def test_runs_recorded_before_the_optional_cost_migration_survive_it(tmp_path: Path) -> None:
+    from mcp_suite.servers.prompts.registry import MIGRATIONS as REGISTRY_MIGRATIONS
+    from mcp_suite.servers.prompts.telemetry import MIGRATIONS
+    from mcp_suite.shared.db import Database
+
+    old = await Database.open(tmp_path / "prompts.db", [*REGISTRY_MIGRATIONS, MIGRATIONS[0]])
+    async with old.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO prompt_runs (name, version, recorded_at, latency_ms, input_tokens, output_tokens, cost) "
+            "VALUES ('Greet', '1', '2026-01-01T00:00:00.000000Z', 12.5, 10, 5, 0.25)"
+        )
+    await old.close()
+    registry = await Registry.open(tmp_path / "prompts.db")
+    try:
+        telemetry = Telemetry(registry.db)
+        await telemetry.record_run(Run("Greet", "1", 1.0, 1, 1, None, model="m"))
+        [one] = await telemetry.prompt_stats("Greet")
+        assert (one.runs, one.priced_runs, one.total_cost, one.latency_p50_ms) == (2, 1, 0.25, 6.75)
+    finally:
+        await registry.close()

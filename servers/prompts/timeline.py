@@ -1,0 +1,64 @@
+"""The A/B readout over time: one prompt's runs bucketed by day (or by hour, when they span less
+than two days), summarised per version and bucket exactly as :func:`telemetry.summarise` does for
+the whole period. Read-only; the console's trend charts are drawn from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mcp_suite.servers.prompts.telemetry import VersionStats, parse_since, summarise
+from mcp_suite.servers.prompts.versioning import version_key
+from mcp_suite.shared.db import Database
+
+MAX_BUCKETS = 60
+"""Only the latest buckets are kept: a chart with more points than this says nothing more."""
+
+
+@dataclass
+class Timeline:
+    """``buckets`` are ``YYYY-MM-DD`` (or ``YYYY-MM-DDTHH``) labels, oldest first; each version's
+    list has one entry per bucket, ``None`` where the version had no runs."""
+
+    unit: str
+    buckets: list[str] = field(default_factory=list)
+    series: dict[str, list[VersionStats | None]] = field(default_factory=dict)
+
+
+async def timeline(db: Database, name: str, since: str | None = None) -> Timeline:
+    start = parse_since(since)
+    query = (
+        "SELECT version, recorded_at, latency_ms, input_tokens, output_tokens, cost, quality_score, feedback, error "
+        "FROM prompt_runs WHERE name = ?"
+    )
+    params: tuple[str, ...] = (name,)
+    if start is not None:
+        query += " AND recorded_at >= ?"
+        params = (name, start)
+    async with db.snapshot() as conn, conn.execute(query + " ORDER BY recorded_at", params) as cur:
+        rows = [dict(row) for row in await cur.fetchall()]
+    if not rows:
+        return Timeline(unit="day")
+    first, last = rows[0]["recorded_at"], rows[-1]["recorded_at"]
+    hourly = _days_apart(first, last) < 2  # less than two days: hours say more than one or two daily points
+    width = 13 if hourly else 10
+    grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for row in rows:
+        grouped.setdefault(row["recorded_at"][:width], {}).setdefault(row["version"], []).append(row)
+    buckets = sorted(grouped)[-MAX_BUCKETS:]
+    versions = sorted({row["version"] for row in rows}, key=version_key)
+    series: dict[str, list[VersionStats | None]] = {
+        version: [
+            summarise(version, grouped[bucket][version]) if version in grouped[bucket] else None for bucket in buckets
+        ]
+        for version in versions
+    }
+    return Timeline(unit="hour" if hourly else "day", buckets=buckets, series=series)
+
+
+def _days_apart(first: str, last: str) -> float:
+    start = datetime.fromisoformat(first.replace("Z", "+00:00"))
+    end = datetime.fromisoformat(last.replace("Z", "+00:00"))
+    return (end - start).total_seconds() / 86400
