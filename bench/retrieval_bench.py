@@ -80,7 +80,7 @@ def _norm(text: str) -> str:
 
 def verify_dataset(cases: Sequence[EvalCase], corpus: Path) -> list[str]:
     """Every expected_text must occur in the parsed text of its source, as the server will see it."""
-    from mcp_suite.servers.retrieval.parsing import parse_file
+    from mcp_suite.servers.retrieval.readers import parse_file
 
     problems: list[str] = []
     parsed: dict[str, str] = {}
@@ -99,7 +99,7 @@ def verify_dataset(cases: Sequence[EvalCase], corpus: Path) -> list[str]:
 
 def write_markdown_corpus(files: Sequence[Path], root: Path, out: Path) -> int:
     """Render parsed HTML pages as Markdown (headings, paragraphs, lists, fenced code); returns bytes written."""
-    from mcp_suite.servers.retrieval.parsing import parse_file
+    from mcp_suite.servers.retrieval.readers import parse_file
 
     total = 0
     for path in files:

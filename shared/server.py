@@ -82,8 +82,12 @@ def argument_problem(arguments: Any, where: str = "") -> str | None:
     and FTS5 treat NUL as the end of a string (a name would be truncated) and reject huge integers.
     """
     if isinstance(arguments, str):
-        if "\x00" in arguments:
-            return f"{where or 'an argument'}: contains a NUL character (\\u0000); remove it"
+        if "\x00" in arguments:  # the wording memory's own name check uses for every control character
+            position = arguments.index("\x00")
+            return (
+                f"{where or 'an argument'}: must not contain control characters (found U+0000 at position {position}); "
+                "the NUL character would cut the text short, remove it"
+            )
         return None
     if isinstance(arguments, bool):
         return None

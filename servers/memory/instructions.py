@@ -8,11 +8,15 @@ SERVER_INSTRUCTIONS = """\
 A persistent knowledge graph that remembers things across conversations. Entities (people,
 organizations, projects, events …) have a unique name, a type and observations (atomic facts);
 relations connect two entities in active voice (Alice works_at Acme).
-Start by calling search_nodes with what the conversation is about (ranked, best first) or
-open_nodes with exact names; avoid read_graph on large memories (it is paged). Before creating
-an entity, search for it so you do not create a near-duplicate. Add facts with add_observations,
-link entities with create_relations (both entities must exist), and explore connections with
-get_neighbourhood. Deleting an entity also deletes its relations."""
+Start by calling search_nodes with what the conversation is about (it matches words and meaning,
+best first) or open_nodes with exact names; avoid read_graph on large memories (it is paged).
+Before creating an entity, search for it so you do not create a near-duplicate (find_duplicates
+and merge_entities clean up ones that slipped in). Add facts with add_observations, link entities
+with create_relations (both entities must exist), and explore connections with get_neighbourhood.
+When a fact changes (a new job, a new address), call supersede_observations with the old fact and
+its replacement instead of adding a contradicting one; end_relations does the same for relations.
+Reads show what holds now; pass as_of to see what held at an earlier moment. Deleting an entity
+also deletes its relations."""
 
 
 def memory_prompt(user: str = "default_user") -> str:
@@ -44,5 +48,10 @@ Follow these steps for each interaction:
      a) Create entities for recurring organizations, people, and significant events (search first to avoid duplicates)
      b) Connect them to the current entities using relations (in active voice, e.g. works_at)
      c) Store facts about them as observations (one fact per observation)
-   - Remove facts that are no longer true with delete_observations rather than adding contradicting ones.
+   - When a fact changes (new job, new city, new preference), call supersede_observations with the old
+     observation and its replacement rather than adding a contradicting one: the memory then answers with the
+     current fact and keeps the old one as history. Use end_relations for relations that stopped holding.
+   - Use delete_observations only for facts that were never true (mistakes).
+   - If the same person or thing was stored under two names, merge them with merge_entities (find_duplicates
+     lists likely candidates).
 """

@@ -9,7 +9,9 @@ output types are plain so stored data always serialises.
 from __future__ import annotations
 
 import copy
-from typing import Annotated, Any
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
@@ -24,17 +26,77 @@ def _not_blank(value: str) -> str:
     return value
 
 
+# C0 and C1 control characters (tab, newline and all). SQLite's C API and many clients end a string at
+# NUL, so "Canary-2\x00-other" would silently address "Canary-2": refused, never truncated.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _plain_name(value: str) -> str:
+    _not_blank(value)
+    bad = _CONTROL.search(value)
+    if bad:
+        raise ValueError(
+            f"must not contain control characters (found U+{ord(bad.group()):04X} at position {bad.start()}); "
+            "names and types are single-line text"
+        )
+    return value
+
+
+def _no_nul(value: str) -> str:
+    # Observations may span lines, but NUL truncates text in SQLite's C API and in many clients.
+    if "\x00" in value:
+        raise ValueError(f"must not contain the NUL character (U+0000, at position {value.index(chr(0))})")
+    return _not_blank(value)
+
+
 EntityName = Annotated[
     str,
     Field(min_length=1, max_length=limits.MAX_NAME_CHARS, description="The name of the entity"),
-    AfterValidator(_not_blank),
+    AfterValidator(_plain_name),
 ]
-TypeName = Annotated[str, Field(min_length=1, max_length=limits.MAX_TYPE_CHARS), AfterValidator(_not_blank)]
+TypeName = Annotated[str, Field(min_length=1, max_length=limits.MAX_TYPE_CHARS), AfterValidator(_plain_name)]
 ObservationText = Annotated[
     str,
     Field(min_length=1, max_length=limits.MAX_OBSERVATION_CHARS, description="One atomic fact"),
-    AfterValidator(_not_blank),
+    AfterValidator(_no_nul),
 ]
+
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+"""Stored timestamps (SQLite ``strftime('%Y-%m-%dT%H:%M:%fZ')``, milliseconds); they compare as text."""
+
+
+def stamp(moment: datetime) -> str:
+    """``moment`` in the stored timestamp format (UTC, milliseconds)."""
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)[:-4] + "Z"
+
+
+def _as_of(value: str) -> str:
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not an ISO 8601 date or time; use e.g. 2025-03-01 or 2025-03-01T09:30:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # a bare date or time is read as UTC
+    if moment > datetime.now(UTC):
+        raise ValueError(f"{value!r} is in the future; as_of asks what held at a past moment (omit it for now)")
+    return stamp(moment)
+
+
+AsOf = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="Read the memory as it was at this moment (ISO 8601, e.g. 2025-03-01 or "
+        "2025-03-01T09:30:00Z; UTC if no zone). Omit for the current facts.",
+    ),
+    AfterValidator(_as_of),
+]
+
+SearchMode = Literal["hybrid", "lexical", "semantic"]
 
 
 def _from_field(description: str | None = None) -> Any:
@@ -79,6 +141,14 @@ class ObservationDeletion(_Wire):
     entityName: Annotated[EntityName, Field(description="The name of the entity containing the observations")]
     observations: list[ObservationText] = Field(
         max_length=limits.MAX_CONTENTS_PER_ITEM, description="An array of observations to delete"
+    )
+
+
+class Supersession(_Wire):
+    entityName: Annotated[EntityName, Field(description="The entity the fact belongs to")]
+    observation: Annotated[ObservationText, Field(description="The current observation that no longer holds")]
+    replacement: ObservationText | None = Field(
+        default=None, description="The observation that holds instead (omit if nothing replaces it)"
     )
 
 
@@ -156,9 +226,24 @@ class PageInfo(_Wire):
     hint: str
 
 
+class ObservationMatch(_Wire):
+    content: str
+    score: float = Field(description="How well this observation matches the query, 0 to 1")
+
+
+class EntityMatch(_Wire):
+    name: str
+    score: float = Field(description="The entity's fused relevance, 0 to 1 (best first)")
+    observations: list[ObservationMatch] = Field(description="Its observations that match the query, best first")
+
+
 class KnowledgeGraph(_ToolResult):
     entities: list[Entity]
     relations: list[Relation]
+    matches: list[EntityMatch] | None = Field(
+        default=None, description="search_nodes only: why each entity matched (same order as entities)"
+    )
+    asOf: str | None = Field(default=None, description="Present when the graph was read as of a past moment")
     page: PageInfo | None = Field(default=None, description="Paging details; only present when the graph was cut short")
     hint: str | None = Field(default=None, description="Only present when more matches exist than were returned")
 
@@ -201,6 +286,9 @@ class GraphSummary(_Wire):
 class StoredObservation(_Wire):
     content: str
     createdAt: str
+    validFrom: str
+    validTo: str | None = Field(default=None, description="When it stopped holding (absent while it holds)")
+    supersededBy: str | None = Field(default=None, description="The observation that replaced it")
 
 
 class LinkedRelation(_Wire):
@@ -208,6 +296,8 @@ class LinkedRelation(_Wire):
     to: str
     relationType: str
     createdAt: str
+    validFrom: str
+    validTo: str | None = None
 
 
 class EntityDetail(_Wire):
@@ -215,9 +305,52 @@ class EntityDetail(_Wire):
     entityType: str
     createdAt: str
     updatedAt: str
-    observations: list[StoredObservation]
+    aliases: list[str] = Field(default_factory=list, description="Names of entities merged into this one")
+    observations: list[StoredObservation] = Field(description="The facts that hold now")
     outgoing: list[LinkedRelation]
     incoming: list[LinkedRelation]
+    history: list[StoredObservation] = Field(
+        default_factory=list, description="Facts that held once and were superseded, oldest first"
+    )
+    endedRelations: list[LinkedRelation] = Field(default_factory=list, description="Relations that ended")
+
+
+class SupersededFact(_Wire):
+    entityName: str
+    superseded: str
+    replacement: str | None = None
+    at: str = Field(description="When the old observation stopped holding and the replacement started")
+
+
+class SupersedeResults(_ToolResult):
+    results: list[SupersededFact]
+
+
+class EndedRelations(_ToolResult):
+    relations: list[Relation] = Field(description="The relations that were current and are now ended")
+    at: str
+
+
+class MergePlan(_ToolResult):
+    into: str
+    merged: list[str] = Field(description="Entities merged (now aliases of `into`)")
+    observationsMoved: int
+    duplicateObservationsDropped: int
+    relationsMoved: int
+    relationsDropped: int = Field(description="Relations that became duplicates or self-loops and were dropped")
+    aliases: list[str] = Field(description="Every alias of `into` after the merge")
+    dryRun: bool = Field(description="True when nothing was changed (a preview)")
+
+
+class DuplicateGroup(_Wire):
+    names: list[str]
+    reason: str
+    score: float = Field(description="Name similarity, 0 to 1")
+
+
+class Duplicates(_ToolResult):
+    groups: list[DuplicateGroup]
+    hint: str
 
 
 class ImportReport(_Wire):

@@ -3,13 +3,18 @@
 The nine tools of ``@modelcontextprotocol/server-memory`` keep their names, input fields and
 result shapes, including the text content the reference sends (so a model that reads only text
 sees the same thing), with typed ``outputSchema``s from :mod:`mcp_suite.servers.memory.models`. Everything
-else (paging, ranked search, namespaces, the neighbourhood tool) is additive.
+else (paging, ranked and meaning-based search, ``as_of`` reads, superseding facts, merging, namespaces,
+the neighbourhood tool) is additive: new optional arguments, new tools, and new result fields that
+reference clients ignore.
 """
 
 import json
+import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, cast
 from urllib.parse import quote
 
@@ -19,14 +24,18 @@ from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 
 from mcp_suite import __version__
-from mcp_suite.servers.memory import limits
+from mcp_suite.servers.memory import jsonl, limits
 from mcp_suite.servers.memory.graph import GraphStore
 from mcp_suite.servers.memory.instructions import SERVER_INSTRUCTIONS, memory_prompt
 from mcp_suite.servers.memory.models import (
+    AsOf,
     CreatedEntities,
     CreatedRelations,
+    Duplicates,
+    EndedRelations,
     EntityName,
     KnowledgeGraph,
+    MergePlan,
     Neighbourhood,
     NewEntity,
     ObservationAddition,
@@ -34,11 +43,22 @@ from mcp_suite.servers.memory.models import (
     ObservationResults,
     Outcome,
     RelationRef,
+    SearchMode,
+    SupersedeResults,
+    Supersession,
 )
+from mcp_suite.servers.memory.recall import Recall
 from mcp_suite.servers.memory.schema import MIGRATIONS
 from mcp_suite.servers.memory.settings import MemorySettings
 from mcp_suite.shared.db import Database
+from mcp_suite.shared.embeddings import make_embedder
+from mcp_suite.shared.errors import SuiteError
 from mcp_suite.shared.server import SuiteServer
+
+log = logging.getLogger(__name__)
+
+REFERENCE_FILE_VARIABLE = "MEMORY_FILE_PATH"
+"""The reference server's setting: where its memory.jsonl lives."""
 
 
 @dataclass
@@ -46,6 +66,43 @@ class MemoryState:
     """What the lifespan opens: the graph of this instance's namespace."""
 
     graph: GraphStore
+
+
+async def import_reference_file(graph: GraphStore, variable: str = REFERENCE_FILE_VARIABLE) -> None:
+    """The drop-in start: a host configured for the reference passes its memory file in
+    ``MEMORY_FILE_PATH``; import it once, into an empty namespace, and say what happened on stderr."""
+    raw = os.environ.get(variable)
+    if not raw:
+        return
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        log.warning("%s=%s: no such file; starting without importing it", variable, raw)
+        return
+    if not await graph.needs_import():
+        log.info("%s=%s: not imported (namespace %r already has data or was imported)", variable, raw, graph.namespace)
+        return
+    try:
+        parsed = jsonl.parse(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, SuiteError) as exc:
+        log.error("%s=%s could not be imported: %s; starting with the memory as it is", variable, raw, exc)
+        return
+    outcome = await graph.import_once(parsed.entities, parsed.relations, str(path.resolve()))
+    if isinstance(outcome, str):
+        log.info("%s=%s not imported: %s", variable, raw, outcome)
+    else:
+        log.info(
+            "imported %s (from %s) into namespace %r: %d entities, %d observations, %d relations, "
+            "%d placeholder entities for relations to unknown names, %d duplicates skipped; "
+            "it will not be imported again",
+            path,
+            variable,
+            graph.namespace,
+            outcome.entitiesCreated,
+            outcome.observationsAdded,
+            outcome.relationsCreated,
+            outcome.entitiesCreatedForRelations,
+            outcome.duplicatesSkipped,
+        )
 
 
 WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
@@ -88,16 +145,34 @@ def _changed_resources(arguments: dict[str, Any]) -> list[str]:
 
 
 def build_server(settings: MemorySettings) -> SuiteServer:
+    # Semantic search is one matrix-vector product per query: bandwidth-bound, so BLAS threads only
+    # contend (measured 6x slower with them on a busy 2-core machine). Read when numpy is first
+    # imported, which in this server happens lazily, after this line.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # Static resources get no Context from the SDK, so the lifespan also leaves its state here.
     live: dict[str, MemoryState] = {}
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[MemoryState]:
+        import anyio
+
+        api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
+        # Builds the provider only; the model loads on the first write or search, never here.
+        embedder = make_embedder(
+            settings.embedder, model=settings.embedding_model, base_url=settings.embedding_url, api_key=api_key
+        )
         db = await Database.open(settings.database_path, MIGRATIONS)
         try:
-            state = MemoryState(graph=GraphStore(db, settings.namespace))
+            recall = Recall(db, settings.namespace, embedder)
+            state = MemoryState(graph=GraphStore(db, settings.namespace, recall))
+            await import_reference_file(state.graph)
             live["state"] = state
-            yield state
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(recall.run)
+                try:
+                    yield state
+                finally:
+                    tasks.cancel_scope.cancel()
         finally:
             live.pop("state", None)
             await db.close()
@@ -207,14 +282,16 @@ def build_server(settings: MemorySettings) -> SuiteServer:
             Field(ge=1, le=limits.MAX_READ_LIMIT, description="Most entities to return in this page"),
         ] = limits.DEFAULT_READ_LIMIT,
         offset: Annotated[int, Field(ge=0, description="Entities to skip: the nextOffset of the previous page")] = 0,
+        as_of: AsOf | None = None,
     ) -> Annotated[CallToolResult, KnowledgeGraph]:
         """Read the entire knowledge graph: entities (in creation order) and the relations between them.
 
         A large graph is returned one page at a time; then the result has a `page` field with
         the total counts and the `nextOffset` to pass for the next page. For large memories
-        prefer search_nodes or open_nodes, which return just what is relevant.
+        prefer search_nodes or open_nodes, which return just what is relevant. With `as_of`, the
+        graph as it was then: entities that existed, facts and relations that held at that moment.
         """
-        return _reply(await graph_of(ctx).read_graph(limit=limit, offset=offset))
+        return _reply(await graph_of(ctx).read_graph(limit=limit, offset=offset, as_of=as_of))
 
     @server.tool(title="Search Nodes", annotations=READ)
     async def search_nodes(
@@ -229,26 +306,38 @@ def build_server(settings: MemorySettings) -> SuiteServer:
         limit: Annotated[
             int, Field(ge=1, le=limits.MAX_SEARCH_LIMIT, description="Most entities to return, best matches first")
         ] = limits.DEFAULT_SEARCH_LIMIT,
+        mode: Annotated[
+            SearchMode,
+            Field(
+                description="hybrid (default): by words and by meaning, fused; lexical: words only "
+                "(exact names, codes); semantic: meaning only (paraphrases, related words)"
+            ),
+        ] = "hybrid",
+        as_of: AsOf | None = None,
     ) -> Annotated[CallToolResult, KnowledgeGraph]:
         """Search for nodes in the knowledge graph based on a query.
 
-        Matches entity names, types and observation content: entities containing all the words
-        (or word prefixes) come first, ranked by relevance with name matches highest, then
-        entities containing the query as a substring, then entities matching any of the words.
-        Returns the matching entities and every relation that touches them.
+        Matches entity names, types and observation content, by words and by meaning: a question
+        such as "where does Alice work" finds "Alice is employed by Globex". Best matches first;
+        `matches` lists, per entity, its observations that match with a 0-1 score. Returns the
+        matching entities and every relation that touches them. With `as_of`, searches the
+        facts that held at that moment.
         """
-        return _reply(await graph_of(ctx).search(query, limit=limit))
+        return _reply(await graph_of(ctx).search(query, limit=limit, mode=mode, as_of=as_of))
 
     @server.tool(title="Open Nodes", annotations=READ)
     async def open_nodes(
         names: Annotated[list[EntityName], Batch, Field(description="An array of entity names to retrieve")],
         ctx: Context,
+        as_of: AsOf | None = None,
     ) -> Annotated[CallToolResult, KnowledgeGraph]:
         """Open specific nodes in the knowledge graph by their names.
 
-        Returns the entities that exist (unknown names are skipped) and every relation from or to them.
+        Returns the entities that exist (unknown names are skipped; the old name of a merged entity
+        opens the entity it was merged into) and every relation from or to them. With `as_of`, the
+        facts and relations that held at that moment.
         """
-        return _reply(await graph_of(ctx).open_nodes(names))
+        return _reply(await graph_of(ctx).open_nodes(names, as_of=as_of))
 
     # ---- beyond the reference -------------------------------------------------------------------
 
@@ -262,13 +351,83 @@ def build_server(settings: MemorySettings) -> SuiteServer:
         limit: Annotated[
             int, Field(ge=1, le=limits.MAX_NEIGHBOURHOOD_LIMIT, description="Most entities to return")
         ] = limits.DEFAULT_NEIGHBOURHOOD_LIMIT,
+        as_of: AsOf | None = None,
     ) -> Annotated[CallToolResult, Neighbourhood]:
         """Explore what is connected to an entity: it and every entity within `depth` relation hops
         (following relations in both directions), nearest first, with the relations among them.
 
-        Each entity carries its `distance` in hops. Fails if the entity does not exist.
+        Each entity carries its `distance` in hops. Fails if the entity does not exist. With
+        `as_of`, follows the relations that held at that moment.
         """
-        return _reply(await graph_of(ctx).neighbourhood(name, depth=depth, limit=limit))
+        return _reply(await graph_of(ctx).neighbourhood(name, depth=depth, limit=limit, as_of=as_of))
+
+    @server.tool(
+        title="Supersede Observations",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+        ),
+    )
+    async def supersede_observations(
+        supersessions: Annotated[list[Supersession], Batch, Field(min_length=1)], ctx: Context
+    ) -> Annotated[CallToolResult, SupersedeResults]:
+        """Record that facts changed: each `observation` (the exact text of a current fact) stops
+        holding now, and its `replacement`, if given, holds from now on.
+
+        Use this instead of add_observations when a new fact contradicts an old one ("works at
+        Globex" replacing "works at Acme"), so reads show only what holds now while the old fact
+        stays in the entity's history (memory://entities/{name}) and in `as_of` reads. Use
+        delete_observations only for facts that were never true. All or nothing: an unknown entity
+        or a fact that is not current rejects the whole call.
+        """
+        results = await graph_of(ctx).supersede(supersessions)
+        return _reply(SupersedeResults(results=results))
+
+    @server.tool(
+        title="End Relations",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False
+        ),
+    )
+    async def end_relations(
+        relations: Annotated[list[RelationRef], Batch, Field(min_length=1)], ctx: Context
+    ) -> Annotated[CallToolResult, EndedRelations]:
+        """Record that relations stopped holding (Alice no longer works_at Acme) without deleting them:
+        reads leave them out, `as_of` reads of earlier moments still show them. All or nothing: each
+        relation must currently exist.
+        """
+        return _reply(await graph_of(ctx).end_relations(relations))
+
+    @server.tool(
+        title="Merge Entities",
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False
+        ),
+    )
+    async def merge_entities(
+        names: Annotated[
+            list[EntityName], Batch, Field(min_length=1, description="Entities to merge away (exact names)")
+        ],
+        into: Annotated[EntityName, Field(description="The entity to keep")],
+        ctx: Context,
+        dry_run: Annotated[bool, Field(description="Only report what would change")] = False,
+    ) -> Annotated[CallToolResult, MergePlan]:
+        """Merge duplicate entities (e.g. "alice" and "Alice Smith" into "Alice"): their observations and
+        relations move onto `into`, exact duplicates are dropped, and their names become aliases of
+        `into` that open_nodes and search_nodes still resolve. One transaction. Try `dry_run` first;
+        find candidates with find_duplicates.
+        """
+        return _reply(await graph_of(ctx).merge(names, into, dry_run=dry_run))
+
+    @server.tool(title="Find Duplicates", annotations=READ)
+    async def find_duplicates(
+        ctx: Context,
+        limit: Annotated[int, Field(ge=1, le=500, description="Most groups to return, likeliest first")] = 50,
+    ) -> Annotated[CallToolResult, Duplicates]:
+        """List entities that are probably the same thing: names equal apart from case, spacing or
+        punctuation, one name extending another ("Alice" / "Alice Smith"), or near-identical
+        spelling. Check them with open_nodes, then merge with merge_entities.
+        """
+        return _reply(await graph_of(ctx).find_duplicates(limit=limit))
 
     @server.resource(
         "memory://graph",
@@ -279,6 +438,16 @@ def build_server(settings: MemorySettings) -> SuiteServer:
     )
     async def graph_summary() -> str:
         return _json((await live_graph().summary()).model_dump(mode="json", by_alias=True))
+
+    @server.resource(
+        "memory://duplicates",
+        name="duplicates",
+        title="Likely duplicate entities",
+        description="Groups of entities whose names suggest they are the same thing (as find_duplicates returns)",
+        mime_type="application/json",
+    )
+    async def duplicates() -> str:
+        return _json((await live_graph().find_duplicates()).model_dump(mode="json", by_alias=True))
 
     @server.resource(
         "memory://knowledge-graph",
@@ -295,7 +464,8 @@ def build_server(settings: MemorySettings) -> SuiteServer:
         "memory://entities/{name}",
         name="entity",
         title="Entity",
-        description="One entity with its observations, timestamps and relations in both directions",
+        description="One entity with its current observations and relations in both directions, timestamps, "
+        "aliases, and its history (superseded facts with when they held, ended relations)",
         mime_type="application/json",
         # Entity names are free text, not paths: `..` or a leading `/` are legitimate in them.
         security=ResourceSecurity(exempt_params={"name"}),

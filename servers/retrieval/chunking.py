@@ -303,6 +303,7 @@ def chunk_document(doc: ParsedDocument, *, max_tokens: int = 350, overlap_tokens
             units.extend(_split(text, block.start_char, block.end_char, block.kind, limit, budget))
         path = section[-1].heading_path
         page = next((b.page for b in section if b.page is not None), None)
+        anchor = next((b.anchor for b in section if b.anchor), None)
         previous_end: tuple[int, int] | None = None
         for group in _pack(text, units, budget):
             start, end = group[0].start, group[-1].end
@@ -324,6 +325,7 @@ def chunk_document(doc: ParsedDocument, *, max_tokens: int = 350, overlap_tokens
                     end_char=end,
                     token_count=tokens,
                     page=page,
+                    anchor=anchor,
                 )
             )
     return chunks

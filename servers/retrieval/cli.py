@@ -113,14 +113,20 @@ def _meta(values: list[str] | None) -> dict[str, str]:
     return found
 
 
-def _with_kb(settings: RetrievalSettings, work: Callable[[Any], Awaitable[int]]) -> int:
+def _with_kb(
+    settings: RetrievalSettings, work: Callable[[Any], Awaitable[int]], *, one_shot: bool = False, embedder: Any = None
+) -> int:
+    """Run ``work`` with the knowledge base open. ``one_shot``: a single search, answered from FTS5 and a scan of
+    the stored vectors instead of building the in-memory BM25 index a long-running server keeps."""
     import anyio
 
     from mcp_suite.servers.retrieval.factory import build_embedder
     from mcp_suite.servers.retrieval.library import KnowledgeBase
 
     async def main() -> int:
-        kb = await KnowledgeBase.open(settings.database_path, build_embedder(settings))
+        kb = await KnowledgeBase.open(
+            settings.database_path, embedder or build_embedder(settings), in_memory=not one_shot
+        )
         try:
             return await work(kb)
         finally:
@@ -140,6 +146,10 @@ def _print_report(report: Any, verbose: bool) -> None:
         print(f"… and {report.items_omitted} more changed items (the report lists the first ones)", file=sys.stderr)
     elif report.errors > listed_errors:
         print(f"… and {report.errors - listed_errors} more errors not listed", file=sys.stderr)
+    for exclusion in report.excluded:
+        examples = ", ".join(exclusion.examples)
+        more = ", …" if exclusion.count > len(exclusion.examples) else ""
+        print(f"not read: {exclusion.count} {exclusion.reason} ({examples}{more})", file=sys.stderr)
     print(report.summary())
 
 
@@ -222,6 +232,16 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
+    import threading
+
+    from mcp_suite.servers.retrieval.factory import build_embedder
+
+    embedder = build_embedder(settings)
+    load = getattr(embedder, "load", None)
+    if args.mode != "lexical" and callable(load):
+        # The model loads on the other core while the search modules import and the vectors are read.
+        threading.Thread(target=_quietly, args=(load,), daemon=True, name="embedder-load").start()
+
     from pydantic import ValidationError
 
     from mcp_suite.servers.retrieval.factory import ranking_config
@@ -249,9 +269,19 @@ def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
         for i, hit in enumerate(result.hits, start=1):
             snippet = " ".join(hit.text.split())[:240]
             print(f"[{i}] {hit.citation}  (score {hit.score:.4f}, chunk {hit.chunk_id})\n    {snippet}\n")
+            for also in hit.also_in:
+                print(f"    also in {also.citation}")
         return 0
 
-    return _with_kb(settings, work)
+    return _with_kb(settings, work, one_shot=True, embedder=embedder)
+
+
+def _quietly(load: Callable[[], object]) -> None:
+    """Warm the embedder; a failure here is reported by the search that needs it, with its own message."""
+    try:
+        load()
+    except Exception:
+        return
 
 
 # ---- eval ---------------------------------------------------------------------------------------

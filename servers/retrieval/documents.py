@@ -1,6 +1,6 @@
 """The values that flow from reading a source to indexing it: parsed documents and their chunks.
 
-Readers (:mod:`mcp_suite.servers.retrieval.parsing`) produce :class:`ParsedDocument`; the chunker
+Readers (:mod:`mcp_suite.servers.retrieval.readers`) produce :class:`ParsedDocument`; the chunker
 (:mod:`mcp_suite.servers.retrieval.chunking`) turns it into :class:`Chunk` values that keep enough position
 data (heading path, line and character span) for a search hit to cite where it came from.
 """
@@ -30,6 +30,7 @@ class Block:
     end_char: int
     level: int = 0  # heading level for kind == "heading"
     page: int | None = None  # 1-based page number, for doc_type == "pdf"
+    anchor: str | None = None  # id of the nearest heading (or its section) above, for doc_type == "html"
 
 
 @dataclass(frozen=True)
@@ -57,3 +58,4 @@ class Chunk:
     end_char: int
     token_count: int
     page: int | None = None  # 1-based page of the chunk's first block, for doc_type == "pdf"
+    anchor: str | None = None  # nearest heading anchor of the chunk's first block, for doc_type == "html"

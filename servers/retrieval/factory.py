@@ -5,13 +5,15 @@ Kept apart from :mod:`mcp_suite.servers.retrieval.server` so terminal commands d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mcp_suite.servers.retrieval.fetching import UrlPolicy
-from mcp_suite.servers.retrieval.ingest import IngestOptions
 from mcp_suite.servers.retrieval.search import RankingConfig
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import Embedder, make_embedder
+
+if TYPE_CHECKING:
+    from mcp_suite.servers.retrieval.fetching import UrlPolicy
+    from mcp_suite.servers.retrieval.ingest import IngestOptions
 
 
 def build_embedder(settings: RetrievalSettings) -> Embedder:
@@ -36,10 +38,13 @@ def build_reranker(settings: RetrievalSettings) -> Any | None:
 
 
 def ingest_options(settings: RetrievalSettings, **overrides: Any) -> IngestOptions:
+    from mcp_suite.servers.retrieval.ingest import IngestOptions  # lazy: a terminal search needs no readers
+
     return IngestOptions(
         max_tokens=settings.chunk_tokens,
         overlap_tokens=settings.chunk_overlap,
         max_file_bytes=int(settings.max_file_mb * 1_048_576),
+        default_excludes=settings.default_excludes,
         **overrides,
     )
 
@@ -55,4 +60,6 @@ def ranking_config(settings: RetrievalSettings) -> RankingConfig:
 
 def url_policy(settings: RetrievalSettings) -> UrlPolicy:
     """Which addresses URL ingestion may reach (public only unless the settings open more)."""
+    from mcp_suite.servers.retrieval.fetching import UrlPolicy
+
     return UrlPolicy.from_settings(settings.allow_private_urls, settings.url_allow)

@@ -13,12 +13,12 @@ embedder) stop the run.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import logging
 import os
+import stat
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ import anyio
 from pydantic import BaseModel, Field
 
 from mcp_suite.servers.retrieval.documents import DocType, ParsedDocument
+from mcp_suite.servers.retrieval.folders import FolderRules, Skipped, file_kind, walk_folder
 from mcp_suite.servers.retrieval.library import KnowledgeBase, to_blob
 from mcp_suite.servers.retrieval.store import DocumentRow, NewChunk, NewDocument
 from mcp_suite.shared.embeddings import EmbeddingError
@@ -38,8 +39,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 Confine = Callable[[Path], Path]
 
-# Folders nobody wants in a knowledge base; the user can still name one explicitly.
-DEFAULT_EXCLUDES = (".*", "node_modules", "__pycache__", "venv", ".venv", "site-packages", "dist", "build")
 MAX_REPORTED_ITEMS = 200
 
 Status = Literal["added", "updated", "unchanged", "removed", "skipped", "error"]
@@ -53,6 +52,14 @@ class IngestItem(BaseModel):
     chunks: int = Field(default=0, description="chunks the source has in the index now")
     embedded: int = Field(default=0, description="chunks whose vectors were computed in this run (others were reused)")
     message: str | None = None
+
+
+class Exclusion(BaseModel):
+    """Files (or folders, shown with a trailing ``/``) a folder walk did not read, for one reason."""
+
+    reason: str = Field(description="e.g. 'other rendering', 'stylesheet', 'build output', 'not a regular file'")
+    count: int
+    examples: list[str] = Field(description="a few of them, relative to the ingested folder")
 
 
 class IngestReport(BaseModel):
@@ -72,6 +79,22 @@ class IngestReport(BaseModel):
     items_omitted: int = Field(
         default=0, description="changed or failed items left out of `items` to keep the report short"
     )
+    excluded: list[Exclusion] = Field(
+        default_factory=list,
+        description="what folder walks left unread and why (default excludes, globs, non-regular files); "
+        "pass include globs or default_excludes=false to read them",
+    )
+
+    def add_exclusions(self, skipped: Skipped) -> None:
+        found = {e.reason: e for e in self.excluded}
+        for reason, count in skipped.counts.items():
+            if reason in found:
+                found[reason].count += count
+                room = 3 - len(found[reason].examples)
+                found[reason].examples += skipped.examples.get(reason, [])[: max(room, 0)]
+            else:
+                found[reason] = Exclusion(reason=reason, count=count, examples=list(skipped.examples.get(reason, [])))
+        self.excluded = sorted(found.values(), key=lambda e: (-e.count, e.reason))
 
     def record(self, item: IngestItem) -> None:
         count = getattr(self, "errors" if item.status == "error" else item.status)
@@ -87,11 +110,15 @@ class IngestReport(BaseModel):
             self.items_omitted += 1
 
     def summary(self) -> str:
-        return (
+        text = (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
             f"{self.skipped} skipped, {self.errors} errors; {self.chunks_written} chunks written, "
             f"{self.chunks_embedded} new vectors computed (unchanged chunks keep theirs) in {self.seconds:.2f}s"
         )
+        if self.excluded:
+            reasons = ", ".join(f"{e.count} {e.reason}" for e in self.excluded)
+            text += f"; not read: {reasons}"
+        return text
 
 
 @dataclass
@@ -104,6 +131,7 @@ class IngestOptions:
     overlap_tokens: int = 0
     max_file_bytes: int = 25 * 1024 * 1024
     force: bool = False  # re-parse and re-chunk even when unchanged (e.g. after changing the chunk size)
+    default_excludes: bool = True  # leave out web assets, lock files, build folders, other renderings
 
 
 def content_hash(data: bytes) -> str:
@@ -122,37 +150,21 @@ def normalise_tags(tags: Sequence[str]) -> list[str]:
 # -- walking -------------------------------------------------------------------------------------
 
 
-def _matches(rel: str, patterns: Sequence[str]) -> bool:
-    name = rel.rsplit("/", 1)[-1]
-    return any(
-        fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) or fnmatch.fnmatch(rel, p.rstrip("/") + "/*")
-        for p in patterns
-    )
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
 
-
-def walk_files(folder: Path, include: Sequence[str], exclude: Sequence[str]) -> Iterator[Path]:
-    """Files under ``folder`` (sorted, symlinked folders not followed) that pass the globs.
-
-    Patterns match the path relative to ``folder`` (``docs/*.md``) or the bare name (``*.md``).
-    Without ``include``, every file whose name says it is a supported format is taken.
+    Opened non-blocking and checked with ``fstat`` on the open descriptor, so a FIFO or device put
+    where a file was (even after the folder walk) is refused instead of blocking or streaming forever.
     """
-    from mcp_suite.servers.retrieval.parsing import detect_type
-
-    excludes = (*DEFAULT_EXCLUDES, *exclude)
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        base = Path(dirpath)
-        rel_dir = base.relative_to(folder).as_posix()
-        dirnames[:] = sorted(d for d in dirnames if not _matches(d if rel_dir == "." else f"{rel_dir}/{d}", excludes))
-        for name in sorted(filenames):
-            rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-            if _matches(rel, exclude) or (name.startswith(".") and not _matches(rel, include)):
-                continue
-            if include:
-                if not _matches(rel, include):
-                    continue
-            elif detect_type(Path(name)) is None:
-                continue
-            yield base / name
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InvalidInputError(f"{path}: {file_kind(mode)}, not a regular file; only regular files are read")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInputError(f"{path}: grew past the {limit / 1_048_576:.0f} MB file limit while being read")
+    return data
 
 
 # -- the pipeline --------------------------------------------------------------------------------
@@ -200,6 +212,10 @@ class Ingestor:
                 plan += [(f, path) for f in files]
             elif path.is_file():
                 plan.append((path, None))
+            elif path.exists():
+                kind = file_kind(path.stat().st_mode)
+                message = f"{raw}: {kind}, not a regular file; only regular files are read"
+                self.report.record(IngestItem(source=str(raw), status="error", message=message))
             elif (doc := await self.kb.find_document(str(path))) is not None:
                 await self._remove([doc], "file no longer exists")
             else:
@@ -236,7 +252,10 @@ class Ingestor:
         return self.report
 
     def _walk(self, folder: Path) -> list[Path]:
-        return list(walk_files(folder, self.options.include, self.options.exclude))
+        rules = FolderRules(self.options.include, self.options.exclude, self.options.default_excludes)
+        files, skipped = walk_folder(folder, rules)
+        self.report.add_exclusions(skipped)
+        return files
 
     def _resolve(self, raw: str | Path) -> Path:
         if self.confine is not None:
@@ -266,7 +285,7 @@ class Ingestor:
             ):
                 await self._unchanged(existing, stat.st_mtime)
                 return
-            data = await anyio.to_thread.run_sync(path.read_bytes)
+            data = await anyio.to_thread.run_sync(read_regular_file, path, self.options.max_file_bytes)
             self.report.bytes_read += len(data)
             await self._store(
                 source=source,
@@ -373,6 +392,8 @@ class Ingestor:
                 token_count=c.token_count,
                 text_hash=h,
                 embedding=vectors.get(h),
+                page=c.page,
+                anchor=c.anchor,
             )
             for i, (c, h) in enumerate(zip(chunks, hashes, strict=True))
         ]
@@ -395,7 +416,7 @@ class Ingestor:
             raise InvalidInputError("give the text a source name (e.g. 'notes/meeting-2024-05-01.md')")
         if not text.strip():
             raise InvalidInputError("the text is empty; nothing to ingest")
-        from mcp_suite.servers.retrieval.parsing import parse_text
+        from mcp_suite.servers.retrieval.readers import parse_text
 
         data = text.encode("utf-8")
         if len(data) > self.options.max_file_bytes:
@@ -433,7 +454,7 @@ class Ingestor:
     ) -> IngestReport:
         started = time.perf_counter()
         from mcp_suite.servers.retrieval.fetching import fetch_url
-        from mcp_suite.servers.retrieval.parsing import type_for_content_type
+        from mcp_suite.servers.retrieval.readers import type_for_content_type
 
         fetched = await fetch_url(url, max_bytes=max_bytes, timeout=timeout, client=client, policy=policy)
         self.report.bytes_read += len(fetched.data)
@@ -466,7 +487,7 @@ def _charset(content_type: str | None) -> str | None:
 
 
 def _parse_bytes(data: bytes, name: str, doc_type: DocType | None, encoding: str | None) -> ParsedDocument:
-    from mcp_suite.servers.retrieval.parsing import parse_bytes
+    from mcp_suite.servers.retrieval.readers import parse_bytes
 
     return parse_bytes(data, name=name, doc_type=doc_type, encoding=encoding)
 

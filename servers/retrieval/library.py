@@ -24,6 +24,7 @@ import anyio
 
 from mcp_suite.servers.retrieval import lexical, store
 from mcp_suite.servers.retrieval.lexical import LexicalIndex
+from mcp_suite.servers.retrieval.scan import VectorScan
 from mcp_suite.servers.retrieval.store import ChunkRow, DocumentRow, NewChunk, NewDocument
 from mcp_suite.servers.retrieval.vectors import VectorIndex
 from mcp_suite.shared.db import Database
@@ -63,7 +64,7 @@ class WriteResult:
 class KnowledgeBase:
     """A process's handle on one retrieval index."""
 
-    def __init__(self, db: Database, embedder: Embedder | None = None) -> None:
+    def __init__(self, db: Database, embedder: Embedder | None = None, *, in_memory: bool = True) -> None:
         self.db = db
         self.embedder: Embedder = embedder or NoEmbedder()
         self._vectors: VectorIndex | None = None
@@ -72,7 +73,10 @@ class KnowledgeBase:
         self._checked_version: Any = None
         self._lexical: LexicalIndex | None = None
         self._lexical_build: Future[tuple[LexicalIndex, str]] | None = None
-        self._lexical_unavailable = False
+        # A one-shot process (a CLI search) answers from FTS5 and a scan of the stored vectors: building the
+        # in-memory indexes costs more than the one search they would serve.
+        self._in_memory = in_memory or not Path(db.path).is_file()
+        self._lexical_unavailable = not self._in_memory
         self._lexical_version: Any = None
         self._lexical_pending: set[int] = set()  # chunks written here since, not yet in the index
         self._lexical_lock = anyio.Lock()
@@ -81,8 +85,8 @@ class KnowledgeBase:
         self._mismatch: EmbedderInfo | None = None
 
     @classmethod
-    async def open(cls, path: Path | str, embedder: Embedder | None = None) -> KnowledgeBase:
-        return cls(await store.open_database(path), embedder)
+    async def open(cls, path: Path | str, embedder: Embedder | None = None, *, in_memory: bool = True) -> KnowledgeBase:
+        return cls(await store.open_database(path), embedder, in_memory=in_memory)
 
     async def close(self) -> None:
         await self.db.close()
@@ -211,10 +215,14 @@ class KnowledgeBase:
 
     # -- vectors -------------------------------------------------------------------------------
 
-    async def vector_index(self) -> VectorIndex | None:
+    async def vector_index(self) -> VectorIndex | VectorScan | None:
         """The vector matrix, loaded on first use and caught up with other processes' commits."""
         if not self.semantic_enabled:
             return None
+        if not self._in_memory:
+            async with self.db.snapshot() as conn:
+                recorded = await store.recorded_embedder(conn)
+            return VectorScan(self.db.path, (recorded.dimension if recorded else 0) or self.embedder.info.dimension)
         version = await self.db.pragma("data_version")
         if self._vectors is not None and version == self._data_version:
             return self._vectors

@@ -24,6 +24,8 @@ import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
 from mcp_suite.servers.retrieval import store
+from mcp_suite.servers.retrieval.citations import citation
+from mcp_suite.servers.retrieval.dedup import AlsoIn, distinct_hits
 from mcp_suite.servers.retrieval.documents import DocType
 from mcp_suite.servers.retrieval.lexical import LexicalIndex
 from mcp_suite.servers.retrieval.library import KnowledgeBase
@@ -100,9 +102,14 @@ class SearchHit(BaseModel):
     heading_path: list[str] = Field(description="section headings enclosing the chunk, outermost first")
     start_line: int
     end_line: int
-    citation: str = Field(description="ready-made citation: source:start-end § heading path")
+    citation: str = Field(
+        description="ready-made citation: source:start-end § heading path (PDF: source#page=N, HTML: source#anchor)"
+    )
+    page: int | None = Field(default=None, description="1-based PDF page the passage starts on")
+    anchor: str | None = Field(default=None, description="id of the nearest HTML heading: open source#anchor")
     lexical_rank: int | None = Field(default=None, description="rank in the BM25 list, if it was there")
     semantic_rank: int | None = Field(default=None, description="rank in the vector list, if it was there")
+    also_in: list[AlsoIn] = Field(default_factory=list, description="other sources holding the same passage")
 
 
 class SearchResult(BaseModel):
@@ -168,12 +175,6 @@ async def lexical_ranked(
     return index.search(terms, depth, doc_ids, extra)
 
 
-def citation(chunk: ChunkRow) -> str:
-    span = f"{chunk.start_line}" if chunk.start_line == chunk.end_line else f"{chunk.start_line}-{chunk.end_line}"
-    heading = f" § {' > '.join(chunk.heading_path)}" if chunk.heading_path else ""
-    return f"{chunk.source}:{span}{heading}"
-
-
 def hit_from_chunk(
     chunk: ChunkRow, score: float = 0.0, ranks: tuple[int | None, int | None] = (None, None)
 ) -> SearchHit:
@@ -188,6 +189,8 @@ def hit_from_chunk(
         start_line=chunk.start_line,
         end_line=chunk.end_line,
         citation=citation(chunk),
+        page=chunk.page,
+        anchor=chunk.anchor,
         lexical_rank=ranks[0],
         semantic_rank=ranks[1],
     )
@@ -307,7 +310,8 @@ async def search(
         candidates = [pool[i] for i in order]
         fused = {pool[i]: float(scores[i]) for i in range(len(pool))}
         notes.append("reranked")
-    hits = [hit_from_chunk(rows[cid], fused[cid], (best_rank[cid][0], best_rank[cid][1])) for cid in candidates[:k]]
+    all_hits = [hit_from_chunk(rows[cid], fused[cid], (best_rank[cid][0], best_rank[cid][1])) for cid in candidates]
+    hits = await distinct_hits(kb, all_hits, k)  # copies from other renderings/files collapse into one hit
     return SearchResult(query=query, mode=mode, hits=hits, notes=notes, took_ms=_ms(started))
 
 

@@ -230,13 +230,23 @@ def build_server(
             dict[str, MetadataValue], Field(description="key/values to attach to every ingested document")
         ] = {},  # noqa: B006
         force: Annotated[bool, Field(description="re-parse and re-chunk even unchanged files")] = False,
+        default_excludes: Annotated[
+            bool | None,
+            Field(
+                description="leave out stylesheets, scripts, minified files, lock files, build/dependency folders, "
+                "other renderings of a page and aggregate pages (default: the server's setting, normally true)"
+            ),
+        ] = None,
     ) -> IngestReport:
         """Index files and folders (recursively) so they can be searched.
 
         Incremental: unchanged files are skipped, changed ones re-indexed, and files deleted from
         an ingested folder are removed from the index. Supports Markdown, reStructuredText, plain
-        text, HTML, source code and PDF. Problems with single files (unreadable, binary, too large)
-        are listed in the report's items; the rest is still indexed. Sends progress notifications.
+        text, HTML, source code and PDF. Only regular files are read. By default a folder walk leaves
+        out web assets, lock files, build and dependency folders and duplicate renderings of a page;
+        the report's `excluded` says what was left out and why (include globs bring files back).
+        Problems with single files (unreadable, binary, too large) are listed in the report's items;
+        the rest is still indexed. Sends progress notifications.
         """
         state = state_of(ctx)
         policy = await policy_for(ctx)
@@ -245,6 +255,8 @@ def build_server(
         options = ingest_options(
             state.settings, include=include, exclude=exclude, tags=tags, metadata=metadata, force=force
         )
+        if default_excludes is not None:
+            options.default_excludes = default_excludes
         ingestor = Ingestor(state.kb, options, progress=progress_to(ctx), confine=policy.confine)
         report = await ingestor.ingest_paths(paths)
         await notify_log(ctx, "info", f"ingest: {report.summary()}")

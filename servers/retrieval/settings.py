@@ -42,6 +42,11 @@ class RetrievalSettings(ServerSettings):
     max_file_mb: float = Field(
         default=25.0, gt=0, description="files larger than this many MB are skipped with a report"
     )
+    default_excludes: bool = Field(
+        default=True,
+        description="folder ingest leaves out stylesheets, scripts, minified and lock files, build/dependency "
+        "folders, other renderings of a page and aggregate pages",
+    )
     max_url_mb: float = Field(default=10.0, gt=0, description="largest URL download in MB")
     url_timeout: float = Field(default=20.0, gt=0, le=300, description="seconds allowed per URL fetch")
     allow_private_urls: bool = Field(

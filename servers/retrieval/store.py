@@ -81,6 +81,14 @@ MIGRATIONS = [
         CREATE INDEX feedback_by_hash ON feedback(text_hash);
         """,
     ),
+    # Citations a person can follow: the PDF page and the HTML heading anchor of a chunk.
+    Migration(
+        "0002_retrieval_chunk_page_anchor",
+        """
+        ALTER TABLE chunks ADD COLUMN page INTEGER;
+        ALTER TABLE chunks ADD COLUMN anchor TEXT;
+        """,
+    ),
 ]
 
 # BM25 column weights: chunk text, heading path, document title.
@@ -129,6 +137,8 @@ class ChunkRow:
     title: str
     doc_type: str
     kind: str
+    page: int | None = None
+    anchor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,8 @@ class NewChunk:
     token_count: int
     text_hash: str
     embedding: bytes | None
+    page: int | None = None
+    anchor: str | None = None
 
 
 _DOC_COLUMNS = (
@@ -164,7 +176,7 @@ _DOC_COLUMNS = (
 )
 _CHUNK_COLUMNS = (
     "c.id, c.document_id, c.ordinal, c.text, c.heading_path, c.start_line, c.end_line, c.start_char, c.end_char, "
-    "c.token_count, c.text_hash, d.source, d.title, d.doc_type, d.kind"
+    "c.token_count, c.text_hash, d.source, d.title, d.doc_type, d.kind, c.page, c.anchor"
 )
 
 
@@ -203,6 +215,8 @@ def _chunk(row: Any) -> ChunkRow:
         title=row[12],
         doc_type=row[13],
         kind=row[14],
+        page=row[15],
+        anchor=row[16],
     )
 
 
@@ -326,7 +340,7 @@ async def replace_document(
     new_ids = list(range(first_id, first_id + len(chunks)))
     await conn.executemany(
         "INSERT INTO chunks (id, document_id, ordinal, text, heading_path, start_line, end_line, start_char, end_char,"
-        " token_count, text_hash, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " token_count, text_hash, embedding, page, anchor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 chunk_id,
@@ -341,6 +355,8 @@ async def replace_document(
                 chunk.token_count,
                 chunk.text_hash,
                 chunk.embedding,
+                chunk.page,
+                chunk.anchor,
             )
             for chunk_id, chunk in zip(new_ids, chunks, strict=True)
         ],
@@ -405,6 +421,25 @@ async def get_chunks(conn: Connection, ids: Sequence[int]) -> dict[int, ChunkRow
                 chunk = _chunk(row)
                 result[chunk.id] = chunk
     return result
+
+
+async def identical_chunks(conn: Connection, ids: Sequence[int], limit: int) -> dict[int, list[int]]:
+    """For each chunk id, up to ``limit`` other chunks with exactly the same text (by ``text_hash``)."""
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    # The window keeps a boilerplate paragraph repeated in thousands of pages to ``limit`` rows per chunk.
+    sql = (
+        "SELECT first, other FROM (SELECT a.id AS first, b.id AS other, "
+        "row_number() OVER (PARTITION BY a.id ORDER BY b.id) AS n "
+        f"FROM chunks a JOIN chunks b ON b.text_hash = a.text_hash AND b.id != a.id WHERE a.id IN ({marks})) "
+        "WHERE n <= ?"
+    )
+    found: dict[int, list[int]] = {}
+    async with conn.execute(sql, [*ids, limit]) as cur:
+        for first, other in await cur.fetchall():
+            found.setdefault(first, []).append(other)
+    return found
 
 
 async def chunks_in_range(conn: Connection, document_id: int, first: int, last: int) -> list[ChunkRow]:
@@ -569,6 +604,21 @@ def lexical_source(path: Any) -> Iterator[tuple[str, list[tuple[int, int]], Iter
         # fts5vocab yields rows in term order, so GROUP BY term streams without a sort.
         cursor = conn.execute(f"SELECT term, group_concat({_CODE}) FROM temp.lexical_vocab GROUP BY term")
         yield tokenize, chunks, ((r[0], r[1]) for r in cursor)
+    finally:
+        conn.close()
+
+
+def vector_batches(path: Any, dimension: int, batch: int) -> Iterator[tuple[list[int], list[int], bytes]]:
+    """(chunk ids, document ids, their float32 vectors concatenated) of every stored vector of ``dimension``
+    floats, ``batch`` rows at a time, in chunk id order, from one snapshot on a read-only plain connection."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {30_000}")
+        cursor = conn.execute(
+            "SELECT id, document_id, embedding FROM chunks WHERE length(embedding) = ? ORDER BY id", (4 * dimension,)
+        )
+        while rows := cursor.fetchmany(batch):
+            yield [r[0] for r in rows], [r[1] for r in rows], b"".join(r[2] for r in rows)
     finally:
         conn.close()
 

@@ -62,3 +62,18 @@ def entity(name: str, entity_type: str = "person", *observations: str) -> dict[s
 
 def relation(source: str, target: str, relation_type: str) -> dict[str, str]:
     return {"from": source, "to": target, "relationType": relation_type}
+
+
+def facts(settings: MemorySettings) -> list[tuple[Any, ...]]:
+    """Every stored observation with its validity: (entity, content, valid_to is set, replacement)."""
+    with sqlite3.connect(settings.database_path) as conn:
+        return conn.execute(
+            "SELECT e.name, o.content, o.valid_to IS NOT NULL, n.content FROM observations o "
+            "JOIN entities e ON e.id = o.entity_id LEFT JOIN observations n ON n.id = o.superseded_by ORDER BY o.id"
+        ).fetchall()
+
+
+def resource_json(result: Any) -> Any:
+    import json
+
+    return json.loads(result.contents[0].text)

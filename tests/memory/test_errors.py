@@ -65,6 +65,22 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("create_relations", {"relations": [{"from": "Alice", "to": "Acme"}]}, "relationType"),
     ("search_nodes", {"query": ["tea"]}, "query"),
     ("read_graph", {"offset": -1}, "offset"),
+    # control characters: refused, never truncated (a NUL used to make "Canary-2\x00-other" address Canary-2)
+    ("open_nodes", {"names": ["Alice\u0000-other"]}, "control characters (found U+0000 at position 5)"),
+    ("delete_entities", {"entityNames": ["Alice\u0000-other"]}, "U+0000"),
+    (
+        "delete_observations",
+        {"deletions": [{"entityName": "Alice\u0000x", "observations": ["likes tea"]}]},
+        "U+0000",
+    ),
+    ("delete_observations", {"deletions": [{"entityName": "Alice", "observations": ["likes tea\u0000x"]}]}, "NUL"),
+    ("delete_relations", {"relations": [relation("Alice\u0000", "Acme", "works_at")]}, "U+0000"),
+    ("delete_relations", {"relations": [relation("Alice", "Acme", "works_at\u0000")]}, "U+0000"),
+    ("create_entities", {"entities": [entity("Line\nbreak")]}, "U+000A"),
+    ("create_entities", {"entities": [entity("Zed", "per\u001bson")]}, "U+001B"),
+    ("add_observations", {"observations": [{"entityName": "Alice", "contents": ["a\u0000b"]}]}, "NUL"),
+    ("get_neighbourhood", {"name": "Alice\u0000"}, "U+0000"),
+    ("merge_entities", {"names": ["Acme\u0085"], "into": "Alice"}, "U+0085"),
 ]
 
 
@@ -82,6 +98,29 @@ async def test_bad_input_is_a_clear_error_and_changes_nothing(
         # …and the server keeps serving.
         graph = await call(client, "open_nodes", names=["Alice"])
         assert graph["entities"] == [entity("Alice", "person", "likes tea")]
+
+
+async def test_a_name_with_nul_never_reaches_the_entity_it_starts_with(settings: MemorySettings) -> None:
+    async with connect(settings) as client:
+        await call(client, "create_entities", entities=[entity("Canary-2", "bird", "sings")])
+        for tool, arguments in [
+            ("open_nodes", {"names": ["Canary-2\u0000-other"]}),
+            ("delete_entities", {"entityNames": ["Canary-2\u0000-other"]}),
+            ("delete_observations", {"deletions": [{"entityName": "Canary-2\u0000-x", "observations": ["sings"]}]}),
+        ]:
+            assert "control characters" in await fail(client, tool, **arguments)
+        with pytest.raises(Exception, match="control characters"):
+            await client.read_resource("memory://entities/Canary-2%00-other")
+        graph = await call(client, "open_nodes", names=["Canary-2"])
+    assert graph["entities"] == [entity("Canary-2", "bird", "sings")]
+    assert stored(settings)["observations"] == [("Canary-2", "sings")]
+
+
+async def test_multi_line_observations_stay_allowed(settings: MemorySettings) -> None:
+    async with connect(settings) as client:
+        await call(client, "create_entities", entities=[entity("Poem", "text", "line one\nline two\tindented")])
+        graph = await call(client, "open_nodes", names=["Poem"])
+    assert graph["entities"][0]["observations"] == ["line one\nline two\tindented"]
 
 
 async def test_a_call_over_the_total_size_limit_is_refused(

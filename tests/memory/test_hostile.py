@@ -46,9 +46,13 @@ BAD_TOOL_CALLS: list[tuple[str, dict[str, Any], str]] = [
     ("read_graph", {"offset": 1e30}, "offset: 1e+30 is out of range"),
     ("read_graph", {"offset": 2**63}, "offset: 9223372036854775808 is out of range"),
     ("read_graph", {"limit": "ten"}, "limit: expected a whole number, got a string"),
-    ("search_nodes", {"query": "Ali\x00ce"}, "query: contains a NUL character"),
-    ("open_nodes", {"names": ["Alice\x00-other"]}, "names[0]: contains a NUL character"),
-    ("delete_entities", {"entityNames": ["Alice\x00x"]}, "entityNames[0]: contains a NUL character"),
+    ("search_nodes", {"query": "Ali\x00ce"}, "query: must not contain control characters (found U+0000"),
+    ("open_nodes", {"names": ["Alice\x00-other"]}, "names[0]: must not contain control characters (found U+0000"),
+    (
+        "delete_entities",
+        {"entityNames": ["Alice\x00x"]},
+        "entityNames[0]: must not contain control characters (found U+0000",
+    ),
     ("get_neighbourhood", {"name": "Alice", "depth": 2**64}, "depth: 18446744073709551616 is out of range"),
 ]
 
@@ -80,7 +84,7 @@ async def test_unknown_prompt_is_invalid_params(
         assert "unknown prompt 'nosuch'" in caught.value.message and "memory_instructions" in caught.value.message
         with pytest.raises(MCPError) as caught:
             await client.get_prompt("memory_instructions", {"user": "a\x00b"})
-        assert caught.value.code == INVALID_PARAMS and "NUL" in caught.value.message
+        assert caught.value.code == INVALID_PARAMS and "U+0000" in caught.value.message
         await _still_serving(client)
     _no_traceback(quiet)
 

@@ -33,10 +33,11 @@ async def test_stdio_console_script(data_dir: Path) -> None:
         await call(client, "create_relations", relations=[relation("Alice", "Acme", "works_at")])
         found = await call(client, "search_nodes", query="tea")
     assert {"create_entities", "search_nodes", "get_neighbourhood"} <= names
-    assert found == {
-        "entities": [entity("Alice", "person", "likes tea")],
-        "relations": [relation("Alice", "Acme", "works_at")],
-    }
+    assert found["entities"] == [entity("Alice", "person", "likes tea")]
+    assert found["relations"] == [relation("Alice", "Acme", "works_at")]
+    assert found["matches"] == [
+        {"name": "Alice", "score": 1.0, "observations": [{"content": "likes tea", "score": 1.0}]}
+    ]
     with sqlite3.connect(data_dir / "memory.db") as conn:
         assert conn.execute("SELECT namespace, name FROM entities ORDER BY id").fetchall() == [
             ("desk", "Alice"),

@@ -36,7 +36,8 @@ async def test_name_matches_rank_first(settings: MemorySettings) -> None:
 async def test_prefix_and_multi_word_queries(settings: MemorySettings) -> None:
     async with connect(settings) as client:
         await call(client, "create_entities", entities=PEOPLE)
-        assert await search(client, "analyt") == ["Analytical Engine", "Charles Babbage"]
+        assert await search(client, "analyt", mode="lexical") == ["Analytical Engine", "Charles Babbage"]
+        assert (await search(client, "analyt"))[:2] == ["Analytical Engine", "Charles Babbage"]
         # Words in different fields (name and observation) still match together, in any order.
         assert (await search(client, "first grace"))[0] == "Grace Hopper"
         # Entities with all words rank before entities with only some of them.
@@ -75,8 +76,11 @@ async def test_results_carry_relations_touching_them(settings: MemorySettings) -
                 relation("Grace Hopper", "Programming", "advanced"),
             ],
         )
-        result = await call(client, "search_nodes", query="babbage")
+        result = await call(client, "search_nodes", query="babbage", mode="lexical")
+        hybrid = await call(client, "search_nodes", query="babbage")
     assert [e["name"] for e in result["entities"]] == ["Charles Babbage", "Ada Lovelace"]
+    # The name match stays first when meaning is fused in, although Ada's fact is about Babbage too.
+    assert hybrid["entities"][0]["name"] == "Charles Babbage"
     assert result["relations"] == [
         relation("Ada Lovelace", "Charles Babbage", "worked_with"),
         relation("Charles Babbage", "Analytical Engine", "designed"),

@@ -11,7 +11,7 @@ import pytest
 
 from mcp_suite.servers.retrieval.chunking import chunk_document, count_tokens, sentence_boundaries
 from mcp_suite.servers.retrieval.documents import Chunk, ParsedDocument
-from mcp_suite.servers.retrieval.parsing import parse_file, parse_text
+from mcp_suite.servers.retrieval.readers import parse_file, parse_text
 from mcp_suite.shared.errors import InvalidInputError
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -251,7 +251,7 @@ def test_benchmark_passages_survive_parsing() -> None:
     """Each expected passage occurs in the text the server indexes for its page (guards parser changes)."""
     import re
 
-    from mcp_suite.servers.retrieval.parsing import parse_file
+    from mcp_suite.servers.retrieval.readers import parse_file
 
     def norm(text: str) -> str:
         return re.sub(r"\s+", " ", text).strip().casefold()

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from mcp_suite.servers.retrieval.fetching import MAX_REDIRECTS, Fetched, FetchError, UrlPolicy, fetch_url
-from mcp_suite.servers.retrieval.parsing import parse_bytes, type_for_content_type
+from mcp_suite.servers.retrieval.readers import parse_bytes, type_for_content_type
 from mcp_suite.shared.errors import InvalidInputError
 
 pytestmark = pytest.mark.anyio

@@ -43,15 +43,15 @@ def _no_traceback(caplog: pytest.LogCaptureFixture) -> None:
 
 
 BAD_TOOL_CALLS: list[tuple[str, dict[str, Any], str]] = [
-    ("search", {"query": "light\x00house"}, "query: contains a NUL character"),
-    ("search", {"query": "\x00"}, "query: contains a NUL character"),
+    ("search", {"query": "light\x00house"}, "query: must not contain control characters (found U+0000"),
+    ("search", {"query": "\x00"}, "query: must not contain control characters (found U+0000"),
     ("search", {"query": "x", "k": 1e30}, "k: 1e+30 is out of range"),
     ("search", {"query": "x", "k": "five"}, "k: expected a whole number, got a string"),
     ("list_sources", {"offset": 2**63}, "offset: 9223372036854775808 is out of range"),
     ("list_sources", {"offset": 1e30}, "offset: 1e+30 is out of range"),
     ("get_chunk", {"chunk_id": 2**63}, "chunk_id: 9223372036854775808 is out of range"),
-    ("ingest_text", {"text": "a\x00b", "source": "x.md"}, "text: contains a NUL character"),
-    ("ingest_text", {"text": "ok", "source": "x\x00.md"}, "source: contains a NUL character"),
+    ("ingest_text", {"text": "a\x00b", "source": "x.md"}, "text: must not contain control characters (found U+0000"),
+    ("ingest_text", {"text": "ok", "source": "x\x00.md"}, "source: must not contain control characters (found U+0000"),
     ("ingest_text", {"text": ["not", "text"], "source": "x.md"}, "text: expected a string, got a list"),
 ]
 
@@ -80,7 +80,7 @@ async def test_prompt_errors_are_invalid_params(lexical: RetrievalSettings, capl
             ("nosuch", {}, "unknown prompt 'nosuch'; this server's prompts are: answer_with_context"),
             ("answer_with_context", {}, "needs the argument(s) 'question'"),
             ("answer_with_context", {"question": "x", "k": "99"}, "k must be a whole number from 1 to 20"),
-            ("answer_with_context", {"question": "light\x00"}, "NUL"),
+            ("answer_with_context", {"question": "light\x00"}, "control characters (found U+0000 at position 5)"),
         ):
             with pytest.raises(MCPError) as caught:
                 await client.get_prompt(name, arguments)
@@ -257,3 +257,21 @@ async def test_ingest_url_refuses_loopback_unless_allowed(data_dir: Path, local_
             assert not result.is_error, result.content
             found = await client.call_tool("search", {"query": "intranet lighthouse"})
             assert found.structured_content is not None and found.structured_content["hits"][0]["source"] == url
+
+
+async def test_front_matter_alias_bomb_is_not_expanded(lexical: RetrievalSettings) -> None:
+    import time
+
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    levels += [f"{c}: &{c} [" + ",".join([f"*{p}"] * 9) + "]" for p, c in zip("abcdefgh", "bcdefghi", strict=True)]
+    text = "---\n" + "\n".join(levels) + "\n---\n# Laughs\n\nThe lighthouse keeper laughs.\n"
+    async with Client(build_server(lexical)) as client:
+        started = time.monotonic()
+        result = await client.call_tool("ingest_text", {"text": text, "source": "laughs.md"})
+        assert not result.is_error, result.content
+        assert time.monotonic() - started < 5
+        sources = await client.call_tool("list_sources", {})
+        assert sources.structured_content is not None
+        (source,) = sources.structured_content["sources"]
+        assert len(str(source["metadata"])) < 10_000  # not 351 million characters
+        await _still_serving(client)

@@ -8,7 +8,7 @@ import pytest
 
 from mcp_suite.servers.retrieval.cleaning import collapse_blank_lines, decode, dehyphenate, normalize_text
 from mcp_suite.servers.retrieval.documents import ParsedDocument
-from mcp_suite.servers.retrieval.parsing import (
+from mcp_suite.servers.retrieval.readers import (
     MAX_DOCUMENT_BYTES,
     DocumentTooLargeError,
     UnsupportedFormatError,
