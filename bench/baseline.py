@@ -1,6 +1,6 @@
 """The naive control pipeline the quality benchmark measures our server against.
 
-* text: the retrieval server's own reader (``parsing.parse_file(path).text``), so extraction is not
+* text: the retrieval server's own reader (``readers.parse_file(path).text``), so extraction is not
   what differs;
 * chunks: windows of about 1,200 characters cut at blank lines (paragraphs are packed until the
   next would pass 1,200 characters; a longer paragraph is cut every 1,200 characters);
@@ -66,7 +66,7 @@ class Baseline:
     def build(self, files: Iterable[Path]) -> None:
         import numpy as np
 
-        from mcp_suite.servers.retrieval.parsing import parse_file
+        from mcp_suite.servers.retrieval.readers import parse_file
 
         for path in files:
             try:

@@ -22,6 +22,10 @@ class ConflictError(SuiteError):
     """The request contradicts stored state (e.g. a different embedding model built the index)."""
 
 
+class DatabaseConfigError(SuiteError):
+    """The configured database cannot be used as it is (unreachable, refused login, missing extension, newer schema)."""
+
+
 class AccessDeniedError(SuiteError, PermissionError):
     """A path or URL lies outside what this server is allowed to touch."""
 

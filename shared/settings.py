@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from mcp_suite.shared.database_url import DatabaseUrl, SqliteUrl, parse_database_url
 from mcp_suite.shared.errors import InvalidInputError
 
 Transport = Literal["stdio", "sse", "streamable-http"]
@@ -31,9 +32,12 @@ def default_data_dir() -> Path:
 class ServerSettings(BaseModel):
     """Flags every server takes. Subclasses add their own fields (with a ``description``: it is the flag's help)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # hide_input_in_errors: a bad value is not echoed back, since --database-url may carry a password.
+    model_config = ConfigDict(extra="forbid", validate_default=True, hide_input_in_errors=True)
 
     server_name: ClassVar[str] = ""
+    # Engines this server's storage runs on; a server adds "postgresql" once its storage has that implementation.
+    engines: ClassVar[frozenset[str]] = frozenset({"sqlite"})
 
     transport: Transport = Field("stdio", description="how hosts connect: stdio, sse or streamable-http")
     host: str = Field("127.0.0.1", description="HTTP bind address (loopback by default)")
@@ -46,6 +50,11 @@ class ServerSettings(BaseModel):
         json_schema_extra={"flag": "--allowed-host"},
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", description="stderr log level")
+    database_url: SecretStr | None = Field(  # secret: a PostgreSQL URL may carry a password
+        None,
+        description="storage engine: unset = <data-dir>/<server>.db; sqlite:///PATH ({server} in PATH = the "
+        "server's name); postgresql://... (preview)",
+    )
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -57,10 +66,35 @@ class ServerSettings(BaseModel):
     def _upper(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
 
+    @field_validator("database_url", mode="after")
+    @classmethod
+    def _check_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            url = parse_database_url(value.get_secret_value())  # an unknown scheme fails here, at load
+            if url.engine not in cls.engines:
+                raise InvalidInputError(
+                    f"the {cls.server_name or 'mcp-suite'} server does not run on {url.engine} yet; "
+                    "leave --database-url unset or give a sqlite:/// URL"
+                )
+        return value
+
+    @property
+    def database(self) -> DatabaseUrl:
+        """The engine and where its data lives; unset means the SQLite file in the data folder."""
+        name = self.server_name or "mcp-suite"
+        if self.database_url is None:
+            return SqliteUrl(self.data_dir / f"{name}.db")
+        # One URL often reaches several servers (env var, top-level YAML key, mcp-suite serve): {server} gives
+        # each its own SQLite file; PostgreSQL needs no such care (each server has its own schema).
+        return parse_database_url(self.database_url.get_secret_value().replace("{server}", name))
+
     @property
     def database_path(self) -> Path:
-        """Each server keeps its own SQLite file in the shared data folder."""
-        return self.data_dir / f"{self.server_name or 'mcp-suite'}.db"
+        """Each server keeps its own SQLite file in the shared data folder (or where a sqlite:/// URL says)."""
+        url = self.database
+        if not isinstance(url, SqliteUrl):
+            raise InvalidInputError(f"{url.redacted()} is not a SQLite file")
+        return url.path
 
     @classmethod
     def own_fields(cls) -> list[str]:

@@ -3,8 +3,13 @@
 Rules, in order of preference:
 
 * Consecutive blocks under the same heading path (and, for PDF, the same page) are packed together up
-  to the token budget; a section never shares a chunk with another section. A section that is only a
-  heading is carried into the next section's first chunk instead of standing alone.
+  to the token budget. A section that is only a heading is carried into the next section's first chunk
+  instead of standing alone.
+* Small sections do not stand alone either: a piece under ``merge_below`` × budget joins its
+  neighbouring section's piece while the two fit the budget together (same page, nothing skipped
+  between them), and the joined chunk's heading path is the common prefix of theirs. A two-line
+  section is a poor retrieval unit: too little text for BM25 or an embedding to tell what it is
+  about, and too little context for the reader of the hit (``merge_below=0`` turns this off).
 * A block larger than the budget is split at paragraph boundaries, then sentence boundaries (prose,
   list items, table rows) or line boundaries (code). Only a single sentence (or line) longer than the
   budget is split at word boundaries — the one case where a chunk ends mid-sentence.
@@ -200,6 +205,19 @@ def _split(text: str, start: int, end: int, kind: str, limit: int, word_limit: i
 # Packing
 
 
+@dataclass(frozen=True)
+class _Piece:
+    """A packed span of one section (or, after :func:`_merge_small`, of several whole ones)."""
+
+    start: int
+    end: int
+    tokens: int
+    path: tuple[str, ...]
+    page: int | None
+    section: int  # index of the (last) section it belongs to
+    anchor: str | None = None  # the first section's heading anchor (HTML), where a citation should land
+
+
 def _sections(blocks: tuple[Block, ...]) -> list[list[Block]]:
     """Runs of blocks sharing heading path and page; heading-only runs join the next run."""
     runs: list[list[Block]] = []
@@ -278,7 +296,48 @@ def _overlap_start(text: str, start: int, end: int, overlap: int) -> int:
     return best
 
 
-def chunk_document(doc: ParsedDocument, *, max_tokens: int = 350, overlap_tokens: int = 0) -> list[Chunk]:
+def _common(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
+def _merge_small(text: str, pieces: list[_Piece], max_tokens: int, small: int) -> list[_Piece]:
+    """Join neighbouring pieces of different sections while one of them is under ``small`` tokens and
+    the join fits ``max_tokens`` (same page, at most ``MAX_GAP_TOKENS`` of skipped text between them).
+    A joined piece's heading path is the common prefix of its parts' paths."""
+    out: list[_Piece] = []
+    for piece in pieces:
+        if out:
+            last = out[-1]
+            if (
+                (last.tokens < small or piece.tokens < small)
+                and last.section != piece.section
+                and last.page == piece.page
+                and last.end <= piece.start
+                and last.tokens + piece.tokens <= max_tokens
+                and _gap_tokens(text, last.end, piece.start) <= MAX_GAP_TOKENS
+            ):
+                tokens = count_tokens(text[last.start : piece.end])
+                if tokens <= max_tokens:
+                    out[-1] = _Piece(
+                        last.start,
+                        piece.end,
+                        tokens,
+                        _common(last.path, piece.path),
+                        last.page,
+                        piece.section,
+                        last.anchor or piece.anchor,
+                    )
+                    continue
+        out.append(piece)
+    return out
+
+
+def chunk_document(
+    doc: ParsedDocument, *, max_tokens: int = 350, overlap_tokens: int = 0, merge_below: float = 0.25
+) -> list[Chunk]:
     """Split ``doc`` into chunks of at most ``max_tokens`` estimated tokens (see the module docstring)."""
     if max_tokens < 16:
         raise InvalidInputError(f"max_tokens must be at least 16, got {max_tokens}")
@@ -288,7 +347,8 @@ def chunk_document(doc: ParsedDocument, *, max_tokens: int = 350, overlap_tokens
     budget = max_tokens - overlap_tokens
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
     chunks: list[Chunk] = []
-    for section in _sections(doc.blocks):
+    pieces: list[_Piece] = []
+    for number, section in enumerate(_sections(doc.blocks)):
         units: list[_Unit] = []
         for block in section:
             if block.kind == "heading":
@@ -314,18 +374,20 @@ def chunk_document(doc: ParsedDocument, *, max_tokens: int = 350, overlap_tokens
                     start = overlap_start
                     tokens = count_tokens(text[start:end])
             previous_end = (group[0].start, end)
-            chunks.append(
-                Chunk(
-                    ordinal=len(chunks),
-                    text=text[start:end],
-                    heading_path=path,
-                    start_line=bisect.bisect_right(line_starts, start),
-                    end_line=bisect.bisect_right(line_starts, max(start, end - 1)),
-                    start_char=start,
-                    end_char=end,
-                    token_count=tokens,
-                    page=page,
-                    anchor=anchor,
-                )
+            pieces.append(_Piece(start, end, tokens, path, page, number, anchor))
+    for piece in _merge_small(text, pieces, max_tokens, int(merge_below * max_tokens)):
+        chunks.append(
+            Chunk(
+                ordinal=len(chunks),
+                text=text[piece.start : piece.end],
+                heading_path=piece.path,
+                start_line=bisect.bisect_right(line_starts, piece.start),
+                end_line=bisect.bisect_right(line_starts, max(piece.start, piece.end - 1)),
+                start_char=piece.start,
+                end_char=piece.end,
+                token_count=piece.tokens,
+                page=piece.page,
+                anchor=piece.anchor,
             )
+        )
     return chunks

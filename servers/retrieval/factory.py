@@ -55,6 +55,7 @@ def ranking_config(settings: RetrievalSettings) -> RankingConfig:
         semantic_weight=settings.semantic_weight,
         rrf_k=settings.rrf_k,
         feedback_weight=settings.feedback_weight,
+        fusion=settings.fusion,
     )
 
 

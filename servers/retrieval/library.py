@@ -193,16 +193,19 @@ class KnowledgeBase:
     async def reindex(self, progress: Any = None) -> dict[str, Any]:
         """Re-embed every chunk with the configured embedder and record it (one transaction)."""
         async with self.db.snapshot() as conn:
-            rows = await store.all_chunk_texts(conn)
+            rows = await store.all_chunk_contexts(conn)
+        from mcp_suite.servers.retrieval.ingest import _embedding_text  # ingest imports this module
+
         blobs: list[tuple[int, bytes | None]] = []
         batch = 256
         for start in range(0, len(rows), batch):
             part = rows[start : start + batch]
             if self.semantic_enabled:
-                matrix = await self.embed([text for _, text in part])
-                blobs += [(cid, to_blob(vec)) for (cid, _), vec in zip(part, matrix, strict=True)]
+                # The same text ingest embeds (title and heading path first), so re-embedded vectors match.
+                matrix = await self.embed([_embedding_text(title, path, text) for _, text, path, title in part])
+                blobs += [(row[0], to_blob(vec)) for row, vec in zip(part, matrix, strict=True)]
             else:
-                blobs += [(cid, None) for cid, _ in part]
+                blobs += [(row[0], None) for row in part]
             if progress is not None:
                 await progress(min(start + batch, len(rows)), len(rows), "re-embedding chunks")
         async with self.db.transaction() as conn:

@@ -1,13 +1,22 @@
-"""Search over the knowledge base: BM25, dense vectors, and their weighted Reciprocal Rank Fusion.
+"""Search over the knowledge base: BM25, dense vectors, and their fusion.
 
 Lexical search is FTS5's BM25, computed by the in-memory index (lexical.py) with the same scores,
 or by FTS5 itself when that index cannot be built. Filters (source prefix/glob, tags, type, kind,
 date range, metadata values) are applied before ranking: both in-memory retrievers restrict their
-rows to the matching documents (the FTS5 fallback joins the filters into its SQL). Each retriever
-contributes ``weight / (rrf_k + rank)`` per list it ranks a chunk in (query variants from
-expansion add lists at a lower weight). Stored feedback then nudges the fused score by at most
-``feedback_weight / (rrf_k + 1)`` — enough to reorder neighbours, never enough to lift an
-irrelevant chunk over a clear winner. An optional reranker reorders the fused candidates last.
+rows to the matching documents (the FTS5 fallback joins the filters into its SQL).
+
+Fusion (hybrid mode, and query variants from expansion) is by default a convex combination of
+z-scores: each ranked list's scores are standardised over its own top ``depth``, so a chunk scores
+by how far it stands out in each list rather than by its rank alone. Each list's weight is then
+scaled by its confidence for this query, the square root of its best z-score: a leg whose top hit
+barely stands out from the rest (a flat, unsure list) counts less, so a weak leg cannot drag a
+strong one down the way rank fusion lets it. Weighted Reciprocal Rank Fusion
+(``weight / (rrf_k + rank)``) remains available (``fusion="rrf"``).
+
+Stored feedback then nudges the fused score by at most ``feedback_weight`` times the score range
+of the top ten candidates (RRF: ``feedback_weight / (rrf_k + 1)``) — enough to reorder neighbours,
+never enough to lift an irrelevant chunk over a clear winner. An optional reranker reorders the fused
+candidates last.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from mcp_suite.shared.errors import ConflictError, InvalidInputError
 Mode = Literal["hybrid", "lexical", "semantic"]
 MAX_K = 50
 EXPANSION_WEIGHT = 0.6  # a model-written variant is a guess; the user's own words count more
+FEEDBACK_SPAN = 10  # top candidates whose score range sizes a feedback nudge (z-score fusion)
+MIN_DEPTH = 50  # candidates per ranked list; z-scores need enough of a list to measure its spread
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Words so common that OR-ing them in only slows BM25 down and adds noise.
@@ -120,12 +131,16 @@ class SearchResult(BaseModel):
     took_ms: float
 
 
+Fusion = Literal["zscore", "rrf"]
+
+
 @dataclass(frozen=True)
 class RankingConfig:
-    lexical_weight: float = 1.0
+    lexical_weight: float = 1.5
     semantic_weight: float = 1.0
     rrf_k: int = 60
     feedback_weight: float = 0.5
+    fusion: Fusion = "zscore"
 
 
 class Reranker(Protocol):
@@ -237,7 +252,7 @@ async def search(
                 use_semantic = False
                 notes.append(f"semantic half skipped: {exc}")
 
-    depth = max(3 * k, 30)
+    depth = max(3 * k, MIN_DEPTH)
     queries = [query, *[q.strip() for q in expansions if q.strip() and q.strip() != query]]
     lists: list[tuple[str, float, list[tuple[int, float]]]] = []  # (retriever, weight, ranked (id, score))
     doc_ids: list[int] | None = None
@@ -278,15 +293,7 @@ async def search(
     # only = rank 3 in the other only), and the stable sort below keeps the first-fused chunk first.
     lists.sort(key=lambda item: (-item[1], item[0]))
 
-    fused: dict[int, float] = {}
-    best_rank: dict[int, list[int | None]] = {}
-    for retriever, weight, ranked in lists:
-        slot = 0 if retriever == "lexical" else 1
-        for rank, (chunk_id, _) in enumerate(ranked, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (ranking.rrf_k + rank)
-            ranks = best_rank.setdefault(chunk_id, [None, None])
-            if ranks[slot] is None or rank < ranks[slot]:  # type: ignore[operator]
-                ranks[slot] = rank
+    fused, best_rank = fuse(lists, ranking)
     if not fused:
         return SearchResult(query=query, mode=mode, hits=[], notes=notes, took_ms=_ms(started))
 
@@ -296,7 +303,7 @@ async def search(
     if ranking.feedback_weight > 0:
         counts = await kb.feedback_counts([rows[cid].text_hash for cid in candidates], query)
         if counts:
-            unit = ranking.feedback_weight / (ranking.rrf_k + 1)
+            unit = _feedback_unit(fused, candidates, ranking)
             for cid in candidates:
                 c = counts.get(rows[cid].text_hash)
                 if c:
@@ -313,6 +320,57 @@ async def search(
     all_hits = [hit_from_chunk(rows[cid], fused[cid], (best_rank[cid][0], best_rank[cid][1])) for cid in candidates]
     hits = await distinct_hits(kb, all_hits, k)  # copies from other renderings/files collapse into one hit
     return SearchResult(query=query, mode=mode, hits=hits, notes=notes, took_ms=_ms(started))
+
+
+Ranked = list[tuple[int, float]]
+
+
+def fuse(
+    lists: Sequence[tuple[str, float, Ranked]], ranking: RankingConfig
+) -> tuple[dict[int, float], dict[int, list[int | None]]]:
+    """Fused score per chunk and its best (lexical, semantic) ranks, from ``(retriever, weight, ranked)`` lists."""
+    fused: dict[int, float] = {}
+    best_rank: dict[int, list[int | None]] = {}
+    for retriever, weight, ranked in lists:
+        slot = 0 if retriever == "lexical" else 1
+        if ranking.fusion == "zscore":
+            scores = standardised([score for _, score in ranked])
+            if any(scores):
+                floor = min(scores)
+                # Confidence: how far this list's best stands out from its own top ``depth``.
+                weight *= math.sqrt(max(scores))
+                contributions = [weight * (z - floor) for z in scores]
+            else:  # one hit, or scores that do not vary: being in the list is all it says
+                contributions = [weight] * len(ranked)
+        else:
+            contributions = [weight / (ranking.rrf_k + rank) for rank in range(1, len(ranked) + 1)]
+        for rank, ((chunk_id, _), value) in enumerate(zip(ranked, contributions, strict=True), start=1):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + value
+            ranks = best_rank.setdefault(chunk_id, [None, None])
+            if ranks[slot] is None or rank < ranks[slot]:  # type: ignore[operator]
+                ranks[slot] = rank
+    return fused, best_rank
+
+
+def standardised(scores: Sequence[float]) -> list[float]:
+    """``scores`` (best first) as z-scores over the list itself; all zero when they do not vary."""
+    if not scores:
+        return []
+    mean = math.fsum(scores) / len(scores)
+    spread = math.sqrt(math.fsum((s - mean) ** 2 for s in scores) / len(scores))
+    if spread <= 1e-12 * max(1.0, abs(mean)):
+        return [0.0] * len(scores)
+    return [(s - mean) / spread for s in scores]
+
+
+def _feedback_unit(fused: dict[int, float], candidates: Sequence[int], ranking: RankingConfig) -> float:
+    """The largest feedback nudge: RRF's ``feedback_weight / (rrf_k + 1)``; for z-score fusion
+    ``feedback_weight`` times the score range of the top ten candidates (whose RRF scores lie closer
+    together than one such nudge, too)."""
+    if ranking.fusion == "rrf":
+        return ranking.feedback_weight / (ranking.rrf_k + 1)
+    top = [fused[cid] for cid in candidates[:FEEDBACK_SPAN]]
+    return ranking.feedback_weight * (top[0] - top[-1]) if top else 0.0
 
 
 def _ms(started: float) -> float:

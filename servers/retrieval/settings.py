@@ -59,9 +59,13 @@ class RetrievalSettings(ServerSettings):
         "e.g. 10.1.0.0/16 for an intranet wiki",
         json_schema_extra={"flag": "--url-allow"},
     )
-    lexical_weight: float = Field(default=1.0, ge=0, description="weight of the BM25 ranking in hybrid fusion")
+    fusion: Literal["zscore", "rrf"] = Field(
+        default="zscore",
+        description="hybrid fusion: zscore (standardised scores, each leg weighted by its confidence) or rrf (ranks)",
+    )
+    lexical_weight: float = Field(default=1.5, ge=0, description="weight of the BM25 ranking in hybrid fusion")
     semantic_weight: float = Field(default=1.0, ge=0, description="weight of the vector ranking in hybrid fusion")
-    rrf_k: int = Field(default=60, ge=1, le=1000, description="Reciprocal Rank Fusion constant")
+    rrf_k: int = Field(default=60, ge=1, le=1000, description="Reciprocal Rank Fusion constant (fusion rrf)")
     feedback_weight: float = Field(
         default=0.5, ge=0, le=5, description="how strongly feedback nudges ranking (0 turns it off)"
     )

@@ -481,6 +481,16 @@ async def all_chunk_texts(conn: Connection) -> list[tuple[int, str]]:
         return [(row[0], row[1]) for row in await cur.fetchall()]
 
 
+async def all_chunk_contexts(conn: Connection) -> list[tuple[int, str, list[str], str]]:
+    """(chunk id, text, heading path, document title) of every chunk: what its vector is computed from."""
+    sql = (
+        "SELECT c.id, c.text, c.heading_path, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
+        "ORDER BY c.id"
+    )
+    async with conn.execute(sql) as cur:
+        return [(row[0], row[1], json.loads(row[2]), row[3]) for row in await cur.fetchall()]
+
+
 async def set_embeddings(conn: Connection, pairs: Sequence[tuple[int, bytes | None]]) -> None:
     await conn.executemany("UPDATE chunks SET embedding = ? WHERE id = ?", [(blob, cid) for cid, blob in pairs])
 

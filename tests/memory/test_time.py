@@ -15,7 +15,8 @@ pytestmark = pytest.mark.anyio
 def _moment() -> str:
     """A timestamp strictly between the writes around it (stored times have millisecond resolution)."""
     time.sleep(0.01)
-    moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+    now = time.time()  # one reading: seconds and milliseconds from two clocks reads could straddle a second
+    moment = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
     time.sleep(0.01)
     return moment
 

@@ -22,4 +22,7 @@ def corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(corpus: Path, data_dir: Path) -> RetrievalSettings:
-    return RetrievalSettings(data_dir=data_dir, roots=[corpus], embedder="wordllama")
+    # The fixture files are a few hundred tokens each: at the default budget the chunker packs each
+    # into one or two chunks (small sections join their neighbours). A small budget keeps their
+    # sections apart, so citations, neighbours and feedback have several chunks per file to work on.
+    return RetrievalSettings(data_dir=data_dir, roots=[corpus], embedder="wordllama", chunk_tokens=120)

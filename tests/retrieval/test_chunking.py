@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mcp_suite.servers.retrieval.chunking import chunk_document, count_tokens, sentence_boundaries
-from mcp_suite.servers.retrieval.documents import Chunk, ParsedDocument
+from mcp_suite.servers.retrieval.documents import Block, Chunk, ParsedDocument
 from mcp_suite.servers.retrieval.readers import parse_file, parse_text
 from mcp_suite.shared.errors import InvalidInputError
 
@@ -93,23 +93,50 @@ def ends_cleanly(doc: ParsedDocument, chunk: Chunk, max_tokens: int) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
+def blocks_inside(doc: ParsedDocument, chunk: Chunk) -> list[Block]:
+    return [b for b in doc.blocks if chunk.start_char <= b.start_char < chunk.end_char and b.kind != "heading"]
+
+
 @pytest.mark.parametrize("max_tokens", [40, 120, 350])
 def test_invariants_on_long_markdown(max_tokens: int) -> None:
     doc = parse_text(long_markdown(), name="handbook.md")
+    chunks = chunk_document(doc, max_tokens=max_tokens, merge_below=0)
+    check_invariants(doc, chunks, max_tokens)
+    for chunk in chunks:
+        assert ends_cleanly(doc, chunk, max_tokens), chunk.text[-80:]
+    # Without merging, chunks never mix sections: all blocks inside a chunk share its heading path
+    # (headings carried forward from an empty parent section are the only exception).
+    for chunk in chunks:
+        assert all(b.heading_path == chunk.heading_path for b in blocks_inside(doc, chunk))
+
+
+@pytest.mark.parametrize("max_tokens", [40, 120, 350])
+def test_small_sections_join_neighbours_in_long_markdown(max_tokens: int) -> None:
+    doc = parse_text(long_markdown(), name="handbook.md")
+    separate = chunk_document(doc, max_tokens=max_tokens, merge_below=0)
     chunks = chunk_document(doc, max_tokens=max_tokens)
     check_invariants(doc, chunks, max_tokens)
     for chunk in chunks:
         assert ends_cleanly(doc, chunk, max_tokens), chunk.text[-80:]
-    # Chunks never mix sections: all blocks inside a chunk share its heading path (headings carried
-    # forward from an empty parent section are the only exception).
-    for chunk in chunks:
-        inside = [b for b in doc.blocks if chunk.start_char <= b.start_char < chunk.end_char and b.kind != "heading"]
-        assert all(b.heading_path == chunk.heading_path for b in inside)
+        # A chunk spanning sections is cited by the path they share.
+        assert all(b.heading_path[: len(chunk.heading_path)] == chunk.heading_path for b in blocks_inside(doc, chunk))
+    # Merging only ever joins whole neighbouring pieces: every chunk boundary is one of the unmerged ones.
+    assert {c.start_char for c in chunks} <= {c.start_char for c in separate}
+    assert {c.end_char for c in chunks} <= {c.end_char for c in separate}
+    assert len(chunks) <= len(separate)
+    if max_tokens == 350:  # the handbook's sections are small next to this budget
+        assert len(chunks) < len(separate)
+    # And it goes as far as the rule allows: no two neighbours left that one more join would take.
+    small = max_tokens // 4
+    for a, b in itertools.pairwise(chunks):
+        fits = count_tokens(doc.text[a.start_char : b.end_char]) <= max_tokens
+        if fits and (a.token_count < small or b.token_count < small) and a.page == b.page:
+            assert count_tokens(doc.text[a.end_char : b.start_char]) > 8 or a.heading_path == b.heading_path
 
 
 def test_fixture_chunks_keep_sections() -> None:
     doc = parse_file(FIXTURES / "getting-started.md")
-    chunks = chunk_document(doc)
+    chunks = chunk_document(doc, merge_below=0)
     check_invariants(doc, chunks, 350)
     paths = [c.heading_path for c in chunks]
     assert paths == [
@@ -126,6 +153,50 @@ def test_fixture_chunks_keep_sections() -> None:
     assert "```bash\npip install quillstream\nquillstream serve --port 7419\n```" in linux.text
     assert (linux.start_line, linux.end_line) == (17, 29)
     assert not any(c.text.startswith("---") for c in chunks)  # front matter is not indexed
+
+
+def test_small_fixture_sections_join_into_cited_chunks() -> None:
+    doc = parse_file(FIXTURES / "getting-started.md")
+    # Every section is under a quarter of the default budget: the whole guide is one chunk, cited by
+    # the heading all its sections share, from its first heading to its last line.
+    (whole,) = chunk_document(doc)
+    check_invariants(doc, [whole], 350)
+    assert whole.heading_path == ("Installing Quillstream",)
+    assert whole.text.startswith("# Installing Quillstream") and whole.text.endswith("rotates it daily.")
+    assert "### Linux" in whole.text and "## First login" in whole.text
+    # With a smaller budget only the sections under a quarter of it join their neighbours.
+    pricing = parse_file(FIXTURES / "pricing.html")
+    alone = chunk_document(pricing, max_tokens=120, merge_below=0)
+    joined = chunk_document(pricing, max_tokens=120)
+    check_invariants(pricing, joined, 120)
+    assert [c.token_count for c in alone] == [16, 14, 40, 29]
+    assert [(c.start_char, c.end_char) for c in joined] == [
+        (alone[0].start_char, alone[1].end_char),
+        (alone[2].start_char, alone[3].end_char),
+    ]
+    assert [c.heading_path for c in joined] == [
+        _common_path(alone[0].heading_path, alone[1].heading_path),
+        _common_path(alone[2].heading_path, alone[3].heading_path),
+    ]
+
+
+def _common_path(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(x for x, _ in itertools.takewhile(lambda pair: pair[0] == pair[1], zip(a, b, strict=False)))
+
+
+def test_pages_and_skipped_text_keep_small_sections_apart() -> None:
+    pdf = parse_file(FIXTURES / "release-notes.pdf")
+    assert [c.page for c in chunk_document(pdf)] == [1, 2]  # small, but on different pages
+    rng = random.Random(11)
+    # An image directive the rST reader drops (more than 8 tokens of skipped text) separates sections.
+    image = ".. image:: diagrams/architecture-overview-with-all-the-services.png\n   :alt: overview"
+    text = f"Alpha\n=====\n\n{prose(rng, 1)}\n\n{image}\n\nBravo\n=====\n\n{prose(rng, 1)}\n"
+    doc = parse_text(text, name="s.rst", doc_type="rst")
+    kept = [b for b in doc.blocks if b.kind != "heading"]
+    assert len(kept) == 2 and count_tokens(doc.text[kept[0].end_char : kept[1].start_char]) > 8
+    assert len(chunk_document(doc)) == 2
+    without = parse_text(text.replace(image, ""), name="s.rst", doc_type="rst")
+    assert len(chunk_document(without)) == 1
 
 
 def test_all_fixtures_chunk_cleanly() -> None:
@@ -224,7 +295,7 @@ def test_overlap_never_crosses_sections() -> None:
     rng = random.Random(5)
     text = f"# A\n\n{prose(rng, 4)}\n\n# B\n\n{prose(rng, 4)}\n"
     doc = parse_text(text, name="s.md")
-    chunks = chunk_document(doc, max_tokens=350, overlap_tokens=50)
+    chunks = chunk_document(doc, max_tokens=350, overlap_tokens=50, merge_below=0)
     assert [c.heading_path for c in chunks] == [("A",), ("B",)]
     assert chunks[0].end_char < chunks[1].start_char
 

@@ -66,7 +66,8 @@ async def test_pdf_and_html_hits_cite_page_and_anchor(tmp_path: Path, data_dir: 
         )
     )
     (root / "manual.html").write_text(MANUAL)
-    settings = RetrievalSettings(data_dir=data_dir, roots=[root], embedder="none")
+    # A small budget keeps each tiny fixture section its own chunk (a merged chunk cites where it starts).
+    settings = RetrievalSettings(data_dir=data_dir, roots=[root], embedder="none", chunk_tokens=32)
     async with Client(build_server(settings)) as client:
         assert (await call(client, "ingest", paths=[str(root)]))["added"] == 2
 

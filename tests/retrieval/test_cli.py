@@ -25,7 +25,11 @@ def cli(*args: str, data_dir: Path, embedder: str = "none", timeout: float = 60)
 
 
 def test_cli_ingest_shows_progress_then_search_and_eval(corpus: Path, data_dir: Path) -> None:
-    done = cli("ingest", str(corpus), "--tag", "docs", "--meta", "team=core", data_dir=data_dir, embedder="wordllama")
+    # A small chunk budget keeps the tiny fixture files' sections in chunks of their own (see conftest).
+    done = cli(
+        "ingest", str(corpus), "--tag", "docs", "--meta", "team=core", "--chunk-tokens", "120",
+        data_dir=data_dir, embedder="wordllama",
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "7 added, 0 updated, 0 unchanged" in done.stdout
     progress = [line for line in done.stderr.splitlines() if line.startswith("progress:")]
@@ -135,7 +139,9 @@ def test_server_module_starts_without_heavy_imports() -> None:
 
 @pytest.mark.anyio
 async def test_stdio_server_ingests_and_searches(corpus: Path, data_dir: Path) -> None:
-    params = stdio_server("mcp-suite-retrieval", "--root", str(corpus), "--data-dir", str(data_dir))
+    params = stdio_server(
+        "mcp-suite-retrieval", "--root", str(corpus), "--data-dir", str(data_dir), "--chunk-tokens", "120"
+    )
     async with Client(params) as client:
         tools = {tool.name for tool in (await client.list_tools()).tools}
         assert {"ingest", "search", "get_chunk", "evaluate"} <= tools

@@ -198,6 +198,8 @@ async def test_index_refuses_to_mix_embedders_until_reindexed(data_dir: Path) ->
             assert refused.is_error and "confirm=true" in refused.content[0].text  # type: ignore[union-attr]
             done = await client.call_tool("reindex", {"confirm": True})
             assert not done.is_error and done.structured_content == {"chunks": 1, "embedder": "openai/m (8 dims)"}
+            # Re-embedded from the text ingest embeds: document title and heading path before the chunk.
+            assert log[-1]["body"]["input"] == ["Deploys > Deploys\n" + text.strip()]
             semantic_ok = await client.call_tool("search", {"query": "deploys", "mode": "semantic"})
             assert not semantic_ok.is_error and semantic_ok.structured_content is not None
             assert semantic_ok.structured_content["hits"][0]["source"] == "deploys.md"

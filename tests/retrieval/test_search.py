@@ -14,7 +14,7 @@ from mcp import Client
 from mcp.types import CreateMessageRequestParams, CreateMessageResult, TextContent
 
 from mcp_suite.servers.retrieval.rerank import HttpReranker, RerankError
-from mcp_suite.servers.retrieval.search import fts_query
+from mcp_suite.servers.retrieval.search import RankingConfig, fts_query, fuse, standardised
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.servers.retrieval.vectors import VectorIndex
@@ -28,6 +28,39 @@ def test_fts_query_quotes_words_and_drops_stopwords() -> None:
     assert fts_query('title:secret NEAR("a" b) -x*') == '"title" OR "secret" OR "near" OR "b" OR "x"'
     assert fts_query("the of and") == '"the" OR "of" OR "and"'
     assert fts_query("?!") is None
+
+
+def ranked(scores: dict[int, float]) -> list[tuple[int, float]]:
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def test_zscore_fusion_keeps_a_flat_leg_from_dragging_a_confident_one() -> None:
+    # BM25 is sure (chunk 1 stands far out); the vectors barely tell their top 20 apart and put 1 last.
+    lexical = ranked({1: 30.0, 2: 9.0, 3: 8.5, **{i: 8.0 - 0.01 * i for i in range(10, 27)}})
+    semantic = ranked({2: 0.412, 3: 0.411, 4: 0.410, **{i: 0.409 - 0.0001 * i for i in range(30, 46)}, 1: 0.39})
+    lists = [("lexical", 1.0, lexical), ("semantic", 1.0, semantic)]
+    z, ranks = fuse(lists, RankingConfig(fusion="zscore", lexical_weight=1.0))
+    assert max(z, key=z.__getitem__) == 1 and ranks[1] == [1, 20]
+    # Rank fusion cannot see that one leg is unsure: its top two (found by both legs) beat the clear winner.
+    rrf, _ = fuse(lists, RankingConfig(fusion="rrf", lexical_weight=1.0))
+    assert sorted(rrf, key=lambda c: -rrf[c])[:2] == [2, 3]
+    assert rrf[2] == pytest.approx(1 / 62 + 1 / 61)
+
+
+def test_zscore_fusion_of_one_list_keeps_its_order_and_weights_confidence() -> None:
+    lexical = ranked({5: 12.0, 6: 7.0, 7: 6.5, 8: 1.0})
+    fused, _ = fuse([("lexical", 1.0, lexical)], RankingConfig())
+    assert sorted(fused, key=lambda c: -fused[c]) == [5, 6, 7, 8] and fused[8] == 0.0
+    z = standardised([12.0, 7.0, 6.5, 1.0])
+    assert sum(z) == pytest.approx(0.0) and sum(v * v for v in z) == pytest.approx(4.0)
+    assert fused[5] == pytest.approx(z[0] ** 0.5 * (z[0] - z[-1]))  # confidence × distance from the floor
+    # A list whose scores do not vary (or a single hit) only says what it found: one weight each.
+    assert standardised([3.0, 3.0, 3.0]) == [0.0, 0.0, 0.0]
+    flat, _ = fuse([("semantic", 0.5, ranked({1: 0.5, 2: 0.5}))], RankingConfig())
+    assert flat == {1: 0.5, 2: 0.5}
+    single, _ = fuse([("lexical", 1.5, [(9, 4.2)]), ("semantic", 1.0, [(9, 0.3)])], RankingConfig())
+    assert single == {9: 2.5}
+    assert fuse([], RankingConfig()) == ({}, {})
 
 
 def test_vector_index_add_remove_filter_and_compact() -> None:
@@ -132,6 +165,8 @@ async def test_evaluate_tool_scores_modes(settings: RetrievalSettings, corpus: P
         ]
     )
     (corpus / "eval.jsonl").write_text(dataset)
+    # The default chunk budget: each fixture file is one or two chunks, so recall@3 is a fair ask.
+    settings = settings.model_copy(update={"chunk_tokens": RetrievalSettings().chunk_tokens})
     async with Client(build_server(settings)) as client:
         await ingest_fixtures(client, corpus)
         result = await client.call_tool("evaluate", {"dataset": dataset, "k": 3})

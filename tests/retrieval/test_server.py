@@ -85,7 +85,12 @@ async def test_reingest_only_touches_changed_files(settings: RetrievalSettings, 
 
         # Modify one file (append a section), delete another.
         guide = corpus / "getting-started.md"
-        guide.write_text(guide.read_text() + "\n## Backups\n\nRun `quillstream backup --to /srv/backups` nightly.\n")
+        # (long enough to stay a chunk of its own: a tiny section would join its neighbour's chunk)
+        backups = (
+            "\n## Backups\n\nRun `quillstream backup --to /srv/backups` nightly. Keep seven daily copies and"
+            " one weekly copy on another disk, and test a restore once a month.\n"
+        )
+        guide.write_text(guide.read_text() + backups)
         (corpus / "pricing.html").unlink()
         changed = await call(client, "ingest", paths=[str(corpus)])
         assert (changed["added"], changed["updated"], changed["removed"], changed["unchanged"]) == (0, 1, 1, 5)
