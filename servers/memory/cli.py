@@ -9,18 +9,22 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from mcp_suite.servers.memory.settings import DEFAULT_NAMESPACE, MemorySettings
 from mcp_suite.shared.cli import Command, ServerSpec, server_main
 from mcp_suite.shared.errors import InvalidInputError, NotFoundError
 
 
 def _build(settings: MemorySettings) -> Any:
+    # The MCP surface (and the SDK) load only when serving, not for the other commands or --help.
     from mcp_suite.servers.memory.server import build_server
 
     return build_server(settings)
 
 
 def _console(settings: MemorySettings) -> Any:
+    # The web console (Starlette, templates) loads only when the console is served.
     from mcp_suite.servers.memory.console import section
 
     return section(settings)
@@ -36,8 +40,7 @@ def _import_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_import(settings: MemorySettings, args: argparse.Namespace) -> int:
-    import anyio
-
+    # The store loads only for the commands that use it, not for --help or the console.
     from mcp_suite.servers.memory import jsonl
     from mcp_suite.servers.memory.graph import GraphStore
     from mcp_suite.servers.memory.schema import MIGRATIONS
@@ -76,8 +79,7 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_export(settings: MemorySettings, args: argparse.Namespace) -> int:
-    import anyio
-
+    # The store loads only for the commands that use it, not for --help or the console.
     from mcp_suite.servers.memory import jsonl
     from mcp_suite.servers.memory.graph import GraphStore
     from mcp_suite.servers.memory.schema import MIGRATIONS

@@ -24,6 +24,7 @@ import anyio
 from mcp_suite.servers.memory.semantic import ENTITY, OBSERVATION, Kind, VectorMatrix, entity_text
 from mcp_suite.shared.db import Connection, Database
 from mcp_suite.shared.embeddings import Embedder, WordLlamaEmbedder
+from mcp_suite.shared.rows import scalar
 
 if TYPE_CHECKING:
     import numpy as np
@@ -282,7 +283,7 @@ class Recall:
         matrix.add_blobs(ENTITY, [(entity_id, entity_id, blob) for _, entity_id, blob in rows])
         for _, entity_id, _ in rows:
             self._pending.pop((ENTITY, entity_id), None)
-        return max([after, *(seq for seq, _, _ in rows)])
+        return max([after, *(int(seq) for seq, _, _ in rows)])
 
     async def _scan_entities(self, conn: Connection) -> None:
         async with conn.execute(
@@ -297,9 +298,7 @@ class Recall:
         self._last_full_scan = time.monotonic()
 
     async def _max_observation_id(self, conn: Connection) -> int:
-        async with conn.execute("SELECT coalesce(max(id), 0) FROM observations") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        return await scalar(conn, "SELECT coalesce(max(id), 0) FROM observations", (), int)
 
     async def _embed_pending(self, into_matrix: bool) -> None:
         if not self._pending:

@@ -39,12 +39,13 @@ COARSE_SHORTLIST = 4
 
 def _prefix(vectors: np.ndarray) -> np.ndarray:
     """The first ``COARSE_DIMS`` dimensions of unit rows, made unit again."""
-    import numpy as np
+    import numpy as np  # loads on the first vector operation, not at start-up
 
     part = np.ascontiguousarray(vectors[:, :COARSE_DIMS], dtype=np.float32)
     norms = np.linalg.norm(part, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return part / norms
+    unit: np.ndarray = part / norms
+    return unit
 
 
 class VectorMatrix:
@@ -52,7 +53,7 @@ class VectorMatrix:
     removed rows are tombstoned and compacted once a quarter of the matrix is dead."""
 
     def __init__(self, dimension: int) -> None:
-        import numpy as np
+        import numpy as np  # loads on the first vector operation, not at start-up
 
         self.dimension = dimension
         self._matrix = np.zeros((0, dimension), dtype=np.float32)
@@ -75,7 +76,7 @@ class VectorMatrix:
 
     def add(self, kind: Kind, ids: Sequence[int], vectors: np.ndarray, entities: Sequence[int]) -> None:
         """Rows for ``ids`` (observation or entity ids), each belonging to the entity in ``entities``."""
-        import numpy as np
+        import numpy as np  # loads on the first vector operation, not at start-up
 
         if not len(ids):
             return
@@ -131,7 +132,7 @@ class VectorMatrix:
 
     def add_blobs(self, kind: Kind, rows: Sequence[tuple[int, int, bytes]]) -> None:
         """Add ``(id, entity id, float32 blob)`` rows as the store keeps them (blobs of another size are skipped)."""
-        import numpy as np
+        import numpy as np  # loads on the first vector operation, not at start-up
 
         rows = [r for r in rows if len(r[2]) == 4 * self.dimension]
         if rows:
@@ -151,7 +152,7 @@ class VectorMatrix:
         """The ``k`` entities whose rows together are closest to ``query``: each row adds what its cosine
         exceeds the noise floor, so an entity matching several parts of a question ("painter",
         "pony") outranks one matching a single part, and unrelated facts add nothing."""
-        import numpy as np
+        import numpy as np  # loads on the first vector operation, not at start-up
 
         used = self._used
         if used == 0 or k <= 0:
@@ -186,7 +187,7 @@ class VectorMatrix:
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[Kind, int, float]]:
         """The ``k`` rows most similar to the unit vector ``query``, best first, with their cosine."""
-        import numpy as np
+        import numpy as np  # loads on the first vector operation, not at start-up
 
         used = self._used
         if used == 0 or k <= 0:
@@ -211,7 +212,7 @@ class VectorMatrix:
         return {key_id: float(score) for (key_id, _), score in zip(rows, scores, strict=True)}
 
     def _grow(self, capacity: int) -> None:
-        import numpy as np
+        import numpy as np  # loads on the first vector operation, not at start-up
 
         used = self._used
         matrix = np.zeros((capacity, self.dimension), dtype=np.float32)

@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from mcp_suite.servers.prompts.prices import PRICE_FILE, load_prices
 from mcp_suite.servers.prompts.rendering import (
     TemplateRenderError,
     parse_errors,
     render_prompt,
     used_variables,
 )
-from mcp_suite.servers.prompts.spec import LoadedPrompt, PromptSpec, load_library
+from mcp_suite.servers.prompts.spec import LoadedPrompt, PromptFileError, PromptSpec, load_library
 from mcp_suite.shared.errors import InvalidInputError
 
 Severity = Literal["error", "warning"]
@@ -140,9 +141,6 @@ def check_prompt(loaded: LoadedPrompt) -> list[Problem]:
 
 
 def _price_table_problems(folder: Path) -> list[Problem]:
-    from mcp_suite.servers.prompts.prices import PRICE_FILE, load_prices
-    from mcp_suite.servers.prompts.spec import PromptFileError
-
     try:
         load_prices(folder / PRICE_FILE)
     except PromptFileError as exc:

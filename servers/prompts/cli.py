@@ -6,24 +6,30 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import anyio
+
+from mcp_suite.servers.prompts.commands import CHECK_COMMAND, TEST_COMMAND
 from mcp_suite.servers.prompts.settings import PromptsSettings
 from mcp_suite.shared.cli import Command, ServerSpec, server_main
 from mcp_suite.shared.errors import InvalidInputError
 
 
 def _build(settings: PromptsSettings) -> Any:
+    # The MCP surface (and the SDK) load only when serving, not for the other commands or --help.
     from mcp_suite.servers.prompts.server import build_server
 
     return build_server(settings)
 
 
 def _console(settings: PromptsSettings) -> Any:
+    # The web console (Starlette, templates) loads only when the console is served.
     from mcp_suite.servers.prompts.console import section
 
     return section(settings)
 
 
 async def _open_service(settings: PromptsSettings) -> Any:
+    # Storage and service load only for the commands that use the registry, not at start-up.
     from mcp_suite.servers.prompts.registry import Registry
     from mcp_suite.servers.prompts.service import PromptService
     from mcp_suite.servers.prompts.telemetry import Telemetry
@@ -46,8 +52,6 @@ def _publish_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _publish(settings: PromptsSettings, args: argparse.Namespace) -> int:
-    import anyio
-
     folder: Path | None = args.folder or settings.library
     if folder is None:
         raise InvalidInputError("name the prompt library folder: mcp-suite prompts publish DIR")
@@ -79,8 +83,6 @@ def _label_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _label(settings: PromptsSettings, args: argparse.Namespace) -> int:
-    import anyio
-
     if not args.rollback and not args.version:
         raise InvalidInputError("give the version to point the label at, or --rollback")
 
@@ -101,8 +103,6 @@ def _label(settings: PromptsSettings, args: argparse.Namespace) -> int:
 
 
 def _commands() -> dict[str, Command]:
-    from mcp_suite.servers.prompts.commands import CHECK_COMMAND, TEST_COMMAND
-
     commands: dict[str, Command] = {"check": CHECK_COMMAND, "test": TEST_COMMAND}
     commands["publish"] = Command(
         help="publish a prompt library folder into the registry (all or nothing; unchanged versions are no-ops)",

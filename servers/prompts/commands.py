@@ -20,6 +20,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import anyio
+
 from mcp_suite.shared.cli import Command
 from mcp_suite.shared.errors import InvalidInputError
 
@@ -52,13 +54,14 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_check(settings: Any, args: argparse.Namespace, out: TextIO | None = None) -> int:
+    # The checker loads the spec and template modules: only this command needs them, not start-up.
     from mcp_suite.servers.prompts.checking import check_library
 
     out = out or sys.stdout
     folder = _folder(settings, args)
     published = None
     if getattr(args, "registry", None) is not None:
-        from mcp_suite.servers.prompts.registry import published_hashes
+        from mcp_suite.servers.prompts.registry import published_hashes  # storage: only for --registry
 
         published = published_hashes(args.registry.expanduser())
     report = check_library(folder, published)
@@ -128,8 +131,7 @@ def _test_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None) -> int:
-    import anyio
-
+    # Golden cases and prompt files load only for this command, not at the server's start-up.
     from mcp_suite.servers.prompts.golden import Complete, Graders, openai_complete, run_golden
     from mcp_suite.servers.prompts.spec import load_library
 

@@ -11,21 +11,21 @@ CLI), and the MCP endpoints pick up a label moved here the same way (their watch
 from __future__ import annotations
 
 import difflib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from mcp_suite.servers.prompts.records import VersionStats
 from mcp_suite.servers.prompts.registry import Registry
 from mcp_suite.servers.prompts.service import PromptService
 from mcp_suite.servers.prompts.settings import PromptsSettings
-from mcp_suite.servers.prompts.telemetry import Telemetry, VersionStats
+from mcp_suite.servers.prompts.telemetry import Telemetry
 from mcp_suite.servers.prompts.timeline import Timeline, timeline
 from mcp_suite.servers.prompts.versioning import DEFAULT_LABEL
 from mcp_suite.shared.console.web import BASE, Section, confirmed_action, error_page, render
@@ -75,70 +75,58 @@ def parse_splits(text: str) -> dict[str, float]:
     return splits
 
 
-def charts(stats: list[VersionStats]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class BarChart:
+    """One bar chart of the A/B readout: a value per version."""
+
+    id: str
+    title: str
+    unit: str
+    items: list[tuple[str, float | None]]
+    digits: int = 1
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """One line chart of the readout over time: per version, a value per bucket (None where it had no runs)."""
+
+    id: str
+    title: str
+    unit: str
+    series: list[tuple[str, list[float | None]]]
+    digits: int = 1
+
+
+def _pct(value: float | None) -> float | None:
+    return None if value is None else 100 * value
+
+
+def charts(stats: list[VersionStats]) -> list[BarChart]:
     """The A/B readout as bar charts, one bar per version."""
-
-    def pct(value: float | None) -> float | None:
-        return None if value is None else 100 * value
-
     return [
-        {"id": "chart-runs", "title": "Runs", "unit": "", "digits": 0, "items": [(s.version, s.runs) for s in stats]},
-        {
-            "id": "chart-p50",
-            "title": "Latency p50 (ms)",
-            "unit": "",
-            "items": [(s.version, s.latency_p50_ms) for s in stats],
-        },
-        {
-            "id": "chart-p95",
-            "title": "Latency p95 (ms)",
-            "unit": "",
-            "items": [(s.version, s.latency_p95_ms) for s in stats],
-        },
-        {
-            "id": "chart-cost",
-            "title": "Mean cost per run",
-            "unit": "",
-            "digits": 4,
-            "items": [(s.version, s.mean_cost) for s in stats],
-        },
-        {
-            "id": "chart-errors",
-            "title": "Error rate",
-            "unit": "%",
-            "items": [(s.version, pct(s.error_rate)) for s in stats],
-        },
-        {
-            "id": "chart-approval",
-            "title": "Approval rate",
-            "unit": "%",
-            "items": [(s.version, pct(s.approval_rate)) for s in stats],
-        },
+        BarChart("chart-runs", "Runs", "", [(s.version, s.runs) for s in stats], digits=0),
+        BarChart("chart-p50", "Latency p50 (ms)", "", [(s.version, s.latency_p50_ms) for s in stats]),
+        BarChart("chart-p95", "Latency p95 (ms)", "", [(s.version, s.latency_p95_ms) for s in stats]),
+        BarChart("chart-cost", "Mean cost per run", "", [(s.version, s.mean_cost) for s in stats], digits=4),
+        BarChart("chart-errors", "Error rate", "%", [(s.version, _pct(s.error_rate)) for s in stats]),
+        BarChart("chart-approval", "Approval rate", "%", [(s.version, _pct(s.approval_rate)) for s in stats]),
     ]
 
 
-def trends(line: Timeline) -> list[dict[str, Any]]:
+def trends(line: Timeline) -> list[LineChart]:
     """The readout over time: one line per version, one point per day (or hour) with runs."""
 
-    def series(pick: Any) -> list[tuple[str, list[float | None]]]:
+    def series(pick: Callable[[VersionStats], float | None]) -> list[tuple[str, list[float | None]]]:
         return [(version, [None if s is None else pick(s) for s in stats]) for version, stats in line.series.items()]
-
-    def pct(value: float | None) -> float | None:
-        return None if value is None else 100 * value
 
     per = f"per {line.unit}"
     return [
-        {"id": "trend-runs", "title": f"Runs {per}", "unit": "", "digits": 0, "series": series(lambda s: s.runs)},
-        {"id": "trend-p50", "title": "Latency p50 (ms)", "unit": "", "series": series(lambda s: s.latency_p50_ms)},
-        {"id": "trend-p95", "title": "Latency p95 (ms)", "unit": "", "series": series(lambda s: s.latency_p95_ms)},
-        {"id": "trend-cost", "title": f"Cost {per}", "unit": "", "digits": 4, "series": series(lambda s: s.total_cost)},
-        {"id": "trend-errors", "title": "Error rate", "unit": "%", "series": series(lambda s: pct(s.error_rate))},
-        {
-            "id": "trend-approval",
-            "title": "Approval rate",
-            "unit": "%",
-            "series": series(lambda s: pct(s.approval_rate)),
-        },
+        LineChart("trend-runs", f"Runs {per}", "", series(lambda s: s.runs), digits=0),
+        LineChart("trend-p50", "Latency p50 (ms)", "", series(lambda s: s.latency_p50_ms)),
+        LineChart("trend-p95", "Latency p95 (ms)", "", series(lambda s: s.latency_p95_ms)),
+        LineChart("trend-cost", f"Cost {per}", "", series(lambda s: s.total_cost), digits=4),
+        LineChart("trend-errors", "Error rate", "%", series(lambda s: _pct(s.error_rate))),
+        LineChart("trend-approval", "Approval rate", "%", series(lambda s: _pct(s.approval_rate))),
     ]
 
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
+import anyio
+
 from mcp_suite.servers.prompts.rendering import render_prompt
 from mcp_suite.servers.prompts.spec import (
     Assertion,
@@ -45,12 +47,11 @@ from mcp_suite.servers.prompts.spec import (
     SimilarAssertion,
     ValidJsonAssertion,
 )
+from mcp_suite.shared.embeddings import Embedder, EmbeddingError, WordLlamaEmbedder
 from mcp_suite.shared.errors import InvalidInputError, SuiteError
 
 if TYPE_CHECKING:
     import httpx
-
-    from mcp_suite.shared.embeddings import Embedder
 
 Complete = Callable[[list[PromptMessage], ExecutionSettings], Awaitable[str]]
 CaseStatus = Literal["passed", "failed", "error", "rendered", "not run"]
@@ -127,7 +128,7 @@ def _evaluate(output: str, assertion: Assertion) -> AssertionResult:
 
 
 def _schema_result(value: Any, schema: dict[str, Any]) -> AssertionResult:
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator  # only schema assertions need it (a slow import)
 
     errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
     if not errors:
@@ -167,8 +168,6 @@ class Graders:
 @lru_cache(maxsize=1)
 def _default_embedder() -> Embedder:
     """The built-in offline embedder, loaded once per process (its model is 16 MB)."""
-    from mcp_suite.shared.embeddings import WordLlamaEmbedder
-
     return WordLlamaEmbedder()
 
 
@@ -197,8 +196,6 @@ async def _judge(output: str, assertion: RubricAssertion, spec: PromptSpec, grad
 
 
 async def _similar(output: str, assertion: SimilarAssertion, graders: Graders) -> AssertionResult:
-    from mcp_suite.shared.embeddings import EmbeddingError
-
     try:
         vectors = await graders.embedding().embed([output, assertion.value])
     except EmbeddingError as exc:
@@ -343,8 +340,6 @@ async def run_golden(
     embedder embeds). Results come back in input order (prompt, then case), whatever order the model
     answered in.
     """
-    import anyio
-
     graders = graders or Graders()
     if graders.judge is None:
         graders.judge = complete
@@ -412,8 +407,7 @@ def openai_complete(
     are retried ``max_retries`` times, waiting ``retry_delay`` seconds and doubling; every failure becomes a
     :class:`CompletionError` saying what happened.
     """
-    import anyio
-    import httpx
+    import httpx  # only direct model calls (the CLI's --model) need it, not sampling through the host
 
     url = chat_completions_url(base_url)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

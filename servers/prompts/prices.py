@@ -48,7 +48,7 @@ class PriceTable(BaseModel):
 
 def load_prices(path: Path) -> PriceTable | None:
     """The price table at ``path``; None when there is no such file; :class:`PromptFileError` when it is unusable."""
-    import yaml
+    import yaml  # PyYAML loads only when a library folder is read
 
     try:
         raw = path.read_bytes()

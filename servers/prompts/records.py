@@ -1,14 +1,28 @@
 """Records the prompts server's layers share: one type per concept, used by storage, service and protocol.
 
-Kept in a module of its own (pydantic only) so the MCP surface can declare them as tool results
-without importing the storage modules before a client is connected.
+Also the timestamp format stored records carry (:func:`now`). Kept in a module of its own (pydantic
+only) so the MCP surface can declare them as tool results without importing the storage modules
+before a client is connected.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+LabelAction = Literal["set", "rollback"]
+"""How a label moved: set to a version, or rolled back to the one before."""
+
+ResolutionSource = Literal["version", "label", "rollout", "library", "latest", "draft"]
+"""Why a version was served: requested by number, through a label or its rollout, from the library
+folder, as the latest published, or as the draft."""
+
+
+def now() -> str:
+    """The current time as stored: UTC, ISO 8601 with microseconds and a ``Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class VersionStats(BaseModel):

@@ -20,15 +20,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from pathlib import Path
 
+from mcp_suite.servers.prompts.records import LabelAction, now
 from mcp_suite.servers.prompts.rollout import validate_splits
+from mcp_suite.servers.prompts.telemetry import MIGRATIONS as TELEMETRY_MIGRATIONS
 from mcp_suite.servers.prompts.versioning import LABEL_PATTERN, version_key
 from mcp_suite.shared.db import Connection, Database, Migration
 from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
+from mcp_suite.shared.rows import scalar_or_none
 
 MIGRATIONS = [
     Migration(
@@ -107,10 +112,6 @@ MIGRATIONS = [
         """,
     ),
 ]
-
-
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ class LabelChange:
     label: str
     version: str
     previous_version: str | None
-    action: str
+    action: LabelAction
     reverted: bool
     at: str
     author: str
@@ -214,14 +215,10 @@ class Registry:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._data_version: object = None
+        self._data_version: int | None = None
 
     @classmethod
     async def open(cls, path: object) -> Registry:
-        from pathlib import Path
-
-        from mcp_suite.servers.prompts.telemetry import MIGRATIONS as TELEMETRY_MIGRATIONS
-
         db = await Database.open(Path(str(path)), [*MIGRATIONS, *TELEMETRY_MIGRATIONS])
         return cls(db)
 
@@ -258,12 +255,14 @@ class Registry:
                     stored = {(row["name"], row["version"]): row["content_hash"] async for row in cur}
             else:
                 for name, version in seen:
-                    async with conn.execute(
-                        "SELECT content_hash FROM prompt_versions WHERE name = ? AND version = ?", (name, version)
-                    ) as cur:
-                        row = await cur.fetchone()
-                    if row is not None:
-                        stored[(name, version)] = row["content_hash"]
+                    content_hash = await scalar_or_none(
+                        conn,
+                        "SELECT content_hash FROM prompt_versions WHERE name = ? AND version = ?",
+                        (name, version),
+                        str,
+                    )
+                    if content_hash is not None:
+                        stored[(name, version)] = content_hash
             for key, item in seen.items():
                 existing = stored.get(key)
                 if existing is None:
@@ -491,24 +490,18 @@ class Registry:
 
 
 def _check_label(label: str) -> None:
-    import re
-
     if not re.match(LABEL_PATTERN, label):
         raise InvalidInputError(
             f"label '{label}' is not valid: use 1-64 letters, digits, '_', '.' or '-' (e.g. production, staging)"
         )
 
 
-async def _data_version(conn: Connection) -> object:
-    async with conn.execute("PRAGMA data_version") as cur:
-        row = await cur.fetchone()
-    return row[0] if row else None
+async def _data_version(conn: Connection) -> int | None:
+    return await scalar_or_none(conn, "PRAGMA data_version", (), int)
 
 
 async def _label_target(conn: Connection, name: str, label: str) -> str | None:
-    async with conn.execute("SELECT version FROM labels WHERE name = ? AND label = ?", (name, label)) as cur:
-        row = await cur.fetchone()
-    return str(row["version"]) if row else None
+    return await scalar_or_none(conn, "SELECT version FROM labels WHERE name = ? AND label = ?", (name, label), str)
 
 
 async def _require_version(conn: Connection, name: str, version: str) -> None:
@@ -526,9 +519,6 @@ def published_hashes(path: str | os.PathLike[str]) -> dict[tuple[str, str], str]
 
     For CI checks (``mcp-suite prompts check --registry``): synchronous, never creates or migrates the file.
     """
-    import sqlite3
-    from pathlib import Path
-
     file = Path(path)
     if not file.is_file():
         raise NotFoundError(f"no prompt registry at {file}; give the registry file (DATA_DIR/prompts.db)")

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from mcp_suite.servers.prompts.records import ArgumentInfo, VersionStats
+from mcp_suite.servers.prompts.records import ArgumentInfo, LabelAction, ResolutionSource, VersionStats
 
 
 class VersionInfo(BaseModel):
@@ -26,7 +26,7 @@ class LabelMove(BaseModel):
     label: str
     version: str
     previous_version: str | None
-    action: Literal["set", "rollback"]
+    action: LabelAction
     rolled_back: bool = Field(description="a later rollback undid this move")
     at: str
     author: str
@@ -92,7 +92,7 @@ class RenderedMessage(BaseModel):
 class RenderResultModel(BaseModel):
     name: str
     version: str
-    source: Literal["version", "label", "rollout", "library", "latest", "draft"]
+    source: ResolutionSource
     reason: str = Field(description="why this version was served")
     label: str | None = None
     bucket: int | None = Field(None, description="the subject's rollout bucket (0-9999) when a split decided")

@@ -116,7 +116,7 @@ class Runtime:
         async with anyio.create_task_group() as group:
             group.start_soon(self._flush_forever, service)
             if self.settings.watch_interval > 0:
-                from mcp_suite.servers.prompts.watcher import watch
+                from mcp_suite.servers.prompts.watcher import watch  # imports the service: loads after the handshake
 
                 group.start_soon(watch, service, self.settings.watch_interval, self._changed)
 

@@ -36,8 +36,8 @@ import anyio.to_thread
 
 from mcp_suite.servers.prompts.contracts import common_arguments, incompatibility, is_draft, require_published
 from mcp_suite.servers.prompts.library import FileRef, KnownFile, Library
-from mcp_suite.servers.prompts.prices import PriceTable
-from mcp_suite.servers.prompts.records import PromptSummary, VersionStats
+from mcp_suite.servers.prompts.prices import PRICE_FILE, PriceTable, load_prices
+from mcp_suite.servers.prompts.records import PromptSummary, ResolutionSource, VersionStats
 from mcp_suite.servers.prompts.registry import (
     KnownFileRow,
     LabelChange,
@@ -46,8 +46,16 @@ from mcp_suite.servers.prompts.registry import (
     PublishOutcome,
     Registry,
 )
+from mcp_suite.servers.prompts.rendering import render_prompt
 from mcp_suite.servers.prompts.rollout import bucket, choose, validate_splits
-from mcp_suite.servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, PromptSpec, load_prompt_text
+from mcp_suite.servers.prompts.spec import (
+    FileIssue,
+    LoadedPrompt,
+    PromptFileError,
+    PromptSpec,
+    load_library,
+    load_prompt_text,
+)
 from mcp_suite.servers.prompts.summaries import (
     publish_item,
     settings_text,
@@ -68,8 +76,7 @@ class Resolution:
 
     name: str
     version: str
-    source: str
-    """``version`` | ``label`` | ``rollout`` | ``library`` | ``latest``"""
+    source: ResolutionSource
     reason: str
     label: str | None = None
     bucket: int | None = None
@@ -277,8 +284,6 @@ class PromptService:
         A broken file or a changed file that kept its version fails the whole publish with the
         reasons (file and line); unchanged versions are no-ops.
         """
-        from mcp_suite.servers.prompts.spec import load_library
-
         loaded = await anyio.to_thread.run_sync(load_library, folder)
         if loaded.errors:
             raise InvalidInputError(
@@ -395,8 +400,6 @@ class PromptService:
         label: str | None = None,
         subject: str | None = None,
     ) -> Rendered:
-        from mcp_suite.servers.prompts.rendering import render_prompt
-
         resolution = self.resolve(name, version=version, label=label, subject=subject)
         spec = self.spec(name, resolution.version, draft=resolution.source == "draft")
         result = render_prompt(
@@ -569,8 +572,6 @@ class PromptService:
 
     def _reload_prices(self, folder: Path) -> str | None:
         """Re-read ``prices.yaml`` when it changed (a stat per poll); returns a new problem with it, once."""
-        from mcp_suite.servers.prompts.prices import PRICE_FILE, load_prices
-
         path = folder / PRICE_FILE
         try:
             st = path.stat()

@@ -1,5 +1,6 @@
 """Settings of the prompts server: where the prompt library lives and how it is watched and served."""
 
+import getpass
 from pathlib import Path
 from typing import ClassVar
 
@@ -59,8 +60,6 @@ class PromptsSettings(ServerSettings):
     @property
     def publisher(self) -> str:
         """The author recorded on published versions and label changes."""
-        import getpass
-
         if self.author:
             return self.author
         try:

@@ -16,6 +16,7 @@ spans go wherever the user's OpenTelemetry SDK setup sends them).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -23,10 +24,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from mcp_suite.servers.prompts.records import VersionStats
+from mcp_suite.servers.prompts.records import VersionStats, now
 from mcp_suite.servers.prompts.versioning import version_key
 from mcp_suite.shared.db import Database, Migration
 from mcp_suite.shared.errors import InvalidInputError
+
+log = logging.getLogger(__name__)
 
 Feedback = Literal["positive", "negative"]
 
@@ -182,7 +185,7 @@ class Telemetry:
         """Tag the current request's span (the SDK opens one per request) with the version served."""
         if self._tracer is None:
             return
-        from opentelemetry import trace
+        from opentelemetry import trace  # loads only when --otel is on
 
         span = trace.get_current_span()
         span.set_attribute("prompt.name", name)
@@ -190,8 +193,6 @@ class Telemetry:
         span.set_attribute("prompt.served_because", source)
 
     async def record_run(self, run: Run) -> int:
-        from mcp_suite.servers.prompts.registry import now
-
         async with self.db.transaction() as conn:
             cursor = await conn.execute(
                 "INSERT INTO prompt_runs (name, version, recorded_at, latency_ms, input_tokens, output_tokens, cost, "
@@ -294,7 +295,7 @@ def summarise(version: str, rows: list[dict[str, Any]], served: dict[str, int] |
 
 
 def _tracer() -> Any:
-    from opentelemetry import trace
+    from opentelemetry import trace  # loads only when --otel is on
 
     configure_export()
     return trace.get_tracer("mcp-suite.prompts")
@@ -308,14 +309,11 @@ def configure_export() -> str:
     opentelemetry-sdk opentelemetry-exporter-otlp``; ``OTEL_EXPORTER_OTLP_ENDPOINT`` etc. apply); the
     suite does not depend on them, so without them spans are dropped and a warning says so.
     """
-    import logging
+    from opentelemetry import trace  # loads only when --otel is on
 
-    from opentelemetry import trace
-
-    log = logging.getLogger(__name__)
     if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         return "the OpenTelemetry tracer provider configured in this process"
-    try:
+    try:  # optional packages the suite does not depend on
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mcp_suite.servers.prompts.telemetry import VersionStats, parse_since, summarise
+from mcp_suite.servers.prompts.records import VersionStats
+from mcp_suite.servers.prompts.telemetry import parse_since, summarise
 from mcp_suite.servers.prompts.versioning import version_key
 from mcp_suite.shared.db import Database
 

@@ -127,7 +127,7 @@ def _register_version_tools(server: PromptsServer) -> None:
                     label=h.label,
                     version=h.version,
                     previous_version=h.previous_version,
-                    action=h.action,  # type: ignore[arg-type]
+                    action=h.action,
                     rolled_back=h.reverted,
                     at=h.at,
                     author=h.author,
@@ -294,7 +294,7 @@ def _register_serving_tools(server: PromptsServer) -> None:
         return RenderResultModel(
             name=name,
             version=r.version,
-            source=r.source,  # type: ignore[arg-type]
+            source=r.source,
             reason=r.reason,
             label=r.label,
             bucket=r.bucket,
@@ -362,7 +362,7 @@ def _register_telemetry_tools(server: PromptsServer) -> None:
         """Record one model call made with a prompt version (the version render_prompt / prompts/get reported):
         latency, tokens, and optionally cost (else computed from the library's price table for the model), a quality
         score, user feedback or an error. prompt_stats reads these next to the served counts."""
-        from mcp_suite.servers.prompts.telemetry import Run
+        from mcp_suite.servers.prompts.telemetry import Run  # storage modules load after the handshake
 
         service = await _service(ctx)
         run_id, run = await service.record_run(
@@ -422,6 +422,7 @@ def _register_quality_tools(server: PromptsServer) -> None:
         sampling when the client supports it (which also judges rubric assertions), otherwise render-only: every
         case must render, and cases whose assertions need an output are reported 'not run'. Compare versions
         before promoting one; 'draft' names the prompt's draft."""
+        # Golden cases (templates, graders, the embedder) load on the first run, not at start-up.
         from mcp_suite.servers.prompts.golden import run_golden as run_cases
         from mcp_suite.servers.prompts.sampling import host_model
 
@@ -470,7 +471,7 @@ def _register_quality_tools(server: PromptsServer) -> None:
         service = await _service(ctx)
         status = library_status(state.settings, service)
         if state.settings.library is not None and state.settings.library.is_dir():
-            from mcp_suite.servers.prompts.checking import check_library as check
+            from mcp_suite.servers.prompts.checking import check_library as check  # loads the spec modules
 
             report = await anyio.to_thread.run_sync(check, state.settings.library)
             status.problems = [

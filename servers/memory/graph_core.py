@@ -1,0 +1,220 @@
+"""Shared plumbing of the graph store: SQL fragments for validity, the id and row lookups every read
+and write uses, loading entities and relations, and keeping the search index in step with a write.
+
+:class:`GraphCore` holds what one namespace's store needs (database, namespace, recall); the
+modules ``graph_writes``, ``graph_time``, ``graph_merge``, ``graph_reads`` and ``graph_search``
+each add one responsibility on top of it, and :class:`~mcp_suite.servers.memory.graph.GraphStore`
+combines them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from mcp_suite.servers.memory import limits
+from mcp_suite.servers.memory.models import Entity, KnowledgeGraph, Relation
+from mcp_suite.servers.memory.recall import Recall
+from mcp_suite.servers.memory.schema import NOW
+from mcp_suite.shared.db import Connection, Database
+from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.rows import scalar
+
+_FTS_TABLES = ("entity_fts", "entity_trigram")
+IN_IDS = "(SELECT value FROM json_each(?))"
+
+
+def valid_at(alias: str, as_of: str | None) -> tuple[str, tuple[str, ...]]:
+    """SQL condition (and its parameters) for "row ``alias`` held at ``as_of``" (now when None)."""
+    if as_of is None:
+        return f"{alias}.valid_to IS NULL", ()
+    return f"{alias}.valid_from <= ? AND ({alias}.valid_to IS NULL OR {alias}.valid_to > ?)", (as_of, as_of)
+
+
+def existed_at(alias: str, as_of: str | None) -> tuple[str, tuple[str, ...]]:
+    """SQL condition for "entity ``alias`` existed at ``as_of``" (always true for now)."""
+    if as_of is None:
+        return "1", ()
+    return f"{alias}.created_at <= ?", (as_of,)
+
+
+@dataclass
+class Changes:
+    """What a transaction wrote, for the semantic index once it has committed."""
+
+    observations: list[tuple[int, int, str]] = field(default_factory=list)
+    entities: list[tuple[int, str, str]] = field(default_factory=list)
+    removed_entities: list[int] = field(default_factory=list)
+    moved: tuple[list[int], int] | None = None  # observation ids now on another entity, and that entity
+
+
+def quoted(names: Iterable[str], most: int = 20) -> str:
+    names = list(names)
+    shown = ", ".join(repr(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def check_size(texts: Iterable[str]) -> None:
+    total = sum(len(t) for t in texts)
+    if total > limits.MAX_CALL_CHARS:
+        raise InvalidInputError(
+            f"this call carries {total:,} characters of text; the limit is {limits.MAX_CALL_CHARS:,}. "
+            "Split it into several smaller calls. Nothing was stored."
+        )
+
+
+@dataclass(frozen=True)
+class EntityRow:
+    id: int
+    name: str
+    entity_type: str
+
+
+class GraphCore:
+    """The state and helpers of one namespace's graph store (see the module docstring)."""
+
+    def __init__(self, db: Database, namespace: str, recall: Recall | None = None) -> None:
+        self.db = db
+        self.namespace = namespace
+        self.recall = recall
+
+    def _committed(self, changes: Changes) -> None:
+        if self.recall is not None:
+            self.recall.changed()
+            if changes.moved is not None:
+                self.recall.moved(*changes.moved)
+            if changes.removed_entities:
+                self.recall.removed(entity_ids=changes.removed_entities)
+            self.recall.written(changes.observations, changes.entities)
+
+    async def _scalar(self, conn: Connection, sql: str, params: tuple[object, ...] = ()) -> int:
+        return await scalar(conn, sql, (self.namespace, *params), int)
+
+    async def _now(self, conn: Connection) -> str:
+        return await scalar(conn, f"SELECT {NOW}", (), str)
+
+    async def _ids(self, conn: Connection, names: Iterable[str], aliases: bool = False) -> dict[str, int]:
+        """Entity ids by exact name; with ``aliases``, names of merged entities resolve to their survivor."""
+        unique = list(dict.fromkeys(names))
+        if not unique:
+            return {}
+        async with conn.execute(
+            f"SELECT name, id FROM entities WHERE namespace = ? AND name IN {IN_IDS}",
+            (self.namespace, json.dumps(unique)),
+        ) as cur:
+            found = {name: entity_id for name, entity_id in await cur.fetchall()}
+        rest = [n for n in unique if n not in found]
+        if aliases and rest:
+            async with conn.execute(
+                f"SELECT alias, entity_id FROM aliases WHERE namespace = ? AND alias IN {IN_IDS}",
+                (self.namespace, json.dumps(rest)),
+            ) as cur:
+                found.update({alias: entity_id for alias, entity_id in await cur.fetchall()})
+        return found
+
+    async def _rows_by_id(
+        self, conn: Connection, ids: Sequence[int], as_of: str | None = None, namespace: bool = False
+    ) -> list[EntityRow]:
+        """Entity rows in the order of ``ids`` (those that existed at ``as_of``, when given; in this
+        namespace, with ``namespace``)."""
+        if not ids:
+            return []
+        existed, existed_params = existed_at("e", as_of)
+        ns, ns_params = ("e.namespace = ?", (self.namespace,)) if namespace else ("1", ())
+        async with conn.execute(
+            f"SELECT id, name, entity_type FROM entities e WHERE id IN {IN_IDS} AND {existed} AND {ns}",
+            (json.dumps(list(ids)), *existed_params, *ns_params),
+        ) as cur:
+            found = {r[0]: EntityRow(*r) for r in await cur.fetchall()}
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+    async def _entities(
+        self, conn: Connection, rows: Sequence[EntityRow], by_namespace: bool = False, as_of: str | None = None
+    ) -> list[Entity]:
+        if not rows:
+            return []
+        facts: dict[int, list[str]] = {r.id: [] for r in rows}
+        valid, valid_params = valid_at("o", as_of)
+        if by_namespace:  # a whole-namespace read: one join instead of a huge id list
+            sql = (
+                "SELECT o.entity_id, o.content FROM observations o JOIN entities e ON e.id = o.entity_id "
+                f"WHERE e.namespace = ? AND {valid} ORDER BY o.id"
+            )
+            params: tuple[str, ...] = (self.namespace, *valid_params)
+        else:
+            sql = (
+                f"SELECT o.entity_id, o.content FROM observations o WHERE o.entity_id IN {IN_IDS} AND {valid} "
+                "ORDER BY o.id"
+            )
+            params = (json.dumps(list(facts)), *valid_params)
+        async with conn.execute(sql, params) as cur:
+            async for entity_id, content in cur:
+                facts[entity_id].append(content)
+        return [Entity(name=r.name, entityType=r.entity_type, observations=facts[r.id]) for r in rows]
+
+    async def _relations(
+        self, conn: Connection, where: str, params: tuple[object, ...], as_of: str | None = None
+    ) -> list[Relation]:
+        valid, valid_params = valid_at("r", as_of)
+        async with conn.execute(
+            "SELECT f.name, t.name, r.relation_type FROM relations r "
+            "JOIN entities f ON f.id = r.from_id JOIN entities t ON t.id = r.to_id "
+            f"WHERE ({where}) AND {valid} ORDER BY r.id",
+            (*params, *valid_params),
+        ) as cur:
+            return [Relation(from_=f, to=t, relationType=k) for f, t, k in await cur.fetchall()]
+
+    async def _subgraph(self, conn: Connection, rows: Sequence[EntityRow], as_of: str | None = None) -> KnowledgeGraph:
+        entities = await self._entities(conn, rows, as_of=as_of)
+        payload = json.dumps([r.id for r in rows])
+        relations = await self._relations(
+            conn, f"r.from_id IN {IN_IDS} OR r.to_id IN {IN_IDS}", (payload, payload), as_of
+        )
+        if as_of is not None:  # both ends must have existed then
+            names = {n for (n,) in [(r.name,) for r in rows]}
+            existing = await self._ids(conn, [n for r in relations for n in (r.from_, r.to) if n not in names])
+            alive = {r.id for r in await self._rows_by_id(conn, list(existing.values()), as_of)}
+            kept = {n for n, i in existing.items() if i in alive} | names
+            relations = [r for r in relations if r.from_ in kept and r.to in kept]
+        return KnowledgeGraph(entities=entities, relations=relations)
+
+    async def _insert_observations(
+        self, conn: Connection, facts: Sequence[tuple[int, str]], changes: Changes, valid_from: str | None = None
+    ) -> list[tuple[int, int, str]]:
+        """Insert ``(entity id, content)`` facts that are not current already; return the new rows."""
+        if not facts:
+            return []
+        async with conn.execute(
+            "INSERT INTO observations (entity_id, content, valid_from) "
+            f"SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), coalesce(?, {NOW}) "
+            "FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING id, entity_id, content",
+            (valid_from, json.dumps(list(facts))),
+        ) as cur:
+            rows = [(i, e, c) for i, e, c in await cur.fetchall()]
+        changes.observations.extend(rows)
+        return rows
+
+    async def _touch(self, conn: Connection, ids: Sequence[int]) -> None:
+        if ids:
+            await conn.execute(f"UPDATE entities SET updated_at = {NOW} WHERE id IN {IN_IDS}", (json.dumps(ids),))
+
+    async def _unindex(self, conn: Connection, ids: Sequence[int]) -> None:
+        # Row by row: FTS5 answers `rowid = ?` from its index but scans for `rowid IN (...)`.
+        for table in _FTS_TABLES:
+            await conn.executemany(f"DELETE FROM {table} WHERE rowid = ?", [(i,) for i in ids])
+
+    async def _reindex(self, conn: Connection, ids: Sequence[int]) -> None:
+        """Rewrite the search documents of ``ids`` from their name (and aliases), type and current observations."""
+        if not ids:
+            return
+        await self._unindex(conn, ids)
+        for table in _FTS_TABLES:
+            await conn.execute(
+                f"INSERT INTO {table} (rowid, name, entity_type, observations) "
+                "SELECT e.id, e.name || coalesce(char(10) || (SELECT group_concat(alias, char(10)) FROM aliases a "
+                "WHERE a.entity_id = e.id), ''), e.entity_type, coalesce((SELECT group_concat(content, char(10)) "
+                "FROM (SELECT content FROM observations WHERE entity_id = e.id AND valid_to IS NULL ORDER BY id)), '') "
+                f"FROM entities e WHERE e.id IN {IN_IDS}",
+                (json.dumps(list(ids)),),
+            )

@@ -1,0 +1,282 @@
+"""Search of the graph store: lexical (FTS5 word and trigram indexes, or a scan of the past for
+``as_of``), semantic (through :class:`~mcp_suite.servers.memory.recall.Recall`) and their fusion, with
+the matching observations of each hit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from mcp_suite.servers.memory import limits, search
+from mcp_suite.servers.memory.graph_core import IN_IDS, EntityRow, GraphCore, valid_at
+from mcp_suite.servers.memory.models import EntityMatch, KnowledgeGraph, ObservationMatch, SearchMode
+from mcp_suite.servers.memory.semantic import FLOOR, LexicalHit, SemanticHit, fuse
+from mcp_suite.shared.db import Connection
+from mcp_suite.shared.embeddings import EmbeddingError
+from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.rows import scalar
+
+if TYPE_CHECKING:
+    import numpy as np
+
+RANK_CAP = 2_000
+"""Search matches beyond this many are not all BM25-ranked (see ``GraphStore._collect``)."""
+FUSION_POOL = 50
+"""Candidates each leg of a hybrid search contributes before fusion."""
+SEMANTIC_ROWS = 200
+"""Entities the semantic leg proposes before they are checked against the store."""
+MATCHES_SHOWN = 3
+"""Matching observations listed per search hit."""
+
+
+class GraphSearch(GraphCore):
+    """Ranked search over the graph (see the module docstring)."""
+
+    async def search(
+        self,
+        query: str,
+        limit: int = limits.DEFAULT_SEARCH_LIMIT,
+        mode: SearchMode = "hybrid",
+        as_of: str | None = None,
+    ) -> KnowledgeGraph:
+        """Entities matching ``query`` best first, with every relation touching them, and for each
+        hit its matching observations with a score.
+
+        ``lexical``: three tiers: entities containing every word (or word prefix), BM25-ranked with
+        names weighing most; then entities containing the query as a case-insensitive substring of
+        their name, type or an observation (the reference server's rule, so nothing it would find
+        is missed); then, for several words, entities containing any of them. ``semantic``: by
+        meaning (nearest observation or entity-line vectors). ``hybrid`` fuses both (see
+        :func:`~mcp_suite.servers.memory.semantic.fuse`).
+        """
+        notes: list[str] = []
+        semantic_on = self.recall is not None and self.recall.enabled
+        if mode == "semantic" and not semantic_on:
+            raise InvalidInputError(
+                "semantic search is off on this server (--embedder none); use mode='lexical' or 'hybrid'"
+            )
+        if mode == "hybrid" and not semantic_on:
+            mode = "lexical"
+        want = limit + 1  # one extra tells us whether more exist
+        lexical: list[LexicalHit] = []
+        if mode != "semantic":
+            lexical = await self._lexical(query, max(want, FUSION_POOL) if mode == "hybrid" else want, as_of)
+        semantic: list[SemanticHit] = []
+        obs_scores: dict[int, float] = {}
+        query_vector: np.ndarray | None = None
+        if mode != "lexical" and query.strip():
+            try:
+                semantic, obs_scores, query_vector = await self._semantic(query, as_of)
+            except EmbeddingError as exc:
+                if mode == "semantic":
+                    raise
+                notes.append(f"Meaning-based matching is unavailable ({exc}); these are word matches only.")
+        if mode == "lexical":
+            ranked = [(hit.entity_id, 1.0) for hit in lexical]
+        elif mode == "semantic":
+            ranked = [(hit.entity_id, round(hit.score, 4)) for hit in semantic]
+        else:
+            ranked = fuse(lexical, semantic)
+        found = ranked[:want]
+        ids = [entity_id for entity_id, _ in found[:limit]]
+        async with self.db.snapshot() as conn:
+            rows = await self._rows_by_id(conn, ids, as_of, namespace=True)
+            graph = await self._subgraph(conn, rows, as_of)
+            matches = await self._matches(conn, rows, dict(found), query, obs_scores, query_vector, as_of)
+        graph.matches = matches
+        graph.asOf = as_of
+        if len(found) > limit:
+            notes.append(
+                f"More entities match than the {limit} shown (best matches first). Pass a larger limit "
+                f"(up to {limits.MAX_SEARCH_LIMIT}) or a more specific query."
+            )
+        if notes:
+            graph.hint = " ".join(notes)
+        return graph
+
+    async def _lexical(self, query: str, want: int, as_of: str | None) -> list[LexicalHit]:
+        if as_of is not None:
+            return await self._lexical_as_of(query, want, as_of)
+        found: dict[int, int] = {}
+        async with self.db.snapshot() as conn:
+            fts = search.all_words(query)
+            if fts:
+                await self._collect(conn, "entity_fts", fts, want, found, tier=0)
+            if len(found) < want:
+                phrase = search.substring(query)
+                if phrase:
+                    # Substring hits are not ranked: BM25 over trigrams says little about relevance.
+                    await self._collect(conn, "entity_trigram", phrase, want, found, tier=1, ranked=False)
+                else:
+                    await self._collect_short(conn, query, want, found)
+            if len(found) < want:
+                loose = search.any_word(query)
+                if loose:
+                    await self._collect(conn, "entity_fts", loose, want, found, tier=2)
+            names = await self._names(conn, [i for i, tier in found.items() if tier == 0])
+        words = [w.casefold() for w in search.words(query)]
+        return [
+            LexicalHit(entity_id, tier, in_name=tier == 0 and _all_in(words, names.get(entity_id, "")))
+            for entity_id, tier in found.items()
+        ]
+
+    async def _names(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+        """Each entity's name and aliases as one text, for ``ids``."""
+        if not ids:
+            return {}
+        async with conn.execute(
+            "SELECT e.id, e.name || coalesce(' ' || (SELECT group_concat(alias, ' ') FROM aliases a "
+            f"WHERE a.entity_id = e.id), '') FROM entities e WHERE e.id IN {IN_IDS}",
+            (json.dumps(list(ids)),),
+        ) as cur:
+            return {entity_id: text for entity_id, text in await cur.fetchall()}
+
+    async def _lexical_as_of(self, query: str, want: int, as_of: str) -> list[LexicalHit]:
+        """Word and substring matching over what held at ``as_of`` (the search index holds only the
+        present, so the past is scanned: slower, and only asked for when looking back)."""
+        valid, valid_params = valid_at("o", as_of)
+        words = [w.casefold() for w in search.words(query)]
+        needle = query.casefold()
+        hits: list[tuple[int, int, int]] = []  # (tier, -words matched, id)
+        async with (
+            self.db.snapshot() as conn,
+            conn.execute(
+                "SELECT e.id, e.name, e.entity_type, coalesce((SELECT group_concat(o.content, char(10)) "
+                f"FROM observations o WHERE o.entity_id = e.id AND {valid}), '') FROM entities e "
+                "WHERE e.namespace = ? AND e.created_at <= ? ORDER BY e.id",
+                (*valid_params, self.namespace, as_of),
+            ) as cur,
+        ):
+            async for entity_id, name, entity_type, facts in cur:
+                text = f"{name}\n{entity_type}\n{facts}".casefold()
+                matched = _matched(words, text)
+                if words and matched == len(words):
+                    hits.append((-1 if _all_in(words, name) else 0, -matched, entity_id))
+                elif needle in text:
+                    hits.append((1, -matched, entity_id))
+                elif matched:
+                    hits.append((2, -matched, entity_id))
+        hits.sort()
+        return [LexicalHit(entity_id, max(tier, 0), in_name=tier < 0) for tier, _, entity_id in hits[:want]]
+
+    async def _semantic(self, query: str, as_of: str | None) -> tuple[list[SemanticHit], dict[int, float], np.ndarray]:
+        """Entities nearest in meaning, best first, and the query vector. (Entities deleted meanwhile by
+        another process, or created after ``as_of``, are dropped when the results are read.)"""
+        assert self.recall is not None
+        found, query_vector = await self.recall.search(query, SEMANTIC_ROWS, past=as_of is not None)
+        return [SemanticHit(entity_id, score) for entity_id, score in found[:FUSION_POOL]], {}, query_vector
+
+    async def _matches(
+        self,
+        conn: Connection,
+        rows: Sequence[EntityRow],
+        scores: dict[int, float],
+        query: str,
+        obs_scores: dict[int, float],
+        query_vector: np.ndarray | None,
+        as_of: str | None,
+    ) -> list[EntityMatch]:
+        """Per hit, the observations that match: by meaning (cosine) and/or by words (share of the query's
+        words they contain), whichever is higher, best first."""
+        if not rows:
+            return []
+        valid, valid_params = valid_at("o", as_of)
+        async with conn.execute(
+            f"SELECT o.id, o.entity_id, o.content FROM observations o WHERE o.entity_id IN {IN_IDS} AND {valid} "
+            "ORDER BY o.id",
+            (json.dumps([r.id for r in rows]), *valid_params),
+        ) as cur:
+            facts = await cur.fetchall()
+        words = [w.casefold() for w in search.words(query)]
+        cosines: dict[int, float] = dict(obs_scores)
+        if query_vector is not None and self.recall is not None:
+            cosines |= self.recall.cosines(query_vector, [obs_id for obs_id, _, _ in facts if obs_id not in cosines])
+        per_entity: dict[int, list[ObservationMatch]] = {r.id: [] for r in rows}
+        for obs_id, entity_id, content in facts:
+            lexical = 0.0
+            if words:
+                lexical = _matched(words, content) / len(words)
+            cosine = cosines.get(obs_id, 0.0)
+            score = max(lexical, cosine if cosine >= FLOOR else 0.0)
+            if score > 0:
+                per_entity[entity_id].append(ObservationMatch(content=content, score=round(score, 4)))
+        matches: list[EntityMatch] = []
+        for row in rows:
+            found = sorted(per_entity[row.id], key=lambda m: -m.score)
+            top = found[0].score if found else 0.0
+            shown = [m for m in found if m.score >= 0.5 * top][:MATCHES_SHOWN]
+            matches.append(EntityMatch(name=row.name, score=scores.get(row.id, 0.0), observations=shown))
+        return matches
+
+    async def _collect(
+        self,
+        conn: Connection,
+        table: str,
+        match: str,
+        want: int,
+        found: dict[int, int],
+        tier: int,
+        ranked: bool = True,
+    ) -> None:
+        """Add up to ``want`` entities matching ``match`` to ``found`` (with their ``tier``), best first.
+
+        BM25 costs about a microsecond per match, so a query matching most of a large graph
+        ("person") is ranked only where it counts: name matches are ranked first, the remainder
+        follows newest first. Queries with up to ``RANK_CAP`` matches are ranked in full.
+        """
+        if not ranked:
+            await self._take(conn, table, match, want, found, tier, order="rowid DESC")
+            return
+        if await self._count(conn, table, match) <= RANK_CAP:
+            await self._take(conn, table, match, want, found, tier, order="rank")
+            return
+        in_names = f"{{name}} : ({match})"
+        ranked_names = await self._count(conn, table, in_names) <= RANK_CAP
+        await self._take(conn, table, in_names, want, found, tier, order="rank" if ranked_names else "rowid DESC")
+        if len(found) < want:
+            await self._take(conn, table, match, want, found, tier, order="rowid DESC")
+
+    async def _count(self, conn: Connection, table: str, match: str) -> int:
+        # Across namespaces: only an estimate of the ranking work, which is what matters here.
+        return await scalar(conn, f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,), int)
+
+    async def _take(
+        self, conn: Connection, table: str, match: str, want: int, found: dict[int, int], tier: int, order: str
+    ) -> None:
+        async with conn.execute(
+            f"SELECT e.id FROM {table} JOIN entities e ON e.id = {table}.rowid "
+            f"WHERE {table} MATCH ? AND e.namespace = ? ORDER BY {table}.{order} LIMIT ?",
+            (match, self.namespace, want + len(found)),
+        ) as cur:
+            async for (entity_id,) in cur:
+                found.setdefault(entity_id, tier)
+                if len(found) >= want:
+                    break
+
+    async def _collect_short(self, conn: Connection, query: str, want: int, found: dict[int, int]) -> None:
+        # Too short for the trigram index: scan, as the reference does for every query.
+        needle = query.lower()
+        async with conn.execute(
+            # `+e.namespace`: walking entities in id order lets LIMIT stop the scan early; the planner
+            # would otherwise pick a namespace index and sort every row of the namespace first.
+            "SELECT e.id FROM entities e WHERE +e.namespace = ? AND (instr(lower(e.name), ?) OR "
+            "instr(lower(e.entity_type), ?) OR EXISTS (SELECT 1 FROM observations o "
+            "WHERE o.entity_id = e.id AND o.valid_to IS NULL AND instr(lower(o.content), ?))) ORDER BY e.id LIMIT ?",
+            (self.namespace, needle, needle, needle, want + len(found)),
+        ) as cur:
+            async for (entity_id,) in cur:
+                found.setdefault(entity_id, 1)
+                if len(found) >= want:
+                    break
+
+
+def _matched(words: Sequence[str], text: str) -> int:
+    """How many of the (casefolded) query ``words`` occur in ``text`` as a word or a word prefix."""
+    tokens = {t.casefold() for t in search.words(text)}
+    return sum(1 for w in words if w in tokens or any(t.startswith(w) for t in tokens))
+
+
+def _all_in(words: Sequence[str], text: str) -> bool:
+    return bool(words) and _matched(words, text) == len(words)
