@@ -162,7 +162,6 @@ def _env_path(name: str) -> Path | None:
 
 
 def _read_yaml(path: Path, section: str) -> dict[str, Any]:
-    from mcp_suite.shared.cli import SERVERS
     from mcp_suite.shared.messages import did_you_mean
     from mcp_suite.shared.yaml_safe import UnsafeYamlError, safe_load
 
@@ -179,12 +178,14 @@ def _read_yaml(path: Path, section: str) -> dict[str, Any]:
         raise InvalidInputError(f"config file {path} {verdict}{where}: {problem}") from exc
     if not isinstance(data, dict):
         raise InvalidInputError(f"config file {path} must hold a mapping of settings")
-    # A misspelt top-level key would otherwise be ignored without a word.
-    known = [*ServerSettings.model_fields, *SERVERS]
-    for key in data:
-        if str(key).replace("-", "_") not in known:
-            hint = did_you_mean(str(key).replace("-", "_"), known)
-            raise InvalidInputError(f"config file {path}: unknown setting '{key}'{hint}")
+    # A misspelt top-level key would otherwise be ignored without a word. A mapping is another server's
+    # section (this module does not know the servers), unless its name is a near miss of this one's.
+    known = [*ServerSettings.model_fields, section]
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name in known or (isinstance(value, dict) and not did_you_mean(name, [section])):
+            continue
+        raise InvalidInputError(f"config file {path}: unknown setting '{key}'{did_you_mean(name, known)}")
     common = {k.replace("-", "_"): v for k, v in data.items() if k.replace("-", "_") in ServerSettings.model_fields}
     own = data.get(section) or {}
     if not isinstance(own, dict):
