@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,15 @@ class ServerSpec:
     console: Callable[[Any], Any] | None = None
     """Builds the server's pages of the web console from its settings (a ``shared.console.web.Section``)."""
     commands: dict[str, Command] = field(default_factory=dict)
+    # Domain messages name MCP tools ("list_sources shows …"); on the command line they name the command instead.
+    cli_names: dict[str, str] = field(default_factory=dict)
+
+
+def for_cli(message: str, spec: ServerSpec) -> str:
+    """``message`` with the MCP tool names it mentions replaced by the CLI commands that do the same."""
+    for tool, command in spec.cli_names.items():
+        message = re.sub(rf"(?<![\w`]){re.escape(tool)}(?![\w`])", f"`{command}`", message)
+    return message
 
 
 def load_spec(name: str) -> ServerSpec:
@@ -104,20 +114,35 @@ def build_parser(spec: ServerSpec, prog: str) -> argparse.ArgumentParser:
 
 
 def run(spec: ServerSpec, argv: Sequence[str], prog: str) -> int:
-    """Parse ``argv`` for ``spec`` and serve or run the chosen command."""
+    """Parse ``argv`` for ``spec`` and serve or run the chosen command.
+
+    Exit codes: 0 done, 1 the command failed, 2 bad usage, settings or data folder (one line on stderr; in
+    stdio serve mode the host's first request is also answered with that line, so it can show it).
+    """
     args = build_parser(spec, prog).parse_args(list(argv))
     known = set(spec.settings.model_fields)
     flags = {k: v for k, v in vars(args).items() if k in known}
+    command = getattr(args, "command", None)
+    loaded: ServerSettings | None = None
     try:
-        settings = spec.settings.load(flags, getattr(args, "config", None))
+        loaded = spec.settings.load(flags, getattr(args, "config", None))
+        if not command:  # a server needs its data folder from the first request; a command opens it itself
+            from mcp_suite.shared.db import check_data_dir
+
+            check_data_dir(loaded.data_dir)
     except SuiteError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
+        message = f"{prog}: {exc}"
+        print(message, file=sys.stderr)
+        if not command and _serves_stdio(loaded, flags):
+            from mcp_suite.shared.transports import answer_startup_error
+
+            answer_startup_error(message)
         return 2
+    settings = loaded
 
     from mcp_suite.shared.logs import configure_logging
 
     configure_logging(settings.log_level)
-    command = getattr(args, "command", None)
     try:
         if command:
             return spec.commands[command].run(settings, args)
@@ -125,11 +150,34 @@ def run(spec: ServerSpec, argv: Sequence[str], prog: str) -> int:
 
         serve(spec.build(settings), settings)
     except SuiteError as exc:
-        print(f"{prog}: {exc}", file=sys.stderr)
+        print(f"{prog}: {for_cli(str(exc), spec) if command else exc}", file=sys.stderr)
+        return 1
+    except BaseExceptionGroup as group:
+        # anyio wraps what a lifespan or task raised; a domain error inside still deserves its one line.
+        found = _first_suite_error(group)
+        if found is None:
+            raise
+        print(f"{prog}: {for_cli(str(found), spec) if command else found}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def _serves_stdio(settings: ServerSettings | None, flags: dict[str, Any]) -> bool:
+    transport = settings.transport if settings is not None else flags.get("transport") or "stdio"
+    return transport == "stdio"
+
+
+def _first_suite_error(group: BaseExceptionGroup[Any]) -> SuiteError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, SuiteError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_suite_error(exc)
+            if found is not None:
+                return found
+    return None
 
 
 def server_main(name: str) -> Callable[[], None]:
@@ -141,6 +189,13 @@ def server_main(name: str) -> Callable[[], None]:
     return main
 
 
+USAGE = f"""usage: mcp-suite SERVER [options] [COMMAND ...]
+
+servers: {", ".join(SERVERS)}
+
+Run 'mcp-suite SERVER --help' for a server's options and commands."""
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """``mcp-suite <server> …``"""
     if (sys.argv[1:2] if argv is None else list(argv)[:1]) in (["serve"], ["console"]):  # see shared/gateway.py
@@ -149,12 +204,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         words = list(sys.argv[1:] if argv is None else argv)
         sys.exit(gateway_main(words[0], words[1:]))
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in SERVERS:
-        if argv and argv[0] in ("--version", "-V"):
-            print(f"mcp-suite {__version__}")
-            sys.exit(0)
-        names = ", ".join(SERVERS)
-        print(f"usage: mcp-suite SERVER [options] [COMMAND ...]\n\nservers: {names}\n", file=sys.stderr)
-        print("Run 'mcp-suite SERVER --help' for a server's options and commands.", file=sys.stderr)
-        sys.exit(0 if argv and argv[0] in ("-h", "--help") else 2)
+    if argv and argv[0] in ("--version", "-V"):
+        print(f"mcp-suite {__version__}")
+        sys.exit(0)
+    if argv and argv[0] in ("-h", "--help"):
+        print(USAGE)  # asked for: stdout, success
+        sys.exit(0)
+    if not argv:
+        print(USAGE, file=sys.stderr)
+        sys.exit(2)
+    if argv[0] not in SERVERS:
+        from mcp_suite.shared.messages import did_you_mean
+
+        hint = did_you_mean(argv[0], SERVERS)
+        print(f"mcp-suite: unknown server {argv[0]!r}{hint}; the servers are: {', '.join(SERVERS)}", file=sys.stderr)
+        print("Run 'mcp-suite --help' for usage.", file=sys.stderr)
+        sys.exit(2)
     sys.exit(run(load_spec(argv[0]), argv[1:], f"mcp-suite {argv[0]}"))

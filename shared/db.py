@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiosqlite
+import anyio
+
+from mcp_suite.shared.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +68,78 @@ async def _enable_wal(conn: Connection) -> None:
             await asyncio.sleep(0.02)
 
 
+# Primary SQLite result codes (the low byte of an extended code) that describe the file or the disk,
+# not the query: they become a StorageError whose message says what the user can do about it.
+_SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
+_SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
+
+
+def storage_error(exc: BaseException, path: Path | str | None = None) -> StorageError | None:
+    """The :class:`StorageError` a user should see for a SQLite failure about the file or disk, else None."""
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    database = f"the database {path}" if path else "the database"
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc)
+    if primary == _SQLITE_FULL or "disk is full" in text:
+        message = f"the disk holding {database} is full; free some space and retry (nothing was saved)"
+    elif primary == _SQLITE_READONLY or "readonly database" in text:
+        message = (
+            f"{database} is read-only; make the file and its folder writable, "
+            "or point --data-dir at a writable folder (nothing was saved)"
+        )
+    elif primary in (_SQLITE_BUSY, _SQLITE_LOCKED) or "database is locked" in text:
+        message = (
+            f"{database} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000} s; retry when it has finished"
+        )
+    elif primary in (_SQLITE_CANTOPEN, _SQLITE_PERM) or "unable to open database" in text:
+        message = f"cannot open {database}: check that its folder exists and is writable (--data-dir)"
+    elif primary in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        name = path or "the database file"
+        message = f"{name} is damaged or is not an mcp-suite database ({text}); restore it from a backup or move it"
+    elif primary == _SQLITE_IOERR:
+        message = f"the disk holding {database} reported an I/O error ({text}); check the disk and retry"
+    else:
+        return None
+    return StorageError(message)
+
+
+def _raise_translated(exc: BaseException, path: Path | str) -> None:
+    translated = storage_error(exc, path)
+    if translated is not None:
+        raise translated from exc
+
+
+def check_data_dir(folder: Path) -> None:
+    """Make sure ``folder`` can hold the databases (creating it); raise :class:`StorageError` saying why not.
+
+    Checked before a server starts, so a wrong ``--data-dir`` is one clear line instead of a failure deep in
+    the first request. A probe file is written and removed: permissions alone miss read-only file systems.
+    """
+    _prepare_folder(folder)
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".mcp-suite-probe-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise StorageError(f"cannot write to the data folder {folder}: {reason}; point --data-dir elsewhere") from exc
+
+
+def _prepare_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise StorageError(f"the data folder {folder} is a file, not a folder; point --data-dir at a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise StorageError(f"cannot create the data folder {folder}: {reason}; point --data-dir elsewhere") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StorageError(
+            f"the data folder {folder} is not writable; fix its permissions or point --data-dir elsewhere"
+        )
+
+
 class Database:
     """A process's handle on one SQLite file."""
 
@@ -70,14 +147,25 @@ class Database:
         self.conn = conn
         self.path = path
         self._lock = asyncio.Lock()
+        self._closed = False
 
     @classmethod
     async def open(cls, path: Path | str, migrations: Sequence[Migration] = ()) -> Database:
-        """Open (creating folders as needed), set the pragmas, and bring the schema up to date."""
+        """Open (creating folders as needed), set the pragmas, and bring the schema up to date.
+
+        A path that cannot hold a database (the folder is a file, not writable, the file is not SQLite …)
+        raises :class:`StorageError` naming the path and what to change.
+        """
         path = Path(path)
         if str(path) != ":memory:":
-            path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
+            _prepare_folder(path.parent)
+            if path.is_dir():
+                raise StorageError(f"the database path {path} is a folder; move it away or point --data-dir elsewhere")
+        try:
+            conn = await aiosqlite.connect(str(path), isolation_level=None)
+        except sqlite3.Error as exc:
+            _raise_translated(exc, path)
+            raise
         conn.row_factory = aiosqlite.Row
         try:
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
@@ -86,40 +174,115 @@ class Database:
             await conn.execute("PRAGMA foreign_keys = ON")
             db = cls(conn, path)
             await db.migrate(migrations)
-        except BaseException:
-            await conn.close()
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await conn.close()
+            _raise_translated(exc, path)
             raise
         return db
 
     async def close(self) -> None:
-        await self.conn.close()
+        """Close the connection; an open transaction (there should be none) is rolled back first.
+
+        Safe to call twice and from a cancelled task: shutdown always releases the file.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            await self._end("ROLLBACK")
+            await self.conn.close()
 
     async def pragma(self, name: str) -> object:
         async with self.conn.execute(f"PRAGMA {name}") as cursor:
             row = await cursor.fetchone()
         return row[0] if row else None
 
+    async def _to_completion(self, sql: str) -> None:
+        """Run a transaction-control statement to its end even if the caller is cancelled meanwhile.
+
+        aiosqlite runs each statement in its worker thread, which finishes it whether or not the awaiting
+        task is still there; awaiting it to the end is the only way to know the transaction's state. The
+        cancellation (an anyio scope or a plain ``Task.cancel()``) is re-raised afterwards.
+        """
+        task = asyncio.ensure_future(self.conn.execute(sql))
+        interrupted: BaseException | None = None
+        with anyio.CancelScope(shield=True):
+            while True:
+                try:
+                    cursor = await asyncio.shield(task)
+                    break
+                except asyncio.CancelledError as exc:
+                    if task.cancelled():
+                        raise
+                    interrupted = exc
+        await cursor.close()
+        if interrupted is not None:
+            raise interrupted
+
+    async def _end(self, sql: str) -> None:
+        """ROLLBACK (or COMMIT) if a transaction is open; never raises for "no transaction is active"."""
+        try:
+            await self._to_completion(sql)
+        except sqlite3.OperationalError as exc:
+            if "no transaction is active" not in str(exc):
+                log.warning("%s on %s failed: %s", sql, self.path, exc)
+
+    async def _begin(self, sql: str) -> None:
+        try:
+            await self._to_completion(sql)
+        except BaseException as exc:
+            # Cancelled while BEGIN ran in the worker thread: it did run, so the transaction is open; end it.
+            with anyio.CancelScope(shield=True):
+                await self._end("ROLLBACK")
+            _raise_translated(exc, self.path)
+            raise
+
+    async def _finish(self, body_error: BaseException | None) -> None:
+        """End the open transaction: COMMIT after a clean body, ROLLBACK after an error or a cancellation."""
+        if body_error is not None:
+            with anyio.CancelScope(shield=True):
+                await self._end("ROLLBACK")
+            return
+        try:
+            await self._to_completion("COMMIT")
+        except BaseException as exc:
+            # A COMMIT that failed (disk full, I/O error) or was cancelled mid-way may leave the transaction
+            # open; SQLite's advice is an explicit ROLLBACK, which is a no-op if the COMMIT went through.
+            with anyio.CancelScope(shield=True):
+                await self._end("ROLLBACK")
+            _raise_translated(exc, self.path)
+            raise
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
-        """One logical change: all of it commits, or none of it (any exception rolls back)."""
+        """One logical change: all of it commits, or none of it (any exception or cancellation rolls back).
+
+        The transaction ends wherever a cancellation lands (while ``BEGIN`` is awaited, in the body or during
+        ``COMMIT``), so a cancelled call can never leave the shared connection inside a transaction.
+        """
         async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+            await self._begin("BEGIN IMMEDIATE")
             try:
                 yield self.conn
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
+            except BaseException as exc:
+                await self._finish(exc)
+                _raise_translated(exc, self.path)
                 raise
-            await self.conn.execute("COMMIT")
+            await self._finish(None)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Connection]:
-        """A consistent read: several queries see the same committed state."""
+        """A consistent read: several queries see the same committed state (ended however the body exits)."""
         async with self._lock:
-            await self.conn.execute("BEGIN")
+            await self._begin("BEGIN")
             try:
                 yield self.conn
-            finally:
-                await self.conn.execute("COMMIT")
+            except BaseException as exc:
+                await self._finish(exc)
+                _raise_translated(exc, self.path)
+                raise
+            await self._finish(None)
 
     async def migrate(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply the migrations not yet recorded, each with its record in one transaction."""

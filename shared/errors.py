@@ -28,3 +28,7 @@ class DatabaseConfigError(SuiteError):
 
 class AccessDeniedError(SuiteError, PermissionError):
     """A path or URL lies outside what this server is allowed to touch."""
+
+
+class StorageError(SuiteError):
+    """The database file or its disk failed (full, read-only, locked, damaged); the message says what to fix."""

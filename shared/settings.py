@@ -119,7 +119,30 @@ class ServerSettings(BaseModel):
         try:
             return cls(**values)
         except ValidationError as exc:
-            raise InvalidInputError(f"invalid settings: {exc}") from exc
+            lines = [cls._describe(err) for err in exc.errors()]
+            text = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
+            raise InvalidInputError(
+                f"invalid settings: {text}" if len(lines) == 1 else f"invalid settings:\n{text}"
+            ) from exc
+
+    @classmethod
+    def flag_name(cls, field: str) -> str:
+        """The command-line flag of ``field`` (``--data-dir``; some fields name their own, e.g. ``--root``)."""
+        info = cls.model_fields.get(field)
+        extra = info.json_schema_extra if info is not None and isinstance(info.json_schema_extra, dict) else {}
+        return str(extra.get("flag") or "--" + field.replace("_", "-"))
+
+    @classmethod
+    def _describe(cls, err: Any) -> str:
+        """One settings problem, naming the setting as flag, variable and YAML key alike."""
+        from mcp_suite.shared.messages import describe_error, did_you_mean
+
+        loc = tuple(err.get("loc", ()))
+        field = str(loc[0]) if loc else ""
+        if err.get("type") == "extra_forbidden":
+            return f"unknown setting '{field}'{did_you_mean(field, cls.model_fields)}"
+        named = f"{field} ({cls.flag_name(field)} / {cls.env_name(field)})" if field in cls.model_fields else field
+        return describe_error({**err, "loc": (named, *loc[1:])})
 
     @classmethod
     def _from_env(cls) -> dict[str, Any]:
@@ -139,16 +162,30 @@ def _env_path(name: str) -> Path | None:
 
 
 def _read_yaml(path: Path, section: str) -> dict[str, Any]:
-    import yaml  # imported lazily: most runs have no config file and start faster without it
+    from mcp_suite.shared.messages import did_you_mean
+    from mcp_suite.shared.yaml_safe import UnsafeYamlError, safe_load
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = safe_load(path.read_text(encoding="utf-8"), source=str(path)) or {}
     except OSError as exc:
         raise InvalidInputError(f"cannot read config file {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise InvalidInputError(f"config file {path} is not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(f"config file {path} is not UTF-8 text") from exc
+    except UnsafeYamlError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        problem = exc.problem.removeprefix("invalid YAML: ")
+        verdict = "is not valid YAML" if exc.syntax else "is refused"
+        raise InvalidInputError(f"config file {path} {verdict}{where}: {problem}") from exc
     if not isinstance(data, dict):
         raise InvalidInputError(f"config file {path} must hold a mapping of settings")
+    # A misspelt top-level key would otherwise be ignored without a word. A mapping is another server's
+    # section (this module does not know the servers), unless its name is a near miss of this one's.
+    known = [*ServerSettings.model_fields, section]
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name in known or (isinstance(value, dict) and not did_you_mean(name, [section])):
+            continue
+        raise InvalidInputError(f"config file {path}: unknown setting '{key}'{did_you_mean(name, known)}")
     common = {k.replace("-", "_"): v for k, v in data.items() if k.replace("-", "_") in ServerSettings.model_fields}
     own = data.get(section) or {}
     if not isinstance(own, dict):

@@ -9,6 +9,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+INTERNAL_ERROR = -32603
 
 
 class BearerTokenMiddleware:
@@ -54,6 +57,55 @@ class BearerTokenMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+def _accepts(headers: dict[bytes, bytes], wanted: tuple[str, ...]) -> bool:
+    """Whether the Accept header covers every media type in ``wanted`` (wildcards included, RFC 9110)."""
+    raw = headers.get(b"accept", b"").decode("latin-1")
+    offered = {part.split(";", 1)[0].strip().lower() for part in raw.split(",") if part.strip()}
+    if "*/*" in offered:
+        return True
+    return all(kind in offered or f"{kind.split('/', 1)[0]}/*" in offered for kind in wanted)
+
+
+class AcceptMiddleware:
+    """406 for a request whose ``Accept`` header does not cover what the transport answers with.
+
+    Streamable HTTP asks a POST to accept ``application/json`` and ``text/event-stream`` and a GET to accept
+    ``text/event-stream``; the SSE transport's stream is ``text/event-stream``. (The SDK checks Streamable
+    HTTP itself as of mcp 2.3; this keeps the rule for both transports whatever the SDK version does.)
+    """
+
+    def __init__(self, app: ASGIApp, transport: str) -> None:
+        self.app = app
+        self.transport = transport
+
+    def _required(self, method: str, path: str) -> tuple[str, ...]:
+        if self.transport == "sse":
+            return ("text/event-stream",) if method == "GET" and path.rstrip("/").endswith("/sse") else ()
+        if method == "POST":
+            return ("application/json", "text/event-stream")
+        return ("text/event-stream",) if method == "GET" else ()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        wanted = self._required(scope.get("method", ""), scope.get("path", ""))
+        headers = dict(scope.get("headers") or [])
+        if not wanted or _accepts(headers, wanted):
+            await self.app(scope, receive, send)
+            return
+        message = f"Not Acceptable: the Accept header must include {' and '.join(wanted)}"
+        body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 406,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 def transport_security(settings: ServerSettings) -> Any:
     """Host/Origin checks: on for loopback binds (as the SDK does), extended by ``--allowed-host``."""
     from mcp.server.transport_security import TransportSecuritySettings
@@ -78,11 +130,53 @@ def http_app(server: MCPServer[Any], settings: ServerSettings) -> ASGIApp:
         app = server.sse_app(transport_security=security, host=settings.host)
     else:
         app = server.streamable_http_app(transport_security=security, host=settings.host)
+    app = AcceptMiddleware(app, settings.transport)
     if settings.auth_token is not None:
         app = BearerTokenMiddleware(app, settings.auth_token.get_secret_value())
     elif settings.host not in _LOOPBACK:
         log.warning("serving on %s without --auth-token: anyone who can reach it can use it", settings.host)
     return app
+
+
+STARTUP_ERROR_WAIT = 10.0
+
+
+def answer_startup_error(message: str, *, wait: float = STARTUP_ERROR_WAIT) -> bool:
+    """In stdio mode a server that cannot start still answers the host's first request with ``message``.
+
+    Without this a host only sees the process exit and reports "server disconnected"; a JSON-RPC error on
+    ``initialize`` (or ``server/discover``) is shown to the user. Waits at most ``wait`` seconds for a request;
+    returns True if one was answered. No-op when stdin is a terminal or closed.
+    """
+    import select
+
+    stdin = sys.stdin
+    if stdin is None or stdin.closed or stdin.isatty():
+        return False
+    deadline = time.monotonic() + wait
+    try:
+        fd = stdin.fileno()
+        while (remaining := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                return False
+            line = stdin.buffer.readline()
+            if not line:
+                return False  # the host hung up
+            try:
+                request = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(request, dict) or "id" not in request or "method" not in request:
+                continue  # a notification needs no answer
+            error = {"code": INTERNAL_ERROR, "message": message}
+            reply = {"jsonrpc": "2.0", "id": request["id"], "error": error}
+            sys.stdout.write(json.dumps(reply) + "\n")
+            sys.stdout.flush()
+            return True
+    except (OSError, ValueError):  # no selectable stdin (Windows pipes, a closed stream): exit quietly
+        return False
+    return False
 
 
 def serve(server: MCPServer[Any], settings: ServerSettings) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 
 import anyio
 
-from mcp_suite.servers.memory.settings import MemorySettings
+from mcp_suite.servers.memory.settings import DEFAULT_NAMESPACE, MemorySettings
 from mcp_suite.shared.cli import Command, ServerSpec, server_main
-from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError, NotFoundError
 
 
 def _build(settings: MemorySettings) -> Any:
@@ -88,7 +88,15 @@ def _run_export(settings: MemorySettings, args: argparse.Namespace) -> int:
     async def run() -> Any:
         db = await Database.open(settings.database_path, MIGRATIONS)
         try:
-            return await GraphStore(db, settings.namespace).export()
+            store = GraphStore(db, settings.namespace)
+            graph = await store.export()
+            if not graph.entities and settings.namespace != DEFAULT_NAMESPACE:
+                known = ", ".join(await store.namespaces()) or "none yet"
+                raise NotFoundError(
+                    f"namespace '{settings.namespace}' of {settings.database_path} holds nothing; "
+                    f"the namespaces with entities are: {known}"
+                )
+            return graph
         finally:
             await db.close()
 

@@ -19,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import quote
 
 import anyio
 from mcp.server.mcpserver import Context
@@ -87,6 +88,37 @@ async def import_reference_file(graph: GraphStore, variable: str = REFERENCE_FIL
         )
 
 
+WRITE_TOOLS = (
+    "create_entities",
+    "create_relations",
+    "add_observations",
+    "delete_entities",
+    "delete_observations",
+    "delete_relations",
+    "supersede_observations",
+    "end_relations",
+    "merge_entities",
+)
+
+
+def _changed_resources(arguments: dict[str, Any]) -> list[str]:
+    """The resources a successful write changed: the graph views, and every entity the call names."""
+    if arguments.get("dry_run"):
+        return []
+    names: list[str] = []
+    for item in [*arguments.get("entities", []), *arguments.get("observations", [])]:
+        names.append(str(item.get("name") or item.get("entityName") or ""))
+    for item in [*arguments.get("relations", []), *arguments.get("deletions", []), *arguments.get("supersessions", [])]:
+        names += [str(item.get("from", "")), str(item.get("to", "")), str(item.get("entityName", ""))]
+    names += [str(name) for name in [*arguments.get("entityNames", []), *arguments.get("names", [])]]
+    names.append(str(arguments.get("into") or ""))
+    unique = [name for name in dict.fromkeys(names) if name]
+    entities = [f"memory://entities/{quote(name, safe='')}" for name in unique]
+    # An entity's URI may also be subscribed to unescaped ("memory://entities/Ada Lovelace").
+    entities += [f"memory://entities/{name}" for name in unique if quote(name, safe="") != name]
+    return ["memory://graph", "memory://knowledge-graph", *entities]
+
+
 def build_server(settings: MemorySettings) -> SuiteServer:
     # Semantic search is one matrix-vector product per query: bandwidth-bound, so BLAS threads only
     # contend (measured 6x slower with them on a busy 2-core machine). Read when numpy is first
@@ -124,7 +156,9 @@ def build_server(settings: MemorySettings) -> SuiteServer:
         instructions=SERVER_INSTRUCTIONS,
         version=__version__,
         lifespan=lifespan,
+        resource_updates=True,
     )
+    server.updates_resources(WRITE_TOOLS, _changed_resources)
 
     def graph_of(ctx: Context) -> GraphStore:
         return cast(MemoryState, ctx.request_context.lifespan_context).graph

@@ -6,12 +6,14 @@ from pydantic import Field, SecretStr
 
 from mcp_suite.shared.settings import ServerSettings
 
+DEFAULT_NAMESPACE = "default"
+
 
 class MemorySettings(ServerSettings):
     server_name: ClassVar[str] = "memory"
 
     namespace: str = Field(
-        "default",
+        DEFAULT_NAMESPACE,
         min_length=1,
         max_length=64,
         pattern=r"^[A-Za-z0-9_.-]+$",

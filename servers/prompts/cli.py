@@ -124,6 +124,11 @@ SPEC = ServerSpec(
     build=_build,
     console=_console,
     commands=_commands(),
+    cli_names={
+        "set_label": "mcp-suite prompts label",
+        "tool publish": "mcp-suite prompts publish",
+        "check_library": "mcp-suite prompts check",
+    },
 )
 
 main = server_main("prompts")

@@ -237,7 +237,7 @@ class _Prompts:
         rendered, problem = None, None
         if "go" in params:
             try:
-                rendered = service.render(name, values, version=version)
+                rendered = await service.render_async(name, values, version=version)
             except SuiteError as exc:
                 problem = str(exc)
         return render(

@@ -20,7 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mcp_suite.servers.prompts.spec import FileIssue, LoadedPrompt, PromptFileError, load_prompt_file
+from mcp_suite.servers.prompts.spec import (
+    FileIssue,
+    LoadedPrompt,
+    PromptFileError,
+    load_prompt_file,
+    outside_library,
+)
 from mcp_suite.servers.prompts.versioning import version_key
 
 SUFFIXES = (".yaml", ".yml")
@@ -75,23 +81,31 @@ def list_files(folder: Path) -> dict[str, Stamp]:
     Keys are plain strings: building 3,000 ``Path`` objects per poll would cost more than the stats.
     """
     found: dict[str, Stamp] = {}
-    root = str(folder)
-    stack = [root]
+    top = str(folder)
+    root = os.path.realpath(folder)
+    seen: set[tuple[int, int]] = set()  # folders by (device, inode): a symlink loop is entered once
+    stack = [top]
     while stack:
         current = stack.pop()
         try:
+            st = os.stat(current)
             entries = list(os.scandir(current))
         except OSError:
             continue
+        if (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             try:
                 if entry.is_dir(follow_symlinks=True):
-                    stack.append(entry.path)
+                    real = os.path.realpath(entry.path)
+                    if real == root or real.startswith(root + os.sep):  # folders linked from outside: not ours
+                        stack.append(entry.path)
                 elif (
                     entry.name.endswith(SUFFIXES)
-                    and not (entry.name == PRICE_FILE and current == root)
+                    and not (entry.name == PRICE_FILE and current == top)
                     and entry.is_file(follow_symlinks=True)
                 ):
                     st = entry.stat(follow_symlinks=True)
@@ -147,6 +161,9 @@ class Library:
             state.stamp = stamp
             state.pending = None
             try:
+                refused = outside_library(self.folder, path)
+                if refused is not None:
+                    raise refused
                 state.pending = load_prompt_file(path)
             except PromptFileError as exc:
                 state.error = exc

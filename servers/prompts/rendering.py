@@ -26,12 +26,18 @@ empty string when they have none, so ``{% if var %}`` works in templates.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
+import sys
+import threading
+import time
 import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from mcp_suite.servers.prompts.spec import PromptMessage, PromptSpec
 from mcp_suite.shared.errors import InvalidInputError
@@ -42,8 +48,16 @@ if TYPE_CHECKING:
 
 MAX_VARIABLE_CHARS = 20_000
 MAX_OUTPUT_CHARS = 200_000
-# The largest string/list a template may build with `*` — far above any sane prompt, far below OOM.
+# The largest string/list a template may build (with `*`, `+`, `~`, filters) — far above any sane prompt,
+# far below memory trouble.
 MAX_REPEAT_ITEMS = 1_000_000
+# Integers a template may compute: 4,096 bits (~1,200 digits); repeated squaring would otherwise grow
+# numbers until one multiplication takes minutes.
+MAX_INT_BITS = 4_096
+# Loop iterations a render may spend on `range` in total (Jinja2 caps one range at 100,000 items).
+MAX_RANGE_ITEMS = 1_000_000
+# Wall-clock budget of one render, checked while the template runs.
+RENDER_SECONDS = 2.0
 FENCE_TAG = "untrusted-input"
 
 
@@ -77,18 +91,47 @@ def environment() -> ImmutableSandboxedEnvironment:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     class _Environment(ImmutableSandboxedEnvironment):
-        intercepted_binops = frozenset({"*", "**"})
+        """Every operation that can grow a value or loop is checked against the render's budget."""
+
+        intercepted_binops = frozenset({"*", "**", "+"})
 
         def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            check_deadline()
             # `{{ "x" * 10**10 }}` would exhaust memory before any output limit could apply.
             if operator == "**" and isinstance(right, int) and abs(right) > 64:
                 raise SecurityError("exponent too large in template")
+            if operator == "**" and _is_int(left) and _is_int(right) and abs(left).bit_length() * right > MAX_INT_BITS:
+                raise SecurityError(f"number too large in template (more than {MAX_INT_BITS} bits)")
             if operator == "*":
+                if _is_int(left) and _is_int(right) and abs(left).bit_length() + abs(right).bit_length() > MAX_INT_BITS:
+                    raise SecurityError(f"number too large in template (more than {MAX_INT_BITS} bits)")
                 for seq, count in ((left, right), (right, left)):
-                    sized = isinstance(seq, str | list | tuple) and isinstance(count, int)
+                    sized = isinstance(seq, str | list | tuple) and _is_int(count)
                     if sized and len(seq) * count > MAX_REPEAT_ITEMS:
                         raise SecurityError("repetition too large in template")
+            sequences = isinstance(left, str | list | tuple) and isinstance(right, str | list | tuple)
+            if operator == "+" and sequences and len(left) + len(right) > MAX_REPEAT_ITEMS:
+                raise SecurityError(f"value too large in template (more than {MAX_REPEAT_ITEMS:,} items)")
             return super().call_binop(context, operator, left, right)
+
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            # `{% set ns.s = ns.s ~ ns.s %}` in a loop doubles a string with `~`, which has no hook of its
+            # own: the next read of ns.s is where its size is checked.
+            check_deadline()
+            return check_size(super().getattr(obj, attribute))
+
+        def getitem(self, obj: Any, argument: Any) -> Any:
+            check_deadline()
+            return check_size(super().getitem(obj, argument))
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            check_deadline()
+            if getattr(__obj, "__self__", None) is not None and isinstance(__obj.__self__, str | list | tuple):
+                # "x".ljust(10**9), "x".center(…): a width is a size
+                for value in (*args, *kwargs.values()):
+                    if _is_int(value) and value > MAX_REPEAT_ITEMS:
+                        raise SecurityError(f"value too large in template (more than {MAX_REPEAT_ITEMS:,} items)")
+            return check_size(super().call(__context, __obj, *args, **kwargs))
 
     env = _Environment(
         undefined=StrictUndefined,
@@ -98,9 +141,136 @@ def environment() -> ImmutableSandboxedEnvironment:
         keep_trailing_newline=False,
         auto_reload=False,
     )
+    for filter_name, function in list(env.filters.items()):
+        env.filters[filter_name] = _budgeted_filter(function)
     env.filters["fence"] = fence
     env.globals["fence"] = fence
+    env.globals["range"] = budgeted_range
     return env
+
+
+# ── the render budget ─────────────────────────────────────────────────────────────────────────
+
+
+class RenderBudget:
+    """Time and loop budget of the render running in this thread (see :func:`render_prompt`)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+        self.range_items = MAX_RANGE_ITEMS
+        self.ticks = 0
+
+
+_current = threading.local()
+
+
+def _budget() -> RenderBudget | None:
+    return getattr(_current, "budget", None)
+
+
+def check_deadline() -> None:
+    """Stop the render running in this thread once it has used its time."""
+    from jinja2.exceptions import SecurityError
+
+    budget = _budget()
+    if budget is not None and time.monotonic() > budget.deadline:
+        raise SecurityError(f"rendering took longer than {budget.seconds:g} s; simplify the template's loops")
+
+
+def check_size(value: Any) -> Any:
+    from jinja2.exceptions import SecurityError
+
+    if isinstance(value, str | list | tuple | dict) and len(value) > MAX_REPEAT_ITEMS:
+        raise SecurityError(f"value too large in template (more than {MAX_REPEAT_ITEMS:,} items)")
+    if _is_int(value) and value.bit_length() > MAX_INT_BITS:
+        raise SecurityError(f"number too large in template (more than {MAX_INT_BITS} bits)")
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class _BudgetedRange(Sequence[int]):
+    """``range`` whose iteration draws from the render's loop budget and checks its deadline."""
+
+    def __init__(self, inner: range) -> None:
+        self._inner = inner
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._inner[index]
+
+    def __iter__(self) -> Iterator[int]:
+        from jinja2.exceptions import SecurityError
+
+        budget = _budget()
+        for count, value in enumerate(self._inner):
+            if budget is not None:
+                budget.range_items -= 1
+                if budget.range_items < 0:
+                    raise SecurityError(f"loops run more than {MAX_RANGE_ITEMS:,} range steps; simplify the template")
+                if count % 1024 == 0:
+                    check_deadline()
+            yield value
+
+
+def budgeted_range(*args: Any) -> _BudgetedRange:
+    from jinja2.sandbox import safe_range
+
+    return _BudgetedRange(safe_range(*args))
+
+
+def _budgeted_filter(function: Any) -> Any:
+    """A built-in filter whose size arguments (``center(10**9)``, ``indent(…)``) and result are checked."""
+
+    @functools.wraps(function)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        from jinja2.exceptions import SecurityError
+
+        check_deadline()
+        for value in (*args[1:], *kwargs.values()):
+            if _is_int(value) and value > MAX_REPEAT_ITEMS:
+                raise SecurityError(f"value too large in template (more than {MAX_REPEAT_ITEMS:,} items)")
+        return check_size(function(*args, **kwargs))
+
+    return checked
+
+
+def _template_tracer(frame: Any, event: str, arg: Any) -> Any:
+    # Only template code is traced: a loop over a list with an empty body calls nothing the sandbox sees,
+    # but it executes template lines, and those are where the deadline is checked.
+    return _trace_template_line if frame.f_code.co_filename == "<template>" else None
+
+
+def _trace_template_line(frame: Any, event: str, arg: Any) -> Any:
+    budget = _budget()
+    if budget is not None:
+        budget.ticks += 1
+        if budget.ticks % 256 == 0:
+            check_deadline()
+    return _trace_template_line
+
+
+@contextmanager
+def render_budget(seconds: float = RENDER_SECONDS) -> Iterator[RenderBudget]:
+    """Run the renders inside with a time and loop budget (per thread; nested scopes keep the outer one)."""
+    if _budget() is not None:
+        yield cast(RenderBudget, _budget())
+        return
+    budget = _current.budget = RenderBudget(seconds)
+    previous = sys.gettrace()
+    if previous is None:  # a debugger or coverage keeps its tracer; the sandbox hooks still apply
+        sys.settrace(_template_tracer)
+    try:
+        yield budget
+    finally:
+        if previous is None:
+            sys.settrace(None)
+        _current.budget = None
 
 
 @lru_cache(maxsize=4096)
@@ -283,8 +453,14 @@ def render_prompt(
     *,
     max_variable_chars: int = MAX_VARIABLE_CHARS,
     max_output_chars: int = MAX_OUTPUT_CHARS,
+    max_seconds: float = RENDER_SECONDS,
 ) -> RenderResult:
-    """Render every message of ``spec`` with ``variables``; see the module docstring for the rules."""
+    """Render every message of ``spec`` with ``variables``; see the module docstring for the rules.
+
+    The render has a budget enforced while it runs: ``max_seconds`` of time, ``max_output_chars`` of output
+    (counted as it streams), and bounded values, numbers and loops (:func:`environment`). Exceeding it is a
+    :class:`TemplateRenderError` naming the limit. Blocking: async callers use :func:`render_prompt_async`.
+    """
     from jinja2 import TemplateError, TemplateSyntaxError
 
     resolved = resolve_variables(spec, variables, max_variable_chars=max_variable_chars)
@@ -299,22 +475,63 @@ def render_prompt(
 
     messages: list[PromptMessage] = []
     total = 0
-    for index, message in enumerate(spec.as_messages()):
-        try:
-            text = compile_template(message.content).render(resolved)
-        except TemplateSyntaxError as exc:
-            raise TemplateRenderError(spec, index, exc.lineno, f"template does not compile: {exc.message}") from None
-        except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
-            detail = f"prompt {spec.key} failed to render: {type(exc).__name__}: {exc}"
-            raise TemplateRenderError(spec, index, _template_line(exc), detail) from None
-        text = text.strip()
-        total += len(text)
-        if total > max_output_chars:
-            raise InvalidInputError(
-                f"prompt {spec.key} renders to more than {max_output_chars} characters; shorten the variables"
-            )
-        messages.append(PromptMessage(role=message.role, content=text))
+    too_long = InvalidInputError(
+        f"prompt {spec.key} renders to more than {max_output_chars} characters; shorten the variables"
+    )
+    with render_budget(max_seconds):
+        for index, message in enumerate(spec.as_messages()):
+            try:
+                # Streamed, so the output limit stops a runaway loop while it runs, not after.
+                pieces: list[str] = []
+                produced = 0
+                for piece in compile_template(message.content).generate(resolved):
+                    produced += len(piece)
+                    # Checked exactly after strip(); while streaming, twice the limit leaves room for the
+                    # whitespace strip() removes and still bounds the memory a runaway loop can take.
+                    if total + produced > 2 * max_output_chars + 10_000:
+                        raise too_long
+                    pieces.append(piece)
+                text = "".join(pieces)
+            except TemplateSyntaxError as exc:
+                detail = f"template does not compile: {exc.message}"
+                raise TemplateRenderError(spec, index, exc.lineno, detail) from None
+            except RecursionError as exc:
+                detail = f"prompt {spec.key} failed to render: recursion too deep ({exc})"
+                raise TemplateRenderError(spec, index, _template_line(exc), detail) from None
+            except (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError) as exc:
+                if exc is too_long:
+                    raise
+                detail = f"prompt {spec.key} failed to render: {type(exc).__name__}: {exc}"
+                raise TemplateRenderError(spec, index, _template_line(exc), detail) from None
+            text = text.strip()
+            total += len(text)
+            if total > max_output_chars:
+                raise too_long
+            messages.append(PromptMessage(role=message.role, content=text))
     return RenderResult(messages=messages, warnings=warnings, variables=resolved)
+
+
+async def render_prompt_async(
+    spec: PromptSpec,
+    variables: dict[str, Any],
+    *,
+    max_variable_chars: int = MAX_VARIABLE_CHARS,
+    max_output_chars: int = MAX_OUTPUT_CHARS,
+    max_seconds: float = RENDER_SECONDS,
+) -> RenderResult:
+    """:func:`render_prompt` in a worker thread, so a slow template never holds up the event loop."""
+    import anyio
+
+    return await anyio.to_thread.run_sync(
+        functools.partial(
+            render_prompt,
+            spec,
+            variables,
+            max_variable_chars=max_variable_chars,
+            max_output_chars=max_output_chars,
+            max_seconds=max_seconds,
+        )
+    )
 
 
 def _template_line(exc: BaseException) -> int | None:

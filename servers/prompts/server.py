@@ -131,7 +131,7 @@ class PromptsServer(SuiteServer):
         service = await self.service()
         meta = _request_meta(context)
         try:
-            rendered = service.render(
+            rendered = await service.render_async(
                 name,
                 arguments or {},
                 version=_text(meta.get(VERSION_META_KEY)),

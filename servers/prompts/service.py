@@ -410,6 +410,29 @@ class PromptService:
         )
         return Rendered(resolution, spec, [(m.role, m.content) for m in result.messages], result.warnings)
 
+    async def render_async(
+        self,
+        name: str,
+        variables: Mapping[str, Any] | None,
+        *,
+        version: str | None = None,
+        label: str | None = None,
+        subject: str | None = None,
+    ) -> Rendered:
+        """:meth:`render` with the template run in a worker thread (under its time and size budget), so a
+        slow template never holds up other requests."""
+        from mcp_suite.servers.prompts.rendering import render_prompt_async
+
+        resolution = self.resolve(name, version=version, label=label, subject=subject)
+        spec = self.spec(name, resolution.version, draft=resolution.source == "draft")
+        result = await render_prompt_async(
+            spec,
+            dict(variables or {}),
+            max_variable_chars=self.max_variable_chars,
+            max_output_chars=self.max_output_chars,
+        )
+        return Rendered(resolution, spec, [(m.role, m.content) for m in result.messages], result.warnings)
+
     def served(self) -> list[ServedPrompt]:
         """Every prompt at the version a request without version, label or subject gets (cached).
 

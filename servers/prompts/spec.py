@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -60,6 +61,7 @@ from pydantic import (
 )
 
 from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.yaml_safe import UnsafeYamlError, check_node
 
 if TYPE_CHECKING:
     import yaml
@@ -501,7 +503,13 @@ def load_prompt_text(text: str, path: str | Path) -> LoadedPrompt:
     loader = _loader()(text)
     try:
         node = loader.get_single_node()
+        # Alias bombs are refused before anything is expanded. Without an alias (`*name`) nothing can expand
+        # and libyaml caps the nesting itself, so the common file skips the walk (start-up of big libraries).
+        if node is not None and "*" in text:
+            check_node(node, source=label)
         data = loader.construct_document(node) if node is not None else None
+    except UnsafeYamlError as exc:
+        raise PromptFileError(label, [FileIssue(exc.line, exc.problem)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -537,11 +545,30 @@ def load_library(folder: str | Path) -> LibraryLoad:
         raise InvalidInputError(f"prompt library folder {folder} does not exist or is not a folder")
     result = LibraryLoad()
     for path in library_files(folder):
+        refused = outside_library(folder, path)
+        if refused is not None:
+            result.errors.append(refused)
+            continue
         try:
             result.prompts.append(load_prompt_file(path))
         except PromptFileError as exc:
             result.errors.append(exc)
     return result
+
+
+def outside_library(folder: Path, path: Path) -> PromptFileError | None:
+    """The error for a library file that resolves outside ``folder`` (a symlink out of it), else None.
+
+    Whoever may drop a link into the library must not make the server read and serve any file it can reach.
+    """
+    try:
+        real, root = Path(os.path.realpath(path)), Path(os.path.realpath(folder))
+    except (OSError, ValueError):
+        return None
+    if root == real or root in real.parents:
+        return None
+    issue = FileIssue(None, f"links to {real}, outside the library folder; copy the file into the library instead")
+    return PromptFileError(str(path), [issue])
 
 
 def library_files(folder: Path) -> list[Path]:

@@ -288,7 +288,7 @@ def _register_serving_tools(server: PromptsServer) -> None:
         variables. Returns the messages, the injection warnings, the execution settings, and which version was
         served and why (label, rollout bucket, library file or latest)."""
         service = await _service(ctx)
-        rendered = service.render(name, variables, version=version, label=label, subject=subject)
+        rendered = await service.render_async(name, variables, version=version, label=label, subject=subject)
         r = rendered.resolution
         service.count_served(r)
         return RenderResultModel(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -29,23 +30,49 @@ def _console(settings: RetrievalSettings) -> Any:
     return section(settings)
 
 
-class ProgressBar:
-    """A one-line bar on a terminal; on a pipe or file, a plain line per few percent."""
+class ProgressBar(logging.Filter):
+    """A one-line bar on a terminal; on a pipe or file, a plain line per few percent.
+
+    On a terminal the bar clears its line before any log record is written (it is a filter on the root
+    logger's handlers while it is open), so a log line never lands inside the bar; the next update redraws it.
+    """
 
     def __init__(self, stream: TextIO = sys.stderr, width: int = 30) -> None:
+        super().__init__()
         self.stream = stream
         self.width = width
         self.tty = stream.isatty()
         self._last_pct = -100.0
         self._last_time = 0.0
         self._open = False
+        self._handlers: list[logging.Handler] = []
 
     async def __call__(self, done: float, total: float | None, message: str) -> None:
         self.update(done, total, message)
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self._open:
+            self.stream.write("\r\033[K")  # back to column 0 and clear the bar: the record gets a clean line
+            self.stream.flush()
+            self._open = False
+            self._last_time = 0.0  # redraw at the next update
+        return True
+
+    def _watch_logs(self, on: bool) -> None:
+        if on and not self._handlers:
+            self._handlers = list(logging.getLogger().handlers)
+            for handler in self._handlers:
+                handler.addFilter(self)
+        elif not on:
+            for handler in self._handlers:
+                handler.removeFilter(self)
+            self._handlers = []
+
     def update(self, done: float, total: float | None, message: str) -> None:
         if not total:
             return
+        # Messages made for MCP clients start with the counter; the bar shows its own.
+        message = message.removeprefix(f"{int(done)}/{int(total)} ")
         pct = 100.0 * done / total
         now = time.monotonic()
         final = done >= total
@@ -57,6 +84,7 @@ class ProgressBar:
             text = f"\r[{bar}] {int(done)}/{int(total)} {message[:50]:<50}"
             self.stream.write(text)
             self._open = not final
+            self._watch_logs(not final)
             if final:
                 self.stream.write("\n")
         else:
@@ -67,6 +95,7 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
+        self._watch_logs(False)
         if self._open:
             self.stream.write("\n")
             self._open = False
@@ -111,8 +140,12 @@ def _print_report(report: Any, verbose: bool) -> None:
         if verbose or item.status in ("error", "skipped", "removed"):
             extra = f" ({item.message})" if item.message else ""
             print(f"{item.status:>9} {item.source}{extra}", file=sys.stderr)
-    if report.items_omitted:
-        print(f"… {report.items_omitted} more items not shown", file=sys.stderr)
+    # The report keeps the first items only: say what the list above leaves out, and only if it does.
+    listed_errors = sum(1 for item in report.items if item.status == "error")
+    if verbose and report.items_omitted:
+        print(f"… and {report.items_omitted} more changed items (the report lists the first ones)", file=sys.stderr)
+    elif report.errors > listed_errors:
+        print(f"… and {report.errors - listed_errors} more errors not listed", file=sys.stderr)
     for exclusion in report.excluded:
         examples = ", ".join(exclusion.examples)
         more = ", …" if exclusion.count > len(exclusion.examples) else ""
@@ -139,7 +172,7 @@ def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ingest(settings: RetrievalSettings, args: argparse.Namespace) -> int:
-    from mcp_suite.servers.retrieval.factory import ingest_options
+    from mcp_suite.servers.retrieval.factory import ingest_options, url_policy
     from mcp_suite.servers.retrieval.ingest import Ingestor, IngestReport
 
     options = ingest_options(
@@ -158,7 +191,10 @@ def _ingest(settings: RetrievalSettings, args: argparse.Namespace) -> int:
             total = report
         for url in urls:
             report = await Ingestor(kb, options).ingest_url(
-                url, max_bytes=int(settings.max_url_mb * 1_048_576), timeout=settings.url_timeout
+                url,
+                max_bytes=int(settings.max_url_mb * 1_048_576),
+                timeout=settings.url_timeout,
+                policy=url_policy(settings),
             )
             for item in report.items:
                 total.record(item)
@@ -215,7 +251,9 @@ def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
     try:
         filters = SearchFilters.model_validate_json(args.filters) if args.filters else None
     except ValidationError as exc:
-        raise InvalidInputError(f"bad --filter: {exc}") from exc
+        from mcp_suite.shared.messages import format_validation_error
+
+        raise InvalidInputError(f"bad --filter: {format_validation_error(exc)}") from exc
 
     async def work(kb: Any) -> int:
         result = await search(
@@ -369,6 +407,12 @@ SPEC = ServerSpec(
         "delete": Command("remove a source (or a prefix) from the index", _delete, _delete_arguments),
         "stats": Command("show index statistics", _stats),
         "reindex": Command("re-embed every chunk with the configured embedder", _reindex),
+    },
+    cli_names={
+        "list_sources": "mcp-suite retrieval sources",
+        "delete_source": "mcp-suite retrieval delete",
+        "ingest_url": "mcp-suite retrieval ingest URL",
+        "ingest_text": "mcp-suite retrieval ingest",
     },
 )
 

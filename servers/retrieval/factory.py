@@ -12,6 +12,7 @@ from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import Embedder, make_embedder
 
 if TYPE_CHECKING:
+    from mcp_suite.servers.retrieval.fetching import UrlPolicy
     from mcp_suite.servers.retrieval.ingest import IngestOptions
 
 
@@ -56,3 +57,10 @@ def ranking_config(settings: RetrievalSettings) -> RankingConfig:
         feedback_weight=settings.feedback_weight,
         fusion=settings.fusion,
     )
+
+
+def url_policy(settings: RetrievalSettings) -> UrlPolicy:
+    """Which addresses URL ingestion may reach (public only unless the settings open more)."""
+    from mcp_suite.servers.retrieval.fetching import UrlPolicy
+
+    return UrlPolicy.from_settings(settings.allow_private_urls, settings.url_allow)

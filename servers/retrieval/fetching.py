@@ -1,4 +1,11 @@
-"""Fetching a URL for ingestion: http(s) only, bounded in size, time and redirects.
+"""Fetching a URL for ingestion: http(s) only, public addresses only, bounded in size, time and redirects.
+
+A URL comes from a conversation, so it is untrusted: by default the server refuses to reach loopback,
+private, link-local (cloud metadata at 169.254.169.254 / fd00:ec2::254), unspecified, multicast and other
+non-global addresses, IPv4 and IPv6 alike (IPv4-mapped, 6to4 and NAT64 forms are unwrapped first). The host
+is resolved and checked before every hop (redirects included), and the address actually connected to is
+checked again before the body is read, so DNS rebinding gains nothing. :class:`UrlPolicy` (settings
+``allow_private_urls`` and ``url_allow``) opens chosen networks for intranet use.
 
 The whole fetch — connecting, every redirect hop and reading the body — must finish within ``timeout``
 seconds, and the body is streamed with a hard byte limit, so a hostile or huge page can neither stall
@@ -8,7 +15,10 @@ what to try. ``httpx`` is imported lazily to keep server start-up fast.
 
 from __future__ import annotations
 
+import ipaddress
 import math
+import socket
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -28,6 +38,126 @@ _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 class FetchError(InvalidInputError):
     """The URL could not be fetched (bad scheme, unreachable, HTTP error, too large, too slow)."""
+
+
+class BlockedUrlError(FetchError):
+    """The URL's host is (or resolves to, or connected to) an address the :class:`UrlPolicy` refuses."""
+
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_METADATA = {
+    ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack …
+    ipaddress.ip_address("fd00:ec2::254"),  # AWS over IPv6
+    ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+}
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+@dataclass(frozen=True)
+class UrlPolicy:
+    """Which addresses URL ingestion may reach: public ones, plus ``allow`` networks (or all, ``allow_private``)."""
+
+    allow_private: bool = False
+    allow: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_settings(cls, allow_private: bool, allow: Iterable[str]) -> UrlPolicy:
+        networks: list[IPNetwork] = []
+        for entry in allow:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError as exc:
+                raise InvalidInputError(
+                    f"url_allow entry {entry!r} is not an IP network; use CIDR form such as 10.0.0.0/8 or fd00::/8"
+                ) from exc
+        return cls(allow_private=allow_private, allow=tuple(networks))
+
+    def refusal(self, address: str) -> str | None:
+        """What kind of address ``address`` is if it may not be fetched (``a loopback address``), else None."""
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
+        except ValueError:
+            return "not an IP address"
+        if self.allow_private or any(ip in net for net in self.allow if net.version == ip.version):
+            return None
+        return _non_public_kind(ip)
+
+
+def _non_public_kind(ip: IPAddress) -> str | None:
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            inner = _non_public_kind(embedded)
+            return f"{inner} (as {embedded})" if inner else None
+    if ip in _METADATA:
+        return "a cloud metadata service address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_unspecified:
+        return "the unspecified address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_private:
+        return "a private-network address"
+    if ip.is_reserved or not ip.is_global:
+        return "not a public address"
+    return None
+
+
+def _blocked(url: str, host: str, reason: str) -> BlockedUrlError:
+    return BlockedUrlError(
+        f"refusing to fetch {url}: {host} {reason}. URL ingestion reaches public addresses only; to index an "
+        "intranet, allow its network with --url-allow CIDR (setting url_allow) or all with --allow-private-urls"
+    )
+
+
+async def check_host(url: str, policy: UrlPolicy) -> None:
+    """Refuse ``url`` if its host is, or resolves to, an address ``policy`` does not allow.
+
+    A name that does not resolve is left to the connection to report; the connected address is checked
+    again in any case (:func:`_check_peer`).
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if policy.allow_private:
+        return
+    try:
+        literal = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        literal = None
+    if literal is not None:
+        kind = policy.refusal(host)
+        if kind:
+            raise _blocked(url, host, f"is {kind}")
+        return
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        infos = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return  # unresolvable: the connection attempt fails with its own message
+    for info in infos:
+        address = str(info[4][0])
+        kind = policy.refusal(address)
+        if kind:
+            raise _blocked(url, host, f"resolves to {address}, {kind}")
+
+
+def _check_peer(url: str, response: httpx.Response, policy: UrlPolicy) -> None:
+    """Refuse a response whose connection went to a refused address (DNS rebinding, a hostile resolver)."""
+    stream = response.extensions.get("network_stream")
+    if stream is None or policy.allow_private:
+        return  # not a socket (tests' MockTransport) or nothing to check
+    peer = stream.get_extra_info("server_addr")
+    if isinstance(peer, tuple) and peer:
+        kind = policy.refusal(str(peer[0]))
+        if kind:
+            raise _blocked(url, urlsplit(url).hostname or "", f"connected to {peer[0]}, {kind}")
 
 
 @dataclass(frozen=True)
@@ -70,12 +200,14 @@ async def fetch_url(
     max_bytes: int = 10_000_000,
     timeout: float = 20.0,
     client: httpx.AsyncClient | None = None,
+    policy: UrlPolicy | None = None,
 ) -> Fetched:
     """GET ``url`` and return its body; raises :class:`FetchError` on any failure.
 
     Follows at most :data:`MAX_REDIRECTS` redirects (each must stay http/https); refuses bodies larger
     than ``max_bytes`` (by Content-Length up front, and while streaming); gives up after ``timeout``
     seconds in total. A given ``client`` is used as is (tests pass one with ``httpx.MockTransport``).
+    Every hop must pass ``policy`` (default: public addresses only), else :class:`BlockedUrlError`.
     """
     import httpx  # lazy: only URL ingestion needs it
 
@@ -86,7 +218,7 @@ async def fetch_url(
     )
     try:
         with anyio.fail_after(timeout if math.isfinite(timeout) else None):
-            return await _fetch(http, original, max_bytes)
+            return await _fetch(http, original, max_bytes, policy or UrlPolicy())
     except TimeoutError as exc:
         raise FetchError(f"fetching {original} took longer than {timeout:g} s; try again or raise the timeout") from exc
     except httpx.TimeoutException as exc:
@@ -103,12 +235,14 @@ async def fetch_url(
             await http.aclose()
 
 
-async def _fetch(http: httpx.AsyncClient, original: str, max_bytes: int) -> Fetched:
+async def _fetch(http: httpx.AsyncClient, original: str, max_bytes: int, policy: UrlPolicy) -> Fetched:
     current = original
     for _hop in range(MAX_REDIRECTS + 1):
+        await check_host(current, policy)
         request = http.build_request("GET", current, headers={"Accept": "text/html, text/*;q=0.9, */*;q=0.5"})
         response = await http.send(request, stream=True, follow_redirects=False)
         try:
+            _check_peer(current, response, policy)
             if response.status_code in _REDIRECT_STATUSES:
                 location = response.headers.get("location")
                 if not location:

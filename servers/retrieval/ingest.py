@@ -115,8 +115,8 @@ class IngestReport(BaseModel):
     def summary(self) -> str:
         text = (
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
-            f"{self.skipped} skipped, {self.errors} errors; {self.chunks_written} chunks written "
-            f"({self.chunks_embedded} embedded) in {self.seconds:.2f}s"
+            f"{self.skipped} skipped, {self.errors} errors; {self.chunks_written} chunks written, "
+            f"{self.chunks_embedded} new vectors computed (unchanged chunks keep theirs) in {self.seconds:.2f}s"
         )
         if self.excluded:
             reasons = ", ".join(f"{e.count} {e.reason}" for e in self.excluded)
@@ -468,14 +468,23 @@ class Ingestor:
         return self.report
 
     async def ingest_url(
-        self, url: str, *, max_bytes: int, timeout: float, client: Any = None, title: str | None = None
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        timeout: float,
+        client: Any = None,
+        title: str | None = None,
+        policy: Any = None,
     ) -> IngestReport:
         started = time.perf_counter()
-        from mcp_suite.servers.retrieval.fetching import FetchError, fetch_url
+        from mcp_suite.servers.retrieval.fetching import BlockedUrlError, FetchError, fetch_url
         from mcp_suite.servers.retrieval.readers import type_for_content_type
 
         try:
-            fetched = await fetch_url(url, max_bytes=max_bytes, timeout=timeout, client=client)
+            fetched = await fetch_url(url, max_bytes=max_bytes, timeout=timeout, client=client, policy=policy)
+        except BlockedUrlError:
+            raise  # refused by the URL policy: not a failure of the source
         except FetchError as exc:
             await self.kb.record_ingest_error(url, "url", str(exc))
             raise

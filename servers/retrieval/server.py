@@ -27,7 +27,13 @@ from pydantic import BaseModel, Field
 from mcp_suite import __version__
 from mcp_suite.servers.retrieval.documents import DocType
 from mcp_suite.servers.retrieval.evaluation import EvalReport
-from mcp_suite.servers.retrieval.factory import build_embedder, build_reranker, ingest_options, ranking_config
+from mcp_suite.servers.retrieval.factory import (
+    build_embedder,
+    build_reranker,
+    ingest_options,
+    ranking_config,
+    url_policy,
+)
 from mcp_suite.servers.retrieval.ingest import Ingestor, IngestReport
 from mcp_suite.servers.retrieval.library import KnowledgeBase
 from mcp_suite.servers.retrieval.prompting import grounded_prompt
@@ -173,7 +179,16 @@ def build_server(
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=lifespan,
+        resource_updates=True,
     )
+
+    def changed_resources(arguments: dict[str, Any]) -> list[str]:
+        # Which document a call changed is known only after it ran: subscribed documents are all told.
+        assert server.resource_updates is not None
+        documents = [uri for uri in server.resource_updates.subscribed() if uri.startswith("retrieval://documents/")]
+        return ["retrieval://sources", *documents]
+
+    server.updates_resources(["ingest", "ingest_url", "ingest_text", "delete_source"], changed_resources)
 
     def state_of(ctx: Context) -> RetrievalState:
         return cast(RetrievalState, ctx.request_context.lifespan_context)
@@ -271,6 +286,7 @@ def build_server(
             max_bytes=int(state.settings.max_url_mb * 1_048_576),
             timeout=state.settings.url_timeout,
             title=title,
+            policy=url_policy(state.settings),
         )
         await notify_progress(ctx, 1, 1, "indexed")
         return report

@@ -49,6 +49,16 @@ class RetrievalSettings(ServerSettings):
     )
     max_url_mb: float = Field(default=10.0, gt=0, description="largest URL download in MB")
     url_timeout: float = Field(default=20.0, gt=0, le=300, description="seconds allowed per URL fetch")
+    allow_private_urls: bool = Field(
+        default=False,
+        description="let URL ingestion reach loopback, private and link-local addresses (off: public only)",
+    )
+    url_allow: list[str] = Field(
+        default_factory=list,
+        description="network URL ingestion may reach although not public, in CIDR form (repeatable), "
+        "e.g. 10.1.0.0/16 for an intranet wiki",
+        json_schema_extra={"flag": "--url-allow"},
+    )
     fusion: Literal["zscore", "rrf"] = Field(
         default="zscore",
         description="hybrid fusion: zscore (standardised scores, each leg weighted by its confidence) or rrf (ranks)",
@@ -68,6 +78,18 @@ class RetrievalSettings(ServerSettings):
     rerank_model: str | None = Field(default=None, description="model name sent to the rerank endpoint")
     rerank_api_key: SecretStr | None = Field(default=None, description="API key for the rerank endpoint")
     rerank_timeout: float = Field(default=15.0, gt=0, le=300, description="seconds per rerank request")
+
+    @field_validator("url_allow", mode="after")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP network; use CIDR form such as 10.0.0.0/8") from None
+        return value
 
     @field_validator("roots", mode="after")
     @classmethod

@@ -1,8 +1,11 @@
-"""The official MCP conformance suite against every server over Streamable HTTP.
+"""The official MCP conformance suite against every server over Streamable HTTP, in both protocol eras.
 
 Each server runs as its real console script (one process per server, shared by its scenarios);
-``conformance server --url … --scenario …`` plays the client, and its own ``checks.json`` decides.
-These are the scenarios that need no fixture tools of the suite's test server.
+``conformance server --url … --scenario … --spec-version …`` plays the client, and its own ``checks.json``
+decides. These are the scenarios of the suite (pinned in ``.ci/package.json``) that need no fixture tools,
+prompts or resources of the suite's own test server, each at every era that has it: the 2025-11-25
+initialize handshake and 2026-07-28. Scenarios for optional features (resource subscriptions,
+completion) run where the server advertises the feature and are skipped, with the reason, where not.
 """
 
 from __future__ import annotations
@@ -13,21 +16,34 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from mcp_suite.shared.cli import SERVERS, load_spec
 from tests.integration.conftest import REPO, NodeTools
 from tests.support import free_port, http_server, script
 
-SCENARIOS = [
-    "server-initialize",
-    "ping",
-    "logging-set-level",
-    "tools-list",
-    "resources-list",
-    "prompts-list",
-    "dns-rebinding-protection",
-    "server-sse-multiple-streams",
+HANDSHAKE, MODERN = "2025-11-25", "2026-07-28"
+SCENARIOS: list[tuple[str, str]] = [
+    (HANDSHAKE, "server-initialize"),
+    (HANDSHAKE, "server-session-lifecycle"),
+    (HANDSHAKE, "ping"),
+    (HANDSHAKE, "logging-set-level"),
+    (HANDSHAKE, "server-sse-multiple-streams"),
+    (MODERN, "server-sse-multiple-streams"),
+    (MODERN, "sep-2164-resource-not-found"),
+    (MODERN, "caching"),
+    (MODERN, "http-header-validation"),
+    *[(era, scenario) for scenario in ("tools-list", "resources-list", "prompts-list") for era in (HANDSHAKE, MODERN)],
+    (HANDSHAKE, "dns-rebinding-protection"),
+    (MODERN, "dns-rebinding-protection"),
+]
+# Optional features: the scenario runs only where the server's handshake capabilities declare it.
+OPTIONAL: list[tuple[str, str, str]] = [
+    (HANDSHAKE, "resources-subscribe", "resources.subscribe"),
+    (HANDSHAKE, "resources-unsubscribe", "resources.subscribe"),
+    (HANDSHAKE, "completion-complete", "completions"),
+    (MODERN, "completion-complete", "completions"),
 ]
 EXAMPLE_PROMPTS = REPO / "examples" / "prompts"
 
@@ -57,11 +73,12 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 def run_scenario(
-    node_tools: NodeTools, url: str, scenario: str, tmp: Path
+    node_tools: NodeTools, url: str, scenario: str, tmp: Path, era: str = HANDSHAKE
 ) -> tuple[subprocess.CompletedProcess[str], list[dict[str, Any]]]:
     out = tmp / "results"
+    argv = [node_tools.tool("conformance"), "server", "--url", url, "--scenario", scenario, "--spec-version", era]
     proc = subprocess.run(
-        [node_tools.tool("conformance"), "server", "--url", url, "--scenario", scenario, "--output-dir", str(out)],
+        [*argv, "--output-dir", str(out)],
         env=node_tools.env(tmp),
         capture_output=True,
         text=True,
@@ -74,11 +91,45 @@ def run_scenario(
     return proc, checks
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS)
-def test_conformance_scenario(node_tools: NodeTools, served: str, scenario: str, tmp_path: Path) -> None:
-    proc, checks = run_scenario(node_tools, served, scenario, tmp_path)
+def _check(node_tools: NodeTools, url: str, era: str, scenario: str, tmp: Path) -> None:
+    proc, checks = run_scenario(node_tools, url, scenario, tmp, era)
     report = f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-    assert checks, f"the conformance suite wrote no checks.json for {scenario}:\n{report}"
-    not_passed = [f"{c['id']}: {c['status']} {c.get('errorMessage') or ''}" for c in checks if c["status"] != "SUCCESS"]
-    assert not not_passed, f"{scenario} against {served}:\n" + "\n".join(not_passed) + f"\n{report}"
+    assert checks, f"the conformance suite wrote no checks.json for {scenario} at {era}:\n{report}"
+    not_passed = [
+        f"{c['id']}: {c['status']} {c.get('errorMessage') or ''}"
+        for c in checks
+        if c["status"] not in ("SUCCESS", "INFO")
+    ]
+    assert not not_passed, f"{scenario} ({era}) against {url}:\n" + "\n".join(not_passed) + f"\n{report}"
     assert proc.returncode == 0, report
+
+
+@pytest.mark.parametrize(("era", "scenario"), SCENARIOS, ids=[f"{s}@{e}" for e, s in SCENARIOS])
+def test_conformance_scenario(node_tools: NodeTools, served: str, era: str, scenario: str, tmp_path: Path) -> None:
+    _check(node_tools, served, era, scenario, tmp_path)
+
+
+def _handshake_capabilities(url: str) -> dict[str, Any]:
+    request = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": HANDSHAKE, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+    response = httpx.post(url, json=request, headers=headers, timeout=30)
+    data = next(line[5:] for line in response.text.splitlines() if line.startswith("data:"))
+    capabilities: dict[str, Any] = json.loads(data)["result"]["capabilities"]
+    return capabilities
+
+
+@pytest.mark.parametrize(("era", "scenario", "feature"), OPTIONAL, ids=[f"{s}@{e}" for e, s, _ in OPTIONAL])
+def test_conformance_optional_feature(
+    node_tools: NodeTools, served: str, era: str, scenario: str, feature: str, tmp_path: Path
+) -> None:
+    declared: Any = _handshake_capabilities(served)
+    for part in feature.split("."):
+        declared = declared.get(part) if isinstance(declared, dict) else None
+    if declared is None or declared is False:  # `completions: {}` declares the feature
+        pytest.skip(f"{served} does not declare {feature}")
+    _check(node_tools, served, era, scenario, tmp_path)

@@ -10,7 +10,7 @@ import anyio
 import httpx
 import pytest
 
-from mcp_suite.servers.retrieval.fetching import MAX_REDIRECTS, Fetched, FetchError, fetch_url
+from mcp_suite.servers.retrieval.fetching import MAX_REDIRECTS, Fetched, FetchError, UrlPolicy, fetch_url
 from mcp_suite.servers.retrieval.readers import parse_bytes, type_for_content_type
 from mcp_suite.shared.errors import InvalidInputError
 
@@ -178,4 +178,4 @@ async def test_transport_timeout_and_connect_errors() -> None:
 async def test_own_client_reports_unreachable_host() -> None:
     # Port 1 on localhost is closed: a real connection attempt that fails fast without network access.
     with pytest.raises(FetchError, match=r"cannot connect to 127\.0\.0\.1"):
-        await fetch_url("http://127.0.0.1:1/", timeout=5)
+        await fetch_url("http://127.0.0.1:1/", timeout=5, policy=UrlPolicy(allow_private=True))

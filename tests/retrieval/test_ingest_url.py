@@ -39,7 +39,8 @@ def site(corpus: Path) -> Iterator[str]:
 
 
 async def test_ingest_url_then_search_cites_the_url(data_dir: Path, site: str) -> None:
-    settings = RetrievalSettings(data_dir=data_dir, embedder="none", max_url_mb=1.0)
+    # The test site is on 127.0.0.1, which URL ingestion refuses unless told otherwise.
+    settings = RetrievalSettings(data_dir=data_dir, embedder="none", max_url_mb=1.0, allow_private_urls=True)
     async with Client(build_server(settings)) as client:
         url = f"{site}/pricing.html"
         first = await client.call_tool("ingest_url", {"url": url, "tags": ["web"]})

@@ -106,7 +106,7 @@ def test_help_of_every_server(server: str) -> None:
 def test_umbrella_cli_exit_codes() -> None:
     helped = run(script("mcp-suite"), "--help")
     assert helped.returncode == 0
-    assert "servers: memory, retrieval, prompts" in helped.stderr
+    assert "servers: memory, retrieval, prompts" in helped.stdout  # asked for: stdout
 
     bare = run(script("mcp-suite"))
     assert bare.returncode == 2 and "usage: mcp-suite SERVER" in bare.stderr

@@ -36,11 +36,12 @@ def _md_block_start(line: str, next_line: str | None) -> bool:
 
 
 def _front_matter(raw: str) -> dict[str, str] | None:
-    import yaml  # lazy: only documents with front matter need it
+    from mcp_suite.shared.yaml_safe import FRONT_MATTER_LIMITS, UnsafeYamlError, safe_load
 
     try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError:
+        # No aliases, small and shallow: a 400-byte alias bomb would otherwise expand to gigabytes of metadata.
+        data = safe_load(raw, FRONT_MATTER_LIMITS, source="front matter")
+    except UnsafeYamlError:
         return None
     if not isinstance(data, dict):
         return None
