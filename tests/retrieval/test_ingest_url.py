@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,3 +64,7 @@ async def test_ingest_url_then_search_cites_the_url(data_dir: Path, site: str) -
         sources = await client.call_tool("list_sources", {"filters": {"kinds": ["url"]}})
         assert sources.structured_content is not None
         assert [s["source"] for s in sources.structured_content["sources"]] == [url]
+    # Each failed fetch is kept as that URL's last ingest error (the console shows it).
+    with sqlite3.connect(settings.database_path) as conn:
+        errors = dict(conn.execute("SELECT source, message FROM ingest_errors WHERE kind = 'url'").fetchall())
+    assert sorted(errors) == [f"{site}/big.html", f"{site}/nope.html"] and "404" in errors[f"{site}/nope.html"]
