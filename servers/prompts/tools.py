@@ -47,6 +47,7 @@ from mcp_suite.shared.errors import InvalidInputError
 from mcp_suite.shared.server import notify_log
 
 if TYPE_CHECKING:
+    from mcp_suite.servers.prompts.golden import GoldenReport
     from mcp_suite.servers.prompts.server import PromptsServer
     from mcp_suite.servers.prompts.service import PromptService
 
@@ -435,33 +436,7 @@ def _register_quality_tools(server: PromptsServer) -> None:
         complete, why = host_model(ctx) if mode == "auto" else (None, "render-only was asked for")
         report = await run_cases(specs, complete, concurrency=2)
         await service.record_golden(report.mode, report.cases)
-        return GoldenResult(
-            name=name,
-            mode=report.mode,
-            why_mode=why,
-            passed=report.passed,
-            failed=report.failed,
-            counts=report.counts,
-            versions=[
-                GoldenVersionModel(
-                    version=v.version, cases=v.cases, passed=v.passed, failed=v.failed, not_run=v.not_run
-                )
-                for v in report.versions
-            ],
-            cases=[
-                GoldenCaseModel(
-                    version=c.version,
-                    case=c.case,
-                    status=c.status,
-                    output=c.output,
-                    error=c.error,
-                    failed_assertions=[a.message for a in c.assertions if not a.passed],
-                    assertions=[AssertionModel(kind=a.kind, passed=a.passed, message=a.message) for a in c.assertions],
-                    warnings=c.warnings,
-                )
-                for c in report.cases
-            ],
-        )
+        return _golden_result(name, report, why)
 
     @server.tool(
         title="Check the library",
@@ -482,3 +457,32 @@ def _register_quality_tools(server: PromptsServer) -> None:
                 ProblemModel(file=p.file, line=p.line, severity=p.severity, message=p.message) for p in report.problems
             ]
         return status
+
+
+def _golden_result(name: str, report: GoldenReport, why: str) -> GoldenResult:
+    """The protocol shape of a golden run's report."""
+    return GoldenResult(
+        name=name,
+        mode=report.mode,
+        why_mode=why,
+        passed=report.passed,
+        failed=report.failed,
+        counts=report.counts,
+        versions=[
+            GoldenVersionModel(version=v.version, cases=v.cases, passed=v.passed, failed=v.failed, not_run=v.not_run)
+            for v in report.versions
+        ],
+        cases=[
+            GoldenCaseModel(
+                version=c.version,
+                case=c.case,
+                status=c.status,
+                output=c.output,
+                error=c.error,
+                failed_assertions=[a.message for a in c.assertions if not a.passed],
+                assertions=[AssertionModel(kind=a.kind, passed=a.passed, message=a.message) for a in c.assertions],
+                warnings=c.warnings,
+            )
+            for c in report.cases
+        ],
+    )
