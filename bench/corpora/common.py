@@ -32,6 +32,21 @@ MIN_SHARED = 3
 ANSWER_CHARS = 1500  # the answering passage of a section: its first 1,500 characters
 MIN_SECTION_CHARS = 200  # sections with less body text than this make no question
 DEFAULT_CAP = 300
+# Spelled out rather than calendar.month_name, which follows the locale: generated corpora must not.
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _WS = re.compile(r"\s+")

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.corpora.common import Question, sample
+from bench.corpora.common import MONTHS, Question, sample
 
 NAMES = [
     "Priya",
@@ -250,20 +250,6 @@ ACTIVITIES = (
     "choir",
 )
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-]
 PROJECTS = [
     "Atlas",
     "Beacon",

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.corpora.common import Question, sample
+from bench.corpora.common import MONTHS, Question, sample
 
 PEOPLE = (
     "Aiko Brandt",
@@ -183,20 +183,6 @@ BOOKS = (
     "Klara and the Sun",
     "Range",
     "The Left Hand of Darkness",
-)
-MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
 )
 INSURANCE = ("home", "car", "travel", "health", "bicycle", "pet", "phone", "life")
 PLACES = ("the office", "Mum's house", "the cabin", "the co-working space", "the studio", "Grandpa's flat")

@@ -281,20 +281,7 @@ class Registry:
             await conn.executemany(
                 "INSERT INTO prompt_versions (name, version, content_hash, source_text, source_file, description, "
                 "author, published_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        i.name,
-                        i.version,
-                        i.content_hash,
-                        i.source_text,
-                        i.source_file,
-                        i.description,
-                        author,
-                        stamp,
-                        i.summary,
-                    )
-                    for i in outcome.published
-                ],
+                [_version_row(i, author, stamp) for i in outcome.published],
             )
         return outcome
 
@@ -338,20 +325,7 @@ class Registry:
             await conn.executemany(
                 "INSERT OR REPLACE INTO prompt_drafts (name, version, content_hash, source_text, source_file, "
                 "description, author, published_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        i.name,
-                        i.version,
-                        i.content_hash,
-                        i.source_text,
-                        i.source_file,
-                        i.description,
-                        author,
-                        stamp,
-                        i.summary,
-                    )
-                    for i in items
-                ],
+                [_version_row(i, author, stamp) for i in items],
             )
 
     async def changed_elsewhere(self) -> bool:
@@ -528,3 +502,18 @@ def published_hashes(path: str | os.PathLike[str]) -> dict[tuple[str, str], str]
     except sqlite3.Error as exc:
         raise InvalidInputError(f"{file} is not a prompt registry this release can read: {exc}") from None
     return {(name, version): content_hash for name, version, content_hash in rows}
+
+
+def _version_row(item: PublishItem, author: str, stamp: str) -> tuple[object, ...]:
+    """The columns a published version and a draft share, in their INSERT order."""
+    return (
+        item.name,
+        item.version,
+        item.content_hash,
+        item.source_text,
+        item.source_file,
+        item.description,
+        author,
+        stamp,
+        item.summary,
+    )
