@@ -152,7 +152,10 @@ class ServerSettings(BaseModel):
             if raw is None or raw == "":
                 continue
             is_list = getattr(info.annotation, "__origin__", None) is list
-            found[field] = [part for part in raw.split(os.pathsep) if part] if is_list else raw
+            # Lists split on the path separator, unless a field names its own (CIDRs hold ':' in IPv6).
+            extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            separator = str(extra.get("env_separator", os.pathsep))
+            found[field] = [part.strip() for part in raw.split(separator) if part.strip()] if is_list else raw
         return found
 
 

@@ -56,8 +56,8 @@ class RetrievalSettings(ServerSettings):
     url_allow: list[str] = Field(
         default_factory=list,
         description="network URL ingestion may reach although not public, in CIDR form (repeatable), "
-        "e.g. 10.1.0.0/16 for an intranet wiki",
-        json_schema_extra={"flag": "--url-allow"},
+        "e.g. 10.1.0.0/16 for an intranet wiki (comma-separated in the environment variable)",
+        json_schema_extra={"flag": "--url-allow", "env_separator": ","},
     )
     fusion: Literal["zscore", "rrf"] = Field(
         default="zscore",

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mcp_suite.servers.memory.settings import MemorySettings
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.cli import SERVERS
 from mcp_suite.shared.errors import InvalidInputError
 from mcp_suite.shared.settings import ServerSettings
@@ -64,6 +65,12 @@ def test_config_file_from_environment_and_list_env_split(tmp_path: Path, monkeyp
     settings = MemorySettings.load({})
     assert settings.port == 7001
     assert settings.allowed_hosts == ["a.example", "b.example"]
+
+
+def test_a_list_may_name_its_own_env_separator(monkeypatch: pytest.MonkeyPatch) -> None:
+    # IPv6 networks hold ':' (the path separator here), so url_allow splits on commas instead.
+    monkeypatch.setenv("MCP_SUITE_RETRIEVAL_URL_ALLOW", "10.1.0.0/16, fd00:1234::/32")
+    assert RetrievalSettings.load({}).url_allow == ["10.1.0.0/16", "fd00:1234::/32"]
 
 
 @pytest.mark.parametrize(
