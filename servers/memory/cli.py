@@ -43,8 +43,7 @@ def _run_import(settings: MemorySettings, args: argparse.Namespace) -> int:
     # The store loads only for the commands that use it, not for --help or the console.
     from mcp_suite.servers.memory import jsonl
     from mcp_suite.servers.memory.graph import GraphStore
-    from mcp_suite.servers.memory.schema import MIGRATIONS
-    from mcp_suite.shared.db import Database
+    from mcp_suite.servers.memory.storage import open_storage
 
     path: Path = args.file
     try:
@@ -56,7 +55,7 @@ def _run_import(settings: MemorySettings, args: argparse.Namespace) -> int:
     parsed = jsonl.parse(text, str(path))
 
     async def run() -> Any:
-        db = await Database.open(settings.database_path, MIGRATIONS)
+        db = await open_storage(settings.database)
         try:
             return await GraphStore(db, settings.namespace).import_graph(
                 parsed.entities, parsed.relations, parsed.relation_lines, create_missing=args.create_missing
@@ -66,7 +65,7 @@ def _run_import(settings: MemorySettings, args: argparse.Namespace) -> int:
 
     report = anyio.run(run)
     print(
-        f"imported {path} into namespace '{settings.namespace}' of {settings.database_path}: "
+        f"imported {path} into namespace '{settings.namespace}' of {settings.database.redacted()}: "
         f"{report.entitiesCreated} entities created, {report.observationsAdded} observations added, "
         f"{report.relationsCreated} relations created, {report.entitiesCreatedForRelations} placeholder entities, "
         f"{report.duplicatesSkipped} duplicates skipped"
@@ -82,18 +81,17 @@ def _run_export(settings: MemorySettings, args: argparse.Namespace) -> int:
     # The store loads only for the commands that use it, not for --help or the console.
     from mcp_suite.servers.memory import jsonl
     from mcp_suite.servers.memory.graph import GraphStore
-    from mcp_suite.servers.memory.schema import MIGRATIONS
-    from mcp_suite.shared.db import Database
+    from mcp_suite.servers.memory.storage import open_storage
 
     async def run() -> Any:
-        db = await Database.open(settings.database_path, MIGRATIONS)
+        db = await open_storage(settings.database)
         try:
             store = GraphStore(db, settings.namespace)
             graph = await store.export()
             if not graph.entities and settings.namespace != DEFAULT_NAMESPACE:
                 known = ", ".join(await store.namespaces()) or "none yet"
                 raise NotFoundError(
-                    f"namespace '{settings.namespace}' of {settings.database_path} holds nothing; "
+                    f"namespace '{settings.namespace}' of {settings.database.redacted()} holds nothing; "
                     f"the namespaces with entities are: {known}"
                 )
             return graph

@@ -2,7 +2,7 @@
 relations both ways, and a clickable picture of its neighbourhood.
 
 Reads go through :class:`~mcp_suite.servers.memory.graph.GraphStore` on a connection of its own
-(SQLite WAL: the MCP endpoints keep writing meanwhile). The graph is laid out here, in rings by
+(SQLite WAL or a PostgreSQL pool: the MCP endpoints keep writing meanwhile). The graph is laid out here, in rings by
 distance from the centre, and drawn as inline SVG whose nodes link to their own pages.
 """
 
@@ -22,10 +22,9 @@ from starlette.routing import Route
 from mcp_suite.servers.memory import limits
 from mcp_suite.servers.memory.graph import GraphStore
 from mcp_suite.servers.memory.models import Neighbourhood
-from mcp_suite.servers.memory.schema import MIGRATIONS
 from mcp_suite.servers.memory.settings import MemorySettings
+from mcp_suite.servers.memory.storage import MemoryDatabase, open_storage
 from mcp_suite.shared.console.web import Section, error_page, render
-from mcp_suite.shared.db import Database
 from mcp_suite.shared.errors import InvalidInputError, SuiteError
 
 _NAMESPACE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -79,7 +78,7 @@ def layout(hood: Neighbourhood) -> tuple[list[Node], list[Edge], int]:
 @dataclass
 class _Memory:
     settings: MemorySettings
-    db: Database | None = None
+    db: MemoryDatabase | None = None
 
     def graph(self, request: Request) -> GraphStore:
         namespace = request.query_params.get("ns") or self.settings.namespace
@@ -90,7 +89,7 @@ class _Memory:
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        self.db = await Database.open(self.settings.database_path, MIGRATIONS)
+        self.db = await open_storage(self.settings.database)
         try:
             yield
         finally:

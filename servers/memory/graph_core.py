@@ -1,6 +1,11 @@
 """Shared plumbing of the graph store: SQL fragments for validity, the id and row lookups every read
 and write uses, loading entities and relations, and keeping the search index in step with a write.
 
+The graph's SQL is what both engines share; what differs (sets from JSON lists, the clock, the search
+index, vectors) comes from the engine's :class:`~mcp_suite.servers.memory.storage.base.Dialect`, and
+every write goes through :meth:`GraphCore._write` (retried on PostgreSQL conflicts, announced to other
+replicas). Nothing here asks which engine runs.
+
 :class:`GraphCore` holds what one namespace's store needs (database, namespace, recall); the
 modules ``graph_writes``, ``graph_time``, ``graph_merge``, ``graph_reads`` and ``graph_search``
 each add one responsibility on top of it, and :class:`~mcp_suite.servers.memory.graph.GraphStore`
@@ -10,19 +15,20 @@ combines them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
 
 from mcp_suite.servers.memory import limits
 from mcp_suite.servers.memory.models import Entity, KnowledgeGraph, Relation
 from mcp_suite.servers.memory.recall import Recall
-from mcp_suite.servers.memory.schema import NOW
-from mcp_suite.shared.db import Connection, Database
+from mcp_suite.servers.memory.storage.base import MemoryDatabase, scalar
 from mcp_suite.shared.errors import InvalidInputError
-from mcp_suite.shared.rows import scalar
 
-_FTS_TABLES = ("entity_fts", "entity_trigram")
-IN_IDS = "(SELECT value FROM json_each(?))"
+if TYPE_CHECKING:
+    from mcp_suite.servers.memory.storage.base import Conn
+
+T = TypeVar("T")
 
 
 def valid_at(alias: str, as_of: str | None) -> tuple[str, tuple[str, ...]]:
@@ -35,7 +41,7 @@ def valid_at(alias: str, as_of: str | None) -> tuple[str, tuple[str, ...]]:
 def existed_at(alias: str, as_of: str | None) -> tuple[str, tuple[str, ...]]:
     """SQL condition for "entity ``alias`` existed at ``as_of``" (always true for now)."""
     if as_of is None:
-        return "1", ()
+        return "TRUE", ()
     return f"{alias}.created_at <= ?", (as_of,)
 
 
@@ -74,10 +80,27 @@ class EntityRow:
 class GraphCore:
     """The state and helpers of one namespace's graph store (see the module docstring)."""
 
-    def __init__(self, db: Database, namespace: str, recall: Recall | None = None) -> None:
+    def __init__(self, db: MemoryDatabase, namespace: str, recall: Recall | None = None) -> None:
         self.db = db
+        self.sql = db.dialect
         self.namespace = namespace
         self.recall = recall
+        self.ids_in = db.dialect.in_ints  # `x IN {ids_in}` with a JSON list of ints as the parameter
+        self.texts_in = db.dialect.in_texts  # … of strings
+
+    async def _write(self, body: Callable[[Conn, Changes], Awaitable[T]]) -> T:
+        """One logical change: run by ``db.run`` (again, with fresh ``Changes``, after a conflict),
+        announced to other replicas on commit, then handed to the semantic index."""
+
+        async def change(conn: Conn) -> tuple[T, Changes]:
+            changes = Changes()
+            result = await body(conn, changes)
+            await self.db.announce(conn, self.namespace)
+            return result, changes
+
+        result, changes = await self.db.run(change)
+        self._committed(changes)
+        return result
 
     def _committed(self, changes: Changes) -> None:
         if self.recall is not None:
@@ -88,49 +111,49 @@ class GraphCore:
                 self.recall.removed(entity_ids=changes.removed_entities)
             self.recall.written(changes.observations, changes.entities)
 
-    async def _scalar(self, conn: Connection, sql: str, params: tuple[object, ...] = ()) -> int:
+    async def _scalar(self, conn: Conn, sql: str, params: tuple[object, ...] = ()) -> int:
         return await scalar(conn, sql, (self.namespace, *params), int)
 
-    async def _now(self, conn: Connection) -> str:
-        return await scalar(conn, f"SELECT {NOW}", (), str)
+    async def _now(self, conn: Conn) -> str:
+        return await scalar(conn, f"SELECT {self.sql.now}", (), str)
 
-    async def _ids(self, conn: Connection, names: Iterable[str], aliases: bool = False) -> dict[str, int]:
+    async def _ids(self, conn: Conn, names: Iterable[str], aliases: bool = False) -> dict[str, int]:
         """Entity ids by exact name; with ``aliases``, names of merged entities resolve to their survivor."""
         unique = list(dict.fromkeys(names))
         if not unique:
             return {}
         async with conn.execute(
-            f"SELECT name, id FROM entities WHERE namespace = ? AND name IN {IN_IDS}",
+            f"SELECT name, id FROM entities WHERE namespace = ? AND name IN {self.texts_in}",
             (self.namespace, json.dumps(unique)),
         ) as cur:
             found = {name: entity_id for name, entity_id in await cur.fetchall()}
         rest = [n for n in unique if n not in found]
         if aliases and rest:
             async with conn.execute(
-                f"SELECT alias, entity_id FROM aliases WHERE namespace = ? AND alias IN {IN_IDS}",
+                f"SELECT alias, entity_id FROM aliases WHERE namespace = ? AND alias IN {self.texts_in}",
                 (self.namespace, json.dumps(rest)),
             ) as cur:
                 found.update({alias: entity_id for alias, entity_id in await cur.fetchall()})
         return found
 
     async def _rows_by_id(
-        self, conn: Connection, ids: Sequence[int], as_of: str | None = None, namespace: bool = False
+        self, conn: Conn, ids: Sequence[int], as_of: str | None = None, namespace: bool = False
     ) -> list[EntityRow]:
         """Entity rows in the order of ``ids`` (those that existed at ``as_of``, when given; in this
         namespace, with ``namespace``)."""
         if not ids:
             return []
         existed, existed_params = existed_at("e", as_of)
-        ns, ns_params = ("e.namespace = ?", (self.namespace,)) if namespace else ("1", ())
+        ns, ns_params = ("e.namespace = ?", (self.namespace,)) if namespace else ("TRUE", ())
         async with conn.execute(
-            f"SELECT id, name, entity_type FROM entities e WHERE id IN {IN_IDS} AND {existed} AND {ns}",
+            f"SELECT id, name, entity_type FROM entities e WHERE id IN {self.ids_in} AND {existed} AND {ns}",
             (json.dumps(list(ids)), *existed_params, *ns_params),
         ) as cur:
             found = {r[0]: EntityRow(*r) for r in await cur.fetchall()}
         return [found[i] for i in dict.fromkeys(ids) if i in found]
 
     async def _entities(
-        self, conn: Connection, rows: Sequence[EntityRow], by_namespace: bool = False, as_of: str | None = None
+        self, conn: Conn, rows: Sequence[EntityRow], by_namespace: bool = False, as_of: str | None = None
     ) -> list[Entity]:
         if not rows:
             return []
@@ -144,7 +167,7 @@ class GraphCore:
             params: tuple[str, ...] = (self.namespace, *valid_params)
         else:
             sql = (
-                f"SELECT o.entity_id, o.content FROM observations o WHERE o.entity_id IN {IN_IDS} AND {valid} "
+                f"SELECT o.entity_id, o.content FROM observations o WHERE o.entity_id IN {self.ids_in} AND {valid} "
                 "ORDER BY o.id"
             )
             params = (json.dumps(list(facts)), *valid_params)
@@ -154,7 +177,7 @@ class GraphCore:
         return [Entity(name=r.name, entityType=r.entity_type, observations=facts[r.id]) for r in rows]
 
     async def _relations(
-        self, conn: Connection, where: str, params: tuple[object, ...], as_of: str | None = None
+        self, conn: Conn, where: str, params: tuple[object, ...], as_of: str | None = None
     ) -> list[Relation]:
         valid, valid_params = valid_at("r", as_of)
         async with conn.execute(
@@ -165,11 +188,11 @@ class GraphCore:
         ) as cur:
             return [Relation(from_=f, to=t, relationType=k) for f, t, k in await cur.fetchall()]
 
-    async def _subgraph(self, conn: Connection, rows: Sequence[EntityRow], as_of: str | None = None) -> KnowledgeGraph:
+    async def _subgraph(self, conn: Conn, rows: Sequence[EntityRow], as_of: str | None = None) -> KnowledgeGraph:
         entities = await self._entities(conn, rows, as_of=as_of)
         payload = json.dumps([r.id for r in rows])
         relations = await self._relations(
-            conn, f"r.from_id IN {IN_IDS} OR r.to_id IN {IN_IDS}", (payload, payload), as_of
+            conn, f"r.from_id IN {self.ids_in} OR r.to_id IN {self.ids_in}", (payload, payload), as_of
         )
         if as_of is not None:  # both ends must have existed then
             names = {n for (n,) in [(r.name,) for r in rows]}
@@ -180,41 +203,28 @@ class GraphCore:
         return KnowledgeGraph(entities=entities, relations=relations)
 
     async def _insert_observations(
-        self, conn: Connection, facts: Sequence[tuple[int, str]], changes: Changes, valid_from: str | None = None
+        self, conn: Conn, facts: Sequence[tuple[int, str]], changes: Changes, valid_from: str | None = None
     ) -> list[tuple[int, int, str]]:
         """Insert ``(entity id, content)`` facts that are not current already; return the new rows."""
         if not facts:
             return []
         async with conn.execute(
-            "INSERT INTO observations (entity_id, content, valid_from) "
-            f"SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), coalesce(?, {NOW}) "
-            "FROM json_each(?) WHERE true ON CONFLICT DO NOTHING RETURNING id, entity_id, content",
+            self.sql.insert_observations,
             (valid_from, json.dumps(list(facts))),
         ) as cur:
             rows = [(i, e, c) for i, e, c in await cur.fetchall()]
         changes.observations.extend(rows)
         return rows
 
-    async def _touch(self, conn: Connection, ids: Sequence[int]) -> None:
+    async def _touch(self, conn: Conn, ids: Sequence[int]) -> None:
         if ids:
-            await conn.execute(f"UPDATE entities SET updated_at = {NOW} WHERE id IN {IN_IDS}", (json.dumps(ids),))
-
-    async def _unindex(self, conn: Connection, ids: Sequence[int]) -> None:
-        # Row by row: FTS5 answers `rowid = ?` from its index but scans for `rowid IN (...)`.
-        for table in _FTS_TABLES:
-            await conn.executemany(f"DELETE FROM {table} WHERE rowid = ?", [(i,) for i in ids])
-
-    async def _reindex(self, conn: Connection, ids: Sequence[int]) -> None:
-        """Rewrite the search documents of ``ids`` from their name (and aliases), type and current observations."""
-        if not ids:
-            return
-        await self._unindex(conn, ids)
-        for table in _FTS_TABLES:
             await conn.execute(
-                f"INSERT INTO {table} (rowid, name, entity_type, observations) "
-                "SELECT e.id, e.name || coalesce(char(10) || (SELECT group_concat(alias, char(10)) FROM aliases a "
-                "WHERE a.entity_id = e.id), ''), e.entity_type, coalesce((SELECT group_concat(content, char(10)) "
-                "FROM (SELECT content FROM observations WHERE entity_id = e.id AND valid_to IS NULL ORDER BY id)), '') "
-                f"FROM entities e WHERE e.id IN {IN_IDS}",
-                (json.dumps(list(ids)),),
+                f"UPDATE entities SET updated_at = {self.sql.now} WHERE id IN {self.ids_in}", (json.dumps(ids),)
             )
+
+    async def _unindex(self, conn: Conn, ids: Sequence[int]) -> None:
+        await self.sql.unindex(conn, ids)
+
+    async def _reindex(self, conn: Conn, ids: Sequence[int]) -> None:
+        """Rewrite the search documents of ``ids`` from their name (and aliases), type and current observations."""
+        await self.sql.reindex(conn, ids)

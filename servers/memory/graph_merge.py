@@ -7,10 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from mcp_suite.servers.memory.graph_core import IN_IDS, Changes, GraphCore, quoted
+from typing import TYPE_CHECKING
+
+from mcp_suite.servers.memory.graph_core import Changes, GraphCore, quoted
 from mcp_suite.servers.memory.models import MergePlan
-from mcp_suite.shared.db import Connection
 from mcp_suite.shared.errors import InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from mcp_suite.servers.memory.storage.base import Conn
 
 
 class _DryRun(Exception):
@@ -30,29 +34,30 @@ class GraphMerge(GraphCore):
             raise InvalidInputError(
                 f"cannot merge {into!r} into itself; list only the other entities in names. Nothing was changed."
             )
-        changes = Changes()
+
+        async def change(conn: Conn, changes: Changes) -> MergePlan:
+            ids = await self._ids(conn, [*sources_named, into])
+            missing = [n for n in [*sources_named, into] if n not in ids]
+            if missing:
+                raise NotFoundError(
+                    f"no entity named {quoted(missing)} (merging needs exact entity names; see search_nodes "
+                    "or find_duplicates). Nothing was changed."
+                )
+            plan = await self._merge(conn, [ids[n] for n in sources_named], ids[into], sources_named, into, changes)
+            plan.dryRun = dry_run
+            if dry_run:
+                raise _DryRun(plan)  # rolls the transaction back
+            changes.removed_entities = [ids[n] for n in sources_named]
+            return plan
+
         try:
-            async with self.db.transaction() as conn:
-                ids = await self._ids(conn, [*sources_named, into])
-                missing = [n for n in [*sources_named, into] if n not in ids]
-                if missing:
-                    raise NotFoundError(
-                        f"no entity named {quoted(missing)} (merging needs exact entity names; see search_nodes "
-                        "or find_duplicates). Nothing was changed."
-                    )
-                plan = await self._merge(conn, [ids[n] for n in sources_named], ids[into], sources_named, into, changes)
-                plan.dryRun = dry_run
-                if dry_run:
-                    raise _DryRun(plan)
-                changes.removed_entities = [ids[n] for n in sources_named]
+            return await self._write(change)
         except _DryRun as preview:
             return preview.plan
-        self._committed(changes)
-        return plan
 
     async def _merge(
         self,
-        conn: Connection,
+        conn: Conn,
         sources: list[int],
         target: int,
         source_names: list[str],
@@ -65,7 +70,7 @@ class GraphMerge(GraphCore):
         ) as cur:
             current = {row[0] for row in await cur.fetchall()}
         async with conn.execute(
-            f"SELECT id, content, valid_to FROM observations WHERE entity_id IN {IN_IDS} ORDER BY id", (src,)
+            f"SELECT id, content, valid_to FROM observations WHERE entity_id IN {self.ids_in} ORDER BY id", (src,)
         ) as cur:
             facts = [(i, c, v) for i, c, v in await cur.fetchall()]
         drop: list[int] = []
@@ -74,14 +79,14 @@ class GraphMerge(GraphCore):
                 if content in current:
                     drop.append(obs_id)
                 current.add(content)
-        await conn.execute(f"DELETE FROM observations WHERE id IN {IN_IDS}", (json.dumps(drop),))
-        await conn.execute(f"UPDATE observations SET entity_id = ? WHERE entity_id IN {IN_IDS}", (target, src))
+        await conn.execute(f"DELETE FROM observations WHERE id IN {self.ids_in}", (json.dumps(drop),))
+        await conn.execute(f"UPDATE observations SET entity_id = ? WHERE entity_id IN {self.ids_in}", (target, src))
         changes.moved = ([i for i, _, _ in facts if i not in set(drop)], target)
 
         touching = [*sources, target]
         async with conn.execute(
             f"SELECT id, from_id, to_id, relation_type, valid_to FROM relations "
-            f"WHERE from_id IN {IN_IDS} OR to_id IN {IN_IDS} ORDER BY id",
+            f"WHERE from_id IN {self.ids_in} OR to_id IN {self.ids_in} ORDER BY id",
             (json.dumps(touching), json.dumps(touching)),
         ) as cur:
             links = await cur.fetchall()
@@ -99,17 +104,17 @@ class GraphMerge(GraphCore):
             if valid_to is None:
                 taken.add((nf, nt, k))
             moved.append((nf, nt, rel_id))
-        await conn.execute(f"DELETE FROM relations WHERE id IN {IN_IDS}", (json.dumps(dropped_rel),))
+        await conn.execute(f"DELETE FROM relations WHERE id IN {self.ids_in}", (json.dumps(dropped_rel),))
         await conn.executemany("UPDATE relations SET from_id = ?, to_id = ? WHERE id = ?", moved)
 
-        await conn.execute(f"UPDATE aliases SET entity_id = ? WHERE entity_id IN {IN_IDS}", (target, src))
+        await conn.execute(f"UPDATE aliases SET entity_id = ? WHERE entity_id IN {self.ids_in}", (target, src))
         at = await self._now(conn)  # one stamp for the whole merge, so alias order never depends on the clock
         await conn.executemany(
             "INSERT INTO aliases (namespace, alias, entity_id, created_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (namespace, alias) DO UPDATE SET entity_id = excluded.entity_id",
             [(self.namespace, name, target, at) for name in source_names],
         )
-        await conn.execute(f"DELETE FROM entities WHERE id IN {IN_IDS}", (src,))
+        await conn.execute(f"DELETE FROM entities WHERE id IN {self.ids_in}", (src,))
         await self._unindex(conn, sources)
         await self._touch(conn, [target])
         await self._reindex(conn, [target])

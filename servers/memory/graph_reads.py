@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from mcp_suite.servers.memory import limits
 from mcp_suite.servers.memory.duplicates import likely_duplicates
-from mcp_suite.servers.memory.graph_core import IN_IDS, EntityRow, GraphCore, existed_at, valid_at
+from mcp_suite.servers.memory.graph_core import EntityRow, GraphCore, existed_at, valid_at
 from mcp_suite.servers.memory.models import (
     Duplicates,
     Entity,
@@ -27,8 +27,8 @@ from mcp_suite.servers.memory.models import (
     StoredObservation,
     TypeCount,
 )
+from mcp_suite.servers.memory.storage.base import fetch_row
 from mcp_suite.shared.errors import InvalidInputError, NotFoundError
-from mcp_suite.shared.rows import fetch_row
 
 
 def _entity_chars(entity: Entity) -> int:
@@ -86,7 +86,7 @@ class GraphReads(GraphCore):
                     break
                 kept.append(entity)
             kept_ids = [r.id for r in rows[: len(kept)]]
-            relations = await self._relations(conn, "r.from_id IN " + IN_IDS, (json.dumps(kept_ids),), as_of)
+            relations = await self._relations(conn, "r.from_id IN " + self.ids_in, (json.dumps(kept_ids),), as_of)
 
         graph = KnowledgeGraph(entities=kept, relations=relations, asOf=as_of)
         returned_until = offset + len(kept)
@@ -116,7 +116,7 @@ class GraphReads(GraphCore):
         async with self.db.snapshot() as conn:
             ids = await self._ids(conn, names, aliases=True)
             async with conn.execute(
-                f"SELECT id, name, entity_type FROM entities e WHERE id IN {IN_IDS} AND {existed}",
+                f"SELECT id, name, entity_type FROM entities e WHERE id IN {self.ids_in} AND {existed}",
                 (json.dumps(list(set(ids.values()))), *existed_params),
             ) as cur:
                 rows = sorted((EntityRow(*r) for r in await cur.fetchall()), key=lambda r: r.id)
@@ -148,7 +148,7 @@ class GraphReads(GraphCore):
                     break
                 payload = json.dumps(frontier)
                 async with conn.execute(
-                    f"SELECT from_id, to_id FROM relations r WHERE (from_id IN {IN_IDS} OR to_id IN {IN_IDS}) "
+                    f"SELECT from_id, to_id FROM relations r WHERE (from_id IN {self.ids_in} OR to_id IN {self.ids_in}) "
                     f"AND {valid} ORDER BY id",
                     (payload, payload, *valid_params),
                 ) as cur:
@@ -168,7 +168,7 @@ class GraphReads(GraphCore):
             entities = await self._entities(conn, rows, as_of=as_of)
             payload = json.dumps(list(distance))
             relations = await self._relations(
-                conn, f"r.from_id IN {IN_IDS} AND r.to_id IN {IN_IDS}", (payload, payload), as_of
+                conn, f"r.from_id IN {self.ids_in} AND r.to_id IN {self.ids_in}", (payload, payload), as_of
             )
         by_name = {r.name: distance[r.id] for r in rows}
         return Neighbourhood(

@@ -1,4 +1,4 @@
-"""Search of the graph store: lexical (FTS5 word and trigram indexes, or a scan of the past for
+"""Search of the graph store: lexical (the engine's full-text index, or a scan of the past for
 ``as_of``), semantic (through :class:`~mcp_suite.servers.memory.recall.Recall`) and their fusion, with
 the matching observations of each hit.
 """
@@ -10,19 +10,17 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mcp_suite.servers.memory import limits, search
-from mcp_suite.servers.memory.graph_core import IN_IDS, EntityRow, GraphCore, valid_at
+from mcp_suite.servers.memory.graph_core import EntityRow, GraphCore, valid_at
 from mcp_suite.servers.memory.models import EntityMatch, KnowledgeGraph, ObservationMatch, SearchMode
 from mcp_suite.servers.memory.semantic import FLOOR, LexicalHit, SemanticHit, fuse
-from mcp_suite.shared.db import Connection
 from mcp_suite.shared.embeddings import EmbeddingError
 from mcp_suite.shared.errors import InvalidInputError
-from mcp_suite.shared.rows import scalar
 
 if TYPE_CHECKING:
     import numpy as np
 
-RANK_CAP = 2_000
-"""Search matches beyond this many are not all BM25-ranked (see ``GraphStore._collect``)."""
+    from mcp_suite.servers.memory.storage.base import Conn
+
 FUSION_POOL = 50
 """Candidates each leg of a hybrid search contributes before fusion."""
 SEMANTIC_ROWS = 200
@@ -99,22 +97,8 @@ class GraphSearch(GraphCore):
     async def _lexical(self, query: str, want: int, as_of: str | None) -> list[LexicalHit]:
         if as_of is not None:
             return await self._lexical_as_of(query, want, as_of)
-        found: dict[int, int] = {}
         async with self.db.snapshot() as conn:
-            fts = search.all_words(query)
-            if fts:
-                await self._collect(conn, "entity_fts", fts, want, found, tier=0)
-            if len(found) < want:
-                phrase = search.substring(query)
-                if phrase:
-                    # Substring hits are not ranked: BM25 over trigrams says little about relevance.
-                    await self._collect(conn, "entity_trigram", phrase, want, found, tier=1, ranked=False)
-                else:
-                    await self._collect_short(conn, query, want, found)
-            if len(found) < want:
-                loose = search.any_word(query)
-                if loose:
-                    await self._collect(conn, "entity_fts", loose, want, found, tier=2)
+            found = await self.sql.lexical(conn, self.namespace, query, want)
             names = await self._names(conn, [i for i, tier in found.items() if tier == 0])
         words = [w.casefold() for w in search.words(query)]
         return [
@@ -122,13 +106,14 @@ class GraphSearch(GraphCore):
             for entity_id, tier in found.items()
         ]
 
-    async def _names(self, conn: Connection, ids: Sequence[int]) -> dict[int, str]:
+    async def _names(self, conn: Conn, ids: Sequence[int]) -> dict[int, str]:
         """Each entity's name and aliases as one text, for ``ids``."""
         if not ids:
             return {}
+        aliases = self.sql.aggregate("alias", "' '")
         async with conn.execute(
-            "SELECT e.id, e.name || coalesce(' ' || (SELECT group_concat(alias, ' ') FROM aliases a "
-            f"WHERE a.entity_id = e.id), '') FROM entities e WHERE e.id IN {IN_IDS}",
+            f"SELECT e.id, e.name || coalesce(' ' || (SELECT {aliases} FROM aliases a "
+            f"WHERE a.entity_id = e.id), '') FROM entities e WHERE e.id IN {self.ids_in}",
             (json.dumps(list(ids)),),
         ) as cur:
             return {entity_id: text for entity_id, text in await cur.fetchall()}
@@ -143,7 +128,8 @@ class GraphSearch(GraphCore):
         async with (
             self.db.snapshot() as conn,
             conn.execute(
-                "SELECT e.id, e.name, e.entity_type, coalesce((SELECT group_concat(o.content, char(10)) "
+                "SELECT e.id, e.name, e.entity_type, coalesce((SELECT "
+                f"{self.sql.aggregate('o.content', self.sql.newline)} "
                 f"FROM observations o WHERE o.entity_id = e.id AND {valid}), '') FROM entities e "
                 "WHERE e.namespace = ? AND e.created_at <= ? ORDER BY e.id",
                 (*valid_params, self.namespace, as_of),
@@ -170,7 +156,7 @@ class GraphSearch(GraphCore):
 
     async def _matches(
         self,
-        conn: Connection,
+        conn: Conn,
         rows: Sequence[EntityRow],
         scores: dict[int, float],
         query: str,
@@ -184,7 +170,7 @@ class GraphSearch(GraphCore):
             return []
         valid, valid_params = valid_at("o", as_of)
         async with conn.execute(
-            f"SELECT o.id, o.entity_id, o.content FROM observations o WHERE o.entity_id IN {IN_IDS} AND {valid} "
+            f"SELECT o.id, o.entity_id, o.content FROM observations o WHERE o.entity_id IN {self.ids_in} AND {valid} "
             "ORDER BY o.id",
             (json.dumps([r.id for r in rows]), *valid_params),
         ) as cur:
@@ -209,67 +195,6 @@ class GraphSearch(GraphCore):
             shown = [m for m in found if m.score >= 0.5 * top][:MATCHES_SHOWN]
             matches.append(EntityMatch(name=row.name, score=scores.get(row.id, 0.0), observations=shown))
         return matches
-
-    async def _collect(
-        self,
-        conn: Connection,
-        table: str,
-        match: str,
-        want: int,
-        found: dict[int, int],
-        tier: int,
-        ranked: bool = True,
-    ) -> None:
-        """Add up to ``want`` entities matching ``match`` to ``found`` (with their ``tier``), best first.
-
-        BM25 costs about a microsecond per match, so a query matching most of a large graph
-        ("person") is ranked only where it counts: name matches are ranked first, the remainder
-        follows newest first. Queries with up to ``RANK_CAP`` matches are ranked in full.
-        """
-        if not ranked:
-            await self._take(conn, table, match, want, found, tier, order="rowid DESC")
-            return
-        if await self._count(conn, table, match) <= RANK_CAP:
-            await self._take(conn, table, match, want, found, tier, order="rank")
-            return
-        in_names = f"{{name}} : ({match})"
-        ranked_names = await self._count(conn, table, in_names) <= RANK_CAP
-        await self._take(conn, table, in_names, want, found, tier, order="rank" if ranked_names else "rowid DESC")
-        if len(found) < want:
-            await self._take(conn, table, match, want, found, tier, order="rowid DESC")
-
-    async def _count(self, conn: Connection, table: str, match: str) -> int:
-        # Across namespaces: only an estimate of the ranking work, which is what matters here.
-        return await scalar(conn, f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,), int)
-
-    async def _take(
-        self, conn: Connection, table: str, match: str, want: int, found: dict[int, int], tier: int, order: str
-    ) -> None:
-        async with conn.execute(
-            f"SELECT e.id FROM {table} JOIN entities e ON e.id = {table}.rowid "
-            f"WHERE {table} MATCH ? AND e.namespace = ? ORDER BY {table}.{order} LIMIT ?",
-            (match, self.namespace, want + len(found)),
-        ) as cur:
-            async for (entity_id,) in cur:
-                found.setdefault(entity_id, tier)
-                if len(found) >= want:
-                    break
-
-    async def _collect_short(self, conn: Connection, query: str, want: int, found: dict[int, int]) -> None:
-        # Too short for the trigram index: scan, as the reference does for every query.
-        needle = query.lower()
-        async with conn.execute(
-            # `+e.namespace`: walking entities in id order lets LIMIT stop the scan early; the planner
-            # would otherwise pick a namespace index and sort every row of the namespace first.
-            "SELECT e.id FROM entities e WHERE +e.namespace = ? AND (instr(lower(e.name), ?) OR "
-            "instr(lower(e.entity_type), ?) OR EXISTS (SELECT 1 FROM observations o "
-            "WHERE o.entity_id = e.id AND o.valid_to IS NULL AND instr(lower(o.content), ?))) ORDER BY e.id LIMIT ?",
-            (self.namespace, needle, needle, needle, want + len(found)),
-        ) as cur:
-            async for (entity_id,) in cur:
-                found.setdefault(entity_id, 1)
-                if len(found) >= want:
-                    break
 
 
 def _matched(words: Sequence[str], text: str) -> int:

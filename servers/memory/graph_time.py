@@ -7,10 +7,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from mcp_suite.servers.memory.graph_core import IN_IDS, Changes, GraphCore, check_size, quoted
+from typing import TYPE_CHECKING
+
+from mcp_suite.servers.memory.graph_core import Changes, GraphCore, check_size, quoted
 from mcp_suite.servers.memory.models import EndedRelations, Relation, RelationRef, SupersededFact, Supersession
+from mcp_suite.servers.memory.storage.base import scalar, scalar_or_none
 from mcp_suite.shared.errors import InvalidInputError, NotFoundError
-from mcp_suite.shared.rows import scalar, scalar_or_none
+
+if TYPE_CHECKING:
+    from mcp_suite.servers.memory.storage.base import Conn
 
 _CURRENT_FACT = "SELECT id FROM observations WHERE entity_id = ? AND content = ? AND valid_to IS NULL"
 
@@ -34,8 +39,8 @@ class GraphTime(GraphCore):
                     "list it once. Nothing was changed."
                 )
             seen.add((item.entityName, item.observation))
-        changes = Changes()
-        async with self.db.transaction() as conn:
+
+        async def change(conn: Conn, changes: Changes) -> list[SupersededFact]:
             at = await self._now(conn)
             ids = await self._ids(conn, [i.entityName for i in items], aliases=True)
             missing = [n for n in dict.fromkeys(i.entityName for i in items) if n not in ids]
@@ -56,7 +61,7 @@ class GraphTime(GraphCore):
                     f"not a current observation: {', '.join(absent[:10])}. Superseding needs the exact text of a "
                     "fact that holds now (see open_nodes); add new facts with add_observations. Nothing was changed."
                 )
-            await conn.execute(f"UPDATE observations SET valid_to = ? WHERE id IN {IN_IDS}", (at, json.dumps(old_ids)))
+            await conn.execute(f"UPDATE observations SET valid_to = ? WHERE id IN {self.ids_in}", (at, json.dumps(old_ids)))
             results: list[SupersededFact] = []
             for item, old_id in zip(items, old_ids, strict=True):
                 entity_id = ids[item.entityName]
@@ -75,12 +80,14 @@ class GraphTime(GraphCore):
             touched = list(dict.fromkeys(ids[i.entityName] for i in items))
             await self._touch(conn, touched)
             await self._reindex(conn, touched)
-        self._committed(changes)
-        return results
+            return results
+
+        return await self._write(change)
 
     async def end_relations(self, relations: Sequence[RelationRef]) -> EndedRelations:
         """Mark current relations as no longer holding (kept for ``as_of`` reads); all of them or none."""
-        async with self.db.transaction() as conn:
+
+        async def change(conn: Conn, _: Changes) -> EndedRelations:
             at = await self._now(conn)
             ids = await self._ids(conn, [n for r in relations for n in (r.from_, r.to)], aliases=True)
             missing = [n for n in dict.fromkeys(n for r in relations for n in (r.from_, r.to)) if n not in ids]
@@ -105,4 +112,6 @@ class GraphTime(GraphCore):
                     f"no current relation {', '.join(absent[:10])}; see open_nodes for the relations that hold. "
                     "Nothing was changed."
                 )
-        return EndedRelations(relations=ended, at=at)
+            return EndedRelations(relations=ended, at=at)
+
+        return await self._write(change)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from mcp_suite.servers.memory.graph_core import IN_IDS, Changes, GraphCore, check_size, quoted
+from typing import TYPE_CHECKING
+
+from mcp_suite.servers.memory.graph_core import Changes, GraphCore, check_size, quoted
 from mcp_suite.servers.memory.models import (
     AddedObservations,
     Entity,
@@ -20,10 +22,11 @@ from mcp_suite.servers.memory.models import (
     Relation,
     RelationRef,
 )
-from mcp_suite.servers.memory.schema import NOW
-from mcp_suite.shared.db import Connection
+from mcp_suite.servers.memory.storage.base import fetch_one
 from mcp_suite.shared.errors import NotFoundError
-from mcp_suite.shared.rows import fetch_one
+
+if TYPE_CHECKING:
+    from mcp_suite.servers.memory.storage.base import Conn
 
 
 class GraphWrites(GraphCore):
@@ -32,48 +35,45 @@ class GraphWrites(GraphCore):
     async def create_entities(self, entities: Sequence[NewEntity]) -> list[Entity]:
         """Create the entities whose names are new; return them as stored (duplicates removed)."""
         check_size(t for e in entities for t in (e.name, e.entityType, *e.observations))
-        changes = Changes()
-        async with self.db.transaction() as conn:
-            created = await self._create_entities(conn, entities, changes)
-        self._committed(changes)
-        return created
+        return await self._write(lambda conn, changes: self._create_entities(conn, entities, changes))
 
     async def create_relations(self, relations: Sequence[RelationRef]) -> list[Relation]:
         """Create the relations not stored yet; every endpoint must exist or nothing is created."""
         check_size(t for r in relations for t in (r.from_, r.to, r.relationType))
-        async with self.db.transaction() as conn:
-            return await self._create_relations(conn, relations)
+        return await self._write(lambda conn, _: self._create_relations(conn, relations))
 
     async def add_observations(self, additions: Sequence[ObservationAddition]) -> list[AddedObservations]:
         """Add new facts to existing entities (or their aliases); one result per request item, listing what was new."""
         check_size(t for a in additions for t in a.contents)
-        changes = Changes()
-        async with self.db.transaction() as conn:
+
+        async def change(conn: Conn, changes: Changes) -> list[AddedObservations]:
             ids = await self._ids(conn, [a.entityName for a in additions], aliases=True)
             missing = [n for n in dict.fromkeys(a.entityName for a in additions) if n not in ids]
             if missing:
                 raise NotFoundError(_missing_for_observations(missing))
-            results = await self._add_observations(conn, ids, additions, changes)
-        self._committed(changes)
-        return results
+            return await self._add_observations(conn, ids, additions, changes)
+
+        return await self._write(change)
 
     async def delete_entities(self, names: Sequence[str]) -> int:
         """Delete entities with their observations and every relation that touches them."""
-        changes = Changes()
-        async with self.db.transaction() as conn:
+
+        async def change(conn: Conn, changes: Changes) -> int:
             async with conn.execute(
-                f"DELETE FROM entities WHERE namespace = ? AND name IN {IN_IDS} RETURNING id",
+                f"DELETE FROM entities WHERE namespace = ? AND name IN {self.texts_in} RETURNING id",
                 (self.namespace, json.dumps(list(names))),
             ) as cur:
                 ids = [row[0] for row in await cur.fetchall()]
             await self._unindex(conn, ids)
             changes.removed_entities = ids
-        self._committed(changes)
-        return len(ids)
+            return len(ids)
+
+        return await self._write(change)
 
     async def delete_observations(self, deletions: Sequence[ObservationDeletion]) -> int:
         """Remove the named facts; unknown entities and facts are skipped, as in the reference."""
-        async with self.db.transaction() as conn:
+
+        async def change(conn: Conn, _: Changes) -> int:
             ids = await self._ids(conn, [d.entityName for d in deletions])
             removed = 0
             touched: list[int] = []
@@ -83,7 +83,7 @@ class GraphWrites(GraphCore):
                     continue
                 # Current facts only: what was superseded stays in the entity's history.
                 cur = await conn.execute(
-                    f"DELETE FROM observations WHERE entity_id = ? AND valid_to IS NULL AND content IN {IN_IDS}",
+                    f"DELETE FROM observations WHERE entity_id = ? AND valid_to IS NULL AND content IN {self.texts_in}",
                     (entity_id, json.dumps(deletion.observations)),
                 )
                 if cur.rowcount > 0:
@@ -93,9 +93,12 @@ class GraphWrites(GraphCore):
             await self._reindex(conn, touched)
             return removed
 
+        return await self._write(change)
+
     async def delete_relations(self, relations: Sequence[RelationRef]) -> int:
         """Remove exactly the given relations; absent ones are skipped."""
-        async with self.db.transaction() as conn:
+
+        async def change(conn: Conn, _: Changes) -> int:
             ids = await self._ids(conn, [n for r in relations for n in (r.from_, r.to)])
             removed = 0
             for r in relations:
@@ -108,6 +111,8 @@ class GraphWrites(GraphCore):
                     removed += max(cur.rowcount, 0)
             return removed
 
+        return await self._write(change)
+
     async def import_graph(
         self,
         entities: Sequence[NewEntity],
@@ -119,15 +124,13 @@ class GraphWrites(GraphCore):
         existing ones, new relations created. Relations to entities that exist neither in the
         store nor in the import are refused (with their line numbers) unless ``create_missing``
         creates placeholder entities of type ``unknown`` for them."""
-        changes = Changes()
-        async with self.db.transaction() as conn:
-            report = await self._import(conn, changes, entities, relations, relation_lines, create_missing)
-        self._committed(changes)
-        return report
+        return await self._write(
+            lambda conn, changes: self._import(conn, changes, entities, relations, relation_lines, create_missing)
+        )
 
     async def _import(
         self,
-        conn: Connection,
+        conn: Conn,
         changes: Changes,
         entities: Sequence[NewEntity],
         relations: Sequence[RelationRef],
@@ -188,8 +191,8 @@ class GraphWrites(GraphCore):
         before (the drop-in start from ``MEMORY_FILE_PATH``); otherwise return why not. One
         transaction, recorded with the import: processes starting at once import the file once."""
         key = f"dropin-import:{self.namespace}"
-        changes = Changes()
-        async with self.db.transaction() as conn:
+
+        async def change(conn: Conn, changes: Changes) -> ImportReport | str:
             done = await fetch_one(conn, "SELECT value FROM memory_meta WHERE key = ?", (key,))
             if done is not None:
                 return f"already imported ({done[0]})"
@@ -197,12 +200,13 @@ class GraphWrites(GraphCore):
                 return "the namespace already holds entities (use `mcp-suite memory import` to merge the file)"
             report = await self._import(conn, changes, entities, relations, None, True)
             await conn.execute(
-                f"INSERT INTO memory_meta (key, value) VALUES (?, {NOW} || ' from ' || ?)", (key, source)
+                f"INSERT INTO memory_meta (key, value) VALUES (?, {self.sql.now} || ' from ' || ?)", (key, source)
             )
-        self._committed(changes)
-        return report
+            return report
 
-    async def _create_entities(self, conn: Connection, entities: Sequence[NewEntity], changes: Changes) -> list[Entity]:
+        return await self._write(change)
+
+    async def _create_entities(self, conn: Conn, entities: Sequence[NewEntity], changes: Changes) -> list[Entity]:
         first: dict[str, NewEntity] = {}
         for entity in entities:
             first.setdefault(entity.name, entity)
@@ -226,7 +230,7 @@ class GraphWrites(GraphCore):
         await self._reindex(conn, [ids[e.name] for e in new])
         return created
 
-    async def _create_relations(self, conn: Connection, relations: Sequence[RelationRef]) -> list[Relation]:
+    async def _create_relations(self, conn: Conn, relations: Sequence[RelationRef]) -> list[Relation]:
         ids = await self._ids(conn, [n for r in relations for n in (r.from_, r.to)], aliases=True)
         missing = [n for n in dict.fromkeys(n for r in relations for n in (r.from_, r.to)) if n not in ids]
         if missing:
@@ -238,9 +242,7 @@ class GraphWrites(GraphCore):
         for r in relations:
             wanted.setdefault((ids[r.from_], ids[r.to], r.relationType), r)
         async with conn.execute(
-            "SELECT r.from_id, r.to_id, r.relation_type FROM json_each(?) j JOIN relations r "
-            "ON r.from_id = json_extract(j.value, '$[0]') AND r.to_id = json_extract(j.value, '$[1]') "
-            "AND r.relation_type = json_extract(j.value, '$[2]') WHERE r.valid_to IS NULL",
+            self.sql.current_relations,
             (json.dumps(list(wanted)),),
         ) as cur:
             existing = {(f, t, k) for f, t, k in await cur.fetchall()}
@@ -254,7 +256,7 @@ class GraphWrites(GraphCore):
 
     async def _add_observations(
         self,
-        conn: Connection,
+        conn: Conn,
         ids: dict[str, int],
         additions: Sequence[ObservationAddition],
         changes: Changes,

@@ -1,4 +1,4 @@
-"""The vectors behind semantic recall: stored in SQLite, mirrored in memory, embedded off the request path.
+"""The vectors behind semantic recall: stored in the database, mirrored in memory, embedded off the request path.
 
 A write never waits for the model: :class:`Recall` is told what was written (:meth:`Recall.written`)
 after the transaction commits, and a background task (:meth:`Recall.run`, started by the server's
@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING
 import anyio
 
 from mcp_suite.servers.memory.semantic import ENTITY, OBSERVATION, Kind, VectorMatrix, entity_text
-from mcp_suite.shared.db import Connection, Database
+from mcp_suite.servers.memory.storage.base import MemoryDatabase, scalar
 from mcp_suite.shared.embeddings import Embedder, WordLlamaEmbedder
-from mcp_suite.shared.rows import scalar
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from mcp_suite.servers.memory.storage.base import Conn
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ DEBOUNCE_SECONDS = 0.05
 class Recall:
     """Vectors of one namespace's observations and entities."""
 
-    def __init__(self, db: Database, namespace: str, embedder: Embedder) -> None:
+    def __init__(self, db: MemoryDatabase, namespace: str, embedder: Embedder) -> None:
         self.db = db
         self.namespace = namespace
         self.embedder = embedder
@@ -125,7 +126,7 @@ class Recall:
         return self._matrix.similarities(query, OBSERVATION, observation_ids)
 
     def changed(self) -> None:
-        """This process committed a write (other processes' writes show in ``PRAGMA data_version``)."""
+        """This process committed a write (other processes' writes show in ``db.data_version()``)."""
         self._dirty = True
 
     async def catch_up(self) -> None:
@@ -134,7 +135,7 @@ class Recall:
             await self._check_model()
             # data_version moves when another connection commits; our own writes set _dirty. Neither:
             # nothing to read, and a search costs no extra database round trips.
-            version = await self.db.pragma("data_version")
+            version = await self.db.data_version()
             if self._matrix is None:
                 self._dirty = False
                 await self._load()
@@ -188,7 +189,8 @@ class Recall:
         ):
             row = await cur.fetchone()
         if row is None or row[0] != wanted:
-            async with self.db.transaction() as conn:
+
+            async def change(conn: Conn) -> None:
                 if row is not None:
                     log.warning("memory vectors were made by %s, now %s: re-embedding everything", row[0], wanted)
                     await conn.execute("DELETE FROM observation_vectors")
@@ -198,6 +200,8 @@ class Recall:
                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                     (wanted,),
                 )
+
+            await self.db.run(change)
         self._checked_model = True
 
     async def _load(self) -> None:
@@ -211,7 +215,8 @@ class Recall:
                 "WHERE e.namespace = ?",
                 (self.namespace,),
             ) as cur:
-                matrix.add_blobs(OBSERVATION, [(i, e, b) for i, e, b in await cur.fetchall()])
+                blob = self.db.dialect.vector_blob
+                matrix.add_blobs(OBSERVATION, [(i, e, blob(b)) for i, e, b in await cur.fetchall()])
             seq = await self._load_entities(conn, matrix, 0)
             async with conn.execute(
                 "SELECT o.id, o.entity_id, o.content FROM observations o JOIN entities e ON e.id = o.entity_id "
@@ -239,15 +244,16 @@ class Recall:
         assert self._matrix is not None
         async with self.db.snapshot() as conn:
             async with conn.execute(
-                # CROSS JOIN fixes the loop order: walk new observation ids, not the namespace's entities.
+                # A straight join fixes the loop order: walk new observation ids, not the namespace's entities.
                 "SELECT o.id, o.entity_id, o.content, v.vector FROM observations o "
-                "CROSS JOIN entities e ON e.id = o.entity_id "
+                f"{self.db.dialect.straight_join} entities e ON e.id = o.entity_id "
                 "LEFT JOIN observation_vectors v ON v.observation_id = o.id "
                 "WHERE o.id > ? AND e.namespace = ? ORDER BY o.id",
                 (self._obs_mark, self.namespace),
             ) as cur:
                 rows = [(i, e, c, b) for i, e, c, b in await cur.fetchall()]
-            stored = [(obs_id, entity_id, blob) for obs_id, entity_id, _, blob in rows if blob is not None]
+            to_blob = self.db.dialect.vector_blob
+            stored = [(obs_id, entity_id, to_blob(blob)) for obs_id, entity_id, _, blob in rows if blob is not None]
             self._matrix.add_blobs(OBSERVATION, stored)
             for obs_id, entity_id, content, blob in rows:
                 key = (OBSERVATION, obs_id)
@@ -262,7 +268,7 @@ class Recall:
             if time.monotonic() - self._last_full_scan > FULL_SCAN_SECONDS:
                 await self._scan_entities(conn)
 
-    async def _retire(self, conn: Connection, matrix: VectorMatrix) -> None:
+    async def _retire(self, conn: Conn, matrix: VectorMatrix) -> None:
         # Superseded facts, also by other processes (valid_to is set once, from the database clock).
         async with conn.execute(
             "SELECT o.id, o.valid_to FROM observations o WHERE o.valid_to IS NOT NULL AND o.valid_to >= ?",
@@ -273,19 +279,20 @@ class Recall:
         if rows:
             self._retired_since = max(v for _, v in rows)
 
-    async def _load_entities(self, conn: Connection, matrix: VectorMatrix, after: int) -> int:
+    async def _load_entities(self, conn: Conn, matrix: VectorMatrix, after: int) -> int:
         async with conn.execute(
-            "SELECT v.seq, v.entity_id, v.vector FROM entity_vectors v CROSS JOIN entities e ON e.id = v.entity_id "
-            "WHERE v.seq > ? AND e.namespace = ? ORDER BY v.seq",
+            f"SELECT v.seq, v.entity_id, v.vector FROM entity_vectors v {self.db.dialect.straight_join} entities e "
+            "ON e.id = v.entity_id WHERE v.seq > ? AND e.namespace = ? ORDER BY v.seq",
             (after, self.namespace),
         ) as cur:
-            rows = await cur.fetchall()
-        matrix.add_blobs(ENTITY, [(entity_id, entity_id, blob) for _, entity_id, blob in rows])
+            rows = list(await cur.fetchall())
+        to_blob = self.db.dialect.vector_blob
+        matrix.add_blobs(ENTITY, [(entity_id, entity_id, to_blob(blob)) for _, entity_id, blob in rows])
         for _, entity_id, _ in rows:
             self._pending.pop((ENTITY, entity_id), None)
         return max([after, *(int(seq) for seq, _, _ in rows)])
 
-    async def _scan_entities(self, conn: Connection) -> None:
+    async def _scan_entities(self, conn: Conn) -> None:
         async with conn.execute(
             "SELECT e.id, e.name, e.entity_type FROM entities e WHERE e.namespace = ? AND NOT EXISTS "
             "(SELECT 1 FROM entity_vectors v WHERE v.entity_id = e.id)",
@@ -297,7 +304,7 @@ class Recall:
                     self._pending.setdefault(key, (entity_id, entity_text(name, entity_type)))
         self._last_full_scan = time.monotonic()
 
-    async def _max_observation_id(self, conn: Connection) -> int:
+    async def _max_observation_id(self, conn: Conn) -> int:
         return await scalar(conn, "SELECT coalesce(max(id), 0) FROM observations", (), int)
 
     async def _embed_pending(self, into_matrix: bool) -> None:
@@ -320,17 +327,15 @@ class Recall:
                 )
 
     async def _store(self, batch: dict[tuple[Kind, int], tuple[int, bytes]]) -> None:
-        observations = [(key[1], blob, key[1]) for key, (_, blob) in batch.items() if key[0] == OBSERVATION]
-        entities = [(key[1], blob, key[1]) for key, (_, blob) in batch.items() if key[0] == ENTITY]
-        async with self.db.transaction() as conn:
+        dialect = self.db.dialect
+        observations = [
+            (key[1], dialect.vector_param(blob), key[1]) for key, (_, blob) in batch.items() if key[0] == OBSERVATION
+        ]
+        entities = [(key[1], dialect.vector_param(blob), key[1]) for key, (_, blob) in batch.items() if key[0] == ENTITY]
+
+        async def change(conn: Conn) -> None:
             # Rows deleted since they were written are skipped (the foreign key would refuse them).
-            await conn.executemany(
-                "INSERT OR REPLACE INTO observation_vectors (observation_id, vector) "
-                "SELECT ?, ? WHERE EXISTS (SELECT 1 FROM observations WHERE id = ?)",
-                observations,
-            )
-            await conn.executemany(
-                "INSERT OR REPLACE INTO entity_vectors (entity_id, vector) "
-                "SELECT ?, ? WHERE EXISTS (SELECT 1 FROM entities WHERE id = ?)",
-                entities,
-            )
+            await conn.executemany(dialect.store_observation_vector, observations)
+            await conn.executemany(dialect.store_entity_vector, entities)
+
+        await self.db.run(change)

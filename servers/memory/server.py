@@ -30,10 +30,9 @@ from mcp_suite.servers.memory.graph import GraphStore
 from mcp_suite.servers.memory.instructions import SERVER_INSTRUCTIONS
 from mcp_suite.servers.memory.recall import Recall
 from mcp_suite.servers.memory.resources import register_prompt, register_resources
-from mcp_suite.servers.memory.schema import MIGRATIONS
 from mcp_suite.servers.memory.settings import MemorySettings
+from mcp_suite.servers.memory.storage import open_storage
 from mcp_suite.servers.memory.tools import register_tools
-from mcp_suite.shared.db import Database
 from mcp_suite.shared.embeddings import make_embedder
 from mcp_suite.shared.errors import SuiteError
 from mcp_suite.shared.server import SuiteServer
@@ -119,6 +118,12 @@ def _changed_resources(arguments: dict[str, Any]) -> list[str]:
     return ["memory://graph", "memory://knowledge-graph", *entities]
 
 
+def _replica_changed(server: SuiteServer) -> list[str]:
+    """What a write through another replica may have changed: the graph views and every entity subscribed here."""
+    subscribed = server.resource_updates.subscribed() if server.resource_updates is not None else []
+    return ["memory://graph", "memory://knowledge-graph", *(u for u in subscribed if u.startswith("memory://entities/"))]
+
+
 def build_server(settings: MemorySettings) -> SuiteServer:
     # Semantic search is one matrix-vector product per query: bandwidth-bound, so BLAS threads only
     # contend (measured 6x slower with them on a busy 2-core machine). Read when numpy is first
@@ -127,6 +132,12 @@ def build_server(settings: MemorySettings) -> SuiteServer:
     # Static resources get no Context from the SDK, so the lifespan also leaves its state here.
     live: dict[str, MemoryState] = {}
 
+    async def relay(heard: AsyncIterator[str]) -> None:
+        # Another replica changed this namespace's graph: its subscribers here hear of it as of a local write.
+        async for namespace in heard:
+            if namespace in (settings.namespace, "*"):
+                await server.resources_updated(_replica_changed(server))
+
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[MemoryState]:
         api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
@@ -134,14 +145,16 @@ def build_server(settings: MemorySettings) -> SuiteServer:
         embedder = make_embedder(
             settings.embedder, model=settings.embedding_model, base_url=settings.embedding_url, api_key=api_key
         )
-        db = await Database.open(settings.database_path, MIGRATIONS)
+        db = await open_storage(settings.database)
         try:
             recall = Recall(db, settings.namespace, embedder)
             state = MemoryState(graph=GraphStore(db, settings.namespace, recall))
             await import_reference_file(state.graph)
             live["state"] = state
-            async with anyio.create_task_group() as tasks:
+            async with db.listen() as heard, anyio.create_task_group() as tasks:
                 tasks.start_soon(recall.run)
+                if heard is not None:
+                    tasks.start_soon(relay, heard)
                 try:
                     yield state
                 finally:

@@ -11,6 +11,7 @@ DEFAULT_NAMESPACE = "default"
 
 class MemorySettings(ServerSettings):
     server_name: ClassVar[str] = "memory"
+    engines: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql"})
 
     namespace: str = Field(
         DEFAULT_NAMESPACE,

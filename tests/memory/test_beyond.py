@@ -130,4 +130,4 @@ async def test_database_pragmas_and_schema(settings: MemorySettings) -> None:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'index')")}
         migrations = [r[0] for r in conn.execute("SELECT name FROM _migrations")]
     assert {"entities", "observations", "relations", "entity_fts", "entity_trigram", "relations_to"} <= tables
-    assert migrations == ["memory-0001-initial", "memory-0002-time-vectors-aliases"]
+    assert migrations == ["memory/0001_initial", "memory/0002_time_vectors_aliases"]

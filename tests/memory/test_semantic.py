@@ -12,7 +12,8 @@ import pytest
 from mcp_suite.servers.memory.graph import GraphStore
 from mcp_suite.servers.memory.models import NewEntity, ObservationAddition
 from mcp_suite.servers.memory.recall import Recall
-from mcp_suite.servers.memory.schema import MIGRATIONS
+from mcp_suite.servers.memory.storage import open_storage
+from mcp_suite.servers.memory.storage.sqlite_schema import MIGRATIONS
 from mcp_suite.servers.memory.settings import MemorySettings
 from mcp_suite.shared.db import Database
 from mcp_suite.shared.embeddings import EmbedderInfo
@@ -173,7 +174,7 @@ class HeldEmbedder:
 
 
 async def test_a_write_is_acknowledged_while_the_model_is_still_busy(settings: MemorySettings) -> None:
-    db = await Database.open(settings.database_path, MIGRATIONS)
+    db = await open_storage(settings.database)
     model = HeldEmbedder()
     recall = Recall(db, "default", model)
     graph = GraphStore(db, "default", recall)

@@ -1,12 +1,15 @@
-"""The memory server's SQLite schema, as ordered migrations.
+"""The memory server's SQLite schema, as ordered migrations (``memory/NNNN_what``).
 
 Every row belongs to a namespace (one isolated memory per name inside one file). UNIQUE
 constraints make "skip duplicates" a property of the store, so concurrent writers from several
 processes cannot create two copies of a name, fact or relation. Two FTS5 indexes hold one
 document per entity (name, type, observations): ``entity_fts`` (unicode61 words, BM25 ranked,
 prefix queries) and ``entity_trigram`` (substring matches, as the reference server's search
-does). They are maintained by :mod:`mcp_suite.servers.memory.graph`, which rewrites an entity's document
-whenever its observations change.
+does). They are maintained by :mod:`mcp_suite.servers.memory.storage.sqlite_search`, which rewrites an
+entity's document whenever its observations change.
+
+Databases written before issue 13 recorded the migrations under older names; :data:`RENAMED` maps them,
+so such a database is neither migrated twice nor refused as newer.
 """
 
 from mcp_suite.shared.db import Migration
@@ -55,7 +58,7 @@ INSERT INTO entity_fts (entity_fts, rank) VALUES ('rank', 'bm25(10.0, 4.0, 1.0)'
 CREATE VIRTUAL TABLE entity_trigram USING fts5 (name, entity_type, observations, tokenize = 'trigram');
 """
 
-MIGRATIONS = [Migration("memory-0001-initial", _INITIAL)]
+MIGRATIONS = [Migration("memory/0001_initial", _INITIAL)]
 
 # Facts over time, vectors, aliases. Observations and relations are rebuilt (SQLite cannot drop a
 # UNIQUE constraint in place): a fact that stopped being true may become true again later, so
@@ -123,4 +126,9 @@ CREATE TABLE aliases (
 CREATE INDEX aliases_entity ON aliases (entity_id);
 """
 
-MIGRATIONS.append(Migration("memory-0002-time-vectors-aliases", _TIME))
+MIGRATIONS.append(Migration("memory/0002_time_vectors_aliases", _TIME))
+
+RENAMED = {
+    "memory-0001-initial": "memory/0001_initial",
+    "memory-0002-time-vectors-aliases": "memory/0002_time_vectors_aliases",
+}

@@ -1,0 +1,148 @@
+"""The memory graph in PostgreSQL (``--database-url postgresql://…``): schema ``mcp_suite_memory``,
+``tsvector`` search, pgvector vectors, SERIALIZABLE writes retried on conflict, and change notices
+between replicas over LISTEN/NOTIFY.
+
+Several server processes may share one database: every write runs through :meth:`run`, so a
+serialization failure re-runs the whole change (the graph's changes read their inputs inside the
+transaction), and an acknowledged write is stored. Each write also announces its namespace
+(:func:`mcp_suite.shared.changes.publish`, delivered on commit); :meth:`listen` hears the other replicas'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+
+from mcp_suite.servers.memory.storage import postgres_search
+from mcp_suite.servers.memory.storage.pg_conn import PgConn
+from mcp_suite.servers.memory.storage.postgres_schema import MIGRATIONS, NOW
+from mcp_suite.shared.changes import RESYNC, ChangeFeed, publish
+from mcp_suite.shared.database_url import Engine, PostgresUrl
+from mcp_suite.shared.postgres import PostgresDatabase, PostgresSession
+
+if TYPE_CHECKING:
+    from mcp_suite.servers.memory.storage.base import Conn
+
+T = TypeVar("T")
+SERVER = "memory"
+TOPIC = "graph"
+
+
+def _pg(conn: Conn) -> PgConn:
+    if not isinstance(conn, PgConn):
+        raise TypeError("the PostgreSQL dialect was handed another engine's connection")
+    return conn
+
+
+class PostgresDialect:
+    in_ints = postgres_search.IN_IDS
+    in_texts = "(SELECT value FROM jsonb_array_elements_text(?::jsonb))"
+    now = NOW
+    newline = "chr(10)"
+    straight_join = "JOIN"
+    insert_observations = (
+        "INSERT INTO observations (entity_id, content, valid_from) "
+        f"SELECT (j.value->>0)::bigint, j.value->>1, coalesce(?::text, {NOW}) "
+        "FROM jsonb_array_elements(?::jsonb) WITH ORDINALITY AS j(value, n) ORDER BY j.n "
+        "ON CONFLICT DO NOTHING RETURNING id, entity_id, content"
+    )
+    current_relations = (
+        "SELECT r.from_id, r.to_id, r.relation_type FROM jsonb_array_elements(?::jsonb) j JOIN relations r "
+        "ON r.from_id = (j.value->>0)::bigint AND r.to_id = (j.value->>1)::bigint "
+        "AND r.relation_type = j.value->>2 WHERE r.valid_to IS NULL"
+    )
+    store_observation_vector = (
+        "INSERT INTO observation_vectors (observation_id, vector) "
+        "SELECT ?::bigint, ?::vector WHERE EXISTS (SELECT 1 FROM observations WHERE id = ?::bigint) "
+        "ON CONFLICT (observation_id) DO UPDATE SET vector = excluded.vector"
+    )
+    store_entity_vector = (
+        "INSERT INTO entity_vectors (entity_id, vector) "
+        "SELECT ?::bigint, ?::vector WHERE EXISTS (SELECT 1 FROM entities WHERE id = ?::bigint) "
+        "ON CONFLICT (entity_id) DO UPDATE SET vector = excluded.vector, "
+        "seq = nextval(pg_get_serial_sequence('entity_vectors', 'seq'))"
+    )
+
+    def aggregate(self, expression: str, separator: str) -> str:
+        return f"string_agg({expression}, {separator})"
+
+    async def unindex(self, conn: Conn, ids: Sequence[int]) -> None:
+        await postgres_search.unindex(_pg(conn), ids)
+
+    async def reindex(self, conn: Conn, ids: Sequence[int]) -> None:
+        await postgres_search.reindex(_pg(conn), ids)
+
+    async def lexical(self, conn: Conn, namespace: str, query: str, want: int) -> dict[int, int]:
+        return await postgres_search.lexical(_pg(conn), namespace, query, want)
+
+    def vector_param(self, blob: bytes) -> object:
+        return np.frombuffer(blob, dtype=np.float32)
+
+    def vector_blob(self, stored: object) -> bytes:
+        if not isinstance(stored, np.ndarray):
+            raise TypeError(f"a stored vector is a pgvector array, not {type(stored).__name__}")
+        return stored.astype(np.float32, copy=False).tobytes()
+
+
+class PostgresMemoryDatabase:
+    """The memory schema in one PostgreSQL database (see the module docstring)."""
+
+    engine: Engine = "postgresql"
+    dialect = PostgresDialect()
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self.db = db
+        self.where = db.url.redacted()
+        self._feed = ChangeFeed(db.url, SERVER)  # its origin stamps this process's announcements
+
+    @classmethod
+    async def open(cls, url: PostgresUrl) -> PostgresMemoryDatabase:
+        return cls(await PostgresDatabase.open(url, SERVER, MIGRATIONS))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        async with self.db.transaction() as session:
+            yield PgConn(session.conn)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Conn]:
+        async with self.db.snapshot() as session:
+            yield PgConn(session.conn)
+
+    async def run(self, change: Callable[[Conn], Awaitable[T]]) -> T:
+        async def attempt(session: object) -> T:
+            assert isinstance(session, PostgresSession)
+            return await change(PgConn(session.conn))
+
+        return await self.db.run(attempt)
+
+    async def data_version(self) -> object:
+        # What the semantic index reads incrementally: new observations, new entity vectors, ended facts.
+        async with self.db.pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT (SELECT coalesce(max(id), 0) FROM observations), "
+                "(SELECT coalesce(max(seq), 0) FROM entity_vectors), "
+                "(SELECT max(valid_to) FROM observations WHERE valid_to IS NOT NULL)"
+            )
+            return await cursor.fetchone()
+
+    async def announce(self, conn: Conn, namespace: str) -> None:
+        await publish(PostgresSession(_pg(conn).raw), SERVER, self._feed.change(TOPIC, namespace))
+
+    @asynccontextmanager
+    async def listen(self) -> AsyncIterator[AsyncIterator[str] | None]:
+        async with self._feed as feed:
+
+            async def namespaces() -> AsyncIterator[str]:
+                async for change in feed:
+                    yield "*" if change == RESYNC else change.key
+
+            yield namespaces()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
