@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-
 from typing import TYPE_CHECKING
 
 from mcp_suite.servers.memory.graph_core import Changes, GraphCore, quoted

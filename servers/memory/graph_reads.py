@@ -148,8 +148,8 @@ class GraphReads(GraphCore):
                     break
                 payload = json.dumps(frontier)
                 async with conn.execute(
-                    f"SELECT from_id, to_id FROM relations r WHERE (from_id IN {self.ids_in} OR to_id IN {self.ids_in}) "
-                    f"AND {valid} ORDER BY id",
+                    f"SELECT from_id, to_id FROM relations r WHERE (from_id IN {self.ids_in} "
+                    f"OR to_id IN {self.ids_in}) AND {valid} ORDER BY id",
                     (payload, payload, *valid_params),
                 ) as cur:
                     pairs = await cur.fetchall()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-
 from typing import TYPE_CHECKING
 
 from mcp_suite.servers.memory.graph_core import Changes, GraphCore, check_size, quoted
@@ -61,7 +60,9 @@ class GraphTime(GraphCore):
                     f"not a current observation: {', '.join(absent[:10])}. Superseding needs the exact text of a "
                     "fact that holds now (see open_nodes); add new facts with add_observations. Nothing was changed."
                 )
-            await conn.execute(f"UPDATE observations SET valid_to = ? WHERE id IN {self.ids_in}", (at, json.dumps(old_ids)))
+            await conn.execute(
+                f"UPDATE observations SET valid_to = ? WHERE id IN {self.ids_in}", (at, json.dumps(old_ids))
+            )
             results: list[SupersededFact] = []
             for item, old_id in zip(items, old_ids, strict=True):
                 entity_id = ids[item.entityName]

@@ -215,8 +215,8 @@ class Recall:
                 "WHERE e.namespace = ?",
                 (self.namespace,),
             ) as cur:
-                blob = self.db.dialect.vector_blob
-                matrix.add_blobs(OBSERVATION, [(i, e, blob(b)) for i, e, b in await cur.fetchall()])
+                to_blob = self.db.dialect.vector_blob
+                matrix.add_blobs(OBSERVATION, [(i, e, to_blob(b)) for i, e, b in await cur.fetchall()])
             seq = await self._load_entities(conn, matrix, 0)
             async with conn.execute(
                 "SELECT o.id, o.entity_id, o.content FROM observations o JOIN entities e ON e.id = o.entity_id "
@@ -331,7 +331,9 @@ class Recall:
         observations = [
             (key[1], dialect.vector_param(blob), key[1]) for key, (_, blob) in batch.items() if key[0] == OBSERVATION
         ]
-        entities = [(key[1], dialect.vector_param(blob), key[1]) for key, (_, blob) in batch.items() if key[0] == ENTITY]
+        entities = [
+            (key[1], dialect.vector_param(blob), key[1]) for key, (_, blob) in batch.items() if key[0] == ENTITY
+        ]
 
         async def change(conn: Conn) -> None:
             # Rows deleted since they were written are skipped (the foreign key would refuse them).

@@ -121,7 +121,11 @@ def _changed_resources(arguments: dict[str, Any]) -> list[str]:
 def _replica_changed(server: SuiteServer) -> list[str]:
     """What a write through another replica may have changed: the graph views and every entity subscribed here."""
     subscribed = server.resource_updates.subscribed() if server.resource_updates is not None else []
-    return ["memory://graph", "memory://knowledge-graph", *(u for u in subscribed if u.startswith("memory://entities/"))]
+    return [
+        "memory://graph",
+        "memory://knowledge-graph",
+        *(u for u in subscribed if u.startswith("memory://entities/")),
+    ]
 
 
 def build_server(settings: MemorySettings) -> SuiteServer:

@@ -10,7 +10,7 @@ from mcp.types import TextResourceContents
 
 from mcp_suite.servers.memory.settings import MemorySettings
 from mcp_suite.shared.db import Database
-from tests.memory.helpers import call, connect, entity, relation
+from tests.memory.helpers import call, connect, entity, relation, rows
 
 pytestmark = pytest.mark.anyio
 
@@ -33,9 +33,11 @@ async def test_namespaces_are_isolated_memories_in_one_file(settings: MemorySett
     assert work_graph["relations"] == [relation("Alice", "Acme", "works_at")]
     assert found["entities"] == [entity("Alice", "person", "home fact")]
     assert missing["entities"] == []
-    with sqlite3.connect(settings.database_path) as conn:
-        rows = conn.execute("SELECT namespace, name FROM entities ORDER BY id").fetchall()
-    assert rows == [("default", "Alice"), ("work", "Alice"), ("work", "Acme")]
+    assert rows(settings, "SELECT namespace, name FROM entities ORDER BY id") == [
+        ("default", "Alice"),
+        ("work", "Alice"),
+        ("work", "Acme"),
+    ]
 
 
 async def test_neighbourhood_follows_relations_both_ways_up_to_depth(settings: MemorySettings) -> None:
@@ -116,6 +118,7 @@ async def test_prompt_and_instructions(settings: MemorySettings) -> None:
     assert instructions is not None and "search_nodes" in instructions
 
 
+@pytest.mark.sqlite_only
 async def test_database_pragmas_and_schema(settings: MemorySettings) -> None:
     async with connect(settings) as client:
         await call(client, "read_graph")

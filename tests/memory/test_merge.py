@@ -1,12 +1,11 @@
 """merge_entities and find_duplicates: what moves, what is dropped, aliases, dry runs, bad input."""
 
-import sqlite3
 from typing import Any
 
 import pytest
 
 from mcp_suite.servers.memory.settings import MemorySettings
-from tests.memory.helpers import call, connect, entity, facts, fail, relation, resource_json, stored
+from tests.memory.helpers import call, connect, entity, facts, fail, relation, resource_json, rows, stored
 
 pytestmark = pytest.mark.anyio
 
@@ -32,10 +31,9 @@ async def _setup(client: Any) -> None:
 
 
 def _aliases(settings: MemorySettings) -> list[tuple[str, str]]:
-    with sqlite3.connect(settings.database_path) as conn:
-        return conn.execute(
-            "SELECT a.alias, e.name FROM aliases a JOIN entities e ON e.id = a.entity_id ORDER BY a.alias"
-        ).fetchall()
+    return rows(
+        settings, "SELECT a.alias, e.name FROM aliases a JOIN entities e ON e.id = a.entity_id ORDER BY a.alias"
+    )
 
 
 async def test_merge_moves_facts_and_relations_and_keeps_aliases(settings: MemorySettings) -> None:

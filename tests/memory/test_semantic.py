@@ -12,12 +12,12 @@ import pytest
 from mcp_suite.servers.memory.graph import GraphStore
 from mcp_suite.servers.memory.models import NewEntity, ObservationAddition
 from mcp_suite.servers.memory.recall import Recall
+from mcp_suite.servers.memory.settings import MemorySettings
 from mcp_suite.servers.memory.storage import open_storage
 from mcp_suite.servers.memory.storage.sqlite_schema import MIGRATIONS
-from mcp_suite.servers.memory.settings import MemorySettings
 from mcp_suite.shared.db import Database
 from mcp_suite.shared.embeddings import EmbedderInfo
-from tests.memory.helpers import call, connect, entity, fail
+from tests.memory.helpers import call, connect, entity, fail, rows
 
 pytestmark = pytest.mark.anyio
 
@@ -35,9 +35,9 @@ async def names(client: Any, query: str, **extra: Any) -> list[str]:
 
 
 def vector_counts(settings: MemorySettings) -> tuple[int, int]:
-    with sqlite3.connect(settings.database_path) as conn:
-        observations = conn.execute("SELECT count(*) FROM observation_vectors").fetchone()[0]
-        entities = conn.execute("SELECT count(*) FROM entity_vectors").fetchone()[0]
+    ((observations, entities),) = rows(
+        settings, "SELECT (SELECT count(*) FROM observation_vectors), (SELECT count(*) FROM entity_vectors)"
+    )
     return observations, entities
 
 
@@ -107,6 +107,7 @@ async def test_superseded_facts_stop_matching(settings: MemorySettings) -> None:
     assert all(o["content"] != "works as a doctor" for m in ann for o in m["observations"])
 
 
+@pytest.mark.sqlite_only  # a database of the version before vectors: only ever SQLite
 async def test_entities_stored_before_vectors_existed_are_found(settings: MemorySettings) -> None:
     # A database written by the previous version: the first migration only, rows inserted directly.
     db = await Database.open(settings.database_path, MIGRATIONS[:1])
@@ -139,6 +140,7 @@ async def test_without_an_embedder_search_is_lexical(settings: MemorySettings) -
     assert vector_counts(plain) == (0, 0)
 
 
+@pytest.mark.sqlite_only  # rewrites stored blobs by hand
 async def test_a_different_embedder_rebuilds_the_vectors(settings: MemorySettings, tmp_path: Path) -> None:
     async with connect(settings) as client:
         await call(client, "create_entities", entities=STAFF)

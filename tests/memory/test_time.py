@@ -1,13 +1,12 @@
 """Facts over time: supersede_observations, end_relations, as_of reads and the entity's history."""
 
-import sqlite3
 import time
 from typing import Any
 
 import pytest
 
 from mcp_suite.servers.memory.settings import MemorySettings
-from tests.memory.helpers import call, connect, entity, facts, fail, relation, resource_json, stored
+from tests.memory.helpers import call, connect, entity, facts, fail, relation, resource_json, rows, stored
 
 pytestmark = pytest.mark.anyio
 
@@ -54,11 +53,10 @@ async def test_supersede_keeps_history_and_reads_show_the_present(settings: Memo
         ("Alice", "likes tea", 0, None),
         ("Alice", "works at Globex", 0, None),
     ]
-    with sqlite3.connect(settings.database_path) as conn:
-        ended, started = conn.execute(
-            "SELECT a.valid_to, b.valid_from FROM observations a JOIN observations b ON b.id = a.superseded_by"
-        ).fetchone()
-        relations = conn.execute("SELECT to_id, valid_to IS NOT NULL FROM relations ORDER BY id").fetchall()
+    ((ended, started),) = rows(
+        settings, "SELECT a.valid_to, b.valid_from FROM observations a JOIN observations b ON b.id = a.superseded_by"
+    )
+    relations = rows(settings, "SELECT to_id, valid_to IS NOT NULL FROM relations ORDER BY id")
     assert ended == started
     assert [ended_flag for _, ended_flag in relations] == [1, 0]
     assert [o["content"] for o in detail["observations"]] == ["likes tea", "works at Globex"]

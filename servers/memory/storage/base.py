@@ -82,9 +82,13 @@ class MemoryDatabase(Protocol):
     """One open memory database: transactions, snapshots, retried writes, change notices."""
 
     engine: Engine
-    dialect: Dialect
     where: str
     """Where the data is, for messages (a path, or a URL without its password)."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """The engine's SQL and index work."""
+        ...
 
     def transaction(self) -> AbstractAsyncContextManager[Conn]:
         """One change, run once (use :meth:`run` for changes that may be retried)."""

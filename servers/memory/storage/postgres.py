@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
+from pgvector import Vector
 
 from mcp_suite.servers.memory.storage import postgres_search
 from mcp_suite.servers.memory.storage.pg_conn import PgConn
@@ -82,8 +83,10 @@ class PostgresDialect:
         return np.frombuffer(blob, dtype=np.float32)
 
     def vector_blob(self, stored: object) -> bytes:
+        if isinstance(stored, Vector):
+            stored = stored.to_numpy()
         if not isinstance(stored, np.ndarray):
-            raise TypeError(f"a stored vector is a pgvector array, not {type(stored).__name__}")
+            raise TypeError(f"a stored vector is a pgvector value, not {type(stored).__name__}")
         return stored.astype(np.float32, copy=False).tobytes()
 
 
@@ -144,5 +147,3 @@ class PostgresMemoryDatabase:
 
     async def close(self) -> None:
         await self.db.close()
-
-

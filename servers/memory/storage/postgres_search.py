@@ -22,7 +22,9 @@ IN_IDS = "(SELECT value::bigint FROM jsonb_array_elements_text(?::jsonb))"
 RANK_CAP = 2_000
 """Matches beyond this many are not all ranked: name matches first, then the rest newest first."""
 _RANK = "ts_rank('{0.1, 0.2, 0.4, 1.0}', s.document, q.query, 1)"
-_NAMES = "e.name || coalesce(chr(10) || (SELECT string_agg(alias, chr(10)) FROM aliases a WHERE a.entity_id = e.id), '')"
+_NAMES = (
+    "e.name || coalesce(chr(10) || (SELECT string_agg(alias, chr(10)) FROM aliases a WHERE a.entity_id = e.id), '')"
+)
 _FACTS = (
     "coalesce((SELECT string_agg(content, chr(10) ORDER BY id) FROM observations o "
     "WHERE o.entity_id = e.id AND o.valid_to IS NULL), '')"
@@ -120,9 +122,7 @@ async def _take_matching(
     )
 
 
-async def _take(
-    conn: Conn, sql: str, params: tuple[object, ...], want: int, found: dict[int, int], tier: int
-) -> None:
+async def _take(conn: Conn, sql: str, params: tuple[object, ...], want: int, found: dict[int, int], tier: int) -> None:
     async with conn.execute(sql, (*params, want + len(found))) as cur:
         for (entity_id,) in await cur.fetchall():
             found.setdefault(entity_id, tier)
