@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -11,6 +12,7 @@ from mcp_suite.servers.memory.settings import MemorySettings
 from mcp_suite.shared.cli import load_spec, run
 from mcp_suite.shared.database_url import PostgresUrl, SqliteUrl, parse_database_url
 from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.settings import ServerSettings
 
 
 @pytest.fixture(autouse=True)
@@ -66,9 +68,18 @@ def test_sqlite_url_moves_the_file_from_flag_env_or_yaml(tmp_path: Path, monkeyp
     assert MemorySettings.load(flags, config).database_path == tmp_path / "from-flag.db"
 
 
+class SqliteOnlySettings(ServerSettings):
+    server_name: ClassVar[str] = "sqlite-only"
+
+
 def test_servers_not_yet_on_postgres_refuse_it_at_load() -> None:
-    with pytest.raises(InvalidInputError, match="the memory server does not run on postgresql yet"):
-        MemorySettings.load({"database_url": "postgresql://localhost/suite"})
+    with pytest.raises(InvalidInputError, match="the sqlite-only server does not run on postgresql yet"):
+        SqliteOnlySettings.load({"database_url": "postgresql://localhost/suite"})
+
+
+def test_memory_runs_on_postgres() -> None:
+    settings = MemorySettings.load({"database_url": "postgresql://localhost/suite"})
+    assert settings.database == PostgresUrl("postgresql://localhost/suite")
 
 
 @pytest.mark.parametrize("server", ["memory", "retrieval", "prompts"])
@@ -79,7 +90,8 @@ def test_cli_flag_exists_and_a_bad_url_exits_2(server: str, capsys: pytest.Captu
 
 
 def test_a_password_in_a_refused_url_is_not_echoed(capsys: pytest.CaptureFixture[str]) -> None:
-    for url in ("postgresql://me:hunter2@db/suite", "mysql://me:hunter2@db/suite", "me:hunter2@db/suite"):
+    # (memory accepts postgresql:// now; tests/memory/test_replicas.py checks an unreachable one is not echoed)
+    for url in ("mysql://me:hunter2@db/suite", "me:hunter2@db/suite"):
         assert run(load_spec("memory"), ["--database-url", url], "mcp-suite memory") == 2
         err = capsys.readouterr().err
         assert "hunter2" not in err

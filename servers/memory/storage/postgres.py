@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TypeVar
 
+import anyio
 import numpy as np
 from pgvector import Vector
 
@@ -100,6 +101,8 @@ class PostgresMemoryDatabase:
         self.db = db
         self.where = db.url.redacted()
         self._feed = ChangeFeed(db.url, SERVER)  # its origin stamps this process's announcements
+        self._writing = anyio.Lock()  # this process's writers queue here, holding one pooled connection at most
+        self._lock_key = f"mcp_suite:{db.schema}:writer"
 
     @classmethod
     async def open(cls, url: PostgresUrl) -> PostgresMemoryDatabase:
@@ -116,11 +119,22 @@ class PostgresMemoryDatabase:
             yield PgConn(session.conn)
 
     async def run(self, change: Callable[[Conn], Awaitable[T]]) -> T:
+        """``change`` at SERIALIZABLE, retried on conflict, while holding this database's writer lock.
+
+        Every write of the graph touches a few hot rows (the entity's ``updated_at`` and search document,
+        the index pages of small tables), so concurrent writers would mostly abort each other and retry
+        until they give up. As SQLite's ``BEGIN IMMEDIATE`` does, writers queue instead: an advisory lock,
+        taken on a second connection before the change's transaction (and so before its snapshot), and
+        released with that connection's transaction however it ends. Reads take no lock.
+        """
+
         async def attempt(session: object) -> T:
             assert isinstance(session, PostgresSession)
             return await change(PgConn(session.conn))
 
-        return await self.db.run(attempt)
+        async with self._writing, self.db.pool.connection() as lock, lock.transaction():
+            await lock.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (self._lock_key,))
+            return await self.db.run(attempt)
 
     async def data_version(self) -> object:
         # What the semantic index reads incrementally: new observations, new entity vectors, ended facts.
