@@ -39,8 +39,9 @@ async def fail(client: Client, tool: str, **arguments: Any) -> str:
     return text.text
 
 
-def rows(settings: MemorySettings, sql: str) -> list[tuple[Any, ...]]:
-    """The rows of one query, read straight from the database (SQLite file or PostgreSQL schema)."""
+def rows(settings: MemorySettings, sql: str, fetch: bool = True) -> list[tuple[Any, ...]]:
+    """The rows of one query, read straight from the database (SQLite file or PostgreSQL schema);
+    ``fetch=False`` runs a statement that returns none."""
     url = settings.database
     if isinstance(url, SqliteUrl):
         with sqlite3.connect(url.path) as conn:
@@ -50,7 +51,8 @@ def rows(settings: MemorySettings, sql: str) -> list[tuple[Any, ...]]:
     assert isinstance(url, PostgresUrl)
     with psycopg.connect(url.conninfo, autocommit=True) as conn:
         conn.execute("SET search_path TO mcp_suite_memory, public")
-        return [tuple(row) for row in conn.execute(sql).fetchall()]
+        cursor = conn.execute(sql)
+        return [tuple(row) for row in cursor.fetchall()] if fetch else []
 
 
 def is_sqlite(settings: MemorySettings) -> bool:
