@@ -20,7 +20,8 @@ pytestmark = pytest.mark.anyio
 async def test_a_file_with_the_old_migration_names_is_neither_migrated_again_nor_refused(tmp_path: Path) -> None:
     settings = MemorySettings(data_dir=tmp_path)
     old_names = list(RENAMED)  # as main recorded them: memory-0001-initial, memory-0002-time-vectors-aliases
-    db = await Database.open(settings.database_path, [Migration(n, m.apply) for n, m in zip(old_names, MIGRATIONS)])
+    old = [Migration(n, m.apply) for n, m in zip(old_names, MIGRATIONS, strict=True)]
+    db = await Database.open(settings.database_path, old)
     try:
         await db.conn.execute("INSERT INTO entities (namespace, name, entity_type) VALUES ('default', 'Old', 'person')")
         await db.conn.execute("INSERT INTO observations (entity_id, content) VALUES (1, 'was here first')")
