@@ -193,7 +193,8 @@ USAGE = f"""usage: mcp-suite SERVER [options] [COMMAND ...]
 
 servers: {", ".join(SERVERS)}
 
-Run 'mcp-suite SERVER --help' for a server's options and commands."""
+Run 'mcp-suite SERVER --help' for a server's options and commands.
+'mcp-suite db copy --server NAME --from URL --to URL' copies a server's data between databases."""
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -203,6 +204,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         words = list(sys.argv[1:] if argv is None else argv)
         sys.exit(gateway_main(words[0], words[1:]))
+    if (sys.argv[1:2] if argv is None else list(argv)[:1]) == ["db"]:  # see shared/db_copy.py
+        from mcp_suite.shared.db_copy import main as db_main
+
+        sys.exit(db_main(list(sys.argv[2:] if argv is None else argv[1:])))
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("--version", "-V"):
         print(f"mcp-suite {__version__}")

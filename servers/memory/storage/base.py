@@ -69,6 +69,10 @@ class Dialect(Protocol):
         prefix), 1 the query as a case-insensitive substring, 2 any word (see ``GraphSearch.search``)."""
         ...
 
+    async def copied(self, conn: Conn) -> None:
+        """Rows were inserted with their ids (``db copy``): make the next generated ids follow them."""
+        ...
+
     def vector_param(self, blob: bytes) -> object:
         """A float32 blob as this engine stores a vector."""
         ...

@@ -80,6 +80,18 @@ class PostgresDialect:
     async def lexical(self, conn: Conn, namespace: str, query: str, want: int) -> dict[int, int]:
         return await postgres_search.lexical(_pg(conn), namespace, query, want)
 
+    async def copied(self, conn: Conn) -> None:
+        for table, column in (
+            ("entities", "id"),
+            ("observations", "id"),
+            ("relations", "id"),
+            ("entity_vectors", "seq"),
+        ):
+            await conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                f"coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)"
+            )
+
     def vector_param(self, blob: bytes) -> object:
         return np.frombuffer(blob, dtype=np.float32)
 

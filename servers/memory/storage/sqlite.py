@@ -67,6 +67,9 @@ class SqliteDialect:
     async def lexical(self, conn: Conn, namespace: str, query: str, want: int) -> dict[int, int]:
         return await sqlite_search.lexical(_sqlite(conn), namespace, query, want)
 
+    async def copied(self, conn: Conn) -> None:
+        return None  # INTEGER PRIMARY KEY and AUTOINCREMENT continue after the largest id inserted
+
     def vector_param(self, blob: bytes) -> object:
         return blob
 
