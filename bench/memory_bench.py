@@ -9,9 +9,14 @@ them), reported as ratios:
   200 ``add_observations``, 200 ``search_nodes``, 200 ``open_nodes`` (p50/p95) and one
   ``read_graph`` (time and response size);
 * concurrency: 4 server processes on the same store, started at once, 100 ``add_observations``
-  each; how many of the 400 observations are there afterwards.
+  each; how many of the 400 observations are there afterwards;
+* PostgreSQL (``postgres``: our server with ``--database-url postgresql://…``, a private ``pgserver``
+  unless ``--postgres-url`` names a server whose role may create databases): the same workload, and
+  replicas: 2 Streamable HTTP server processes on one database, 4 client sessions each writing 100
+  ``add_observations`` at once; how many of the 800 are there afterwards.
 
-Usage: ``python bench/memory_bench.py [--quick]`` (``--quick``: 2,000 entities only). The reference
+Usage: ``python bench/memory_bench.py [--quick] [--servers ours,postgres,reference]`` (``--quick``:
+2,000 entities only). The reference
 server is installed into ``bench/.node`` on first use. Results: a Markdown table on stdout and
 JSON in ``bench/results/``. Latencies include the SDK client's own work (JSON parsing, output
 schema validation); the ``ping`` floor on the bare server shows how much that is.
@@ -66,6 +71,7 @@ RELATIONS = 2_000
 OPS = 200
 WRITERS = 4
 WRITES_PER_WRITER = 100
+REPLICAS = 2
 OBSERVATIONS_PER_ENTITY = 3
 ENTITY_TYPES = ["person", "project", "organization", "place", "event", "tool", "concept", "document"]
 RELATION_TYPES = ["knows", "works_on", "depends_on", "mentions", "located_in"]
@@ -113,10 +119,24 @@ def ensure_reference() -> str:
     return str(REFERENCE_ENTRY)
 
 
+POSTGRES: dict[str, str] = {}
+"""The PostgreSQL URL of each store (set by ``main_async`` when the postgres target runs)."""
+
+
 def targets() -> dict[str, Target]:
     ours = _console_script("mcp-suite-memory")
     node = shutil.which("node") or "node"
     return {
+        "postgres": Target(
+            "postgres",
+            "mcp-suite-memory on PostgreSQL",
+            lambda store: StdioServerParameters(
+                command=ours,
+                args=["--data-dir", str(store), "--database-url", POSTGRES[str(store)]],
+                env=_clean_env(),
+            ),
+            lambda root: root / "postgres",
+        ),
         "ours": Target(
             "ours",
             "mcp-suite-memory",
@@ -367,6 +387,105 @@ async def run_concurrency(target: Target, store: Path, work: Workload, errlog: T
     }
 
 
+async def run_replicas(url: str, store: Path, work: Workload, errlog: TextIO) -> dict[str, Any]:
+    """2 HTTP replicas on one PostgreSQL database, 4 sessions per replica writing 100 observations each at once."""
+    from mcp.client.streamable_http import streamable_http_client
+
+    hot = [entity["name"] for entity in work.entities[:10]]
+    stats = OpStats()
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    try:
+        for _ in range(REPLICAS):
+            port = _free_port()
+            argv = [_console_script("mcp-suite-memory"), "--transport", "streamable-http", "--port", str(port)]
+            argv += ["--data-dir", str(store), "--database-url", url]
+            procs.append(subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=errlog, env=_clean_env()))
+            urls.append(f"http://127.0.0.1:{port}/mcp")
+        for port_url in urls:
+            await _wait_for_http(port_url)
+
+        async def writer(replica: int, w: int) -> None:
+            async with Client(streamable_http_client(urls[replica]), read_timeout_seconds=CALL_TIMEOUT) as client:
+                for k in range(WRITES_PER_WRITER):
+                    contents = [f"replica r{replica} w{w} n{k}"]
+                    args = {"observations": [{"entityName": hot[(w + k) % len(hot)], "contents": contents}]}
+                    await timed_call(client, stats, "add_observations", args)
+
+        start = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for replica in range(REPLICAS):
+                for w in range(WRITERS):
+                    tg.start_soon(writer, replica, w)
+        wall_s = time.perf_counter() - start
+        async with Client(streamable_http_client(urls[-1]), read_timeout_seconds=CALL_TIMEOUT) as client:
+            result = await client.call_tool("open_nodes", {"names": hot})
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait()
+    kept: set[str] = set()
+    data = payload(result)
+    for entity in data.get("entities", []) if isinstance(data, dict) else []:
+        kept.update(o for o in entity.get("observations", []) if re.fullmatch(r"replica r\d+ w\d+ n\d+", o))
+    attempted = REPLICAS * WRITERS * WRITES_PER_WRITER
+    return {"attempted": attempted, "kept": len(kept), "wall_s": round(wall_s, 3), "calls": stats.summary()}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _wait_for_http(url: str, timeout: float = 60.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as http:
+        while True:
+            try:
+                await http.get(url.removesuffix("/mcp") + "/", timeout=0.5)
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url} did not start within {timeout}s") from None
+                await anyio.sleep(0.1)
+
+
+@contextmanager
+def postgres_server(url: str | None, root: Path) -> Iterator[str]:
+    """An admin URL: the one given, or a private pgserver (PostgreSQL 16 + pgvector) in ``root``."""
+    if url:
+        yield url
+        return
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        server = pgserver.get_server(root / "pgdata", cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+
+
+def new_database(admin_url: str, name: str) -> str:
+    """Create database ``name`` (dropped first if it exists) and return its URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -474,13 +593,15 @@ def render(results: dict[str, Any]) -> str:
         lines.append("")
     for size, by_target in results.get("sizes", {}).items():
         ours = by_target.get("ours", {})
+        pg = by_target.get("postgres", {})
         ref = by_target.get("reference", {})
         lines += [f"### {int(size):,} entities × 3 observations, 2,000 relations", ""]
-        for label, res in (("ours", ours), ("reference", ref)):
+        for label, res in (("ours", ours), ("postgres", pg), ("reference", ref)):
             if "skipped" in res:
                 lines += [f"_{label}: skipped — {res['skipped']}_", ""]
         lines += [
-            "| operation | ours p50 ms | ours p95 ms | reference p50 ms | reference p95 ms | speed-up p50 (ref/ours) |",
+            "| operation | SQLite p50 / p95 ms | PostgreSQL p50 / p95 ms | reference p50 / p95 ms "
+            "| speed-up p50 ref/SQLite | speed-up p50 ref/PostgreSQL |",
             "|---|---:|---:|---:|---:|---:|",
         ]
         for op in (
@@ -492,43 +613,45 @@ def render(results: dict[str, Any]) -> str:
             "read_graph",
         ):
             o = ours.get("ops", {}).get(op, {})
+            q = pg.get("ops", {}).get(op, {})
             r = ref.get("ops", {}).get(op, {})
             name = f"{op} (batch of {BATCH})" if op.startswith("create") else op
             lines.append(
-                f"| {name} | {_ms(o.get('p50_ms'))} | {_ms(o.get('p95_ms'))} | {_ms(r.get('p50_ms'))} | "
-                f"{_ms(r.get('p95_ms'))} | {_ratio(r.get('p50_ms'), o.get('p50_ms'))} |"
+                f"| {name} | {_ms(o.get('p50_ms'))} / {_ms(o.get('p95_ms'))} | {_ms(q.get('p50_ms'))} / "
+                f"{_ms(q.get('p95_ms'))} | {_ms(r.get('p50_ms'))} / {_ms(r.get('p95_ms'))} | "
+                f"{_ratio(r.get('p50_ms'), o.get('p50_ms'))} | {_ratio(r.get('p50_ms'), q.get('p50_ms'))} |"
             )
-        ro = ours.get("ops", {}).get("read_graph", {})
-        rr = ref.get("ops", {}).get("read_graph", {})
-        if ro or rr:
-            lines.append(f"| read_graph response: text / whole result | {_size(ro)} | | {_size(rr)} | | |")
-        so = ours.get("ops", {}).get("search_nodes", {})
-        sr = ref.get("ops", {}).get("search_nodes", {})
-        if so or sr:
+        reads = [res.get("ops", {}).get("read_graph", {}) for res in (ours, pg, ref)]
+        if any(reads):
+            lines.append(f"| read_graph response: text / whole result | {' | '.join(_size(x) for x in reads)} | | |")
+        searches = [res.get("ops", {}).get("search_nodes", {}) for res in (ours, pg, ref)]
+        if any(searches):
+            shown = " | ".join(str(x.get("mean_entities_returned", "—")) for x in searches)
+            lines.append(f"| search_nodes mean entities returned | {shown} | | |")
+            shown = " | ".join(str(x.get("name_queries_entity_first", "—")) for x in searches)
+            lines.append(f"| search_nodes name query → that entity first | {shown} | | |")
+        loads = [res.get("load_s") for res in (ours, pg, ref)]
+        if any(loads):
             lines.append(
-                f"| search_nodes mean entities returned | {so.get('mean_entities_returned', '—')} | | "
-                f"{sr.get('mean_entities_returned', '—')} | | |"
+                f"| load (all batches), s | {' | '.join(str(x or '—') for x in loads)} | "
+                f"{_ratio(loads[2], loads[0])} | {_ratio(loads[2], loads[1])} |"
             )
-            lines.append(
-                f"| search_nodes name query → that entity first | {so.get('name_queries_entity_first', '—')} | | "
-                f"{sr.get('name_queries_entity_first', '—')} | | |"
-            )
-        lo, lr = ours.get("load_s"), ref.get("load_s")
-        if lo or lr:
-            lines.append(f"| load (all batches), s | {lo or '—'} | | {lr or '—'} | | {_ratio(lr, lo)} |")
-        co = ours.get("concurrency", {})
-        cr = ref.get("concurrency", {})
-        if co or cr:
-            lines.append(
-                f"| concurrent writes kept ({WRITERS} processes × {WRITES_PER_WRITER}) | "
-                f"{co.get('kept', '—')}/{co.get('attempted', '—')} | | "
-                f"{cr.get('kept', '—')}/{cr.get('attempted', '—')} | | |"
-            )
+        conc = [res.get("concurrency", {}) for res in (ours, pg, ref)]
+        if any(conc):
+            shown = " | ".join(f"{c.get('kept', '—')}/{c.get('attempted', '—')}" for c in conc)
+            lines.append(f"| concurrent writes kept ({WRITERS} stdio processes × {WRITES_PER_WRITER}) | {shown} | | |")
+        replicas = pg.get("replicas")
+        if replicas:
+            calls = replicas["calls"]
+            kept = f"{replicas['kept']}/{replicas['attempted']}"
+            detail = f"({replicas['wall_s']} s, {_ms(calls.get('p50_ms'))})"
+            label = f"{REPLICAS} HTTP replicas × {WRITERS} sessions × {WRITES_PER_WRITER}: kept (wall s, call p50 ms)"
+            lines.append(f"| {label} | — | {kept} {detail} | — | | |")
         errors = {
-            f"{who}.{op}": s["errors"]
-            for who, res in (("ours", ours), ("reference", ref))
-            for op, s in res.get("ops", {}).items()
-            if s.get("errors")
+            f"{who}.{op}": st["errors"]
+            for who, res in (("ours", ours), ("postgres", pg), ("reference", ref))
+            for op, st in res.get("ops", {}).items()
+            if st.get("errors")
         }
         if errors:
             lines += ["", f"Errors: {errors}"]
@@ -551,21 +674,25 @@ def check_targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]
         measured = f"{ratio:.2f}× (paired {cold['ours']['paired_ratio_median']:.2f}×, CPU {cpu_ratio:.2f}×)"
         checks.append(("cold start ≤ 1.2× bare MCPServer", measured, ratio <= 1.2))
     big = results.get("sizes", {}).get(str(max((int(s) for s in results.get("sizes", {})), default=0)))
-    if big and "ops" in big.get("ours", {}) and "ops" in big.get("reference", {}):
-        size = max(int(s) for s in results["sizes"])
-        for op in ("add_observations", "search_nodes"):
-            o = big["ours"]["ops"][op].get("p50_ms")
-            r = big["reference"]["ops"][op].get("p50_ms")
-            ok = bool(o and r and r / o >= 5 and size >= 20_000)
-            note = "" if size >= 20_000 else f" (only measured at {size:,})"
-            checks.append((f"{op} p50 ≥ 5× faster at 20,000{note}", _ratio(r, o), ok if size >= 20_000 else None))
+    for key, engine in (("ours", "SQLite"), ("postgres", "PostgreSQL")):
+        if big and "ops" in big.get(key, {}) and "ops" in big.get("reference", {}):
+            size = max(int(s) for s in results["sizes"])
+            for op in ("add_observations", "search_nodes"):
+                o = big[key]["ops"][op].get("p50_ms")
+                r = big["reference"]["ops"][op].get("p50_ms")
+                ok = bool(o and r and r / o >= 5 and size >= 20_000)
+                note = "" if size >= 20_000 else f" (only measured at {size:,})"
+                checks.append(
+                    (f"{op} p50 on {engine} ≥ 5× faster at 20,000{note}", _ratio(r, o), ok if size >= 20_000 else None)
+                )
     for size, by_target in results.get("sizes", {}).items():
-        conc = by_target.get("ours", {}).get("concurrency")
-        if conc:
-            checks.append(
-                (f"concurrent writes 400/400 kept ({int(size):,})", f"{conc['kept']}/{conc['attempted']}",
-                 conc["kept"] == conc["attempted"])
-            )  # fmt: skip
+        for key, what in (("ours", "concurrency"), ("postgres", "concurrency"), ("postgres", "replicas")):
+            conc = by_target.get(key, {}).get(what)
+            if conc:
+                checks.append(
+                    (f"{key} {what}: {conc['attempted']}/{conc['attempted']} kept ({int(size):,})",
+                     f"{conc['kept']}/{conc['attempted']}", conc["kept"] == conc["attempted"])
+                )  # fmt: skip
     return checks
 
 
@@ -611,10 +738,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "ours": _revision(),
         "sizes": {},
     }
-    with scratch(args.keep) as root, (root / "servers-stderr.log").open("w") as errlog:
+    with (
+        scratch(args.keep) as root,
+        (root / "servers-stderr.log").open("w") as errlog,
+        postgres_server(args.postgres_url if "postgres" in args.servers else "-", root) as admin_url,
+    ):
         print(f"scratch dir {root}; server stderr → {errlog.name}", file=sys.stderr)
         if args.cold_runs:
-            cold_targets = [all_targets["bare"], *(t for t in chosen if t.key != "bare")]
+            # The PostgreSQL target starts like ours (same script); its stores exist only per size.
+            cold_targets = [all_targets["bare"], *(t for t in chosen if t.key not in ("bare", "postgres"))]
             print(f"cold start × {args.cold_runs} …", file=sys.stderr)
             results["cold_start"] = await run_cold_start(cold_targets, root / "cold", args.cold_runs, errlog)
             results["client_floor"] = await client_floor(root / "cold", errlog)
@@ -626,12 +758,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     continue
                 store = t.store(root / f"n{size}")
                 store.parent.mkdir(parents=True, exist_ok=True)
+                if t.key == "postgres":
+                    POSTGRES[str(store)] = new_database(admin_url, f"memory_bench_{size}")
                 print(f"{size:,} entities: {t.label} workload …", file=sys.stderr)
                 began = time.perf_counter()
                 per[t.key] = await run_workload(t, store, work, errlog)
                 if "skipped" not in per[t.key] and not args.no_concurrency:
                     print(f"{size:,} entities: {t.label} concurrency …", file=sys.stderr)
                     per[t.key]["concurrency"] = await run_concurrency(t, store, work, errlog)
+                if t.key == "postgres" and "skipped" not in per[t.key] and not args.no_concurrency:
+                    print(f"{size:,} entities: {REPLICAS} HTTP replicas …", file=sys.stderr)
+                    per[t.key]["replicas"] = await run_replicas(POSTGRES[str(store)], store, work, errlog)
                 print(f"  done in {time.perf_counter() - began:.1f}s", file=sys.stderr)
             results["sizes"][str(size)] = per
     results["machine"]["loadavg_end"] = os.getloadavg()
@@ -646,17 +783,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--servers",
         type=lambda s: s.split(","),
-        default=["ours", "reference"],
-        help="comma-separated: ours,reference (bare is always in the cold-start set)",
+        default=["ours", "postgres", "reference"],
+        help="comma-separated: ours,postgres,reference (bare is always in the cold-start set)",
     )
     parser.add_argument("--cold-runs", type=int, default=10, help="cold-start runs per server (0 to skip)")
     parser.add_argument("--no-concurrency", action="store_true", help="skip the concurrent-writers phase")
+    parser.add_argument("--postgres-url", help="admin URL of a PostgreSQL with pgvector (default: a private pgserver)")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/memory-<time>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch stores and the servers' stderr log")
     args = parser.parse_args(argv)
     if args.sizes is None:
         args.sizes = [2_000] if args.quick else [2_000, 20_000]
-    unknown = set(args.servers) - {"ours", "reference", "bare"}
+    unknown = set(args.servers) - {"ours", "postgres", "reference", "bare"}
     if unknown:
         parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
     return args
