@@ -4,7 +4,8 @@ The same tables and columns as the SQLite schema, so results have the same shape
 ISO-8601 text from the database clock, ids are identity columns. Differences: the "current fact is
 unique" index keys on ``md5(content)`` (an observation may be longer than a btree entry); vectors are
 pgvector ``vector`` columns; the search index is one table of ``tsvector`` documents (weights A name
-and aliases, B type, D observations) with a GIN index, plus the lower-cased text for substring matches.
+and aliases, B type, D observations) with a GIN index, plus the lower-cased text for substring matches
+and its trigrams (a GIN-indexed array: the built-in stand-in for ``pg_trgm``, which not every server has).
 """
 
 from mcp_suite.shared.engine import Migration
@@ -76,9 +77,11 @@ CREATE TABLE entity_search (
     entity_id bigint PRIMARY KEY REFERENCES entities (id) ON DELETE CASCADE,
     namespace text NOT NULL,
     document  tsvector NOT NULL,
-    haystack  text NOT NULL  -- lower(name, aliases, type and current observations), for substring matches
+    haystack  text NOT NULL, -- lower(name, aliases, type and current observations), for substring matches
+    trigrams  text[] NOT NULL -- the distinct 3-character pieces of haystack: narrows a substring search
 );
-CREATE INDEX entity_search_document ON entity_search USING gin (document);
+CREATE INDEX entity_search_document ON entity_search USING gin (document) WITH (fastupdate = off);
+CREATE INDEX entity_search_trigrams ON entity_search USING gin (trigrams) WITH (fastupdate = off);
 CREATE INDEX entity_search_namespace ON entity_search (namespace, entity_id);
 """
 
