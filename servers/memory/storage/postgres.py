@@ -18,7 +18,7 @@ import anyio
 import numpy as np
 from pgvector import Vector
 
-from mcp_suite.servers.memory.storage import postgres_search
+import mcp_suite.servers.memory.storage.postgres_search as postgres_search
 from mcp_suite.servers.memory.storage.pg_conn import PgConn
 from mcp_suite.servers.memory.storage.postgres_schema import MIGRATIONS, NOW
 from mcp_suite.shared.changes import RESYNC, ChangeFeed, publish

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import aiosqlite
 
-from mcp_suite.servers.memory.storage import sqlite_search
+import mcp_suite.servers.memory.storage.sqlite_search as sqlite_search
 from mcp_suite.servers.memory.storage.sqlite_schema import MIGRATIONS, NOW, RENAMED
 from mcp_suite.shared import db as sqlite_db
 from mcp_suite.shared.database_url import Engine, SqliteUrl
