@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message
 
 from mcp_suite import __version__
 from mcp_suite.shared.cli import SERVERS, ServerSpec, add_settings_arguments, load_spec
+from mcp_suite.shared.database_url import DatabaseUrl, SqliteUrl
 from mcp_suite.shared.errors import SuiteError
 from mcp_suite.shared.settings import ServerSettings
 
@@ -81,6 +82,20 @@ def storage_ready(path: Path) -> str | None:
             conn.close()
     except sqlite3.Error as exc:
         return f"cannot read {path}: {exc}"
+    return None
+
+
+async def database_ready(url: DatabaseUrl) -> str | None:
+    """:func:`storage_ready` for either engine: a PostgreSQL server must accept a login."""
+    if isinstance(url, SqliteUrl):
+        return await anyio.to_thread.run_sync(storage_ready, url.path)
+    from mcp_suite.shared.postgres import connect
+
+    try:
+        conn = await connect(url)
+    except SuiteError as exc:
+        return str(exc)
+    await conn.close()
     return None
 
 
@@ -143,7 +158,7 @@ def build_app(
         # Only ok/unavailable per server: the details (paths, errors) go to the log, not to an unauthenticated caller.
         states: dict[str, str] = {}
         for spec in specs:
-            problem = await anyio.to_thread.run_sync(storage_ready, settings[spec.name].database_path)
+            problem = await database_ready(settings[spec.name].database)
             if problem is not None:
                 log.warning("%s not ready: %s", spec.name, problem)
             states[spec.name] = "ok" if problem is None else "unavailable"

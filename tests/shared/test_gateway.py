@@ -12,7 +12,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcp_suite import __version__
-from mcp_suite.shared.gateway import storage_ready
+from mcp_suite.shared.database_url import parse_database_url
+from mcp_suite.shared.gateway import database_ready, storage_ready
 from tests.support import free_port, http_server, script
 
 pytestmark = pytest.mark.slow
@@ -187,3 +188,10 @@ def test_a_mounted_server_answers_exactly_like_the_single_server(data_dir: Path)
         mounted = statuses(f"http://127.0.0.1:{gateway_port}/memory/mcp")
     assert mounted == alone
     assert alone["no token"] == 401 and alone["good"] == 200 and alone["foreign Host"] == 421
+
+
+@pytest.mark.anyio
+async def test_database_ready_on_postgres(postgres_url: str) -> None:
+    assert await database_ready(parse_database_url(postgres_url)) is None
+    problem = await database_ready(parse_database_url("postgresql://me:hunter2@127.0.0.1:1/suite"))
+    assert problem is not None and "cannot reach PostgreSQL" in problem and "hunter2" not in problem
