@@ -1,9 +1,10 @@
-"""The knowledge graph in SQLite: every read and write the memory server performs.
+"""The knowledge graph: every read and write the memory server performs, on either storage engine.
 
-One :class:`GraphStore` serves one namespace of one database file. Each public method is one
-logical change or one consistent read: writes run inside ``Database.transaction()`` (``BEGIN
-IMMEDIATE``, so writers in other processes queue rather than interleave), reads inside
-``Database.snapshot()``. Checks that can fail (missing entities, oversized calls) run before the
+One :class:`GraphStore` serves one namespace of one database (a SQLite file or a PostgreSQL schema,
+see :mod:`mcp_suite.servers.memory.storage`). Each public method is one logical change or one
+consistent read: writes run through ``MemoryDatabase.run()`` (one transaction; writers in other
+processes queue rather than interleave, and PostgreSQL conflicts are retried), reads inside
+``MemoryDatabase.snapshot()``. Checks that can fail (missing entities, oversized calls) run before the
 first write, and any exception rolls the whole call back, so a rejected call leaves the
 database as it was.
 
