@@ -164,7 +164,7 @@ async def test_delete_observations_and_relations(settings: MemorySettings) -> No
         "entities": [entity("Alice", "person", "a", "c"), entity("Acme", "org")],
         "relations": [relation("Acme", "Alice", "x")],
     }
-    assert stored(settings)["fts"][0][3].endswith("\na\nc")
+    assert stored(settings)["fts"][0][3].endswith("a\nc")
 
 
 async def test_open_nodes_returns_relations_touching_the_requested_entities(settings: MemorySettings) -> None:

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 # A JSON list of integers is an array literal once its brackets become braces; as an array (not a set
 # returned by a JSON function) the planner knows its size and walks the indexes for a few ids.
 IN_IDS = "(SELECT unnest(translate(?, '[]', '{}')::bigint[]))"
+DOCUMENT_CHARS = 200_000
+"""Observation text indexed for word search per entity: a tsvector may not exceed 1 MB (substring search
+still sees everything)."""
 RANK_CAP = 2_000
 """Matches beyond this many are not all ranked: name matches first, then the rest newest first."""
 _RANK = "ts_rank('{0.1, 0.2, 0.4, 1.0}', s.document, q.query, 1)"
@@ -49,13 +52,14 @@ async def reindex(conn: Conn, ids: Sequence[int]) -> None:
         "INSERT INTO entity_search (entity_id, namespace, document, haystack, trigrams) "
         f"SELECT h.id, h.namespace, h.document, h.haystack, {_TRIGRAMS.format('h.haystack')} FROM ("
         "SELECT d.id, d.namespace, setweight(to_tsvector('simple', d.names), 'A') || "
-        "setweight(to_tsvector('simple', d.entity_type), 'B') || setweight(to_tsvector('simple', d.facts), 'D') "
+        "setweight(to_tsvector('simple', d.entity_type), 'B') || "
+        "setweight(to_tsvector('simple', left(d.facts, ?)), 'D') "
         "AS document, lower(d.names || chr(10) || d.entity_type || chr(10) || d.facts) AS haystack "
         f"FROM (SELECT e.id, e.namespace, e.entity_type, {_NAMES} AS names, {_FACTS} AS facts "
         f"FROM entities e WHERE e.id IN {IN_IDS}) d) h "
         "ON CONFLICT (entity_id) DO UPDATE SET namespace = excluded.namespace, document = excluded.document, "
         "haystack = excluded.haystack, trigrams = excluded.trigrams",
-        (json.dumps(sorted(set(ids))),),
+        (DOCUMENT_CHARS, json.dumps(sorted(set(ids)))),
     )
 
 
