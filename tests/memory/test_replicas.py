@@ -99,3 +99,20 @@ def test_an_unusable_database_stops_the_server_with_one_line(data_dir: Path) -> 
     assert "Traceback" not in result.stderr and "hunter2" not in result.stderr
     assert "cannot reach PostgreSQL at postgresql://me:***@127.0.0.1:1/suite" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+async def test_over_http_a_write_through_one_replica_reaches_a_subscriber_of_the_other(
+    postgres_url: str, data_dir: Path
+) -> None:
+    (argv_a, port_a), (argv_b, port_b) = _replica(postgres_url, data_dir), _replica(postgres_url, data_dir)
+    inbox = Inbox()
+    with http_server(argv_a, port_a) as url_a, http_server(argv_b, port_b) as url_b:
+        async with (
+            Client(streamable_http_client(url_b), mode="legacy", message_handler=inbox) as listener,
+            Client(streamable_http_client(url_a)) as writer,
+        ):
+            await _subscribe(listener, "memory://graph")
+            await call(writer, "create_entities", entities=[entity("Grace", "person", "wrote a compiler")])
+            with anyio.fail_after(2):
+                await inbox.expect("memory://graph")
