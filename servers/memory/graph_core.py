@@ -3,7 +3,7 @@ and write uses, loading entities and relations, and keeping the search index in 
 
 The graph's SQL is what both engines share; what differs (sets from JSON lists, the clock, the search
 index, vectors) comes from the engine's :class:`~mcp_suite.servers.memory.storage.base.Dialect`, and
-every write goes through :meth:`GraphCore._write` (retried on PostgreSQL conflicts, announced to other
+every write goes through :meth:`GraphCore._run_change` (retried on PostgreSQL conflicts, announced to other
 replicas). Nothing here asks which engine runs.
 
 :class:`GraphCore` holds what one namespace's store needs (database, namespace, recall); the
@@ -88,7 +88,7 @@ class GraphCore:
         self.ids_in = db.dialect.in_ints  # `x IN {ids_in}` with a JSON list of ints as the parameter
         self.texts_in = db.dialect.in_texts  # … of strings
 
-    async def _write(self, body: Callable[[Conn, Changes], Awaitable[T]]) -> T:
+    async def _run_change(self, body: Callable[[Conn, Changes], Awaitable[T]]) -> T:
         """One logical change: run by ``db.run`` (again, with fresh ``Changes``, after a conflict),
         announced to other replicas on commit, then handed to the semantic index."""
 

@@ -50,7 +50,7 @@ class GraphMerge(GraphCore):
             return plan
 
         try:
-            return await self._write(change)
+            return await self._run_change(change)
         except _DryRun as preview:
             return preview.plan
 

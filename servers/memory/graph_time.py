@@ -83,7 +83,7 @@ class GraphTime(GraphCore):
             await self._reindex(conn, touched)
             return results
 
-        return await self._write(change)
+        return await self._run_change(change)
 
     async def end_relations(self, relations: Sequence[RelationRef]) -> EndedRelations:
         """Mark current relations as no longer holding (kept for ``as_of`` reads); all of them or none."""
@@ -115,4 +115,4 @@ class GraphTime(GraphCore):
                 )
             return EndedRelations(relations=ended, at=at)
 
-        return await self._write(change)
+        return await self._run_change(change)

@@ -34,12 +34,12 @@ class GraphWrites(GraphCore):
     async def create_entities(self, entities: Sequence[NewEntity]) -> list[Entity]:
         """Create the entities whose names are new; return them as stored (duplicates removed)."""
         check_size(t for e in entities for t in (e.name, e.entityType, *e.observations))
-        return await self._write(lambda conn, changes: self._create_entities(conn, entities, changes))
+        return await self._run_change(lambda conn, changes: self._create_entities(conn, entities, changes))
 
     async def create_relations(self, relations: Sequence[RelationRef]) -> list[Relation]:
         """Create the relations not stored yet; every endpoint must exist or nothing is created."""
         check_size(t for r in relations for t in (r.from_, r.to, r.relationType))
-        return await self._write(lambda conn, _: self._create_relations(conn, relations))
+        return await self._run_change(lambda conn, _: self._create_relations(conn, relations))
 
     async def add_observations(self, additions: Sequence[ObservationAddition]) -> list[AddedObservations]:
         """Add new facts to existing entities (or their aliases); one result per request item, listing what was new."""
@@ -52,7 +52,7 @@ class GraphWrites(GraphCore):
                 raise NotFoundError(_missing_for_observations(missing))
             return await self._add_observations(conn, ids, additions, changes)
 
-        return await self._write(change)
+        return await self._run_change(change)
 
     async def delete_entities(self, names: Sequence[str]) -> int:
         """Delete entities with their observations and every relation that touches them."""
@@ -67,7 +67,7 @@ class GraphWrites(GraphCore):
             changes.removed_entities = ids
             return len(ids)
 
-        return await self._write(change)
+        return await self._run_change(change)
 
     async def delete_observations(self, deletions: Sequence[ObservationDeletion]) -> int:
         """Remove the named facts; unknown entities and facts are skipped, as in the reference."""
@@ -92,7 +92,7 @@ class GraphWrites(GraphCore):
             await self._reindex(conn, touched)
             return removed
 
-        return await self._write(change)
+        return await self._run_change(change)
 
     async def delete_relations(self, relations: Sequence[RelationRef]) -> int:
         """Remove exactly the given relations; absent ones are skipped."""
@@ -110,7 +110,7 @@ class GraphWrites(GraphCore):
                     removed += max(cur.rowcount, 0)
             return removed
 
-        return await self._write(change)
+        return await self._run_change(change)
 
     async def import_graph(
         self,
@@ -123,7 +123,7 @@ class GraphWrites(GraphCore):
         existing ones, new relations created. Relations to entities that exist neither in the
         store nor in the import are refused (with their line numbers) unless ``create_missing``
         creates placeholder entities of type ``unknown`` for them."""
-        return await self._write(
+        return await self._run_change(
             lambda conn, changes: self._import(conn, changes, entities, relations, relation_lines, create_missing)
         )
 
@@ -203,7 +203,7 @@ class GraphWrites(GraphCore):
             )
             return report
 
-        return await self._write(change)
+        return await self._run_change(change)
 
     async def _create_entities(self, conn: Conn, entities: Sequence[NewEntity], changes: Changes) -> list[Entity]:
         first: dict[str, NewEntity] = {}
