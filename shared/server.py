@@ -21,6 +21,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types import (
     INVALID_PARAMS,
+    INVALID_REQUEST,
     CallToolResult,
     EmptyResult,
     SetLevelRequestParams,
@@ -123,6 +124,12 @@ class ResourceUpdates:
         self._sessions: dict[str, list[Any]] = {}
 
     async def subscribe(self, ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        if not ctx.session.can_send_request:  # stateless HTTP: no channel outlives this request
+            raise MCPError(
+                INVALID_REQUEST,
+                "resources/subscribe needs a session, and this server runs stateless HTTP (--stateless), where "
+                "nothing reaches a client between its requests; read the resource again to see changes",
+            )
         sessions = self._sessions.setdefault(str(params.uri), [])
         if ctx.session not in sessions:
             sessions.append(ctx.session)

@@ -1,7 +1,9 @@
 """Running a server over stdio, SSE or Streamable HTTP with the suite's security defaults.
 
 HTTP binds to 127.0.0.1 unless told otherwise, keeps the SDK's Host/Origin (DNS-rebinding)
-checks, and, given a token, refuses any request without ``Authorization: Bearer <token>``.
+checks, and, given a token, refuses any request without ``Authorization: Bearer <token>``; all of
+it holds in ``--stateless`` mode too (the SDK's stateless Streamable HTTP, for replicas behind a
+load balancer).
 """
 
 from __future__ import annotations
@@ -129,7 +131,14 @@ def http_app(server: MCPServer[Any], settings: ServerSettings) -> ASGIApp:
     if settings.transport == "sse":
         app = server.sse_app(transport_security=security, host=settings.host)
     else:
-        app = server.streamable_http_app(transport_security=security, host=settings.host)
+        # Stateless: every POST gets a fresh transport and no Mcp-Session-Id, so a load balancer may send any
+        # request to any replica; the lifespan (database, embedder) is still entered once per process.
+        app = server.streamable_http_app(
+            transport_security=security,
+            host=settings.host,
+            stateless_http=settings.stateless,
+            json_response=settings.json_response,
+        )
     app = AcceptMiddleware(app, settings.transport)
     if settings.auth_token is not None:
         app = BearerTokenMiddleware(app, settings.auth_token.get_secret_value())
@@ -201,7 +210,8 @@ def serve(server: MCPServer[Any], settings: ServerSettings) -> None:
         lifespan="on",
     )
     path = "/sse" if settings.transport == "sse" else "/mcp"
-    log.info("%s listening on http://%s:%s%s", server.name, settings.host, settings.port, path)
+    mode = " (stateless)" if settings.stateless else ""
+    log.info("%s listening on http://%s:%s%s%s", server.name, settings.host, settings.port, path, mode)
     anyio.run(uvicorn.Server(config).serve)
 
 
