@@ -139,6 +139,11 @@ def test_stateless_mode_keeps_the_bearer_token_and_host_checks(data_dir: Path) -
         assert answer(httpx.post(url, json=INITIALIZE, headers=authed))["result"]["serverInfo"]
         assert structured(httpx.post(url, json=call("read_graph", {}), headers=authed)) is not None
 
+        # No session, so no standalone stream either: 405 rather than an SSE stream nothing would ever use.
+        stream = httpx.get(url, headers={"Accept": "text/event-stream", "Authorization": "Bearer s3cret-token"})
+        assert stream.status_code == 405 and stream.headers["allow"] == "POST"
+        assert httpx.get(url, headers={"Accept": "text/event-stream"}).status_code == 401  # the token comes first
+
         rebinding = httpx.post(url, json=INITIALIZE, headers={**authed, "Host": "evil.example.com"})
         assert rebinding.status_code == 421
         origin = httpx.post(url, json=INITIALIZE, headers={**authed, "Origin": "http://evil.example.com"})
