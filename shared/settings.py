@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from mcp_suite.shared.database_url import DatabaseUrl, SqliteUrl, parse_database_url
 from mcp_suite.shared.errors import InvalidInputError
@@ -88,15 +88,15 @@ class ServerSettings(BaseModel):
                 )
         return value
 
-    @model_validator(mode="after")
-    def _http_modes_need_streamable_http(self) -> Self:
+    def check_serving(self) -> None:
+        """Refuse a Streamable HTTP mode on another transport. Checked when serving only, so an environment
+        that sets ``MCP_SUITE_STATELESS`` for the servers does not break a server's own commands."""
         for name in ("stateless", "json_response"):
             if getattr(self, name) and self.transport != "streamable-http":
                 raise InvalidInputError(
-                    f"{self.flag_name(name)} ({self.env_name(name)}) is a Streamable HTTP mode; "
+                    f"invalid settings: {self.flag_name(name)} ({self.env_name(name)}) is a Streamable HTTP mode; "
                     f"add --transport streamable-http (the transport is {self.transport})"
                 )
-        return self
 
     @property
     def database(self) -> DatabaseUrl:

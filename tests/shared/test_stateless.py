@@ -8,6 +8,8 @@ where the test is about headers, and the SDK ``Client`` where it is about what a
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -178,10 +180,42 @@ async def test_sdk_client_uses_a_stateless_server(data_dir: Path, mode: str) -> 
 
 def test_stateless_needs_streamable_http(tmp_path: Path) -> None:
     for transport in ("stdio", "sse"):
+        settings = ServerSettings.load({"transport": transport, "stateless": True, "data_dir": tmp_path})
         with pytest.raises(InvalidInputError, match="add --transport streamable-http"):
-            ServerSettings.load({"transport": transport, "stateless": True, "data_dir": tmp_path})
+            settings.check_serving()
     with pytest.raises(InvalidInputError, match="--json-response"):
-        ServerSettings.load({"json_response": True, "data_dir": tmp_path})
+        ServerSettings.load({"json_response": True, "data_dir": tmp_path}).check_serving()
+
+
+def test_stateless_on_another_transport_stops_serving_but_not_commands(data_dir: Path, tmp_path: Path) -> None:
+    """Serving refuses the contradiction with one line and exit 2; a command does not care about the mode."""
+    env = {**os.environ, "MCP_SUITE_STATELESS": "true"}
+    served = subprocess.run(
+        [script("mcp-suite-memory"), "--data-dir", str(data_dir)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert served.returncode == 2
+    assert served.stderr.strip().splitlines() == [
+        "mcp-suite-memory: invalid settings: --stateless (MCP_SUITE_STATELESS) is a Streamable HTTP mode; "
+        "add --transport streamable-http (the transport is stdio)"
+    ]
+    exported = tmp_path / "graph.jsonl"
+    command = subprocess.run(
+        [script("mcp-suite-memory"), "--data-dir", str(data_dir), "export", "--output", str(exported)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert command.returncode == 0, command.stderr
+    assert exported.exists()
 
 
 def test_stateless_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,3 +245,18 @@ async def test_prompts_server_keeps_no_stateless_session(tmp_path: Path, statele
                     assert server.broadcaster.sessions == 0 if stateless else server.broadcaster.sessions >= 1
         finally:
             web.should_exit = True
+
+
+def test_one_endpoint_serves_every_server_stateless(data_dir: Path) -> None:
+    """`mcp-suite serve --stateless` hands the mode to every mounted server."""
+    port = free_port()
+    argv = [script("mcp-suite"), "serve", "memory", "prompts", "--port", str(port), "--data-dir", str(data_dir)]
+    with http_server([*argv, "--stateless", "--no-console"], port, path="/memory/mcp", timeout=60) as url:
+        for path in ("/memory/mcp", "/prompts/mcp"):
+            listed = httpx.post(
+                url.replace("/memory/mcp", path),
+                json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+                headers=HEADERS,
+            )
+            assert "mcp-session-id" not in listed.headers
+            assert answer(listed)["result"]["tools"]
