@@ -2,6 +2,7 @@
 of a server, domain modules never import ``mcp``, and SQL stays out of server.py."""
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -119,7 +120,8 @@ def _is_private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__")
 
 
-def _sdk_private_names() -> set[str]:
+@functools.cache
+def _sdk_private_names() -> frozenset[str]:
     """Private attribute and method names the installed SDK defines on its classes and instances."""
     import mcp
     import mcp_types
@@ -143,7 +145,7 @@ def _sdk_private_names() -> set[str]:
                     and _is_private(node.attr)
                 ):
                     names.add(node.attr)
-    return names
+    return frozenset(names)
 
 
 def _own_names(cls: ast.ClassDef) -> set[str]:
@@ -157,7 +159,7 @@ def _own_names(cls: ast.ClassDef) -> set[str]:
     return names
 
 
-def _private_sdk_uses(source: str, where: str, sdk_private: set[str]) -> list[str]:
+def _private_sdk_uses(source: str, where: str, sdk_private: frozenset[str]) -> list[str]:
     """``x._name`` / ``getattr(x, "_name")`` with ``_name`` private in the SDK and not defined by the enclosing
     class of ours, and imports of private SDK modules or names."""
     tree = ast.parse(source)
