@@ -34,10 +34,10 @@ async def _open_service(settings: PromptsSettings) -> Any:
     from mcp_suite.servers.prompts.service import PromptService
     from mcp_suite.servers.prompts.telemetry import Telemetry
 
-    registry = await Registry.open(settings.database_path)
+    registry = await Registry.open(settings.database)
     service = PromptService(
         registry,
-        Telemetry(registry.db),
+        Telemetry(registry.storage),
         None,
         author=settings.publisher,
         max_variable_chars=settings.max_variable_chars,
@@ -66,7 +66,8 @@ def _publish(settings: PromptsSettings, args: argparse.Namespace) -> int:
             print(f"published {item.name}:{item.version}  ({item.source_file})")
         for item in outcome.unchanged:
             print(f"unchanged {item.name}:{item.version}")
-        print(f"{len(outcome.published)} published, {len(outcome.unchanged)} unchanged into {settings.database_path}")
+        where = settings.database.redacted()
+        print(f"{len(outcome.published)} published, {len(outcome.unchanged)} unchanged into {where}")
         return 0
 
     return anyio.run(run)

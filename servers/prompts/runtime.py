@@ -145,10 +145,10 @@ class Runtime:
         from mcp_suite.servers.prompts.telemetry import Telemetry
 
         settings = self.settings
-        registry = await Registry.open(settings.database_path)
+        registry = await Registry.open(settings.database)
         return PromptService(
             registry,
-            Telemetry(registry.db, otel=settings.otel),
+            Telemetry(registry.storage, otel=settings.otel),
             Library(settings.library) if settings.library is not None else None,
             author=settings.publisher,
             max_variable_chars=settings.max_variable_chars,

@@ -6,6 +6,9 @@ import pytest
 
 from mcp_suite.servers.prompts.registry import PublishItem, Registry
 from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
+from tests.prompts.serving import open_registry, sqlite_only
+
+pytestmark = pytest.mark.usefixtures("database_url")
 
 
 def item(version: str = "1", content: str = "a", name: str = "Greet") -> PublishItem:
@@ -21,16 +24,18 @@ def item(version: str = "1", content: str = "a", name: str = "Greet") -> Publish
 
 @pytest.fixture
 async def registry(tmp_path: Path):  # type: ignore[no-untyped-def]
-    reg = await Registry.open(tmp_path / "prompts.db")
+    reg = await open_registry(tmp_path)
     yield reg
     await reg.close()
 
 
 @pytest.mark.anyio
 async def test_database_discipline(registry: Registry) -> None:
-    assert str(await registry.db.pragma("journal_mode")).lower() == "wal"
-    assert await registry.db.pragma("foreign_keys") == 1
-    assert int(str(await registry.db.pragma("busy_timeout"))) > 0
+    sqlite_only("SQLite pragmas")
+    db = registry.storage.db  # type: ignore[attr-defined]
+    assert str(await db.pragma("journal_mode")).lower() == "wal"
+    assert await db.pragma("foreign_keys") == 1
+    assert int(str(await db.pragma("busy_timeout"))) > 0
 
 
 @pytest.mark.anyio
@@ -137,6 +142,7 @@ async def test_rollouts(registry: Registry) -> None:
 
 @pytest.mark.anyio
 async def test_changes_by_another_process_are_noticed(tmp_path: Path) -> None:
+    sqlite_only("processes sharing one file poll PRAGMA data_version; replicas hear each other (test_replicas)")
     one = await Registry.open(tmp_path / "shared.db")
     two = await Registry.open(tmp_path / "shared.db")
     try:
