@@ -11,7 +11,7 @@ from mcp.types import TextContent
 
 from tests.prompts.serving import connected, prompt_yaml, rows, write
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("database_url")]  # every test on both engines
 
 
 @pytest.fixture
