@@ -47,6 +47,7 @@ def replica(url: str, library: Path, data_dir: Path, port: int) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 async def test_two_replicas_share_labels_and_keep_every_write(tmp_path: Path, postgres_url: str) -> None:
     library = tmp_path / "library"
     write(library / "greet.v1.yaml", prompt_yaml(version="1"))
@@ -62,6 +63,7 @@ async def test_two_replicas_share_labels_and_keep_every_write(tmp_path: Path, po
             Client(urls[1], mode="legacy", message_handler=inbox) as legacy_b,
             Client(urls[1]) as modern_b,
         ):
+            assert legacy_b.server_capabilities.prompts and legacy_b.server_capabilities.prompts.list_changed
             # Both replicas published the same library as their first clients arrived: one copy each.
             assert [v["version"] for v in (await call(client_a, "list_versions", name="Greet"))["versions"]] == [
                 "1",
