@@ -14,21 +14,37 @@ from typing import Literal, Protocol
 
 from mcp_suite.servers.prompts.records import LabelAction
 from mcp_suite.servers.prompts.versioning import version_key
-from mcp_suite.shared.errors import ConflictError, NotFoundError
+from mcp_suite.shared.errors import ConflictError, DatabaseConfigError, NotFoundError
 
 Feedback = Literal["positive", "negative"]
-TABLES = (
-    "prompt_versions",
-    "labels",
-    "label_history",
-    "rollouts",
-    "library_files",
-    "prompt_drafts",
-    "prompt_runs",
-    "prompt_serves",
-    "golden_runs",
-)
-"""Every table of the registry, in an order that satisfies foreign keys when copying."""
+_VERSION = ("name", "version", "content_hash", "source_text", "source_file", "description", "author", "published_at")
+TABLES: dict[str, tuple[str, ...]] = {
+    "prompt_versions": (*_VERSION, "summary"),
+    "labels": ("name", "label", "version", "updated_at", "updated_by"),
+    "label_history": ("seq", "name", "label", "version", "previous_version", "action", "reverted", "at", "author"),
+    "rollouts": ("name", "label", "splits", "updated_at", "updated_by"),
+    "library_files": ("path", "size", "mtime_ns", "name", "version", "content_hash"),
+    "prompt_drafts": (*_VERSION, "summary"),
+    "prompt_runs": (
+        "id",
+        "name",
+        "version",
+        "recorded_at",
+        "latency_ms",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "quality_score",
+        "feedback",
+        "error",
+        "subject",
+        "model",
+    ),
+    "prompt_serves": ("name", "version", "label", "via", "hour", "count"),
+    "golden_runs": ("id", "name", "version", "run_at", "mode", "passed", "failed", "error", "rendered", "not_run"),
+}
+"""Every table of the registry and the columns both engines give it, in an order that satisfies foreign keys."""
+TableRows = dict[str, list[tuple[object, ...]]]
 
 
 @dataclass(frozen=True)
@@ -247,7 +263,26 @@ class PromptStorage(Protocol):
 
     async def serves(self, name: str, since_hour: str | None) -> list[ServeCount]: ...
 
+    async def export_rows(self) -> TableRows:
+        """Every row of every table (:data:`TABLES` columns), read in one snapshot: the source of a copy."""
+        ...
+
+    async def import_rows(self, rows: TableRows) -> dict[str, int]:
+        """Store ``rows`` into this empty registry in one transaction; returns the row count per table, as
+        read back inside it. Refuses (:class:`DatabaseConfigError`) a registry that holds anything."""
+        ...
+
     async def close(self) -> None: ...
+
+
+def not_empty(where: str, counts: Mapping[str, int]) -> DatabaseConfigError:
+    held = ", ".join(f"{n} in {t}" for t, n in counts.items() if n)
+    return DatabaseConfigError(f"the prompts registry at {where} is not empty ({held}); copy into an empty database")
+
+
+def count_mismatch(where: str, expected: Mapping[str, int], found: Mapping[str, int]) -> DatabaseConfigError:
+    wrong = ", ".join(f"{t}: {found.get(t)} of {n}" for t, n in expected.items() if found.get(t) != n)
+    return DatabaseConfigError(f"copy into {where} stored the wrong number of rows ({wrong}); nothing was kept")
 
 
 # -- rules both engines apply inside their transactions -------------------------------------------------

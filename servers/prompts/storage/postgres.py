@@ -19,6 +19,7 @@ from typing import TypeVar
 import psycopg
 
 from mcp_suite.servers.prompts.storage.base import (
+    TABLES,
     GoldenRun,
     KnownFileRow,
     LabelChange,
@@ -32,9 +33,12 @@ from mcp_suite.servers.prompts.storage.base import (
     ServeCount,
     ServeKey,
     SplitCheck,
+    TableRows,
     classify,
+    count_mismatch,
     missing_label,
     no_rollout_label,
+    not_empty,
     require_version,
     rollback_target,
     version_row,
@@ -352,6 +356,62 @@ class PostgresPromptStorage:
             params = (name, since_hour)
         rows = await self._read(query + " GROUP BY version, label, via", params)
         return [ServeCount(str(r[0]), str(r[1]), str(r[2]), int(str(r[3]))) for r in rows]
+
+    # -- copying between engines --------------------------------------------------------------------
+
+    async def export_rows(self) -> TableRows:
+        try:
+            async with self.db.snapshot() as session:
+                return {
+                    table: await session.fetchall(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {columns[0]}")
+                    for table, columns in TABLES.items()
+                }
+        except psycopg.Error as exc:
+            raise StorageError(f"PostgreSQL at {self.db.url.redacted()} failed: {exc}") from exc
+
+    async def import_rows(self, rows: TableRows) -> dict[str, int]:
+        where = self.db.url.redacted()
+
+        async def change(session: PostgresSession) -> dict[str, int]:
+            before = {table: await _count(session, table) for table in TABLES}
+            if any(before.values()):
+                raise not_empty(where, before)
+            async with session.conn.cursor() as cur:
+                for table, columns in TABLES.items():
+                    if rows[table]:
+                        marks = ", ".join("%s" for _ in columns)
+                        await cur.executemany(
+                            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                            [_typed(table, columns, row) for row in rows[table]],
+                        )
+            for table, column in IDENTITIES.items():  # the next id follows the copied ones
+                await session.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+                    f"COALESCE((SELECT max({column}) FROM {table}), 0) + 1, false)"
+                )
+            counts = {table: await _count(session, table) for table in TABLES}
+            expected = {table: len(rows[table]) for table in TABLES}
+            if counts != expected:
+                raise count_mismatch(where, expected, counts)
+            return counts
+
+        return await self._run(change)
+
+
+IDENTITIES = {"label_history": "seq", "prompt_runs": "id", "golden_runs": "id"}
+
+
+def _typed(table: str, columns: Sequence[str], row: tuple[object, ...]) -> tuple[object, ...]:
+    """SQLite keeps booleans as 0/1; PostgreSQL's boolean column wants a bool."""
+    if table != "label_history":
+        return row
+    at = columns.index("reverted")
+    return (*row[:at], bool(row[at]), *row[at + 1 :])
+
+
+async def _count(session: PostgresSession, table: str) -> int:
+    rows = await session.fetchall(f"SELECT count(*) FROM {table}")
+    return int(str(rows[0][0]))
 
 
 async def _label_target(session: PostgresSession, name: str, label: str) -> str | None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import anyio
 
 from mcp_suite.servers.prompts.storage.base import (
+    TABLES,
     GoldenRun,
     KnownFileRow,
     LabelChange,
@@ -30,9 +31,12 @@ from mcp_suite.servers.prompts.storage.base import (
     ServeCount,
     ServeKey,
     SplitCheck,
+    TableRows,
     classify,
+    count_mismatch,
     missing_label,
     no_rollout_label,
+    not_empty,
     require_version,
     rollback_target,
     version_row,
@@ -303,6 +307,35 @@ class SqlitePromptStorage:
             params = (name, since_hour)
         async with self.db.snapshot() as conn, conn.execute(query + " GROUP BY version, label, via", params) as cur:
             return [ServeCount(r[0], r[1], r[2], int(r[3])) for r in await cur.fetchall()]
+
+    # -- copying between engines --------------------------------------------------------------------
+
+    async def export_rows(self) -> TableRows:
+        async with self.db.snapshot() as conn:
+            return {table: await _all(conn, table, columns) for table, columns in TABLES.items()}
+
+    async def import_rows(self, rows: TableRows) -> dict[str, int]:
+        async with self.db.transaction() as conn:
+            before = {table: await _count(conn, table) for table in TABLES}
+            if any(before.values()):
+                raise not_empty(str(self.db.path), before)
+            for table, columns in TABLES.items():
+                marks = ", ".join("?" for _ in columns)
+                await conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows[table])
+            counts = {table: await _count(conn, table) for table in TABLES}
+            expected = {table: len(rows[table]) for table in TABLES}
+            if counts != expected:
+                raise count_mismatch(str(self.db.path), expected, counts)
+        return counts
+
+
+async def _all(conn: Connection, table: str, columns: Sequence[str]) -> list[tuple[object, ...]]:
+    async with conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid") as cur:
+        return [tuple(row) for row in await cur.fetchall()]
+
+
+async def _count(conn: Connection, table: str) -> int:
+    return await scalar_or_none(conn, f"SELECT count(*) FROM {table}", (), int) or 0
 
 
 def _run_row(run: Run, stamp: str) -> tuple[object, ...]:
