@@ -17,6 +17,9 @@ from mcp_suite.shared.errors import InvalidInputError
 def _build(settings: PromptsSettings) -> Any:
     # The MCP surface (and the SDK) load only when serving, not for the other commands or --help.
     from mcp_suite.servers.prompts.server import build_server
+    from mcp_suite.servers.prompts.storage import check_database
+
+    check_database(settings.database)  # a bad --database-url is one line before serving, not a failed session
 
     return build_server(settings)
 

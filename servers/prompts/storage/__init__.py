@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import anyio
+
 from mcp_suite.servers.prompts.storage.base import PromptStorage
 from mcp_suite.shared.database_url import DatabaseUrl, SqliteUrl
 from mcp_suite.shared.errors import DatabaseConfigError
@@ -20,3 +24,24 @@ async def open_storage(url: DatabaseUrl) -> PromptStorage:
             f"PostgreSQL needs the postgres extra ({exc.name} is missing); run: pip install 'mcp-suite[postgres]'"
         ) from None
     return await PostgresPromptStorage.open(url)
+
+
+def check_database(url: DatabaseUrl) -> None:
+    """Before serving: make sure a PostgreSQL registry can be opened (reachable, login, schema), or raise
+    :class:`DatabaseConfigError` with one line.
+
+    The registry itself opens after the first client's handshake, where a failure would take a session
+    down with a traceback instead. A SQLite file needs no probe: the CLI has checked its folder.
+    """
+    if isinstance(url, SqliteUrl):
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        anyio.run(_probe, url)
+    # Else: built inside a running event loop (an application embedding the server); the first open reports.
+
+
+async def _probe(url: DatabaseUrl) -> None:
+    storage = await open_storage(url)
+    await storage.close()

@@ -16,8 +16,6 @@ import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from typing import TypeVar
 
-import psycopg
-
 from mcp_suite.servers.prompts.storage.base import (
     TABLES,
     GoldenRun,
@@ -47,7 +45,7 @@ from mcp_suite.servers.prompts.storage.schema import POSTGRES_MIGRATIONS
 from mcp_suite.shared.changes import Change, ChangeFeed, publish
 from mcp_suite.shared.database_url import PostgresUrl
 from mcp_suite.shared.errors import StorageError
-from mcp_suite.shared.postgres import PostgresDatabase, PostgresSession
+from mcp_suite.shared.postgres import DriverError, PostgresDatabase, PostgresSession
 
 T = TypeVar("T")
 SERVER = "prompts"
@@ -76,7 +74,7 @@ class PostgresPromptStorage:
         """One change, retried on conflicts; a database failure becomes one readable line."""
         try:
             return await self.db.run(change)  # type: ignore[arg-type]  # the session is a PostgresSession
-        except psycopg.Error as exc:
+        except DriverError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise StorageError(f"PostgreSQL at {self.db.url.redacted()} failed: {first}") from exc
 
@@ -84,7 +82,7 @@ class PostgresPromptStorage:
         try:
             async with self.db.snapshot() as session:
                 return await session.fetchall(query, params)
-        except psycopg.Error as exc:
+        except DriverError as exc:
             raise StorageError(f"PostgreSQL at {self.db.url.redacted()} failed: {exc}") from exc
 
     async def _announce(self, session: PostgresSession, key: str = "") -> None:
@@ -146,7 +144,7 @@ class PostgresPromptStorage:
                 drafts = await session.fetchall(f"SELECT {VERSION_COLUMNS} FROM prompt_drafts")
                 labels = await session.fetchall("SELECT name, label, version FROM labels")
                 rollouts = await session.fetchall("SELECT name, label, splits FROM rollouts")
-        except psycopg.Error as exc:
+        except DriverError as exc:
             raise StorageError(f"PostgreSQL at {self.db.url.redacted()} failed: {exc}") from exc
         for row in versions:
             entry = entries.setdefault(str(row[0]), PromptEntry(str(row[0])))
@@ -366,7 +364,7 @@ class PostgresPromptStorage:
                     table: await session.fetchall(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {columns[0]}")
                     for table, columns in TABLES.items()
                 }
-        except psycopg.Error as exc:
+        except DriverError as exc:
             raise StorageError(f"PostgreSQL at {self.db.url.redacted()} failed: {exc}") from exc
 
     async def import_rows(self, rows: TableRows) -> dict[str, int]:
