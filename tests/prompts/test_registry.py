@@ -157,3 +157,31 @@ async def test_changes_by_another_process_are_noticed(tmp_path: Path) -> None:
     finally:
         await one.close()
         await two.close()
+
+
+@pytest.mark.anyio
+async def test_a_registry_with_the_old_migration_names_is_adopted_not_migrated_again(tmp_path: Path) -> None:
+    sqlite_only("the old names were only ever recorded in SQLite files")
+    from mcp_suite.servers.prompts.storage.schema import LEGACY_NAMES, SQLITE_MIGRATIONS
+    from mcp_suite.shared.db import Database, Migration
+
+    # The registry as the release before namespaced names left it: same steps, names as main recorded them.
+    old = await Database.open(
+        tmp_path / "prompts.db",
+        [Migration(name, step.apply) for name, step in zip(LEGACY_NAMES, SQLITE_MIGRATIONS, strict=True)],
+    )
+    async with old.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO prompt_versions (name, version, content_hash, source_text, author, published_at) "
+            "VALUES ('Greet', '1', 'hash-a', 'source a', 'alice', '2026-01-01T00:00:00.000000Z')"
+        )
+    await old.close()
+    registry = await Registry.open(tmp_path / "prompts.db")
+    try:
+        assert set((await registry.catalog())["Greet"].versions) == {"1"}
+        db = registry.storage.db  # type: ignore[attr-defined]
+        async with db.snapshot() as conn, conn.execute("SELECT name FROM _migrations ORDER BY name") as cur:
+            assert [row[0] for row in await cur.fetchall()] == [m.name for m in SQLITE_MIGRATIONS]
+        assert await db.migrate(SQLITE_MIGRATIONS) == []
+    finally:
+        await registry.close()
