@@ -69,7 +69,9 @@ def _publish(settings: PromptsSettings, args: argparse.Namespace) -> int:
             print(f"published {item.name}:{item.version}  ({item.source_file})")
         for item in outcome.unchanged:
             print(f"unchanged {item.name}:{item.version}")
-        where = settings.database.redacted()
+        from mcp_suite.servers.prompts.storage import location
+
+        where = location(settings.database)
         print(f"{len(outcome.published)} published, {len(outcome.unchanged)} unchanged into {where}")
         return 0
 

@@ -148,8 +148,8 @@ class Runtime:
             try:
                 async with aclosing(service.registry.changes()) as changes:
                     async for _ in changes:
-                        if await service.refresh():
-                            await self._changed(report(served_changed=True))
+                        # Unchanged lists still send resources/updated to subscribers of what did change.
+                        await self._changed(report(served_changed=await service.refresh()))
                 return
             except SuiteError as exc:  # the database is away: try again, the server keeps serving its copy
                 log.warning("not hearing other replicas' changes: %s", exc)

@@ -26,6 +26,11 @@ async def open_storage(url: DatabaseUrl) -> PromptStorage:
     return await PostgresPromptStorage.open(url)
 
 
+def location(url: DatabaseUrl) -> str:
+    """Where the registry is, for people: the SQLite file's path, or the redacted PostgreSQL URL."""
+    return str(url.path) if isinstance(url, SqliteUrl) else url.redacted()
+
+
 def check_database(url: DatabaseUrl) -> None:
     """Before serving: make sure a PostgreSQL registry can be opened (reachable, login, schema), or raise
     :class:`DatabaseConfigError` with one line.
