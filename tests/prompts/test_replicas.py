@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +162,25 @@ async def test_replicas_publishing_at_once_store_each_version_once(postgres_url:
     finally:
         for registry in registries:
             await registry.close()
+
+
+async def test_label_moves_racing_on_two_replicas_keep_a_consistent_history(postgres_url: str) -> None:
+    url = parse_database_url(postgres_url)
+    one, two = await Registry.open(url), await Registry.open(url)
+    try:
+        await one.publish([item("1"), item("2"), item("3")], "alice")
+
+        async def mover(registry: Registry, who: str, versions: list[str]) -> None:
+            for version in versions * 10:
+                await registry.set_label("Greet", "production", version, who)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(mover, one, "one", ["1", "2"])
+            group.start_soon(mover, two, "two", ["3", "1"])
+        history = await one.label_history("Greet", "production")
+        # Each move read the label inside its transaction: every entry starts where the one before it ended.
+        assert all(later.previous_version == earlier.version for earlier, later in pairwise(history))
+        assert (await two.catalog())["Greet"].labels["production"] == history[-1].version
+    finally:
+        await one.close()
+        await two.close()
