@@ -7,9 +7,9 @@ import pytest
 
 from mcp_suite.servers.prompts.telemetry import Run, Telemetry, parse_since, percentile
 from mcp_suite.shared.errors import InvalidInputError, StorageError
-from tests.prompts.serving import open_registry, rows, sqlite_only
+from tests.prompts.serving import open_registry, rows
 
-pytestmark = pytest.mark.usefixtures("database_url")
+ON_BOTH_ENGINES = pytest.mark.usefixtures("database_url")
 
 
 def test_percentile_interpolates_like_numpy() -> None:
@@ -33,6 +33,7 @@ def test_parse_since() -> None:
 
 
 @pytest.mark.anyio
+@ON_BOTH_ENGINES
 async def test_stats_side_by_side(tmp_path: Path) -> None:
     registry = await open_registry(tmp_path)
     telemetry = Telemetry(registry.storage)
@@ -73,6 +74,7 @@ async def test_stats_side_by_side(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+@ON_BOTH_ENGINES
 async def test_feedback_values_are_constrained(tmp_path: Path) -> None:
     import sqlite3
 
@@ -109,6 +111,7 @@ class RecordingTracer:
 
 
 @pytest.mark.anyio
+@ON_BOTH_ENGINES
 async def test_runs_become_spans_when_asked(tmp_path: Path) -> None:
     registry = await open_registry(tmp_path)
     tracer = RecordingTracer()
@@ -144,7 +147,6 @@ async def test_runs_recorded_before_the_optional_cost_migration_survive_it(tmp_p
     from mcp_suite.servers.prompts.storage.schema import LEGACY_NAMES, SQLITE_MIGRATIONS
     from mcp_suite.shared.db import Database, Migration
 
-    sqlite_only("PostgreSQL registries start at today's schema")
     # A registry as releases before namespaced migration names left it, before the optional-cost step.
     old_steps = [Migration(old, step.apply) for old, step in zip(LEGACY_NAMES, SQLITE_MIGRATIONS, strict=True)]
     old = await Database.open(tmp_path / "prompts.db", old_steps[:4])
