@@ -2,7 +2,8 @@
 
 Both lists create the same tables with the same columns; types differ where the engines do
 (identity columns, booleans). Timestamps stay ISO 8601 text on both, so comparisons and the hour
-buckets of served counts read alike. ``LEGACY_NAMES`` maps the names SQLite registries recorded
+buckets of served counts read alike. Each engine numbers its own steps (PostgreSQL starts at today's
+shape, so its ``0001`` holds more than SQLite's). ``LEGACY_NAMES`` maps the names SQLite registries recorded
 before migrations were namespaced per server.
 """
 
