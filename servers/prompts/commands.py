@@ -208,9 +208,9 @@ async def _store_golden(settings: Any, report: Any) -> None:
 
     if not report.cases:
         return
-    registry = await Registry.open(settings.database_path)
+    registry = await Registry.open(settings.database)
     try:
-        await Telemetry(registry.db).record_golden(report.mode, report.cases)
+        await Telemetry(registry.storage).record_golden(report.mode, report.cases)
     finally:
         await registry.close()
 
