@@ -8,7 +8,8 @@ Three providers:
   from Hugging Face, so it is loaded with ``cache_dir`` pointing at the installed package and
   downloads disabled.
 * ``openai`` — any OpenAI-compatible ``/v1/embeddings`` endpoint (OpenAI, Ollama, vLLM, LM Studio,
-  TEI) over httpx, with batching, retries with backoff on 429/5xx/network errors, and a timeout.
+  TEI) with batching and a timeout, over the server's pooled client and the suite's retry policy
+  (:mod:`mcp_suite.shared.http`).
 * ``none`` — no vectors: the index is lexical only.
 
 Every provider returns L2-normalised ``float32`` rows, so cosine similarity is a dot product.
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mcp_suite.shared.errors import InvalidInputError, SuiteError
+from mcp_suite.shared.http import RETRY_STATUSES, RetryPolicy, borrowed, request
 
 if TYPE_CHECKING:
     import httpx
@@ -253,8 +255,6 @@ class OpenAIEmbedder:
     given, and checked on every answer after that.
     """
 
-    RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-
     def __init__(
         self,
         *,
@@ -282,8 +282,7 @@ class OpenAIEmbedder:
         self._dimension = dimension or 0
         self._batch_size = batch_size
         self._timeout = timeout
-        self._max_retries = max_retries
-        self._backoff = backoff
+        self._retry = RetryPolicy(attempts=max_retries + 1, backoff=backoff)
         self._client = client
 
     @property
@@ -301,62 +300,60 @@ class OpenAIEmbedder:
         return normalise_rows(np.vstack(rows))
 
     async def _embed_batch(self, batch: list[str]) -> np.ndarray:
-        import anyio
         import httpx
-        import numpy as np
 
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         payload = {"model": self.model, "input": batch}
         url = f"{self.base_url}/embeddings"
-        last_problem = ""
-        for attempt in range(self._max_retries + 1):
-            if attempt:
-                await anyio.sleep(self._backoff * 2 ** (attempt - 1))
-            try:
-                response = await self._post(url, payload, headers)
-            except httpx.TimeoutException:
-                last_problem = f"timed out after {self._timeout:g}s"
-                continue
-            except httpx.TransportError as exc:
-                last_problem = f"could not connect ({exc.__class__.__name__}: {exc})"
-                continue
-            if response.status_code in self.RETRY_STATUS:
-                last_problem = f"HTTP {response.status_code}"
-                continue
-            if response.status_code >= 400:
-                raise EmbeddingError(
-                    f"embedding endpoint {url} answered HTTP {response.status_code}: {response.text[:300]}; "
-                    "check --embedding-url, --embedding-model and the API key"
+        attempts = self._retry.attempts
+        try:
+            async with borrowed(self._client, timeout=self._timeout) as http:
+                # An embedding changes nothing on the peer: safe to send again.
+                response = await request(
+                    http,
+                    "POST",
+                    url,
+                    json=payload,
+                    headers=headers,
+                    timeout=self._timeout,
+                    retry_safe=True,
+                    policy=self._retry,
                 )
-            try:
-                data = sorted(response.json()["data"], key=lambda item: item.get("index", 0))
-                matrix = np.asarray([item["embedding"] for item in data], dtype=np.float32)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise EmbeddingError(
-                    f"embedding endpoint {url} gave an answer that is not OpenAI-shaped: {exc}"
-                ) from exc
-            if matrix.ndim != 2 or matrix.shape[0] != len(batch):
-                raise EmbeddingError(
-                    f"embedding endpoint {url} returned {matrix.shape[0]} vectors for {len(batch)} texts"
-                )
-            if self._dimension and matrix.shape[1] != self._dimension:
-                raise EmbeddingError(
-                    f"embedding endpoint {url} returned {matrix.shape[1]}-dimension vectors, expected {self._dimension}"
-                )
-            self._dimension = int(matrix.shape[1])
-            return matrix
+        except httpx.TimeoutException:
+            problem = f"timed out after {self._timeout:g}s"
+        except httpx.TransportError as exc:
+            problem = f"could not connect ({exc.__class__.__name__}: {exc})"
+        else:
+            if response.status_code in RETRY_STATUSES:
+                problem = f"HTTP {response.status_code}"
+            else:
+                return self._matrix(url, response, len(batch))
         raise EmbeddingError(
-            f"embedding endpoint {url} failed after {self._max_retries + 1} attempts: {last_problem}; "
+            f"embedding endpoint {url} failed after {attempts} attempts: {problem}; "
             "is the server running and reachable?"
         )
 
-    async def _post(self, url: str, payload: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
-        import httpx
+    def _matrix(self, url: str, response: httpx.Response, expected: int) -> np.ndarray:
+        import numpy as np
 
-        if self._client is not None:
-            return await self._client.post(url, json=payload, headers=headers, timeout=self._timeout)
-        async with httpx.AsyncClient(timeout=self._timeout) as client:
-            return await client.post(url, json=payload, headers=headers)
+        if response.status_code >= 400:
+            raise EmbeddingError(
+                f"embedding endpoint {url} answered HTTP {response.status_code}: {response.text[:300]}; "
+                "check --embedding-url, --embedding-model and the API key"
+            )
+        try:
+            data = sorted(response.json()["data"], key=lambda item: item.get("index", 0))
+            matrix = np.asarray([item["embedding"] for item in data], dtype=np.float32)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EmbeddingError(f"embedding endpoint {url} gave an answer that is not OpenAI-shaped: {exc}") from exc
+        if matrix.ndim != 2 or matrix.shape[0] != expected:
+            raise EmbeddingError(f"embedding endpoint {url} returned {matrix.shape[0]} vectors for {expected} texts")
+        if self._dimension and matrix.shape[1] != self._dimension:
+            raise EmbeddingError(
+                f"embedding endpoint {url} returned {matrix.shape[1]}-dimension vectors, expected {self._dimension}"
+            )
+        self._dimension = int(matrix.shape[1])
+        return matrix
 
 
 def make_embedder(

@@ -36,6 +36,7 @@ from mcp_suite.servers.memory.tools import register_tools
 from mcp_suite.shared.db import Database
 from mcp_suite.shared.embeddings import make_embedder
 from mcp_suite.shared.errors import SuiteError
+from mcp_suite.shared.http import open_client
 from mcp_suite.shared.server import SuiteServer
 
 log = logging.getLogger(__name__)
@@ -130,25 +131,31 @@ def build_server(settings: MemorySettings) -> SuiteServer:
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[MemoryState]:
         api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
-        # Builds the provider only; the model loads on the first write or search, never here.
-        embedder = make_embedder(
-            settings.embedder, model=settings.embedding_model, base_url=settings.embedding_url, api_key=api_key
-        )
-        db = await Database.open(settings.database_path, MIGRATIONS)
-        try:
-            recall = Recall(db, settings.namespace, embedder)
-            state = MemoryState(graph=GraphStore(db, settings.namespace, recall))
-            await import_reference_file(state.graph)
-            live["state"] = state
-            async with anyio.create_task_group() as tasks:
-                tasks.start_soon(recall.run)
-                try:
-                    yield state
-                finally:
-                    tasks.cancel_scope.cancel()
-        finally:
-            live.pop("state", None)
-            await db.close()
+        # One pooled client for an HTTP embedder, closed with the lifespan.
+        async with open_client() as http:
+            # Builds the provider only; the model loads on the first write or search, never here.
+            embedder = make_embedder(
+                settings.embedder,
+                model=settings.embedding_model,
+                base_url=settings.embedding_url,
+                api_key=api_key,
+                client=http,
+            )
+            db = await Database.open(settings.database_path, MIGRATIONS)
+            try:
+                recall = Recall(db, settings.namespace, embedder)
+                state = MemoryState(graph=GraphStore(db, settings.namespace, recall))
+                await import_reference_file(state.graph)
+                live["state"] = state
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(recall.run)
+                    try:
+                        yield state
+                    finally:
+                        tasks.cancel_scope.cancel()
+            finally:
+                live.pop("state", None)
+                await db.close()
 
     server = SuiteServer(
         "mcp-suite-memory",

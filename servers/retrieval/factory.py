@@ -12,11 +12,14 @@ from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import Embedder, make_embedder
 
 if TYPE_CHECKING:
+    import httpx
+
     from mcp_suite.servers.retrieval.fetching import UrlPolicy
     from mcp_suite.servers.retrieval.ingest import IngestOptions
 
 
-def build_embedder(settings: RetrievalSettings) -> Embedder:
+def build_embedder(settings: RetrievalSettings, client: httpx.AsyncClient | None = None) -> Embedder:
+    """The configured embedder; an HTTP one uses ``client`` (the server's pooled client) when given."""
     api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
     return make_embedder(
         settings.embedder,
@@ -25,16 +28,20 @@ def build_embedder(settings: RetrievalSettings) -> Embedder:
         api_key=api_key,
         batch_size=settings.embedding_batch_size,
         timeout=settings.embedding_timeout,
+        client=client,
     )
 
 
-def build_reranker(settings: RetrievalSettings) -> Any | None:
+def build_reranker(settings: RetrievalSettings, client: httpx.AsyncClient | None = None) -> Any | None:
+    """The configured rerank stage (None when ``--rerank-url`` is unset), on ``client`` when given."""
     if not settings.rerank_url:
         return None
     from mcp_suite.servers.retrieval.rerank import HttpReranker
 
     key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None
-    return HttpReranker(settings.rerank_url, model=settings.rerank_model, api_key=key, timeout=settings.rerank_timeout)
+    return HttpReranker(
+        settings.rerank_url, model=settings.rerank_model, api_key=key, timeout=settings.rerank_timeout, client=client
+    )
 
 
 def ingest_options(settings: RetrievalSettings, **overrides: Any) -> IngestOptions:

@@ -16,7 +16,7 @@ import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resources.templates import ResourceSecurity
@@ -43,7 +43,11 @@ from mcp_suite.servers.retrieval.search import search as run_search
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import Embedder, WordLlamaEmbedder
 from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.http import open_client
 from mcp_suite.shared.server import SuiteServer, notify_log, notify_progress
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,7 @@ class RetrievalState:
     kb: KnowledgeBase
     settings: RetrievalSettings
     reranker: Any | None
+    http: httpx.AsyncClient | None = None
 
 
 class SourceInfo(BaseModel):
@@ -159,19 +164,23 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[RetrievalState]:
-        chosen = embedder or build_embedder(settings)
-        if isinstance(chosen, WordLlamaEmbedder):
-            # Load the model in the background: the handshake must not wait for it.
-            threading.Thread(target=_quiet_load, args=(chosen,), daemon=True, name="wordllama-load").start()
-        kb = await KnowledgeBase.open(settings.database_path, chosen)
-        kb.start_lexical_build()  # the in-memory BM25 index, on a thread: ready before most first searches
-        try:
-            state = RetrievalState(kb=kb, settings=settings, reranker=reranker or build_reranker(settings))
-            live["state"] = state
-            yield state
-        finally:
-            live.pop("state", None)
-            await kb.close()
+        # One pooled HTTP client for the embedder, the reranker and URL ingest; closed with the lifespan.
+        async with open_client() as http:
+            chosen = embedder or build_embedder(settings, http)
+            if isinstance(chosen, WordLlamaEmbedder):
+                # Load the model in the background: the handshake must not wait for it.
+                threading.Thread(target=_quiet_load, args=(chosen,), daemon=True, name="wordllama-load").start()
+            kb = await KnowledgeBase.open(settings.database_path, chosen)
+            kb.start_lexical_build()  # the in-memory BM25 index, on a thread: ready before most first searches
+            try:
+                state = RetrievalState(
+                    kb=kb, settings=settings, reranker=reranker or build_reranker(settings, http), http=http
+                )
+                live["state"] = state
+                yield state
+            finally:
+                live.pop("state", None)
+                await kb.close()
 
     server = SuiteServer(
         "mcp-suite-retrieval",
@@ -287,6 +296,7 @@ def build_server(
             timeout=state.settings.url_timeout,
             title=title,
             policy=url_policy(state.settings),
+            client=state.http,
         )
         await notify_progress(ctx, 1, 1, "indexed")
         return report
