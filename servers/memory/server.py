@@ -140,6 +140,7 @@ def build_server(settings: MemorySettings) -> SuiteServer:
                 base_url=settings.embedding_url,
                 api_key=api_key,
                 client=http,
+                cache_dir=settings.data_dir / "cache",
             )
             db = await Database.open(settings.database_path, MIGRATIONS)
             try:

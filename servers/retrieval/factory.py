@@ -29,6 +29,7 @@ def build_embedder(settings: RetrievalSettings, client: httpx.AsyncClient | None
         batch_size=settings.embedding_batch_size,
         timeout=settings.embedding_timeout,
         client=client,
+        cache_dir=settings.data_dir / "cache",  # wordllama's prepared matrix, memory-mapped by later processes
     )
 
 
