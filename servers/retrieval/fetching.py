@@ -292,4 +292,7 @@ async def _fetch(
 
 def _too_large(url: str, limit: int, size: int | None = None) -> str:
     got = f" ({size:,} bytes)" if size is not None else ""
-    return f"{url} is larger than the {limit:,} byte limit{got}; download it and ingest the file instead"
+    return (
+        f"{url} is larger than the {limit:,} byte limit{got} (--max-url-mb); raise it, or download the file and "
+        "ingest it (held to --max-file-mb)"
+    )
