@@ -74,7 +74,8 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return matrix / norms
+    unit: np.ndarray = matrix / norms
+    return unit
 
 
 class NoEmbedder:
@@ -173,7 +174,7 @@ def load_matrix(files: WordLlamaFiles, cache_dir: Path | None = None) -> np.ndar
     cached = cache_dir / f"wordllama-{files.version}-{WORDLLAMA_MODEL}-{WORDLLAMA_DIM}.f32.npy" if cache_dir else None
     if cached is not None and cached.is_file():
         try:
-            matrix = np.load(cached, mmap_mode="r")
+            matrix: np.ndarray = np.load(cached, mmap_mode="r")
             if matrix.ndim == 2 and matrix.shape[1] == WORDLLAMA_DIM and matrix.dtype == np.float32:
                 return matrix
             log.warning("ignoring %s: it holds a %s %s array", cached, matrix.dtype, matrix.shape)
