@@ -7,6 +7,7 @@ The terminal commands act for the user at the keyboard, so paths are not confine
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -124,13 +125,20 @@ def _with_kb(
     from mcp_suite.servers.retrieval.library import KnowledgeBase
 
     async def main() -> int:
-        kb = await KnowledgeBase.open(
-            settings.database_path, embedder or build_embedder(settings), in_memory=not one_shot
-        )
-        try:
-            return await work(kb)
-        finally:
-            await kb.close()
+        async with contextlib.AsyncExitStack() as stack:
+            chosen = embedder
+            if chosen is None:
+                http = None
+                if settings.embedder == "openai":  # a command's batches share one pool; a search imports no httpx
+                    from mcp_suite.shared.http import open_client
+
+                    http = await stack.enter_async_context(open_client())
+                chosen = build_embedder(settings, http)
+            kb = await KnowledgeBase.open(settings.database_path, chosen, in_memory=not one_shot)
+            try:
+                return await work(kb)
+            finally:
+                await kb.close()
 
     return anyio.run(main)
 
@@ -189,16 +197,21 @@ def _ingest(settings: RetrievalSettings, args: argparse.Namespace) -> int:
             report = await Ingestor(kb, options, progress=bar).ingest_paths(paths)
             bar.close()
             total = report
-        for url in urls:
-            report = await Ingestor(kb, options).ingest_url(
-                url,
-                max_bytes=int(settings.max_url_mb * 1_048_576),
-                timeout=settings.url_timeout,
-                policy=url_policy(settings),
-            )
-            for item in report.items:
-                total.record(item)
-            total.bytes_read += report.bytes_read
+        if urls:
+            from mcp_suite.shared.http import open_client
+
+            async with open_client() as http:  # every URL of the command over one connection pool
+                for url in urls:
+                    report = await Ingestor(kb, options).ingest_url(
+                        url,
+                        max_bytes=int(settings.max_url_mb * 1_048_576),
+                        timeout=settings.url_timeout,
+                        policy=url_policy(settings),
+                        client=http,
+                    )
+                    for item in report.items:
+                        total.record(item)
+                    total.bytes_read += report.bytes_read
         total.seconds = time.perf_counter() - started
         if args.json:
             print(total.model_dump_json(indent=2))
