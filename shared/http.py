@@ -1,13 +1,14 @@
 """The suite's one HTTP layer: a pooled client per server and one retry policy for every outbound call.
 
-A server opens one :class:`httpx.AsyncClient` in its lifespan (:func:`open_client`) and hands it to
-whatever talks HTTP — embeddings, the reranker, URL ingest, model calls — so connections are pooled
-and closed once. :func:`send` applies :class:`RetryPolicy` through tenacity: exponential backoff with
-full jitter, a ``Retry-After`` header honoured (seconds or an HTTP date, capped), and retries only for
-requests that may be repeated — idempotent methods, or a POST the caller marks ``retry_safe`` (an
-embedding or rerank call changes nothing on the peer). Only connect errors, timeouts and 429/502/503/504
-are retried; anything else is the caller's to report. When retries run out the last response is
-returned (or the last exception raised), so each caller keeps its own actionable error message.
+A server opens one :class:`HttpPool` in its lifespan (:func:`open_pool`; its client is created on first
+use) and hands its client to whatever talks HTTP — embeddings, the reranker, URL ingest — so connections
+are pooled and closed once; a one-shot command opens one client (:func:`open_client`) the same way.
+:func:`send` applies :class:`RetryPolicy` through tenacity: exponential backoff with full jitter, a
+``Retry-After`` header honoured (seconds or an HTTP date, capped), and retries only for requests that may
+be repeated — idempotent methods, or a POST the caller marks ``retry_safe`` (an embedding or rerank call
+changes nothing on the peer). Only connect errors, timeouts and 429/502/503/504 are retried; anything
+else is the caller's to report. When retries run out the last response is returned (or the last
+exception raised), so each caller keeps its own actionable error message.
 
 ``httpx`` and ``tenacity`` are imported on first use: a server that never calls out starts without them.
 """
@@ -226,6 +227,43 @@ async def open_client(
         yield client
 
 
+class HttpPool:
+    """A server's one HTTP client, created on first use and closed with the lifespan that owns the pool.
+
+    A session that never calls out (the default offline embedder, no reranker, no URL ingest) never
+    imports httpx, so the handshake does not wait for it.
+    """
+
+    def __init__(self, *, timeout: float = 30.0) -> None:
+        self._timeout = timeout
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = new_client(timeout=self._timeout)
+        return self._client
+
+    @property
+    def opened(self) -> bool:
+        return self._client is not None
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def open_pool(*, timeout: float = 30.0) -> AsyncIterator[HttpPool]:
+    """The lifespan form of :class:`HttpPool`: every pooled connection is closed on exit."""
+    pool = HttpPool(timeout=timeout)
+    try:
+        yield pool
+    finally:
+        await pool.aclose()
+
+
 @contextlib.asynccontextmanager
 async def borrowed(client: httpx.AsyncClient | None, *, timeout: float = 30.0) -> AsyncIterator[httpx.AsyncClient]:
     """``client`` as is, or, for callers outside a lifespan (a one-shot command, a test), a client of its own."""
@@ -242,11 +280,13 @@ __all__ = [
     "NO_RETRY",
     "RETRY_STATUSES",
     "USER_AGENT",
+    "HttpPool",
     "RetryPolicy",
     "borrowed",
     "may_retry",
     "new_client",
     "open_client",
+    "open_pool",
     "request",
     "retry_after_seconds",
     "send",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from mcp_suite.servers.retrieval.search import RankingConfig
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import Embedder, make_embedder
+from mcp_suite.shared.http import HttpPool
 
 if TYPE_CHECKING:
     import httpx
@@ -18,8 +19,9 @@ if TYPE_CHECKING:
     from mcp_suite.servers.retrieval.ingest import IngestOptions
 
 
-def build_embedder(settings: RetrievalSettings, client: httpx.AsyncClient | None = None) -> Embedder:
-    """The configured embedder; an HTTP one uses ``client`` (the server's pooled client) when given."""
+def build_embedder(settings: RetrievalSettings, http: HttpPool | httpx.AsyncClient | None = None) -> Embedder:
+    """The configured embedder; an HTTP one uses ``http`` (the server's pool, or a command's client) when given."""
+    client = (http.client if settings.embedder == "openai" else None) if isinstance(http, HttpPool) else http
     api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
     return make_embedder(
         settings.embedder,
@@ -33,10 +35,11 @@ def build_embedder(settings: RetrievalSettings, client: httpx.AsyncClient | None
     )
 
 
-def build_reranker(settings: RetrievalSettings, client: httpx.AsyncClient | None = None) -> Any | None:
-    """The configured rerank stage (None when ``--rerank-url`` is unset), on ``client`` when given."""
+def build_reranker(settings: RetrievalSettings, http: HttpPool | httpx.AsyncClient | None = None) -> Any | None:
+    """The configured rerank stage (None when ``--rerank-url`` is unset), over ``http`` when given."""
     if not settings.rerank_url:
         return None
+    client = http.client if isinstance(http, HttpPool) else http
     from mcp_suite.servers.retrieval.rerank import HttpReranker
 
     key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None

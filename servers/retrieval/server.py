@@ -16,7 +16,7 @@ import warnings
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import Annotated, Any, cast
 
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resources.templates import ResourceSecurity
@@ -43,11 +43,8 @@ from mcp_suite.servers.retrieval.search import search as run_search
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import Embedder, WordLlamaEmbedder
 from mcp_suite.shared.errors import InvalidInputError
-from mcp_suite.shared.http import open_client
+from mcp_suite.shared.http import HttpPool, open_pool
 from mcp_suite.shared.server import SuiteServer, notify_log, notify_progress
-
-if TYPE_CHECKING:
-    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +69,7 @@ class RetrievalState:
     kb: KnowledgeBase
     settings: RetrievalSettings
     reranker: Any | None
-    http: httpx.AsyncClient | None = None
+    http: HttpPool | None = None
 
 
 class SourceInfo(BaseModel):
@@ -165,7 +162,7 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[RetrievalState]:
         # One pooled HTTP client for the embedder, the reranker and URL ingest; closed with the lifespan.
-        async with open_client() as http:
+        async with open_pool() as http:
             chosen = embedder or build_embedder(settings, http)
             if isinstance(chosen, WordLlamaEmbedder):
                 # Load the model in the background: the handshake must not wait for it.
@@ -296,7 +293,7 @@ def build_server(
             timeout=state.settings.url_timeout,
             title=title,
             policy=url_policy(state.settings),
-            client=state.http,
+            client=state.http.client if state.http is not None else None,
         )
         await notify_progress(ctx, 1, 1, "indexed")
         return report

@@ -17,7 +17,7 @@ import pytest
 from mcp_suite.servers.retrieval.fetching import FetchError, UrlPolicy, fetch_url
 from mcp_suite.servers.retrieval.rerank import HttpReranker
 from mcp_suite.shared.embeddings import OpenAIEmbedder
-from mcp_suite.shared.http import NO_RETRY, RetryPolicy, open_client, request, retry_after_seconds
+from mcp_suite.shared.http import NO_RETRY, RetryPolicy, open_client, open_pool, request, retry_after_seconds
 
 pytestmark = pytest.mark.anyio
 
@@ -194,3 +194,12 @@ def test_retry_after_values() -> None:
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
     assert retry_after_seconds("-3") is None
+
+
+async def test_the_pool_opens_its_client_on_first_use_and_closes_it_with_the_lifespan(peer: Peer) -> None:
+    async with open_pool() as pool:
+        assert not pool.opened  # a session that never calls out never builds a client
+        first = pool.client
+        assert pool.client is first and pool.opened
+        assert (await request(first, "GET", f"{peer.url}/page")).status_code == 200
+    assert first.is_closed and not pool.opened
