@@ -124,12 +124,11 @@ async def send(
 ) -> httpx.Response:
     """Send ``request`` on ``client``, retrying per ``policy`` when it may be repeated.
 
-    Returns the final response (possibly a 429/5xx once retries are spent); raises the last
-    ``httpx`` error when every attempt failed to get an answer. A redirect is returned as it is, never
-    followed. With ``stream`` the body is left unread,
-    and a response that is retried is closed first. ``inspect`` sees every response before anything
-    else does (URL ingest checks the connected address there); what it raises closes the response
-    and ends the call.
+    Returns the final response (possibly a 429/5xx once retries are spent); raises the last ``httpx``
+    error when every attempt failed to get an answer. A redirect is returned as it is, never followed.
+    With ``stream`` the body is left unread, and a response that is retried is closed first. ``inspect``
+    sees every response before anything else does (URL ingest checks the connected address there); what
+    it raises closes the response and ends the call.
     """
     import anyio
     from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt

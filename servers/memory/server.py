@@ -36,7 +36,7 @@ from mcp_suite.servers.memory.tools import register_tools
 from mcp_suite.shared.db import Database
 from mcp_suite.shared.embeddings import make_embedder
 from mcp_suite.shared.errors import SuiteError
-from mcp_suite.shared.http import open_pool
+from mcp_suite.shared.http import HttpPool
 from mcp_suite.shared.server import SuiteServer
 
 log = logging.getLogger(__name__)
@@ -131,32 +131,32 @@ def build_server(settings: MemorySettings) -> SuiteServer:
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[MemoryState]:
         api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
-        # One pooled client for an HTTP embedder (created only for one), closed with the lifespan.
-        async with open_pool() as http:
-            # Builds the provider only; the model loads on the first write or search, never here.
-            embedder = make_embedder(
-                settings.embedder,
-                model=settings.embedding_model,
-                base_url=settings.embedding_url,
-                api_key=api_key,
-                client=http.client if settings.embedder == "openai" else None,
-                cache_dir=settings.data_dir / "cache",
-            )
-            db = await Database.open(settings.database_path, MIGRATIONS)
-            try:
-                recall = Recall(db, settings.namespace, embedder)
-                state = MemoryState(graph=GraphStore(db, settings.namespace, recall))
-                await import_reference_file(state.graph)
-                live["state"] = state
-                async with anyio.create_task_group() as tasks:
-                    tasks.start_soon(recall.run)
-                    try:
-                        yield state
-                    finally:
-                        tasks.cancel_scope.cancel()
-            finally:
-                live.pop("state", None)
-                await db.close()
+        http = HttpPool()  # one pooled client, built only for an HTTP embedder; closed with the lifespan
+        # Builds the provider only; the model loads on the first write or search, never here.
+        embedder = make_embedder(
+            settings.embedder,
+            model=settings.embedding_model,
+            base_url=settings.embedding_url,
+            api_key=api_key,
+            client=http.client if settings.embedder == "openai" else None,
+            cache_dir=settings.data_dir / "cache",
+        )
+        db = await Database.open(settings.database_path, MIGRATIONS)
+        try:
+            recall = Recall(db, settings.namespace, embedder)
+            state = MemoryState(graph=GraphStore(db, settings.namespace, recall))
+            await import_reference_file(state.graph)
+            live["state"] = state
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(recall.run)
+                try:
+                    yield state
+                finally:
+                    tasks.cancel_scope.cancel()
+        finally:
+            live.pop("state", None)
+            await http.aclose()
+            await db.close()
 
     server = SuiteServer(
         "mcp-suite-memory",
