@@ -7,7 +7,6 @@ The terminal commands act for the user at the keyboard, so paths are not confine
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import sys
@@ -123,22 +122,18 @@ def _with_kb(
 
     from mcp_suite.servers.retrieval.factory import build_embedder
     from mcp_suite.servers.retrieval.library import KnowledgeBase
+    from mcp_suite.shared.http import HttpPool
 
     async def main() -> int:
-        async with contextlib.AsyncExitStack() as stack:
-            chosen = embedder
-            if chosen is None:
-                http = None
-                if settings.embedder == "openai":  # a command's batches share one pool; a search imports no httpx
-                    from mcp_suite.shared.http import open_client
-
-                    http = await stack.enter_async_context(open_client())
-                chosen = build_embedder(settings, http)
-            kb = await KnowledgeBase.open(settings.database_path, chosen, in_memory=not one_shot)
-            try:
-                return await work(kb)
-            finally:
-                await kb.close()
+        http = HttpPool()  # an HTTP embedder's batches share one pool; a wordllama search never builds it
+        kb = await KnowledgeBase.open(
+            settings.database_path, embedder or build_embedder(settings, http), in_memory=not one_shot
+        )
+        try:
+            return await work(kb)
+        finally:
+            await http.aclose()
+            await kb.close()
 
     return anyio.run(main)
 

@@ -13,15 +13,13 @@ from mcp_suite.shared.embeddings import Embedder, make_embedder
 from mcp_suite.shared.http import HttpPool
 
 if TYPE_CHECKING:
-    import httpx
-
     from mcp_suite.servers.retrieval.fetching import UrlPolicy
     from mcp_suite.servers.retrieval.ingest import IngestOptions
 
 
-def build_embedder(settings: RetrievalSettings, http: HttpPool | httpx.AsyncClient | None = None) -> Embedder:
-    """The configured embedder; an HTTP one uses ``http`` (the server's pool, or a command's client) when given."""
-    client = (http.client if settings.embedder == "openai" else None) if isinstance(http, HttpPool) else http
+def build_embedder(settings: RetrievalSettings, http: HttpPool | None = None) -> Embedder:
+    """The configured embedder; an HTTP one takes its client from ``http`` (the server's or command's pool)."""
+    client = http.client if http is not None and settings.embedder == "openai" else None
     api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
     return make_embedder(
         settings.embedder,
@@ -35,11 +33,11 @@ def build_embedder(settings: RetrievalSettings, http: HttpPool | httpx.AsyncClie
     )
 
 
-def build_reranker(settings: RetrievalSettings, http: HttpPool | httpx.AsyncClient | None = None) -> Any | None:
-    """The configured rerank stage (None when ``--rerank-url`` is unset), over ``http`` when given."""
+def build_reranker(settings: RetrievalSettings, http: HttpPool | None = None) -> Any | None:
+    """The configured rerank stage (None when ``--rerank-url`` is unset), over ``http``'s client when given."""
     if not settings.rerank_url:
         return None
-    client = http.client if isinstance(http, HttpPool) else http
+    client = http.client if http is not None else None
     from mcp_suite.servers.retrieval.rerank import HttpReranker
 
     key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None

@@ -9,13 +9,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from mcp import Client
 
 from mcp_suite.servers.retrieval.fetching import FetchError, UrlPolicy, fetch_url
 from mcp_suite.servers.retrieval.rerank import HttpReranker
+from mcp_suite.servers.retrieval.server import build_server
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import OpenAIEmbedder
 from mcp_suite.shared.http import NO_RETRY, RetryPolicy, open_client, open_pool, request, retry_after_seconds
 
@@ -203,3 +207,23 @@ async def test_the_pool_opens_its_client_on_first_use_and_closes_it_with_the_lif
         assert pool.client is first and pool.opened
         assert (await request(first, "GET", f"{peer.url}/page")).status_code == 200
     assert first.is_closed and not pool.opened
+
+
+async def test_the_retrieval_server_embeds_and_reranks_over_one_pooled_connection(peer: Peer, tmp_path: Path) -> None:
+    settings = RetrievalSettings(
+        data_dir=tmp_path,
+        embedder="openai",
+        embedding_url=peer.url,
+        embedding_model="m",
+        rerank_url=f"{peer.url}/rerank",
+    )
+    async with Client(build_server(settings)) as client:
+        for i, text in enumerate(["otters hold hands while they sleep", "beavers build dams in rivers"]):
+            done = await client.call_tool("ingest_text", {"text": text, "source": f"note{i}.txt"})
+            assert not done.is_error
+        found = await client.call_tool("search", {"query": "otters", "mode": "semantic"})
+        assert not found.is_error and found.structured_content is not None
+        assert found.structured_content["hits"]
+    paths = [path for _, path, _, _ in peer.hits]
+    assert paths.count("/embeddings") == 3 and paths.count("/rerank") == 1
+    assert len({port for _, _, port, _ in peer.hits}) == 1  # the lifespan's one client, kept alive throughout
