@@ -36,6 +36,7 @@ from mcp_suite.servers.memory.tools import register_tools
 from mcp_suite.shared.db import Database
 from mcp_suite.shared.embeddings import make_embedder
 from mcp_suite.shared.errors import SuiteError
+from mcp_suite.shared.http import HttpPool
 from mcp_suite.shared.server import SuiteServer
 
 log = logging.getLogger(__name__)
@@ -130,9 +131,15 @@ def build_server(settings: MemorySettings) -> SuiteServer:
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[MemoryState]:
         api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
+        http = HttpPool()  # one pooled client, built only for an HTTP embedder; closed with the lifespan
         # Builds the provider only; the model loads on the first write or search, never here.
         embedder = make_embedder(
-            settings.embedder, model=settings.embedding_model, base_url=settings.embedding_url, api_key=api_key
+            settings.embedder,
+            model=settings.embedding_model,
+            base_url=settings.embedding_url,
+            api_key=api_key,
+            client=http.client if settings.embedder == "openai" else None,
+            cache_dir=settings.data_dir / "cache",
         )
         db = await Database.open(settings.database_path, MIGRATIONS)
         try:
@@ -148,6 +155,7 @@ def build_server(settings: MemorySettings) -> SuiteServer:
                     tasks.cancel_scope.cancel()
         finally:
             live.pop("state", None)
+            await http.aclose()
             await db.close()
 
     server = SuiteServer(

@@ -122,14 +122,17 @@ def _with_kb(
 
     from mcp_suite.servers.retrieval.factory import build_embedder
     from mcp_suite.servers.retrieval.library import KnowledgeBase
+    from mcp_suite.shared.http import HttpPool
 
     async def main() -> int:
+        http = HttpPool()  # an HTTP embedder's batches share one pool; a wordllama search never builds it
         kb = await KnowledgeBase.open(
-            settings.database_path, embedder or build_embedder(settings), in_memory=not one_shot
+            settings.database_path, embedder or build_embedder(settings, http), in_memory=not one_shot
         )
         try:
             return await work(kb)
         finally:
+            await http.aclose()
             await kb.close()
 
     return anyio.run(main)
@@ -189,16 +192,21 @@ def _ingest(settings: RetrievalSettings, args: argparse.Namespace) -> int:
             report = await Ingestor(kb, options, progress=bar).ingest_paths(paths)
             bar.close()
             total = report
-        for url in urls:
-            report = await Ingestor(kb, options).ingest_url(
-                url,
-                max_bytes=int(settings.max_url_mb * 1_048_576),
-                timeout=settings.url_timeout,
-                policy=url_policy(settings),
-            )
-            for item in report.items:
-                total.record(item)
-            total.bytes_read += report.bytes_read
+        if urls:
+            from mcp_suite.shared.http import open_client
+
+            async with open_client() as http:  # every URL of the command over one connection pool
+                for url in urls:
+                    report = await Ingestor(kb, options).ingest_url(
+                        url,
+                        max_bytes=int(settings.max_url_mb * 1_048_576),
+                        timeout=settings.url_timeout,
+                        policy=url_policy(settings),
+                        client=http,
+                    )
+                    for item in report.items:
+                        total.record(item)
+                    total.bytes_read += report.bytes_read
         total.seconds = time.perf_counter() - started
         if args.json:
             print(total.model_dump_json(indent=2))

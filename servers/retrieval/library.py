@@ -148,7 +148,7 @@ class KnowledgeBase:
         if cached is not None:
             self._query_cache.move_to_end(query)
             return cached
-        vector = (await self.embedder.embed([query]))[0]
+        vector: np.ndarray = (await self.embedder.embed([query]))[0]
         self._query_cache[query] = vector
         if len(self._query_cache) > QUERY_CACHE_SIZE:
             self._query_cache.popitem(last=False)

@@ -43,6 +43,7 @@ from mcp_suite.servers.retrieval.search import search as run_search
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import Embedder, WordLlamaEmbedder
 from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.http import HttpPool
 from mcp_suite.shared.server import SuiteServer, notify_log, notify_progress
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class RetrievalState:
     kb: KnowledgeBase
     settings: RetrievalSettings
     reranker: Any | None
+    http: HttpPool | None = None
 
 
 class SourceInfo(BaseModel):
@@ -159,18 +161,22 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[RetrievalState]:
-        chosen = embedder or build_embedder(settings)
+        http = HttpPool()  # one pooled client for the embedder, the reranker and URL ingest; closed below
+        chosen = embedder or build_embedder(settings, http)
         if isinstance(chosen, WordLlamaEmbedder):
             # Load the model in the background: the handshake must not wait for it.
             threading.Thread(target=_quiet_load, args=(chosen,), daemon=True, name="wordllama-load").start()
         kb = await KnowledgeBase.open(settings.database_path, chosen)
         kb.start_lexical_build()  # the in-memory BM25 index, on a thread: ready before most first searches
         try:
-            state = RetrievalState(kb=kb, settings=settings, reranker=reranker or build_reranker(settings))
+            state = RetrievalState(
+                kb=kb, settings=settings, reranker=reranker or build_reranker(settings, http), http=http
+            )
             live["state"] = state
             yield state
         finally:
             live.pop("state", None)
+            await http.aclose()
             await kb.close()
 
     server = SuiteServer(
@@ -287,6 +293,7 @@ def build_server(
             timeout=state.settings.url_timeout,
             title=title,
             policy=url_policy(state.settings),
+            client=state.http.client if state.http is not None else None,
         )
         await notify_progress(ctx, 1, 1, "indexed")
         return report
