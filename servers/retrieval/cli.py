@@ -124,9 +124,7 @@ def _with_kb(
     from mcp_suite.servers.retrieval.library import KnowledgeBase
 
     async def main() -> int:
-        kb = await KnowledgeBase.open(
-            settings.database_path, embedder or build_embedder(settings), in_memory=not one_shot
-        )
+        kb = await KnowledgeBase.open(settings.database, embedder or build_embedder(settings), in_memory=not one_shot)
         try:
             return await work(kb)
         finally:
@@ -328,11 +326,10 @@ def _sources_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sources(settings: RetrievalSettings, args: argparse.Namespace) -> int:
-    from mcp_suite.servers.retrieval.store import filter_clause
+    from mcp_suite.servers.retrieval.storage.base import DocumentFilter
 
     async def work(kb: Any) -> int:
-        where, params = filter_clause(source_prefix=args.prefix)
-        docs, total = await kb.list_documents(where, params, limit=10**9)
+        docs, total = await kb.list_documents(DocumentFilter(source_prefix=args.prefix or None), limit=10**9)
         if args.json:
             print(
                 json.dumps(

@@ -163,7 +163,7 @@ def build_server(
         if isinstance(chosen, WordLlamaEmbedder):
             # Load the model in the background: the handshake must not wait for it.
             threading.Thread(target=_quiet_load, args=(chosen,), daemon=True, name="wordllama-load").start()
-        kb = await KnowledgeBase.open(settings.database_path, chosen)
+        kb = await KnowledgeBase.open(settings.database, chosen)
         kb.start_lexical_build()  # the in-memory BM25 index, on a thread: ready before most first searches
         try:
             state = RetrievalState(kb=kb, settings=settings, reranker=reranker or build_reranker(settings))
@@ -408,8 +408,7 @@ def build_server(
         offset: Annotated[int, Field(ge=0, description="sources to skip (next_offset of the previous page)")] = 0,
     ) -> SourceList:
         """List the indexed documents with their type, size, chunk count, tags and metadata."""
-        where, params = (filters or SearchFilters()).clause()
-        docs, total = await state_of(ctx).kb.list_documents(where, params, limit, offset)
+        docs, total = await state_of(ctx).kb.list_documents((filters or SearchFilters()).to_filter(), limit, offset)
         next_offset = offset + len(docs) if offset + len(docs) < total else None
         return SourceList(total=total, offset=offset, sources=[_source_info(d) for d in docs], next_offset=next_offset)
 

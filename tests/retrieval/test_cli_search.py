@@ -18,7 +18,10 @@ from mcp_suite.servers.retrieval.scan import VectorScan
 from mcp_suite.servers.retrieval.search import search
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
-from mcp_suite.servers.retrieval.store import NewChunk, NewDocument, open_database, replace_document
+from mcp_suite.servers.retrieval.storage.base import NewChunk, NewDocument
+from mcp_suite.servers.retrieval.storage.sqlite import SqliteTx
+from mcp_suite.servers.retrieval.storage.sqlite_schema import open_database
+from mcp_suite.servers.retrieval.storage.fts5 import vector_batches
 from mcp_suite.servers.retrieval.vectors import VectorIndex
 from tests.support import script
 
@@ -45,13 +48,15 @@ async def test_vector_scan_ranks_like_the_in_memory_index(tmp_path: Path) -> Non
         ]
         new = NewDocument(f"s{doc}", "text", "t", "text", 0.0, 1, str(doc))
         async with db.transaction() as conn:
-            await replace_document(conn, new, chunks)
+            await SqliteTx(conn).replace_document(new, chunks)
     async with db.snapshot() as conn, conn.execute("SELECT id, document_id, embedding FROM chunks") as cur:
         rows = [(r[0], r[1], r[2]) for r in await cur.fetchall()]
     await db.close()
     index = VectorIndex(dim)
     index.add_blobs(rows)
-    scan = VectorScan(tmp_path / "r.db", dim, batch=37)  # batches that do not divide the rows
+    scan = VectorScan(
+        lambda batch: vector_batches(tmp_path / "r.db", dim, batch), dim, batch=37
+    )  # batches that do not divide the rows
     for query in (vectors[7], vectors[123], rng.normal(size=dim).astype(np.float32)):
         query = query / np.linalg.norm(query)
         for k in (1, 5, 50):
@@ -65,7 +70,7 @@ async def test_vector_scan_ranks_like_the_in_memory_index(tmp_path: Path) -> Non
     db = await open_database(tmp_path / "r.db")
     chunks = [NewChunk(i, f"tie{i}", (), 1, 1, 0, 1, 1, f"tie{i}", tie[i].tobytes()) for i in range(3)]
     async with db.transaction() as conn:
-        await replace_document(conn, NewDocument("ties", "text", "t", "text", 0.0, 1, "x"), chunks)
+        await SqliteTx(conn).replace_document(NewDocument("ties", "text", "t", "text", 0.0, 1, "x"), chunks)
     await db.close()
     top = scan.search(vectors[7], 4)
     assert [cid for cid, _ in top] == sorted(cid for cid, _ in top)
