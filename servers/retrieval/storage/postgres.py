@@ -63,8 +63,10 @@ _CHUNK_COLUMNS = (
     "c.token_count, c.text_hash, d.source, d.title, d.doc_type, d.kind, c.page, c.anchor"
 )
 _EVAL_COLUMNS = "run, " + ", ".join(EVAL_FIELDS)
-# ts_rank_cd weights are {D, C, B, A}: A = chunk text, B = heading path, C = title, as BM25_WEIGHTS has them.
-_RANK_WEIGHTS = f"{{0, {BM25_WEIGHTS[2]}, {BM25_WEIGHTS[1]}, {BM25_WEIGHTS[0]}}}"
+# ts_rank_cd weights are {D, C, B, A} in [0, 1]: A = chunk text, B = heading path, C = title, in the
+# proportions of BM25_WEIGHTS (scaled so the largest is 1).
+_SCALE = max(BM25_WEIGHTS)
+_RANK_WEIGHTS = "{0, " + ", ".join(f"{BM25_WEIGHTS[i] / _SCALE:.4f}" for i in (2, 1, 0)) + "}"
 
 
 def _document(row: Sequence[Any]) -> DocumentRow:
@@ -150,9 +152,11 @@ def _vector(blob: bytes | None) -> np.ndarray | None:
 
 
 def _blob(vector: Any) -> bytes:
+    """A loaded ``vector`` (pgvector's ``Vector``) as the float32 blob the rest of the server handles."""
     import numpy as np
 
-    return np.asarray(vector, dtype="<f4").tobytes()
+    values = vector.to_numpy() if hasattr(vector, "to_numpy") else vector
+    return np.asarray(values, dtype="<f4").tobytes()
 
 
 def hnsw_index_name(dimension: int) -> str:
