@@ -160,10 +160,11 @@ def build_server(
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[RetrievalState]:
         chosen = embedder or build_embedder(settings)
+        # Opened first: a database that cannot be reached stops the server before any thread starts.
+        kb = await KnowledgeBase.open(settings.database, chosen)
         if isinstance(chosen, WordLlamaEmbedder):
             # Load the model in the background: the handshake must not wait for it.
             threading.Thread(target=_quiet_load, args=(chosen,), daemon=True, name="wordllama-load").start()
-        kb = await KnowledgeBase.open(settings.database, chosen)
         kb.start_lexical_build()  # the in-memory BM25 index, on a thread: ready before most first searches
         try:
             state = RetrievalState(kb=kb, settings=settings, reranker=reranker or build_reranker(settings))

@@ -242,7 +242,41 @@ class Writer(Reader, Protocol):
     async def add_eval_runs(self, rows: Sequence[dict[str, Any]]) -> int: ...
 
 
-class Storage(Protocol):
+# What `db copy` moves, table by table, in an engine-neutral shape: columns in this order, JSON as text,
+# vectors as float32 blobs. Derived data (SQLite's chunks_fts, PostgreSQL's tsvector and HNSW index) is
+# rebuilt by the target; parents come before children.
+COPY_TABLES: dict[str, tuple[str, ...]] = {
+    "index_info": ("key", "value"),
+    "documents": (
+        "id", "source", "kind", "title", "doc_type", "mtime", "size", "content_hash", "tags", "meta",
+        "chunk_count", "ingested_at", "updated_at", "chunker_version",
+    ),
+    "doc_tags": ("document_id", "tag"),
+    "chunks": (
+        "id", "document_id", "ordinal", "text", "heading_path", "start_line", "end_line", "start_char", "end_char",
+        "token_count", "text_hash", "embedding", "embed_hash", "page", "anchor",
+    ),
+    "feedback": ("id", "text_hash", "chunk_id", "query", "query_key", "useful", "created_at"),
+    "eval_runs": ("id", "run", *EVAL_FIELDS),
+    "ingest_errors": ("source", "kind", "message", "failed_at"),
+}  # fmt: skip
+
+
+class Transfer(Protocol):
+    """Whole tables in and out, for copying an index between engines."""
+
+    async def export_tables(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every table of :data:`COPY_TABLES`, read in one snapshot."""
+        ...
+
+    async def import_rows(self, tables: dict[str, list[tuple[Any, ...]]]) -> None:
+        """Insert every table's rows in one transaction; refuse (DatabaseConfigError) a target that holds data."""
+        ...
+
+    async def count_rows(self, table: str) -> int: ...
+
+
+class Storage(Transfer, Protocol):
     """A process's handle on one retrieval index, whichever engine holds it."""
 
     engine: Engine

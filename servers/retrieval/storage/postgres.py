@@ -42,6 +42,7 @@ from mcp_suite.servers.retrieval.storage.base import (
     now_iso,
 )
 from mcp_suite.servers.retrieval.storage.postgres_schema import MIGRATIONS, TEXT_SEARCH_CONFIG
+from mcp_suite.servers.retrieval.storage.postgres_vectors import PgVectorSearch, sync_connection
 from mcp_suite.shared.changes import Change, publish
 from mcp_suite.shared.database_url import Engine, PostgresUrl
 from mcp_suite.shared.embeddings import EmbedderInfo
@@ -145,13 +146,13 @@ def filter_clause(where: DocumentFilter) -> tuple[str, list[Any]]:
     return (" AND ".join(parts) or "true"), params
 
 
-def _vector(blob: bytes | None) -> np.ndarray | None:
+def to_pgvector(blob: bytes | None) -> np.ndarray | None:
     import numpy as np
 
     return None if blob is None else np.frombuffer(blob, dtype="<f4")
 
 
-def _blob(vector: Any) -> bytes:
+def to_blob(vector: Any) -> bytes:
     """A loaded ``vector`` (pgvector's ``Vector``) as the float32 blob the rest of the server handles."""
     import numpy as np
 
@@ -179,7 +180,7 @@ class PostgresTx:
         cursor = await self.conn.execute(query, tuple(params) or None)  # type: ignore[arg-type]
         return await cursor.fetchone()
 
-    async def _changed(self) -> None:
+    async def changed(self) -> None:
         """Chunks changed: bump the generation and tell the other replicas, both at commit."""
         await self.conn.execute("UPDATE generation SET value = value + 1")
         await publish(self.session, SERVER, Change(topic="resources", origin=self.origin))
@@ -318,7 +319,7 @@ class PostgresTx:
                             chunk.end_char,
                             chunk.token_count,
                             chunk.text_hash,
-                            _vector(chunk.embedding),
+                            to_pgvector(chunk.embedding),
                             chunk.embed_hash if chunk.embedding is not None else None,
                             chunk.page,
                             chunk.anchor,
@@ -326,7 +327,7 @@ class PostgresTx:
                         for chunk_id, chunk in zip(new_ids, chunks, strict=True)
                     ],
                 )
-        await self._changed()
+        await self.changed()
         return document_id, new_ids, removed
 
     async def update_document_metadata(
@@ -351,7 +352,7 @@ class PostgresTx:
             r[0] for r in await self._all("SELECT id FROM chunks WHERE document_id = %s ORDER BY id", (document_id,))
         ]
         await self.conn.execute("DELETE FROM documents WHERE id = %s", (document_id,))
-        await self._changed()
+        await self.changed()
         return removed
 
     # -- chunks --------------------------------------------------------------------------------
@@ -362,7 +363,7 @@ class PostgresTx:
         if unique:
             query = "SELECT embed_hash, embedding FROM chunks WHERE embedding IS NOT NULL AND embed_hash = ANY(%s)"
             for embed_hash, vector in await self._all(query, (unique,)):
-                found.setdefault(embed_hash, _blob(vector))
+                found.setdefault(embed_hash, to_blob(vector))
         return found
 
     async def get_chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
@@ -410,7 +411,7 @@ class PostgresTx:
                 "SELECT id, document_id, embedding FROM chunks WHERE embedding IS NOT NULL AND id = ANY(%s) ORDER BY id"
             )
             rows = await self._all(query, (list(ids),))
-        return [(row[0], row[1], _blob(row[2])) for row in rows]
+        return [(row[0], row[1], to_blob(row[2])) for row in rows]
 
     async def all_chunk_contexts(self) -> list[tuple[int, str, list[str], str]]:
         query = (
@@ -423,9 +424,9 @@ class PostgresTx:
         async with self.conn.cursor() as cursor:
             await cursor.executemany(
                 "UPDATE chunks SET embedding = %s::vector, embed_hash = %s WHERE id = %s",
-                [(_vector(blob), h, cid) for cid, blob, h in rows],
+                [(to_pgvector(blob), h, cid) for cid, blob, h in rows],
             )
-        await self._changed()
+        await self.changed()
 
     async def has_chunks(self) -> bool:
         row = await self._one("SELECT EXISTS (SELECT 1 FROM chunks)")
@@ -545,55 +546,6 @@ class PostgresTx:
         )
 
 
-class PgVectorSearch:
-    """Nearest stored vectors by pgvector, for one-shot processes: the HNSW index when nothing is filtered,
-    an exact scan of the filtered rows otherwise (HNSW would cut the candidates before the filter)."""
-
-    def __init__(self, url: PostgresUrl, schema: str, dimension: int) -> None:
-        self.url = url
-        self.schema = schema
-        self.dimension = dimension
-
-    def search(self, query: np.ndarray, k: int, doc_ids: Sequence[int] | None = None) -> list[tuple[int, float]]:
-        import numpy as np
-
-        if k <= 0 or not self.dimension:
-            return []
-        vector = np.asarray(query, dtype=np.float32)
-        dim = sql.Literal(self.dimension)
-        with _sync_connection(self.url, self.schema) as conn, conn.transaction():
-            if doc_ids is None:
-                conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(40, min(k, 1000)))))
-                statement = sql.SQL(
-                    "SELECT id, 1 - (embedding::vector({d}) <=> %s::vector({d})) AS score FROM chunks "
-                    "WHERE vector_dims(embedding) = {d} ORDER BY embedding::vector({d}) <=> %s::vector({d}) LIMIT %s"
-                ).format(d=dim)
-                rows = conn.execute(statement, (vector, vector, k)).fetchall()
-            else:
-                statement = sql.SQL(
-                    "SELECT id, 1 - (embedding <=> %s::vector) AS score FROM chunks "
-                    "WHERE vector_dims(embedding) = {d} AND document_id = ANY(%s) ORDER BY score DESC, id LIMIT %s"
-                ).format(d=dim)
-                rows = conn.execute(statement, (vector, list(doc_ids), k)).fetchall()
-        ranked = sorted(((int(r[0]), float(r[1])) for r in rows), key=lambda item: (-item[1], item[0]))
-        return ranked
-
-
-@contextmanager
-def _sync_connection(url: PostgresUrl, schema: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
-    """A plain blocking connection for work on a thread (the pool is the event loop's)."""
-    from pgvector.psycopg import register_vector
-
-    conn = psycopg.connect(url.conninfo, connect_timeout=10)
-    try:
-        conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
-        conn.commit()
-        register_vector(conn)
-        yield conn
-    finally:
-        conn.close()
-
-
 class PostgresStorage:
     """The :class:`~.base.Storage` over the ``mcp_suite_retrieval`` schema of one PostgreSQL database."""
 
@@ -631,7 +583,7 @@ class PostgresStorage:
 
     @contextmanager
     def _lexical_source(self) -> Iterator[LexicalSource]:
-        with _sync_connection(self.url, self.db.schema) as conn:
+        with sync_connection(self.url, self.db.schema) as conn:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             with conn.cursor(name="lexical_rows") as cursor:
                 cursor.itersize = STREAM_ROWS
@@ -652,6 +604,21 @@ class PostgresStorage:
             )
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
+
+    async def export_tables(self) -> dict[str, list[tuple[Any, ...]]]:
+        from mcp_suite.servers.retrieval.storage import postgres_transfer
+
+        return await postgres_transfer.export_tables(self.db)
+
+    async def import_rows(self, tables: dict[str, list[tuple[Any, ...]]]) -> None:
+        from mcp_suite.servers.retrieval.storage import postgres_transfer
+
+        await postgres_transfer.import_tables(self.db, tables, self.origin)
+
+    async def count_rows(self, table: str) -> int:
+        from mcp_suite.servers.retrieval.storage import postgres_transfer
+
+        return await postgres_transfer.count_rows(self.db, table)
 
     async def close(self) -> None:
         await self.db.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mcp_suite.servers.retrieval.scan import VectorScan
-from mcp_suite.servers.retrieval.storage import fts5
+from mcp_suite.servers.retrieval.storage import fts5, sqlite_transfer
 from mcp_suite.servers.retrieval.storage.base import (
     BM25_WEIGHTS,
     EVAL_FIELDS,
@@ -590,6 +590,15 @@ class SqliteStorage:
             return self.path.stat().st_size
         except OSError:
             return 0
+
+    async def export_tables(self) -> dict[str, list[tuple[Any, ...]]]:
+        return await sqlite_transfer.export_tables(self.db)
+
+    async def import_rows(self, tables: dict[str, list[tuple[Any, ...]]]) -> None:
+        await sqlite_transfer.import_tables(self.db, tables)
+
+    async def count_rows(self, table: str) -> int:
+        return await sqlite_transfer.count_rows(self.db, table)
 
     async def close(self) -> None:
         await self.db.close()
