@@ -16,7 +16,7 @@ import logging
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +116,10 @@ class KnowledgeBase:
         await self.storage.close()
         if self._tokenizer is not None:
             self._tokenizer.close()
+
+    def others_changes(self) -> AsyncIterator[None]:
+        """One item per change another process or replica announces (never ends; nothing on SQLite)."""
+        return self.storage.watch()
 
     @property
     def semantic_enabled(self) -> bool:

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resources.templates import ResourceSecurity
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -166,10 +167,21 @@ def build_server(
             # Load the model in the background: the handshake must not wait for it.
             threading.Thread(target=_quiet_load, args=(chosen,), daemon=True, name="wordllama-load").start()
         kb.start_lexical_build()  # the in-memory BM25 index, on a thread: ready before most first searches
+
+        async def relay_other_replicas() -> None:
+            # Sources ingested or deleted through another replica: this replica's subscribers hear of it too.
+            async for _ in kb.others_changes():
+                await server.resources_updated(changed_resources({}))
+
         try:
-            state = RetrievalState(kb=kb, settings=settings, reranker=reranker or build_reranker(settings))
-            live["state"] = state
-            yield state
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(relay_other_replicas)
+                state = RetrievalState(kb=kb, settings=settings, reranker=reranker or build_reranker(settings))
+                live["state"] = state
+                try:
+                    yield state
+                finally:
+                    tasks.cancel_scope.cancel()
         finally:
             live.pop("state", None)
             await kb.close()

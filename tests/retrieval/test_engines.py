@@ -226,3 +226,34 @@ async def test_server_runs_on_postgres_with_the_same_tool_results(postgres_url: 
         stats = (await client.call_tool("stats", {})).structured_content
         assert stats is not None and stats["documents"] == 1 and stats["database"].startswith("postgresql://")
         assert "mcp_suite_test" in stats["database"] and stats["database_bytes"] > 0
+
+
+async def test_an_ingest_through_one_replica_reaches_the_other_replicas_subscribers(
+    postgres_url: str, data_dir: Path
+) -> None:
+    import warnings
+
+    import anyio
+    from mcp.shared.exceptions import MCPDeprecationWarning
+
+    updated = anyio.Event()
+
+    async def inbox(message: object) -> None:
+        uri = getattr(getattr(message, "params", None), "uri", None)
+        if getattr(message, "method", None) == "notifications/resources/updated" and str(uri) == "retrieval://sources":
+            updated.set()
+
+    settings = RetrievalSettings(data_dir=data_dir, embedder="none", database_url=postgres_url)  # type: ignore[arg-type]
+    async with (
+        Client(build_server(settings)) as writer,
+        Client(build_server(settings), mode="legacy", message_handler=inbox) as reader,
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await reader.subscribe_resource("retrieval://sources")
+        result = await writer.call_tool("ingest_text", {"text": "# Otters\n\nOtters hold hands.", "source": "o.md"})
+        assert not result.is_error
+        with anyio.fail_after(2):  # the bound for a change to reach another replica's clients
+            await updated.wait()
+        found = await reader.call_tool("search", {"query": "otters hold hands", "k": 1})
+        assert found.structured_content is not None and found.structured_content["hits"][0]["source"] == "o.md"

@@ -10,7 +10,7 @@ storage modules: filters travel as :class:`DocumentFilter` and each engine compi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -290,6 +290,10 @@ class Storage(Transfer, Protocol):
 
     async def version(self) -> object:
         """A value that changes whenever any process commits a change to chunks or the embedder."""
+        ...
+
+    def watch(self) -> AsyncIterator[None]:
+        """Yields once per change to the sources that another process announced; runs until cancelled."""
         ...
 
     def lexical_source(self) -> AbstractContextManager[LexicalSource]:

@@ -43,7 +43,7 @@ from mcp_suite.servers.retrieval.storage.base import (
 )
 from mcp_suite.servers.retrieval.storage.postgres_schema import MIGRATIONS, TEXT_SEARCH_CONFIG
 from mcp_suite.servers.retrieval.storage.postgres_vectors import PgVectorSearch, sync_connection
-from mcp_suite.shared.changes import Change, publish
+from mcp_suite.shared.changes import Change, ChangeFeed, publish
 from mcp_suite.shared.database_url import Engine, PostgresUrl
 from mcp_suite.shared.embeddings import EmbedderInfo
 from mcp_suite.shared.postgres import AsyncConnection, PostgresDatabase, PostgresSession
@@ -577,6 +577,11 @@ class PostgresStorage:
             cursor = await conn.execute("SELECT value FROM generation")
             row = await cursor.fetchone()
         return row[0] if row else None
+
+    async def watch(self) -> AsyncIterator[None]:
+        async with ChangeFeed(self.url, SERVER, origin=self.origin) as feed:
+            async for _change in feed:  # every topic, and RESYNC after a reconnect: the index may have changed
+                yield None
 
     def lexical_source(self) -> AbstractContextManager[LexicalSource]:
         return self._lexical_source()

@@ -13,6 +13,8 @@ from contextlib import AbstractContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
+
 from mcp_suite.servers.retrieval.scan import VectorScan
 from mcp_suite.servers.retrieval.storage import fts5, sqlite_transfer
 from mcp_suite.servers.retrieval.storage.base import (
@@ -576,6 +578,11 @@ class SqliteStorage:
     async def version(self) -> object:
         # data_version changes when another connection commits; our own commits are tracked by the caller.
         return await self.db.pragma("data_version")
+
+    async def watch(self) -> AsyncIterator[None]:
+        # Processes sharing a SQLite file announce nothing; each notices the others' commits by data_version.
+        await anyio.sleep_forever()
+        yield  # pragma: no cover - makes this an async generator
 
     def lexical_source(self) -> AbstractContextManager[LexicalSource]:
         if not self.path.is_file():  # e.g. ":memory:": another connection cannot read it
