@@ -153,8 +153,9 @@ class EvalRunRow:
     misses: int
 
 
-EVAL_FIELDS = ("run_at", "mode", "k", "case_count", "dataset_hash", "recall", "precision", "mrr", "ndcg")
-EVAL_FIELDS += ("hit_rate", "misses")
+EVAL_FIELDS = (
+    "run_at", "mode", "k", "case_count", "dataset_hash", "recall", "precision", "mrr", "ndcg", "hit_rate", "misses"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

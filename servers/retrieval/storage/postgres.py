@@ -19,9 +19,8 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import psycopg
 from psycopg import sql
 
 from mcp_suite.servers.retrieval.storage import fts5
@@ -90,7 +89,25 @@ def _document(row: Sequence[Any]) -> DocumentRow:
 
 
 def _chunk(row: Sequence[Any]) -> ChunkRow:
-    return ChunkRow(*row[:4], json.loads(row[4]), *row[5:])
+    return ChunkRow(
+        id=row[0],
+        document_id=row[1],
+        ordinal=row[2],
+        text=row[3],
+        heading_path=json.loads(row[4]),
+        start_line=row[5],
+        end_line=row[6],
+        start_char=row[7],
+        end_char=row[8],
+        token_count=row[9],
+        text_hash=row[10],
+        source=row[11],
+        title=row[12],
+        doc_type=row[13],
+        kind=row[14],
+        page=row[15],
+        anchor=row[16],
+    )
 
 
 def glob_regex(glob: str) -> str:
@@ -173,11 +190,11 @@ class PostgresTx:
         self.origin = origin
 
     async def _all(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cursor = await self.conn.execute(query, tuple(params) or None)  # type: ignore[arg-type]
+        cursor = await self.conn.execute(query, tuple(params) or None)
         return list(await cursor.fetchall())
 
     async def _one(self, query: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        cursor = await self.conn.execute(query, tuple(params) or None)  # type: ignore[arg-type]
+        cursor = await self.conn.execute(query, tuple(params) or None)
         return await cursor.fetchone()
 
     async def changed(self) -> None:
@@ -608,7 +625,7 @@ class PostgresStorage:
                 (self.db.schema,),
             )
             row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        return int(cast(int, row[0])) if row else 0
 
     async def export_tables(self) -> dict[str, list[tuple[Any, ...]]]:
         from mcp_suite.servers.retrieval.storage import postgres_transfer

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from psycopg import sql
 
 from mcp_suite.servers.retrieval.storage.base import COPY_TABLES
 from mcp_suite.servers.retrieval.storage.postgres import PostgresTx, to_blob, to_pgvector
+from mcp_suite.shared.engine import Session
 from mcp_suite.shared.errors import DatabaseConfigError
 from mcp_suite.shared.postgres import PostgresDatabase, PostgresSession
 
@@ -33,7 +34,8 @@ async def export_tables(db: PostgresDatabase) -> dict[str, list[tuple[Any, ...]]
 
 
 async def import_tables(db: PostgresDatabase, tables: dict[str, list[tuple[Any, ...]]], origin: str) -> None:
-    async def change(session: PostgresSession) -> None:
+    async def change(session: Session) -> None:
+        assert isinstance(session, PostgresSession)
         conn = session.conn
         for table in COPY_TABLES:
             cursor = await conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(table)))
@@ -87,4 +89,4 @@ async def count_rows(db: PostgresDatabase, table: str) -> int:
     async with db.snapshot() as session:
         cursor = await session.conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
         row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+    return int(cast(int, row[0])) if row else 0

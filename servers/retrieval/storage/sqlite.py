@@ -192,13 +192,14 @@ class SqliteTx:
         return rows, total
 
     async def replace_document(self, doc: NewDocument, chunks: Sequence[NewChunk]) -> tuple[int, list[int], list[int]]:
-        """Insert or overwrite a document and all its chunks; returns (document id, new chunk ids, removed chunk ids)."""
+        """Insert or overwrite a document and all its chunks; returns (document id, new chunk ids, removed ids)."""
         now = now_iso()
         existing = await self.find_document(doc.source)
         removed: list[int] = []
         if existing is None:
             cur = await self.conn.execute(
-                "INSERT INTO documents (source, kind, title, doc_type, mtime, size, content_hash, tags, meta, chunk_count,"
+                "INSERT INTO documents (source, kind, title, doc_type, mtime, size, content_hash, tags, meta, "
+                "chunk_count,"
                 " ingested_at, updated_at, chunker_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     doc.source,
@@ -223,7 +224,8 @@ class SqliteTx:
                 removed = [row[0] for row in await cur.fetchall()]
             await self.conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
             await self.conn.execute(
-                "UPDATE documents SET kind = ?, title = ?, doc_type = ?, mtime = ?, size = ?, content_hash = ?, tags = ?,"
+                "UPDATE documents SET kind = ?, title = ?, doc_type = ?, mtime = ?, size = ?, content_hash = ?, "
+                "tags = ?,"
                 " meta = ?, chunk_count = ?, updated_at = ?, chunker_version = ? WHERE id = ?",
                 (
                     doc.kind,
@@ -248,7 +250,8 @@ class SqliteTx:
             first_id = int((await cur.fetchone())[0]) + 1  # type: ignore[index]
         new_ids = list(range(first_id, first_id + len(chunks)))
         await self.conn.executemany(
-            "INSERT INTO chunks (id, document_id, ordinal, text, heading_path, start_line, end_line, start_char, end_char,"
+            "INSERT INTO chunks (id, document_id, ordinal, text, heading_path, start_line, end_line, start_char, "
+            "end_char,"
             " token_count, text_hash, embedding, page, anchor, embed_hash)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -321,7 +324,10 @@ class SqliteTx:
         for start in range(0, len(ids), 500):
             part = list(ids[start : start + 500])
             marks = ",".join("?" * len(part))
-            sql = f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ({marks})"
+            sql = (
+                f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id "
+                f"WHERE c.id IN ({marks})"
+            )
             async with self.conn.execute(sql, part) as cur:
                 for row in await cur.fetchall():
                     chunk = _chunk(row)
@@ -403,7 +409,8 @@ class SqliteTx:
 
     async def add_feedback(self, *, text_hash: str, chunk_id: int, query: str, query_key: str, useful: bool) -> None:
         await self.conn.execute(
-            "INSERT INTO feedback (text_hash, chunk_id, query, query_key, useful, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO feedback (text_hash, chunk_id, query, query_key, useful, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
             (text_hash, chunk_id, query, query_key, int(useful), now_iso()),
         )
 
