@@ -7,8 +7,8 @@ then verified by counting every table in the target. Derived data — SQLite's F
 
 from __future__ import annotations
 
-from mcp_suite.servers.retrieval.storage import open_storage
 from mcp_suite.servers.retrieval.storage.base import COPY_TABLES
+from mcp_suite.servers.retrieval.storage.factory import open_storage
 from mcp_suite.shared.database_url import DatabaseUrl
 from mcp_suite.shared.errors import DatabaseConfigError
 

@@ -26,7 +26,6 @@ import anyio
 
 from mcp_suite.servers.retrieval import lexical
 from mcp_suite.servers.retrieval.lexical import LexicalIndex
-from mcp_suite.servers.retrieval.storage import open_storage
 from mcp_suite.servers.retrieval.storage.base import (
     BM25_WEIGHTS,
     NO_FILTER,
@@ -43,6 +42,7 @@ from mcp_suite.servers.retrieval.storage.base import (
     Writer,
     now_iso,
 )
+from mcp_suite.servers.retrieval.storage.factory import open_storage
 from mcp_suite.servers.retrieval.storage.fts5 import FtsTokenizer
 from mcp_suite.servers.retrieval.vectors import VectorIndex
 from mcp_suite.shared.database_url import DatabaseUrl, SqliteUrl

@@ -1,17 +1,3 @@
-"""Where the retrieval index lives: one :class:`~.base.Storage` contract, an engine per URL scheme."""
-
-from __future__ import annotations
-
-from mcp_suite.servers.retrieval.storage.base import Storage
-from mcp_suite.shared.database_url import DatabaseUrl, SqliteUrl
-
-
-async def open_storage(url: DatabaseUrl) -> Storage:
-    """Open (and migrate) the index ``url`` names: a SQLite file, or the retrieval schema on PostgreSQL."""
-    if isinstance(url, SqliteUrl):
-        from mcp_suite.servers.retrieval.storage.sqlite import SqliteStorage
-
-        return await SqliteStorage.open(url.path)
-    from mcp_suite.servers.retrieval.storage.postgres import PostgresStorage
-
-    return await PostgresStorage.open(url)
+"""Where the retrieval index lives: one :class:`~.base.Storage` contract, an engine per URL scheme
+(:func:`.factory.open_storage`).
+"""

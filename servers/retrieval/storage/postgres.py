@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from psycopg import sql
 
-from mcp_suite.servers.retrieval.storage import fts5
+from mcp_suite.servers.retrieval.storage import fts5, postgres_transfer
 from mcp_suite.servers.retrieval.storage.base import (
     BM25_WEIGHTS,
     EVAL_FIELDS,
@@ -41,14 +41,14 @@ from mcp_suite.servers.retrieval.storage.base import (
     now_iso,
 )
 from mcp_suite.servers.retrieval.storage.postgres_schema import MIGRATIONS, TEXT_SEARCH_CONFIG
-from mcp_suite.servers.retrieval.storage.postgres_vectors import PgVectorSearch, sync_connection
+from mcp_suite.servers.retrieval.storage.postgres_vectors import PgVectorSearch, sync_connection, to_blob, to_pgvector
 from mcp_suite.shared.changes import Change, ChangeFeed, publish
 from mcp_suite.shared.database_url import Engine, PostgresUrl
 from mcp_suite.shared.embeddings import EmbedderInfo
 from mcp_suite.shared.postgres import AsyncConnection, PostgresDatabase, PostgresSession
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
 
 T = TypeVar("T")
 SERVER = "retrieval"
@@ -161,20 +161,6 @@ def filter_clause(where: DocumentFilter) -> tuple[str, list[Any]]:
         parts.append("(d.meta::jsonb -> %s) = %s::jsonb")
         params += [key, json.dumps(value)]
     return (" AND ".join(parts) or "true"), params
-
-
-def to_pgvector(blob: bytes | None) -> np.ndarray | None:
-    import numpy as np
-
-    return None if blob is None else np.frombuffer(blob, dtype="<f4")
-
-
-def to_blob(vector: Any) -> bytes:
-    """A loaded ``vector`` (pgvector's ``Vector``) as the float32 blob the rest of the server handles."""
-    import numpy as np
-
-    values = vector.to_numpy() if hasattr(vector, "to_numpy") else vector
-    return np.asarray(values, dtype="<f4").tobytes()
 
 
 def hnsw_index_name(dimension: int) -> str:
@@ -628,18 +614,19 @@ class PostgresStorage:
         return int(cast(int, row[0])) if row else 0
 
     async def export_tables(self) -> dict[str, list[tuple[Any, ...]]]:
-        from mcp_suite.servers.retrieval.storage import postgres_transfer
-
         return await postgres_transfer.export_tables(self.db)
 
     async def import_rows(self, tables: dict[str, list[tuple[Any, ...]]]) -> None:
-        from mcp_suite.servers.retrieval.storage import postgres_transfer
+        async def derive(session: PostgresSession) -> None:
+            tx = PostgresTx(session, self.origin)
+            recorded = await tx.recorded_embedder()
+            if recorded is not None:
+                await tx.record_embedder(recorded)  # creates the HNSW index for its dimension
+            await tx.changed()
 
-        await postgres_transfer.import_tables(self.db, tables, self.origin)
+        await postgres_transfer.import_tables(self.db, tables, derive)
 
     async def count_rows(self, table: str) -> int:
-        from mcp_suite.servers.retrieval.storage import postgres_transfer
-
         return await postgres_transfer.count_rows(self.db, table)
 
     async def close(self) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from psycopg import sql
 
 from mcp_suite.servers.retrieval.storage.base import COPY_TABLES
-from mcp_suite.servers.retrieval.storage.postgres import PostgresTx, to_blob, to_pgvector
+from mcp_suite.servers.retrieval.storage.postgres_vectors import to_blob, to_pgvector
 from mcp_suite.shared.engine import Session
 from mcp_suite.shared.errors import DatabaseConfigError
 from mcp_suite.shared.postgres import PostgresDatabase, PostgresSession
@@ -33,7 +34,14 @@ async def export_tables(db: PostgresDatabase) -> dict[str, list[tuple[Any, ...]]
     return tables
 
 
-async def import_tables(db: PostgresDatabase, tables: dict[str, list[tuple[Any, ...]]], origin: str) -> None:
+async def import_tables(
+    db: PostgresDatabase,
+    tables: dict[str, list[tuple[Any, ...]]],
+    derive: Callable[[PostgresSession], Awaitable[None]],
+) -> None:
+    """Insert ``tables`` into an empty schema in one transaction; ``derive`` then rebuilds what the engine derives
+    (the HNSW index) and announces the change, in the same transaction."""
+
     async def change(session: Session) -> None:
         assert isinstance(session, PostgresSession)
         conn = session.conn
@@ -74,11 +82,7 @@ async def import_tables(db: PostgresDatabase, tables: dict[str, list[tuple[Any, 
                     "SELECT setval(pg_get_serial_sequence({}, 'id'), coalesce(max(id), 0) + 1, false) FROM {}"
                 ).format(sql.Literal(table), sql.Identifier(table))
             )
-        tx = PostgresTx(session, origin)
-        recorded = await tx.recorded_embedder()
-        if recorded is not None:
-            await tx.record_embedder(recorded)  # creates the HNSW index for its dimension
-        await tx.changed()
+        await derive(session)
 
     await db.run(change)
 

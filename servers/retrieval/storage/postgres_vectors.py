@@ -19,6 +19,20 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+def to_pgvector(blob: bytes | None) -> np.ndarray | None:
+    import numpy as np
+
+    return None if blob is None else np.frombuffer(blob, dtype="<f4")
+
+
+def to_blob(vector: Any) -> bytes:
+    """A loaded ``vector`` (pgvector's ``Vector``) as the float32 blob the rest of the server handles."""
+    import numpy as np
+
+    values = vector.to_numpy() if hasattr(vector, "to_numpy") else vector
+    return np.asarray(values, dtype="<f4").tobytes()
+
+
 class PgVectorSearch:
     """Nearest stored vectors by pgvector, for one-shot processes: the HNSW index when nothing is filtered,
     an exact scan of the filtered rows otherwise (HNSW would cut the candidates before the filter)."""

@@ -243,6 +243,9 @@ class SqliteTx:
                 ),
             )
         await self._set_tags(document_id, doc.tags)
+        return document_id, await self._insert_chunks(document_id, doc.title, chunks), removed
+
+    async def _insert_chunks(self, document_id: int, title: str, chunks: Sequence[NewChunk]) -> list[int]:
         heading_texts = [" / ".join(chunk.heading_path) for chunk in chunks]
         # Explicit ids, so all chunks go in with one executemany (one trip to the database thread, not
         # one per chunk). The caller's write transaction holds the lock, so max(id) cannot move under us.
@@ -277,9 +280,9 @@ class SqliteTx:
         )
         await self.conn.executemany(
             "INSERT INTO chunks_fts (rowid, text, heading, title) VALUES (?, ?, ?, ?)",
-            [(cid, c.text, h, doc.title) for cid, c, h in zip(new_ids, chunks, heading_texts, strict=True)],
+            [(cid, c.text, h, title) for cid, c, h in zip(new_ids, chunks, heading_texts, strict=True)],
         )
-        return document_id, new_ids, removed
+        return new_ids
 
     async def update_document_metadata(
         self, document_id: int, *, mtime: float, tags: list[str], meta: dict[str, Any]
