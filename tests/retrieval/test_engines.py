@@ -257,3 +257,33 @@ async def test_an_ingest_through_one_replica_reaches_the_other_replicas_subscrib
             await updated.wait()
         found = await reader.call_tool("search", {"query": "otters hold hands", "k": 1})
         assert found.structured_content is not None and found.structured_content["hits"][0]["source"] == "o.md"
+
+
+async def test_concurrent_writers_on_two_replicas_lose_nothing(postgres_url: str) -> None:
+    import anyio
+
+    url = parse_database_url(postgres_url)
+    replicas = [await KnowledgeBase.open(url, EMBEDDER) for _ in range(2)]
+    try:
+
+        async def writer(kb: KnowledgeBase, name: str) -> None:
+            for i in range(15):
+                doc = NewDocument(f"{name}/{i}.md", "text", f"{name} {i}", "markdown", 1.0, 1, f"{name}{i}")
+                await kb.write_document(doc, chunks_of([f"note {i} written by {name}", "shared words"], EMBEDDER))
+            # Both replicas rewrite the same source: one of the versions wins, whole.
+            doc = NewDocument("shared.md", "text", name, "markdown", 1.0, 1, name)
+            await kb.write_document(doc, chunks_of([f"the shared note, as {name} wrote it"], EMBEDDER))
+
+        async with anyio.create_task_group() as tasks:
+            for n, kb in enumerate(replicas):
+                tasks.start_soon(writer, kb, f"replica{n}")
+        for kb in replicas:
+            stats = await kb.stats()
+            assert (stats["documents"], stats["chunks"], stats["embedded_chunks"]) == (31, 61, 61)
+            (shared, chunks) = await kb.document("shared.md")
+            assert len(chunks) == 1 and chunks[0].text.endswith(f"as {shared.title} wrote it")
+            found = await search(kb, "note 14 written by replica1", k=1, mode="lexical")
+            assert found.hits[0].source == "replica1/14.md"
+    finally:
+        for kb in replicas:
+            await kb.close()
