@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
@@ -47,7 +46,7 @@ from mcp_suite.servers.retrieval.storage.fts5 import FtsTokenizer
 from mcp_suite.servers.retrieval.vectors import VectorIndex
 from mcp_suite.shared.database_url import DatabaseUrl, SqliteUrl
 from mcp_suite.shared.embeddings import Embedder, EmbedderInfo, NoEmbedder
-from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
+from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -350,7 +349,7 @@ class KnowledgeBase:
             return False
         try:
             index, tokenize = await anyio.to_thread.run_sync(self._lexical_build.result)
-        except (sqlite3.Error, OSError, ValueError) as exc:
+        except (StorageError, OSError, ValueError) as exc:
             log.warning("in-memory BM25 index unavailable, searching with SQL full text: %s", exc)
             self._lexical_unavailable = True
             return False

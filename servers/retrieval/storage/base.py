@@ -298,7 +298,9 @@ class Storage(Transfer, Protocol):
         ...
 
     def lexical_source(self) -> AbstractContextManager[LexicalSource]:
-        """Everything the in-memory BM25 index is built from, in one snapshot. Blocking: call on a thread."""
+        """Everything the in-memory BM25 index is built from, in one snapshot. Blocking: call on a thread.
+
+        Raises :class:`~mcp_suite.shared.errors.StorageError` when the source cannot be read."""
         ...
 
     def vector_search(self, dimension: int) -> VectorSearch: ...

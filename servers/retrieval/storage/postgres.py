@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+import psycopg
 from psycopg import sql
 
 from mcp_suite.servers.retrieval.storage import fts5, postgres_transfer
@@ -45,6 +46,7 @@ from mcp_suite.servers.retrieval.storage.postgres_vectors import PgVectorSearch,
 from mcp_suite.shared.changes import Change, ChangeFeed, publish
 from mcp_suite.shared.database_url import Engine, PostgresUrl
 from mcp_suite.shared.embeddings import EmbedderInfo
+from mcp_suite.shared.errors import StorageError
 from mcp_suite.shared.postgres import AsyncConnection, PostgresDatabase, PostgresSession
 
 if TYPE_CHECKING:
@@ -591,6 +593,14 @@ class PostgresStorage:
 
     @contextmanager
     def _lexical_source(self) -> Iterator[LexicalSource]:
+        try:
+            with self._stream_chunks() as source:
+                yield source
+        except psycopg.Error as exc:
+            raise StorageError(f"cannot read the chunks from {self.location}: {exc}") from exc
+
+    @contextmanager
+    def _stream_chunks(self) -> Iterator[LexicalSource]:
         with sync_connection(self.url, self.db.schema) as conn:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             with conn.cursor(name="lexical_rows") as cursor:

@@ -8,8 +8,9 @@ both the :class:`~.base.Reader` and the :class:`~.base.Writer`; :class:`SqliteSt
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager, asynccontextmanager
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +38,7 @@ from mcp_suite.servers.retrieval.storage.sqlite_schema import open_database
 from mcp_suite.shared.database_url import Engine
 from mcp_suite.shared.db import Connection, Database
 from mcp_suite.shared.embeddings import EmbedderInfo
+from mcp_suite.shared.errors import StorageError
 
 T = TypeVar("T")
 
@@ -595,9 +597,17 @@ class SqliteStorage:
         yield  # pragma: no cover - makes this an async generator
 
     def lexical_source(self) -> AbstractContextManager[LexicalSource]:
+        return self._lexical_source()
+
+    @contextmanager
+    def _lexical_source(self) -> Iterator[LexicalSource]:
         if not self.path.is_file():  # e.g. ":memory:": another connection cannot read it
-            raise FileNotFoundError(f"{self.location} is not a file another connection can read")
-        return fts5.lexical_source(self.path)
+            raise StorageError(f"{self.location} is not a file another connection can read")
+        try:
+            with fts5.lexical_source(self.path) as source:
+                yield source
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read the full-text index of {self.location}: {exc}") from exc
 
     def vector_search(self, dimension: int) -> VectorScan:
         return VectorScan(lambda batch: fts5.vector_batches(self.path, dimension, batch), dimension)
