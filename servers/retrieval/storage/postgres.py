@@ -172,10 +172,11 @@ def hnsw_index_name(dimension: int) -> str:
 class PostgresTx:
     """Reads and writes of one transaction or snapshot on a pooled connection."""
 
-    def __init__(self, session: PostgresSession, origin: str) -> None:
+    def __init__(self, session: PostgresSession, origin: str, indexed: set[int] | None = None) -> None:
         self.conn: AsyncConnection = session.conn
         self.session = session
         self.origin = origin
+        self.indexed = indexed if indexed is not None else set()  # dimensions known to have their HNSW index
 
     async def _all(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         cursor = await self.conn.execute(query, tuple(params) or None)
@@ -213,10 +214,14 @@ class PostgresTx:
     async def record_embedder(self, info: EmbedderInfo) -> None:
         value = {"provider": info.provider, "model": info.model, "dimension": info.dimension}
         await self.set_info("embedder", json.dumps(value))
-        if info.dimension and not await self._one(
+        if not info.dimension or info.dimension in self.indexed:
+            return
+        if await self._one(
             "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s",
             (hnsw_index_name(info.dimension),),
         ):
+            self.indexed.add(info.dimension)  # an index never goes away while the server runs
+        else:
             dim = sql.Literal(info.dimension)
             await self.conn.execute(
                 sql.SQL(
@@ -561,6 +566,7 @@ class PostgresStorage:
         self.url = db.url
         self.location = db.url.redacted()
         self.origin = uuid.uuid4().hex  # this process, as the origin of the changes it publishes
+        self._indexed: set[int] = set()
 
     @classmethod
     async def open(cls, url: PostgresUrl) -> PostgresStorage:
@@ -573,7 +579,7 @@ class PostgresStorage:
 
     async def run(self, change: Callable[[PostgresTx], Awaitable[T]]) -> T:
         async def attempt(session: Any) -> T:
-            return await change(PostgresTx(session, self.origin))
+            return await change(PostgresTx(session, self.origin, self._indexed))
 
         return await self.db.run(attempt)
 
