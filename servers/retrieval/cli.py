@@ -236,9 +236,11 @@ def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
 
     embedder = build_embedder(settings)
     load = getattr(embedder, "load", None)
+    loader: threading.Thread | None = None
     if args.mode != "lexical" and callable(load):
         # The model loads on the other core while the search modules import and the vectors are read.
-        threading.Thread(target=_quietly, args=(load,), daemon=True, name="embedder-load").start()
+        loader = threading.Thread(target=_quietly, args=(load,), daemon=True, name="embedder-load")
+        loader.start()
 
     from pydantic import ValidationError
 
@@ -271,7 +273,17 @@ def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
                 print(f"    also in {also.citation}")
         return 0
 
-    return _with_kb(settings, work, one_shot=True, embedder=embedder)
+    try:
+        return _with_kb(settings, work, one_shot=True, embedder=embedder)
+    except BaseException:
+        # A fast failure (an unreachable database) must not exit while the model loads: the process would
+        # abort from inside the loader ("FATAL: exception not rethrown") after the one-line error.
+        if loader is not None:
+            import logging
+
+            logging.getLogger("mcp_suite.shared.embeddings").setLevel(logging.WARNING)  # the error is the news
+            loader.join()
+        raise
 
 
 def _quietly(load: Callable[[], object]) -> None:

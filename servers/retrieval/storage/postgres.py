@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 SERVER = "retrieval"
 STREAM_ROWS = 5000  # rows per fetch when streaming chunks to the lexical index
+VERSION_FRESH_S = 0.02
 
 _DOC_COLUMNS = (
     "d.id, d.source, d.kind, d.title, d.doc_type, d.mtime, d.size, d.content_hash, d.tags, d.meta, "
@@ -567,6 +569,7 @@ class PostgresStorage:
         self.location = db.url.redacted()
         self.origin = uuid.uuid4().hex  # this process, as the origin of the changes it publishes
         self._indexed: set[int] = set()
+        self._version: tuple[object, float] | None = None
 
     @classmethod
     async def open(cls, url: PostgresUrl) -> PostgresStorage:
@@ -581,13 +584,23 @@ class PostgresStorage:
         async def attempt(session: Any) -> T:
             return await change(PostgresTx(session, self.origin, self._indexed))
 
-        return await self.db.run(attempt)
+        try:
+            return await self.db.run(attempt)
+        finally:
+            self._version = None  # this process's own change: read the counter afresh
 
     async def version(self) -> object:
+        # One search asks up to three times (embedder check, vectors, BM25): a reading this fresh is reused
+        # rather than fetched again; another replica's change is seen within VERSION_FRESH_S.
+        now = time.monotonic()
+        if self._version is not None and now - self._version[1] < VERSION_FRESH_S:
+            return self._version[0]
         async with self.db.pool.connection() as conn:
             cursor = await conn.execute("SELECT value FROM generation")
             row = await cursor.fetchone()
-        return row[0] if row else None
+        value = row[0] if row else None
+        self._version = (value, now)
+        return value
 
     async def watch(self) -> AsyncIterator[None]:
         async with ChangeFeed(self.url, SERVER, origin=self.origin) as feed:
