@@ -621,7 +621,7 @@ class PostgresStorage:
     @contextmanager
     def _stream_chunks(self) -> Iterator[LexicalSource]:
         with sync_connection(self.url, self.db.schema) as conn:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # One statement is one snapshot: every chunk and its text come from the same committed state.
             with conn.cursor(name="lexical_rows") as cursor:
                 cursor.itersize = STREAM_ROWS
                 cursor.execute("SELECT id, document_id, text, heading, title FROM chunks ORDER BY id")

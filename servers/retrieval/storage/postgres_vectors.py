@@ -77,6 +77,7 @@ def sync_connection(url: PostgresUrl, schema: str) -> Iterator[psycopg.Connectio
         conn.execute(sql.SQL("SET search_path TO {}, public").format(sql.Identifier(schema)))
         conn.commit()
         register_vector(conn)
+        conn.commit()  # start the caller's work in a transaction of its own
         yield conn
     finally:
         conn.close()
