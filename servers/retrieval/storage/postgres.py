@@ -620,14 +620,13 @@ class PostgresStorage:
 
     @contextmanager
     def _stream_chunks(self) -> Iterator[LexicalSource]:
-        with sync_connection(self.url, self.db.schema) as conn:
-            # One statement is one snapshot: every chunk and its text come from the same committed state.
-            with conn.cursor(name="lexical_rows") as cursor:
-                cursor.itersize = STREAM_ROWS
-                cursor.execute("SELECT id, document_id, text, heading, title FROM chunks ORDER BY id")
-                rows = ((r[0], r[1], r[2], r[3], r[4]) for r in cursor)
-                with fts5.rows_source(fts5.DEFAULT_TOKENIZE, rows) as source:
-                    yield source
+        # One statement is one snapshot: every chunk and its text come from the same committed state.
+        with sync_connection(self.url, self.db.schema) as conn, conn.cursor(name="lexical_rows") as cursor:
+            cursor.itersize = STREAM_ROWS
+            cursor.execute("SELECT id, document_id, text, heading, title FROM chunks ORDER BY id")
+            rows = ((r[0], r[1], r[2], r[3], r[4]) for r in cursor)
+            with fts5.rows_source(fts5.DEFAULT_TOKENIZE, rows) as source:
+                yield source
 
     def vector_search(self, dimension: int) -> PgVectorSearch:
         return PgVectorSearch(self.url, self.db.schema, dimension)
