@@ -649,6 +649,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = asyncio.run(run(args))
     if args.scale_only:
         scaled = {k: v for k, v in results.items() if k.startswith("latency_scaled") or k == "machine"}
+        out = args.out or RESULTS / f"retrieval-scale-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(scaled, indent=2), encoding="utf-8")
         print(json.dumps(scaled, indent=1))
         return 0
     table = render(results)
