@@ -16,7 +16,7 @@ from mcp_suite.servers.retrieval.search import SearchFilters, lexical_ranked, qu
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.servers.retrieval.storage.base import NewChunk, NewDocument
-from mcp_suite.servers.retrieval.storage.postgres import glob_regex
+from mcp_suite.servers.retrieval.storage.postgres_filters import glob_regex
 from mcp_suite.servers.retrieval.storage.sqlite_schema import MIGRATIONS, OLD_NAMES
 from mcp_suite.shared.database_url import parse_database_url
 from mcp_suite.shared.db import Database, Migration

@@ -15,7 +15,6 @@ ranks with the in-memory BM25 index, fed from these rows through FTS5 (:func:`.f
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -42,6 +41,7 @@ from mcp_suite.servers.retrieval.storage.base import (
     Totals,
     now_iso,
 )
+from mcp_suite.servers.retrieval.storage.postgres_filters import filter_clause
 from mcp_suite.servers.retrieval.storage.postgres_schema import MIGRATIONS, TEXT_SEARCH_CONFIG
 from mcp_suite.servers.retrieval.storage.postgres_vectors import PgVectorSearch, sync_connection, to_blob, to_pgvector
 from mcp_suite.shared.changes import Change, ChangeFeed, publish
@@ -112,59 +112,6 @@ def _chunk(row: Sequence[Any]) -> ChunkRow:
         page=row[15],
         anchor=row[16],
     )
-
-
-def glob_regex(glob: str) -> str:
-    """SQLite's GLOB (``*``, ``?``, ``[...]``, ``[^...]``; case-sensitive, whole string) as a POSIX regex."""
-    out: list[str] = []
-    i = 0
-    while i < len(glob):
-        ch = glob[i]
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        elif ch == "[" and (end := glob.find("]", i + 2)) != -1:
-            body = glob[i + 1 : end]
-            negate = body.startswith("^")
-            body = body[1:] if negate else body
-            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
-            i = end
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return "^" + "".join(out) + "$"
-
-
-def filter_clause(where: DocumentFilter) -> tuple[str, list[Any]]:
-    """A WHERE clause over ``documents d`` for ``where`` (``"true"`` when it holds no condition)."""
-    parts: list[str] = []
-    params: list[Any] = []
-    if where.source_prefix:
-        parts.append("left(d.source, %s) = %s")  # not LIKE: paths may contain % and _
-        params += [len(where.source_prefix), where.source_prefix]
-    if where.source_glob:
-        parts.append("d.source ~ %s")
-        params.append(glob_regex(where.source_glob))
-    for tag in where.tags:
-        parts.append("EXISTS (SELECT 1 FROM doc_tags t WHERE t.document_id = d.id AND t.tag = %s)")
-        params.append(tag)
-    if where.doc_types:
-        parts.append("d.doc_type = ANY(%s)")
-        params.append(list(where.doc_types))
-    if where.kinds:
-        parts.append("d.kind = ANY(%s)")
-        params.append(list(where.kinds))
-    if where.modified_after is not None:
-        parts.append("d.mtime >= %s")
-        params.append(where.modified_after)
-    if where.modified_before is not None:
-        parts.append("d.mtime < %s")
-        params.append(where.modified_before)
-    for key, value in where.metadata:
-        parts.append("(d.meta::jsonb -> %s) = %s::jsonb")
-        params += [key, json.dumps(value)]
-    return (" AND ".join(parts) or "true"), params
 
 
 def hnsw_index_name(dimension: int) -> str:
@@ -620,11 +567,11 @@ class PostgresStorage:
 
     @contextmanager
     def _stream_chunks(self) -> Iterator[LexicalSource]:
-        # One statement is one snapshot: every chunk and its text come from the same committed state.
-        with sync_connection(self.url, self.db.schema) as conn, conn.cursor(name="lexical_rows") as cursor:
-            cursor.itersize = STREAM_ROWS
-            cursor.execute("SELECT id, document_id, text, heading, title FROM chunks ORDER BY id")
-            rows = ((r[0], r[1], r[2], r[3], r[4]) for r in cursor)
+        # One statement is one snapshot: every chunk and its text come from the same committed state. Streamed
+        # in batches on a client-side cursor: nothing is left open on the server if the connection drops.
+        with sync_connection(self.url, self.db.schema) as conn, conn.cursor() as cursor:
+            query = "SELECT id, document_id, text, heading, title FROM chunks ORDER BY id"
+            rows = ((r[0], r[1], r[2], r[3], r[4]) for r in cursor.stream(query, size=STREAM_ROWS))
             with fts5.rows_source(fts5.DEFAULT_TOKENIZE, rows) as source:
                 yield source
 
