@@ -462,18 +462,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
         # 5. search latency at scale
         queries = [c.query for c in cases[: args.scale_queries]]
-        scale = {}
+        scale: dict[str, Any] = {}
+        on_postgres: dict[str, Any] = {}
         for n in args.scale:
             target = work / f"scale-{n}"
             seconds = await build_scaled_index(main_dir / "retrieval.db", target, n)
             print(f"  built {n} chunk index in {seconds:.1f}s", file=sys.stderr)
             scale[str(n)] = await scaled_latency(target, queries, 1, [corpus])
             print(f"  scale {n}: {scale[str(n)]}", file=sys.stderr)
+            if args.postgres_url:
+                on_postgres[str(n)] = await scaled_on_postgres(args.postgres_url, target, queries, corpus)
             if not args.keep:
                 shutil.rmtree(target, ignore_errors=True)
         results["latency_scaled"] = scale
-        if args.postgres_url:
-            results["latency_scaled_postgresql"] = await scaled_on_postgres(args, main_dir, work, queries, corpus)
+        if on_postgres:
+            results["latency_scaled_postgresql"] = on_postgres
     finally:
         if args.keep:
             print(f"kept scratch indexes in {work}", file=sys.stderr)
@@ -597,26 +600,27 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def scaled_on_postgres(
-    args: argparse.Namespace, main_dir: Path, work: Path, queries: Sequence[str], corpus: Path
-) -> dict[str, Any]:
-    """The same scale-up on PostgreSQL: a fresh database per size on the server ``--postgres-url`` names."""
+async def scaled_on_postgres(server_url: str, index_dir: Path, queries: Sequence[str], corpus: Path) -> dict[str, Any]:
+    """The same index and queries on PostgreSQL: copied (``copy_database``) into a fresh database on the server
+    ``--postgres-url`` names (or a private pgserver), then timed the same way."""
     from contextlib import ExitStack
 
     from pg_scratch import private_server, scratch_database
 
-    scale: dict[str, Any] = {}
+    from mcp_suite.servers.retrieval.copying import copy_database
+    from mcp_suite.shared.database_url import SqliteUrl, parse_database_url
+
     with ExitStack() as stack:
-        server_url = args.postgres_url
         if server_url == "private":
             server_url = stack.enter_context(private_server())
-        for n in args.scale:
-            with scratch_database(server_url, f"scale_{n}") as url:
-                seconds = await build_scaled_index(main_dir / "retrieval.db", work / f"pg-{n}", n, target_url=url)
-                print(f"  built {n} chunk index on PostgreSQL in {seconds:.1f}s", file=sys.stderr)
-                scale[str(n)] = await scaled_latency(work / f"pg-{n}", queries, 1, [corpus], database_url=url)
-                print(f"  PostgreSQL scale {n}: {scale[str(n)]}", file=sys.stderr)
-    return scale
+        url = stack.enter_context(scratch_database(server_url, index_dir.name))
+        started = time.perf_counter()
+        await copy_database(SqliteUrl(index_dir / "retrieval.db"), parse_database_url(url))
+        copied = round(time.perf_counter() - started, 1)
+        print(f"  copied {index_dir.name} to PostgreSQL in {copied}s", file=sys.stderr)
+        latency = await scaled_latency(index_dir, queries, 1, [corpus], database_url=url)
+        print(f"  PostgreSQL {index_dir.name}: {latency}", file=sys.stderr)
+    return {"copy_s": copied, **latency}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
