@@ -127,7 +127,7 @@ def _with_kb(
     async def main() -> int:
         http = HttpPool()  # an HTTP embedder's batches share one pool; a wordllama search never builds it
         kb = await KnowledgeBase.open(
-            settings.database_path, embedder or build_embedder(settings, http), in_memory=not one_shot
+            settings.database, embedder or build_embedder(settings, http), in_memory=not one_shot
         )
         try:
             return await work(kb)
@@ -246,9 +246,11 @@ def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
 
     embedder = build_embedder(settings)
     load = getattr(embedder, "load", None)
+    loader: threading.Thread | None = None
     if args.mode != "lexical" and callable(load):
         # The model loads on the other core while the search modules import and the vectors are read.
-        threading.Thread(target=_quietly, args=(load,), daemon=True, name="embedder-load").start()
+        loader = threading.Thread(target=_quietly, args=(load,), daemon=True, name="embedder-load")
+        loader.start()
 
     from pydantic import ValidationError
 
@@ -281,7 +283,17 @@ def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
                 print(f"    also in {also.citation}")
         return 0
 
-    return _with_kb(settings, work, one_shot=True, embedder=embedder)
+    try:
+        return _with_kb(settings, work, one_shot=True, embedder=embedder)
+    except BaseException:
+        # A fast failure (an unreachable database) must not exit while the model loads: the process would
+        # abort from inside the loader ("FATAL: exception not rethrown") after the one-line error.
+        if loader is not None:
+            import logging
+
+            logging.getLogger("mcp_suite.shared.embeddings").setLevel(logging.WARNING)  # the error is the news
+            loader.join()
+        raise
 
 
 def _quietly(load: Callable[[], object]) -> None:
@@ -336,11 +348,10 @@ def _sources_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sources(settings: RetrievalSettings, args: argparse.Namespace) -> int:
-    from mcp_suite.servers.retrieval.store import filter_clause
+    from mcp_suite.servers.retrieval.storage.base import DocumentFilter
 
     async def work(kb: Any) -> int:
-        where, params = filter_clause(source_prefix=args.prefix)
-        docs, total = await kb.list_documents(where, params, limit=10**9)
+        docs, total = await kb.list_documents(DocumentFilter(source_prefix=args.prefix or None), limit=10**9)
         if args.json:
             print(
                 json.dumps(

@@ -33,7 +33,7 @@ from mcp_suite.servers.retrieval.chunking import CHUNKER_VERSION
 from mcp_suite.servers.retrieval.documents import DocType, ParsedDocument
 from mcp_suite.servers.retrieval.folders import FolderRules, Skipped, file_kind, walk_folder
 from mcp_suite.servers.retrieval.library import KnowledgeBase, to_blob
-from mcp_suite.servers.retrieval.store import DocumentRow, NewChunk, NewDocument
+from mcp_suite.servers.retrieval.storage.base import DocumentRow, NewChunk, NewDocument
 from mcp_suite.shared.embeddings import EmbeddingError
 from mcp_suite.shared.errors import AccessDeniedError, ConflictError, InvalidInputError, SuiteError
 

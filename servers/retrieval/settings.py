@@ -15,6 +15,7 @@ from mcp_suite.shared.settings import ServerSettings
 
 class RetrievalSettings(ServerSettings):
     server_name: ClassVar[str] = "retrieval"
+    engines: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql"})
 
     roots: list[Path] = Field(
         default_factory=list,
