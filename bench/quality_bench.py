@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,29 +183,16 @@ def corpus_files(root: Path, include: Sequence[str]) -> list[Path]:
     return sorted({p for pattern in include for p in root.rglob(pattern) if p.is_file()})
 
 
-async def run_corpus(
-    spec: CorpusSpec, max_questions: int, work: Path, overrides: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    from mcp_suite.shared.embeddings import WordLlamaEmbedder
-
-    started = time.perf_counter()
-    docs_dir, questions = prepared(spec)
-    questions = sample(questions, max_questions, seed=f"{spec.name}-run")
-    prep_s = time.perf_counter() - started
-    files = corpus_files(docs_dir, spec.include)
-    judges = [Judge(q) for q in questions]
-    scored = Scored()
-    out: dict[str, Any] = {
-        "group": spec.group,
-        "format": spec.fmt,
-        "questions": len(questions),
-        "files": len(files),
-        "source_mb": round(sum(p.stat().st_size for p in files) / 1e6, 2),
-        "prepare_s": round(prep_s, 1),
-    }
-
-    # our server
-    data_dir = work / spec.name
+async def _run_ours(
+    spec: CorpusSpec,
+    docs_dir: Path,
+    data_dir: Path,
+    judges: list[Judge],
+    overrides: dict[str, Any] | None,
+    out: dict[str, Any],
+    scored: Scored,
+) -> dict[str, list[str]] | None:
+    """Ingest the corpus into our server and rank every question in each mode; returns the indexed chunks."""
     async with Ours(data_dir, docs_dir, overrides) as ours:
         # Load the embedder first (an uncounted text of its own), so model load is not ingest time.
         await ours.call("ingest_text", {"text": "warm up the embedder", "source": "warmup"})
@@ -230,7 +217,48 @@ async def run_corpus(
             scored.ranks[f"ours-{mode}"] = ranks
             scored.dup5[f"ours-{mode}"] = dups
             out[f"ours_{mode}_search_ms"] = round(1000 * (time.perf_counter() - t0) / max(1, len(judges)), 1)
-        ours_chunks = indexed_chunks(data_dir / "retrieval.db")
+        url = str((overrides or {}).get("database_url") or "")
+        if url.startswith("postgres"):
+            from pg_scratch import indexed_chunks as indexed_postgres_chunks
+
+            return indexed_postgres_chunks(url)
+        return indexed_chunks(data_dir / "retrieval.db")
+
+
+async def run_corpus(
+    spec: CorpusSpec, max_questions: int, work: Path, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    from mcp_suite.shared.embeddings import WordLlamaEmbedder
+
+    started = time.perf_counter()
+    docs_dir, questions = prepared(spec)
+    questions = sample(questions, max_questions, seed=f"{spec.name}-run")
+    prep_s = time.perf_counter() - started
+    files = corpus_files(docs_dir, spec.include)
+    judges = [Judge(q) for q in questions]
+    scored = Scored()
+    out: dict[str, Any] = {
+        "group": spec.group,
+        "format": spec.fmt,
+        "questions": len(questions),
+        "files": len(files),
+        "source_mb": round(sum(p.stat().st_size for p in files) / 1e6, 2),
+        "prepare_s": round(prep_s, 1),
+    }
+
+    # our server; on PostgreSQL (--set database_url=postgresql://…) a fresh database per corpus
+    data_dir = work / spec.name
+    server_url = str((overrides or {}).get("database_url") or "")
+    with ExitStack() as scratch:
+        if server_url.startswith("postgres"):
+            from pg_scratch import scratch_database
+
+            overrides = {
+                **(overrides or {}),
+                "database_url": scratch.enter_context(scratch_database(server_url, spec.name)),
+            }
+        out["ours_engine"] = "postgresql" if server_url.startswith("postgres") else "sqlite"
+        ours_chunks = await _run_ours(spec, docs_dir, data_dir, judges, overrides, out, scored)
 
     # the naive baseline
     embedder = WordLlamaEmbedder()

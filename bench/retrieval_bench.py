@@ -244,37 +244,41 @@ def _summarise_ingest(report: Any) -> Any:
 # Synthetic scale-up
 
 
-async def build_scaled_index(source_db: Path, target_dir: Path, n_chunks: int, seed: int = 7) -> float:
+async def build_scaled_index(
+    source_db: Path, target_dir: Path, n_chunks: int, seed: int = 7, target_url: str | None = None
+) -> float:
     """A scratch index of ``n_chunks`` chunks: the real chunks, then perturbed copies of them.
 
     Copies drop and substitute ~15% of their words (so BM25 statistics stay realistic and copies are
-    not identical) and get their vector plus Gaussian noise, renormalised. Returns seconds spent.
+    not identical) and get their vector plus Gaussian noise, renormalised. Written to the SQLite file in
+    ``target_dir``, or to the database ``target_url`` names. Returns seconds spent.
     """
     import hashlib
 
     import numpy as np
 
-    from mcp_suite.servers.retrieval import store
+    from mcp_suite.servers.retrieval.storage import base as store
+    from mcp_suite.servers.retrieval.storage.factory import open_storage
+    from mcp_suite.shared.database_url import SqliteUrl, parse_database_url
 
     started = time.perf_counter()
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
-    src = await store.open_database(source_db)
-    async with src.snapshot() as conn:
-        info = await store.recorded_embedder(conn)
-        texts = dict(await store.all_chunk_texts(conn))
-        vecs = {cid: blob for cid, _doc, blob in await store.vectors(conn)}
+    src = await open_storage(SqliteUrl(source_db))
+    async with src.snapshot() as tx:
+        info = await tx.recorded_embedder()
+        texts = {cid: text for cid, text, _path, _title in await tx.all_chunk_contexts()}
+        vecs = {cid: blob for cid, _doc, blob in await tx.vectors()}
     await src.close()
     base = [(texts[cid], np.frombuffer(vecs[cid], dtype=np.float32)) for cid in sorted(vecs)]
     vocab = [w for text, _ in base[:2000] for w in text.split()]
     target_dir.mkdir(parents=True, exist_ok=True)
-    db = await store.open_database(target_dir / "retrieval.db")
+    db = await open_storage(parse_database_url(target_url) if target_url else SqliteUrl(target_dir / "retrieval.db"))
     per_doc = 50
     made = 0
     doc_no = 0
     assert info is not None
-    async with db.transaction() as conn:
-        await store.record_embedder(conn, info)
+    await db.run(lambda tx: tx.record_embedder(info))
     while made < n_chunks:
         chunks = []
         for ordinal in range(min(per_doc, n_chunks - made)):
@@ -308,8 +312,7 @@ async def build_scaled_index(source_db: Path, target_dir: Path, n_chunks: int, s
             size=sum(len(c.text) for c in chunks),
             content_hash=str(doc_no),
         )
-        async with db.transaction() as conn:
-            await store.replace_document(conn, doc, chunks)
+        await db.run(lambda tx: tx.replace_document(doc, chunks))  # noqa: B023 - awaited at once
         made += len(chunks)
         doc_no += 1
     await db.close()
@@ -317,9 +320,9 @@ async def build_scaled_index(source_db: Path, target_dir: Path, n_chunks: int, s
 
 
 async def scaled_latency(
-    index_dir: Path, queries: Sequence[str], repeats: int, roots: Sequence[Path]
+    index_dir: Path, queries: Sequence[str], repeats: int, roots: Sequence[Path], database_url: str | None = None
 ) -> dict[str, Any]:
-    async with Server(index_dir, roots) as server:
+    async with Server(index_dir, roots, **({"database_url": database_url} if database_url else {})) as server:
         for mode in MODES:  # warm-up: loads vectors, the embedder, SQLite pages
             await server.search(queries[0], K, mode)
         server.latency.clear()
@@ -410,64 +413,70 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results["ingest_html"] = await timed_ingest(main_dir, corpus, "*.html", html)
         print(f"  {results['ingest_html']}", file=sys.stderr)
 
-        # 2. quality and latency per mode on the real index
-        async with Server(main_dir, [corpus]) as server:
-            for mode in MODES:
-                await server.search("warm up", K, mode)
-            server.latency.clear()
-            server.cpu.clear()
-            load = await wait_for_quiet(_MAX_WAIT)
-            report = await evaluate(cases, server.search, modes=MODES, k=K)
-            latency = {mode: _ms(server.latency[mode], server.cpu[mode]) for mode in MODES}
-            latency["load_avg"] = load  # type: ignore[assignment]
-        results["quality"] = {mode: quality_row(report, mode) for mode in MODES}
-        results["paired"] = [paired(report, "hybrid", "lexical"), paired(report, "hybrid", "semantic")]
-        async with Server(main_dir, [corpus]) as server:
-            page_cases = [c.model_copy(update={"expected_text": None}) for c in cases]
-            page = await evaluate(page_cases, server.search, modes=MODES, k=K)
-        results["quality_page"] = {mode: quality_row(page, mode) for mode in MODES}
-        results["latency_real"] = latency
-        results["evaluation"] = report.model_dump()
-        print(report.to_markdown(failures=100), file=sys.stderr)
+        if not args.scale_only:
+            # 2. quality and latency per mode on the real index
+            async with Server(main_dir, [corpus]) as server:
+                for mode in MODES:
+                    await server.search("warm up", K, mode)
+                server.latency.clear()
+                server.cpu.clear()
+                load = await wait_for_quiet(_MAX_WAIT)
+                report = await evaluate(cases, server.search, modes=MODES, k=K)
+                latency = {mode: _ms(server.latency[mode], server.cpu[mode]) for mode in MODES}
+                latency["load_avg"] = load  # type: ignore[assignment]
+            results["quality"] = {mode: quality_row(report, mode) for mode in MODES}
+            results["paired"] = [paired(report, "hybrid", "lexical"), paired(report, "hybrid", "semantic")]
+            async with Server(main_dir, [corpus]) as server:
+                page_cases = [c.model_copy(update={"expected_text": None}) for c in cases]
+                page = await evaluate(page_cases, server.search, modes=MODES, k=K)
+            results["quality_page"] = {mode: quality_row(page, mode) for mode in MODES}
+            results["latency_real"] = latency
+            results["evaluation"] = report.model_dump()
+            print(report.to_markdown(failures=100), file=sys.stderr)
 
-        # 3. hybrid weight sweep (semantic weight relative to lexical 1.0, rrf_k fixed)
-        # The pooled relevant counts of the full run keep recall comparable across sweep rows.
-        pooled = {c.id: c.relevant_count for c in report.cases}
-        sweep_cases = [c.model_copy(update={"relevant_count": pooled[c.id or ""]}) for c in cases]
-        sweep = []
-        for weight in args.sweep:
-            async with Server(main_dir, [corpus], lexical_weight=1.0, semantic_weight=weight) as server:
-                rep = await evaluate(sweep_cases, server.search, modes=("hybrid",), k=K)
-            sweep.append({"semantic_weight": weight, "lexical_weight": 1.0, **quality_row(rep, "hybrid")})
-            print(f"  sweep w_sem={weight}: {sweep[-1]}", file=sys.stderr)
-        results["weight_sweep"] = {"rrf_k": 60, "rows": sweep}
+            # 3. hybrid weight sweep (semantic weight relative to lexical 1.0, rrf_k fixed)
+            # The pooled relevant counts of the full run keep recall comparable across sweep rows.
+            pooled = {c.id: c.relevant_count for c in report.cases}
+            sweep_cases = [c.model_copy(update={"relevant_count": pooled[c.id or ""]}) for c in cases]
+            sweep = []
+            for weight in args.sweep:
+                async with Server(main_dir, [corpus], lexical_weight=1.0, semantic_weight=weight) as server:
+                    rep = await evaluate(sweep_cases, server.search, modes=("hybrid",), k=K)
+                sweep.append({"semantic_weight": weight, "lexical_weight": 1.0, **quality_row(rep, "hybrid")})
+                print(f"  sweep w_sem={weight}: {sweep[-1]}", file=sys.stderr)
+            results["weight_sweep"] = {"rrf_k": 60, "rows": sweep}
 
-        # 4. Markdown ingest throughput
-        md = {}
-        if NODE_MARKDOWN.is_dir():
-            node_files = corpus_files(NODE_MARKDOWN, "*.md")
-            md["nodejs-api"] = await timed_ingest(work / "node-md", NODE_MARKDOWN, "*.md", node_files)
-            print(f"  markdown nodejs: {md['nodejs-api']}", file=sys.stderr)
-        md_root = work / "sqlite-md-src"
-        write_markdown_corpus(html, corpus, md_root)
-        md["sqlite-as-markdown"] = await timed_ingest(
-            work / "sqlite-md", md_root, "*.md", corpus_files(md_root, "*.md")
-        )
-        print(f"  markdown sqlite: {md['sqlite-as-markdown']}", file=sys.stderr)
-        results["ingest_markdown"] = md
+            # 4. Markdown ingest throughput
+            md = {}
+            if NODE_MARKDOWN.is_dir():
+                node_files = corpus_files(NODE_MARKDOWN, "*.md")
+                md["nodejs-api"] = await timed_ingest(work / "node-md", NODE_MARKDOWN, "*.md", node_files)
+                print(f"  markdown nodejs: {md['nodejs-api']}", file=sys.stderr)
+            md_root = work / "sqlite-md-src"
+            write_markdown_corpus(html, corpus, md_root)
+            md["sqlite-as-markdown"] = await timed_ingest(
+                work / "sqlite-md", md_root, "*.md", corpus_files(md_root, "*.md")
+            )
+            print(f"  markdown sqlite: {md['sqlite-as-markdown']}", file=sys.stderr)
+            results["ingest_markdown"] = md
 
         # 5. search latency at scale
         queries = [c.query for c in cases[: args.scale_queries]]
-        scale = {}
+        scale: dict[str, Any] = {}
+        on_postgres: dict[str, Any] = {}
         for n in args.scale:
             target = work / f"scale-{n}"
             seconds = await build_scaled_index(main_dir / "retrieval.db", target, n)
             print(f"  built {n} chunk index in {seconds:.1f}s", file=sys.stderr)
             scale[str(n)] = await scaled_latency(target, queries, 1, [corpus])
             print(f"  scale {n}: {scale[str(n)]}", file=sys.stderr)
+            if args.postgres_url:
+                on_postgres[str(n)] = await scaled_on_postgres(args.postgres_url, target, queries, corpus)
             if not args.keep:
                 shutil.rmtree(target, ignore_errors=True)
         results["latency_scaled"] = scale
+        if on_postgres:
+            results["latency_scaled_postgresql"] = on_postgres
     finally:
         if args.keep:
             print(f"kept scratch indexes in {work}", file=sys.stderr)
@@ -591,6 +600,29 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+async def scaled_on_postgres(server_url: str, index_dir: Path, queries: Sequence[str], corpus: Path) -> dict[str, Any]:
+    """The same index and queries on PostgreSQL: copied (``copy_database``) into a fresh database on the server
+    ``--postgres-url`` names (or a private pgserver), then timed the same way."""
+    from contextlib import ExitStack
+
+    from pg_scratch import private_server, scratch_database
+
+    from mcp_suite.servers.retrieval.copying import copy_database
+    from mcp_suite.shared.database_url import SqliteUrl, parse_database_url
+
+    with ExitStack() as stack:
+        if server_url == "private":
+            server_url = stack.enter_context(private_server())
+        url = stack.enter_context(scratch_database(server_url, index_dir.name))
+        started = time.perf_counter()
+        await copy_database(SqliteUrl(index_dir / "retrieval.db"), parse_database_url(url))
+        copied = round(time.perf_counter() - started, 1)
+        print(f"  copied {index_dir.name} to PostgreSQL in {copied}s", file=sys.stderr)
+        latency = await scaled_latency(index_dir, queries, 1, [corpus], database_url=url)
+        print(f"  PostgreSQL {index_dir.name}: {latency}", file=sys.stderr)
+    return {"copy_s": copied, **latency}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, help="folder of the SQLite HTML docs (default: sqlite3-doc's)")
@@ -604,6 +636,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--wait-quiet", type=float, default=120, help="seconds to wait for a quiet machine before each timed phase"
     )
     parser.add_argument("--allow-bad-dataset", action="store_true")
+    parser.add_argument("--scale-only", action="store_true", help="ingest, then only the latency scale-up")
+    parser.add_argument(
+        "--postgres-url",
+        help="also time the scale-up on PostgreSQL: a server URL (a scratch database per size is made there), "
+        "or 'private' for a throwaway pgserver",
+    )
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/retrieval-<time>.json)")
     args = parser.parse_args(argv)
     if args.quick:
@@ -613,6 +651,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     global _MAX_WAIT
     _MAX_WAIT = args.wait_quiet
     results = asyncio.run(run(args))
+    if args.scale_only:
+        scaled = {k: v for k, v in results.items() if k.startswith("latency_scaled") or k == "machine"}
+        out = args.out or RESULTS / f"retrieval-scale-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(scaled, indent=2), encoding="utf-8")
+        print(json.dumps(scaled, indent=1))
+        return 0
     table = render(results)
     results["table"] = table
     out = args.out or RESULTS / f"retrieval-{time.strftime('%Y%m%d-%H%M%S')}.json"

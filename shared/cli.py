@@ -130,6 +130,7 @@ def run(spec: ServerSpec, argv: Sequence[str], prog: str) -> int:
             from mcp_suite.shared.db import check_data_dir
 
             check_data_dir(loaded.data_dir)
+            loaded.check_serving()
     except SuiteError as exc:
         message = f"{prog}: {exc}"
         print(message, file=sys.stderr)

@@ -4,31 +4,34 @@ Three providers:
 
 * ``wordllama`` — the built-in offline default: the 256-dimension static model that the
   ``wordllama`` wheel ships. It needs no network and no API key, and embeds thousands of chunks a
-  second on a CPU. The package's default loader looks in ``~/.cache`` and falls back to downloading
-  from Hugging Face, so it is loaded with ``cache_dir`` pointing at the installed package and
-  downloads disabled.
+  second on a CPU. Its files are read straight from the installed wheel (never ``~/.cache``, never
+  Hugging Face) with ``tokenizers`` and ``safetensors``, the libraries wordllama itself loads them with.
 * ``openai`` — any OpenAI-compatible ``/v1/embeddings`` endpoint (OpenAI, Ollama, vLLM, LM Studio,
-  TEI) over httpx, with batching, retries with backoff on 429/5xx/network errors, and a timeout.
+  TEI) with batching and a timeout, over the server's pooled client and the suite's retry policy
+  (:mod:`mcp_suite.shared.http`).
 * ``none`` — no vectors: the index is lexical only.
 
 Every provider returns L2-normalised ``float32`` rows, so cosine similarity is a dot product.
-numpy, wordllama and httpx are imported on first use: a server that never embeds starts fast.
+numpy, tokenizers and httpx are imported on first use: a server that never embeds starts fast.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from mcp_suite.shared.errors import InvalidInputError, SuiteError
+from mcp_suite.shared.http import RETRY_STATUSES, RetryPolicy, borrowed, request
 
 if TYPE_CHECKING:
     import httpx
     import numpy as np
+    from tokenizers import Encoding, Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,8 @@ def normalise_rows(matrix: np.ndarray) -> np.ndarray:
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return matrix / norms
+    unit: np.ndarray = matrix / norms
+    return unit
 
 
 class NoEmbedder:
@@ -95,6 +99,31 @@ def wordllama_package_dir() -> Path:
     return Path(spec.origin).parent
 
 
+@dataclass(frozen=True)
+class WordLlamaFiles:
+    """The shipped model's files and the package version they came with (the matrix cache's key)."""
+
+    weights: Path
+    tokenizer: Path
+    version: str
+
+    @classmethod
+    def find(cls) -> WordLlamaFiles:
+        """The files inside the installed wheel, under the names wordllama 0.4 gives them."""
+        import importlib.metadata
+
+        package_dir = wordllama_package_dir()
+        files = cls(
+            weights=package_dir / "weights" / f"{WORDLLAMA_MODEL}_{WORDLLAMA_DIM}.safetensors",
+            tokenizer=package_dir / "tokenizers" / f"{WORDLLAMA_MODEL}_tokenizer_config.json",
+            version=importlib.metadata.version("wordllama"),
+        )
+        for path in (files.weights, files.tokenizer):
+            if not path.is_file():
+                raise EmbeddingError(f"the wordllama model file {path} is missing; reinstall wordllama")
+        return files
+
+
 # The normaliser the shipped tokenizer declares. When it is exactly this (and there is no
 # pre-tokenizer), the embedder applies it with ``str.replace`` and runs the tokenizer without it: the
 # Rust normaliser tracks byte alignments for every character, ~15% of tokenizing time.
@@ -107,38 +136,109 @@ _EXPECTED_NORMALIZER = {
 }
 # Longer texts are summed in slices, so one huge text never gathers a huge (tokens × dim) block.
 _POOL_SLICE = 8192
+_WEIGHTS_KEY = "embedding.weight"  # the tensor wordllama.load reads from the safetensors file
 
 
-@dataclass(frozen=True)
+def _open_tokenizer(path: Path) -> Tokenizer:
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def _normaliser_is_expected(tokenizer: Tokenizer) -> bool:
+    """Whether the tokenizer's normaliser is the Prepend + Replace pair the Python fast path reproduces."""
+    import json
+
+    normalizer = tokenizer.normalizer
+    if normalizer is None or tokenizer.pre_tokenizer is not None:
+        return False
+    try:
+        # Pickling state is the normaliser's JSON: a few hundred bytes, not the 1.2 MB tokenizer file.
+        return bool(json.loads(normalizer.__getstate__()) == _EXPECTED_NORMALIZER)
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
+def load_matrix(files: WordLlamaFiles, cache_dir: Path | None = None) -> np.ndarray:
+    """The token matrix as float32, as ``WordLlama.load`` gives it (the wheel ships float16).
+
+    With ``cache_dir`` the converted matrix is kept there as ``.npy``, keyed by the wordllama version, and
+    memory-mapped on later loads: a one-query process reads only the rows its tokens name, instead of
+    reading and converting 8 million weights.
+    """
+    import numpy as np
+
+    cached = cache_dir / f"wordllama-{files.version}-{WORDLLAMA_MODEL}-{WORDLLAMA_DIM}.f32.npy" if cache_dir else None
+    if cached is not None and cached.is_file():
+        try:
+            matrix: np.ndarray = np.load(cached, mmap_mode="r")
+            if matrix.ndim == 2 and matrix.shape[1] == WORDLLAMA_DIM and matrix.dtype == np.float32:
+                return matrix
+            log.warning("ignoring %s: it holds a %s %s array", cached, matrix.dtype, matrix.shape)
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring the unreadable matrix cache %s: %s", cached, exc)
+    from safetensors.numpy import load_file
+
+    matrix = np.ascontiguousarray(load_file(str(files.weights))[_WEIGHTS_KEY], dtype=np.float32)
+    if cached is not None:
+        _write_atomically(cached, matrix)
+    return matrix
+
+
+def _write_atomically(path: Path, matrix: np.ndarray) -> None:
+    """Save ``matrix`` under a temporary name and rename it: a concurrent reader sees all of it or nothing."""
+    import os
+
+    import numpy as np
+
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with temporary.open("wb") as handle:
+            np.save(handle, matrix)
+        os.replace(temporary, path)
+    except OSError as exc:  # a read-only data folder costs speed, not correctness
+        log.info("not caching the wordllama matrix in %s: %s", path.parent, exc)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
 class StaticModel:
-    """The parts of a wordllama model that embedding needs: the token matrix and the tokenizers."""
+    """The parts of a wordllama model that embedding needs: the token matrix and the tokenizer.
 
-    matrix: np.ndarray  # (vocabulary, dimension) float32
-    tokenizer: Any  # the model's tokenizer, without padding or truncation
-    bare_tokenizer: Any | None  # the same without its normaliser (applied in Python); None when not equivalent
-    special_tokens: tuple[str, ...]  # texts containing these take the full tokenizer (they are split out first)
+    The tokenizer file is parsed once. When its normaliser is the expected Prepend + Replace pair, the
+    loaded tokenizer runs without it (applied in Python) and the full pipeline, needed only for texts that
+    contain special-token strings, is parsed on first such text.
+    """
+
+    def __init__(self, matrix: np.ndarray, tokenizer_path: Path) -> None:
+        self.matrix = matrix  # (vocabulary, dimension) float32, possibly memory-mapped
+        self._tokenizer_path = tokenizer_path
+        self._lock = threading.Lock()
+        loaded = _open_tokenizer(tokenizer_path)
+        self.special_tokens = tuple(t.content for t in loaded.get_added_tokens_decoder().values() if t.content)
+        self._full: Tokenizer | None
+        self.bare_tokenizer: Tokenizer | None
+        if _normaliser_is_expected(loaded):
+            loaded.normalizer = None
+            self.bare_tokenizer, self._full = loaded, None
+        else:
+            self.bare_tokenizer, self._full = None, loaded
 
     @classmethod
-    def from_wordllama(cls, model: Any) -> StaticModel:
-        import json
+    def load(cls, files: WordLlamaFiles, cache_dir: Path | None = None) -> StaticModel:
+        return cls(load_matrix(files, cache_dir), files.tokenizer)
 
-        import numpy as np
-        from tokenizers import Tokenizer
-
-        config = model.tokenizer.to_str()
-        tokenizer = Tokenizer.from_str(config)
-        tokenizer.no_padding()
-        tokenizer.no_truncation()
-        spec = json.loads(config)
-        bare: Any | None = None
-        if spec.get("normalizer") == _EXPECTED_NORMALIZER and spec.get("pre_tokenizer") is None:
-            bare = Tokenizer.from_str(config)
-            bare.no_padding()
-            bare.no_truncation()
-            bare.normalizer = None
-        specials = tuple(token["content"] for token in spec.get("added_tokens", []) if token.get("content"))
-        matrix = np.ascontiguousarray(model.embedding, dtype=np.float32)
-        return cls(matrix=matrix, tokenizer=tokenizer, bare_tokenizer=bare, special_tokens=specials)
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The model's own tokenizer pipeline (normaliser included), without padding or truncation."""
+        with self._lock:
+            if self._full is None:
+                self._full = _open_tokenizer(self._tokenizer_path)
+            return self._full
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text, exactly as ``WordLlamaInference.tokenize`` gives them (without padding)."""
@@ -183,47 +283,38 @@ class StaticModel:
         return normalise_rows(pooled)
 
 
-def _encode(tokenizer: Any, texts: list[str]) -> list[Any]:
+def _encode(tokenizer: Tokenizer, texts: list[str]) -> list[Encoding]:
     if not texts:
         return []
     # encode_batch_fast (tokenizers >= 0.21) skips character offsets, which embedding never reads.
-    encode = getattr(tokenizer, "encode_batch_fast", tokenizer.encode_batch)
-    return list(encode(texts, add_special_tokens=False))
+    return list(tokenizer.encode_batch_fast(texts, add_special_tokens=False))
 
 
 class WordLlamaEmbedder:
     """The offline default. The model (16 MB of weights) loads on first use, or earlier via :meth:`warm_up`.
 
-    Embedding gives the same vectors as ``WordLlama.embed(texts, norm=True)`` without its overheads:
-    the tokenizer encodes the whole list in one parallel batch without padding, and each text's token
-    vectors are gathered and averaged directly, so no batch is padded to its longest text.
+    Embedding gives the same vectors as ``WordLlama.embed(texts, norm=True)`` without its overheads. It
+    reads the wheel's files itself rather than calling ``WordLlama.load``: that imports ``requests`` and
+    the package's clustering code and parses the tokenizer twice, about 0.5 s a process start pays for
+    nothing. Tokenizing encodes the whole list in one parallel batch without padding, and each text's token
+    vectors are gathered and averaged directly, so no batch is padded to its longest text. With
+    ``cache_dir`` (the server's data folder) the float32 matrix is cached there and memory-mapped.
     """
 
     info = EmbedderInfo("wordllama", WORDLLAMA_MODEL, WORDLLAMA_DIM)
 
-    def __init__(self) -> None:
+    def __init__(self, cache_dir: Path | None = None) -> None:
         self._model: StaticModel | None = None
         self._lock = threading.Lock()
+        self._cache_dir = cache_dir
 
     def load(self) -> StaticModel:
         """Load the model (thread-safe, once). Never touches the network."""
         with self._lock:
             if self._model is None:
-                package_dir = wordllama_package_dir()
-                import logging as _logging
-
-                from wordllama import WordLlama
-
-                # wordllama.inference calls logging.basicConfig at import; keep our handlers in charge.
-                _logging.getLogger("wordllama").setLevel(_logging.WARNING)
-                try:
-                    model = WordLlama.load(
-                        WORDLLAMA_MODEL, cache_dir=package_dir, dim=WORDLLAMA_DIM, disable_download=True
-                    )
-                except FileNotFoundError as exc:
-                    raise EmbeddingError(f"the wordllama model files are missing from {package_dir}: {exc}") from exc
-                self._model = StaticModel.from_wordllama(model)
-                log.info("loaded wordllama %s from %s", WORDLLAMA_MODEL, package_dir)
+                files = WordLlamaFiles.find()
+                self._model = StaticModel.load(files, self._cache_dir)
+                log.debug("loaded wordllama %s %s from %s", files.version, WORDLLAMA_MODEL, files.weights.parent.parent)
             return self._model
 
     async def warm_up(self) -> None:
@@ -253,8 +344,6 @@ class OpenAIEmbedder:
     given, and checked on every answer after that.
     """
 
-    RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-
     def __init__(
         self,
         *,
@@ -282,8 +371,7 @@ class OpenAIEmbedder:
         self._dimension = dimension or 0
         self._batch_size = batch_size
         self._timeout = timeout
-        self._max_retries = max_retries
-        self._backoff = backoff
+        self._retry = RetryPolicy(attempts=max_retries + 1, backoff=backoff)
         self._client = client
 
     @property
@@ -301,62 +389,60 @@ class OpenAIEmbedder:
         return normalise_rows(np.vstack(rows))
 
     async def _embed_batch(self, batch: list[str]) -> np.ndarray:
-        import anyio
         import httpx
-        import numpy as np
 
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         payload = {"model": self.model, "input": batch}
         url = f"{self.base_url}/embeddings"
-        last_problem = ""
-        for attempt in range(self._max_retries + 1):
-            if attempt:
-                await anyio.sleep(self._backoff * 2 ** (attempt - 1))
-            try:
-                response = await self._post(url, payload, headers)
-            except httpx.TimeoutException:
-                last_problem = f"timed out after {self._timeout:g}s"
-                continue
-            except httpx.TransportError as exc:
-                last_problem = f"could not connect ({exc.__class__.__name__}: {exc})"
-                continue
-            if response.status_code in self.RETRY_STATUS:
-                last_problem = f"HTTP {response.status_code}"
-                continue
-            if response.status_code >= 400:
-                raise EmbeddingError(
-                    f"embedding endpoint {url} answered HTTP {response.status_code}: {response.text[:300]}; "
-                    "check --embedding-url, --embedding-model and the API key"
+        attempts = self._retry.attempts
+        try:
+            async with borrowed(self._client, timeout=self._timeout) as http:
+                # An embedding changes nothing on the peer: safe to send again.
+                response = await request(
+                    http,
+                    "POST",
+                    url,
+                    json=payload,
+                    headers=headers,
+                    timeout=self._timeout,
+                    retry_safe=True,
+                    policy=self._retry,
                 )
-            try:
-                data = sorted(response.json()["data"], key=lambda item: item.get("index", 0))
-                matrix = np.asarray([item["embedding"] for item in data], dtype=np.float32)
-            except (ValueError, KeyError, TypeError) as exc:
-                raise EmbeddingError(
-                    f"embedding endpoint {url} gave an answer that is not OpenAI-shaped: {exc}"
-                ) from exc
-            if matrix.ndim != 2 or matrix.shape[0] != len(batch):
-                raise EmbeddingError(
-                    f"embedding endpoint {url} returned {matrix.shape[0]} vectors for {len(batch)} texts"
-                )
-            if self._dimension and matrix.shape[1] != self._dimension:
-                raise EmbeddingError(
-                    f"embedding endpoint {url} returned {matrix.shape[1]}-dimension vectors, expected {self._dimension}"
-                )
-            self._dimension = int(matrix.shape[1])
-            return matrix
+        except httpx.TimeoutException:
+            problem = f"timed out after {self._timeout:g}s"
+        except httpx.TransportError as exc:
+            problem = f"could not connect ({exc.__class__.__name__}: {exc})"
+        else:
+            if response.status_code in RETRY_STATUSES:
+                problem = f"HTTP {response.status_code}"
+            else:
+                return self._matrix(url, response, len(batch))
         raise EmbeddingError(
-            f"embedding endpoint {url} failed after {self._max_retries + 1} attempts: {last_problem}; "
+            f"embedding endpoint {url} failed after {attempts} attempts: {problem}; "
             "is the server running and reachable?"
         )
 
-    async def _post(self, url: str, payload: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
-        import httpx
+    def _matrix(self, url: str, response: httpx.Response, expected: int) -> np.ndarray:
+        import numpy as np
 
-        if self._client is not None:
-            return await self._client.post(url, json=payload, headers=headers, timeout=self._timeout)
-        async with httpx.AsyncClient(timeout=self._timeout) as client:
-            return await client.post(url, json=payload, headers=headers)
+        if response.status_code >= 400:
+            raise EmbeddingError(
+                f"embedding endpoint {url} answered HTTP {response.status_code}: {response.text[:300]}; "
+                "check --embedding-url, --embedding-model and the API key"
+            )
+        try:
+            data = sorted(response.json()["data"], key=lambda item: item.get("index", 0))
+            matrix = np.asarray([item["embedding"] for item in data], dtype=np.float32)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise EmbeddingError(f"embedding endpoint {url} gave an answer that is not OpenAI-shaped: {exc}") from exc
+        if matrix.ndim != 2 or matrix.shape[0] != expected:
+            raise EmbeddingError(f"embedding endpoint {url} returned {matrix.shape[0]} vectors for {expected} texts")
+        if self._dimension and matrix.shape[1] != self._dimension:
+            raise EmbeddingError(
+                f"embedding endpoint {url} returned {matrix.shape[1]}-dimension vectors, expected {self._dimension}"
+            )
+        self._dimension = int(matrix.shape[1])
+        return matrix
 
 
 def make_embedder(
@@ -369,12 +455,13 @@ def make_embedder(
     batch_size: int = 64,
     timeout: float = 30.0,
     client: httpx.AsyncClient | None = None,
+    cache_dir: Path | None = None,
 ) -> Embedder:
-    """Build the embedder a server's settings name."""
+    """Build the embedder a server's settings name; ``cache_dir`` keeps wordllama's prepared matrix."""
     if provider == "wordllama":
         if model and model != WORDLLAMA_MODEL:
             raise InvalidInputError(f"the wordllama embedder ships only the {WORDLLAMA_MODEL!r} model, not {model!r}")
-        return WordLlamaEmbedder()  # batch size is for HTTP round trips; wordllama embeds any list at once
+        return WordLlamaEmbedder(cache_dir)  # batch size is for HTTP round trips; wordllama embeds any list at once
     if provider == "openai":
         return OpenAIEmbedder(
             base_url=base_url or "",
@@ -398,6 +485,7 @@ __all__ = [
     "OpenAIEmbedder",
     "StaticModel",
     "WordLlamaEmbedder",
+    "WordLlamaFiles",
     "make_embedder",
     "normalise_rows",
 ]

@@ -241,6 +241,7 @@ def main(command: str, argv: Sequence[str]) -> int:
     config: Path | None = getattr(args, "config", None)
     try:
         common = GatewaySettings.load(flags, config)
+        common.check_serving()
         if command == "console" and common.auth_token is None:
             # Actions need a token; a local console makes its own and hands it over in the link below.
             common = common.model_copy(update={"auth_token": _secret(secrets.token_urlsafe(24))})

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 AsyncConnection = psycopg.AsyncConnection[tuple[object, ...]]
 
+DriverError = psycopg.Error
+"""Whatever the driver raises for a failed statement or connection: storage modules catch it by this name, so
+only the engine modules import the driver."""
+
 MIN_SERVER_VERSION = 150000
 CONNECT_TIMEOUT_S = 10
 ATTEMPTS = 10  # first try + 9 retries, jittered waits capped at 0.5 s: a few seconds at most under a hot row

@@ -21,6 +21,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from mcp.types import (
     INVALID_PARAMS,
+    INVALID_REQUEST,
     CallToolResult,
     EmptyResult,
     SetLevelRequestParams,
@@ -32,19 +33,13 @@ from pydantic import ValidationError
 from mcp_suite.shared.db import storage_error
 from mcp_suite.shared.errors import SuiteError
 from mcp_suite.shared.messages import format_validation_error, location
+from mcp_suite.shared.sdk_adapter import connection_state, serve_method
 
 log = logging.getLogger(__name__)
 
 LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 _LEVELS: tuple[str, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 _LEVEL_KEY = "mcp_suite.log_level"
-
-
-def _connection_state(session: Any) -> dict[str, Any]:
-    # The SDK hands handlers a per-request session; the level must outlive the request, so it goes
-    # into the connection's own scratch state (absent on transports without one: then no filtering).
-    state = getattr(getattr(session, "_connection", None), "state", None)
-    return state if isinstance(state, dict) else {}
 
 
 _E = TypeVar("_E", bound=BaseException)
@@ -129,6 +124,12 @@ class ResourceUpdates:
         self._sessions: dict[str, list[Any]] = {}
 
     async def subscribe(self, ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        if not ctx.session.can_send_request:  # stateless HTTP: no channel outlives this request
+            raise MCPError(
+                INVALID_REQUEST,
+                "resources/subscribe needs a session, and this server runs stateless HTTP (--stateless), where "
+                "nothing reaches a client between its requests; read the resource again to see changes",
+            )
         sessions = self._sessions.setdefault(str(params.uri), [])
         if ctx.session not in sessions:
             sessions.append(ctx.session)
@@ -178,14 +179,12 @@ class SuiteServer(MCPServer[Any]):
         self._resource_hooks: dict[str, ResourceHook] = {}
         # MCPServer registers no logging/setLevel handler, so it neither declares the logging
         # capability nor accepts the level clients set before they receive our log notifications.
-        self._lowlevel_server.add_request_handler("logging/setLevel", SetLevelRequestParams, _set_log_level)
+        serve_method(self, "logging/setLevel", SetLevelRequestParams, _set_log_level)
         if self.resource_updates is not None:
             # Nor resources/subscribe: without it handshake-era hosts are told subscriptions are unsupported.
             updates = self.resource_updates
-            self._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, updates.subscribe)
-            self._lowlevel_server.add_request_handler(
-                "resources/unsubscribe", UnsubscribeRequestParams, updates.unsubscribe
-            )
+            serve_method(self, "resources/subscribe", SubscribeRequestParams, updates.subscribe)
+            serve_method(self, "resources/unsubscribe", UnsubscribeRequestParams, updates.unsubscribe)
 
     def updates_resources(self, tools: Iterable[str], hook: ResourceHook) -> None:
         """After a successful call of any of ``tools``, ``hook(arguments)`` names the resource URIs it changed."""
@@ -262,7 +261,7 @@ class SuiteServer(MCPServer[Any]):
 
 
 async def _set_log_level(ctx: Any, params: SetLevelRequestParams) -> EmptyResult:
-    _connection_state(ctx.session)[_LEVEL_KEY] = params.level
+    connection_state(ctx.session)[_LEVEL_KEY] = params.level
     return EmptyResult()
 
 
@@ -282,7 +281,7 @@ async def notify_log(ctx: Context[Any, Any] | None, level: LogLevel, message: st
         # Deprecated from 2026-07-28 on, yet the only channel handshake-era hosts have.
         warnings.simplefilter("ignore", MCPDeprecationWarning)
         try:
-            threshold = _connection_state(ctx.request_context.session).get(_LEVEL_KEY)
+            threshold = connection_state(ctx.request_context.session).get(_LEVEL_KEY)
             if threshold in _LEVELS and _LEVELS.index(level) < _LEVELS.index(threshold):
                 return  # below the level this client asked for with logging/setLevel
             await ctx.log(level, message)

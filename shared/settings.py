@@ -49,6 +49,16 @@ class ServerSettings(BaseModel):
         description="extra Host header values accepted over HTTP (DNS-rebinding protection stays on)",
         json_schema_extra={"flag": "--allowed-host"},
     )
+    stateless: bool = Field(
+        False,
+        description="Streamable HTTP without sessions, so any replica may answer any request (no server-to-client "
+        "requests, subscriptions or list_changed pushes; see the README)",
+    )
+    json_response: bool = Field(
+        False,
+        description="Streamable HTTP answers each POST with one JSON body instead of an SSE stream "
+        "(no progress or log notifications during a call)",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field("INFO", description="stderr log level")
     database_url: SecretStr | None = Field(  # secret: a PostgreSQL URL may carry a password
         None,
@@ -77,6 +87,16 @@ class ServerSettings(BaseModel):
                     "leave --database-url unset or give a sqlite:/// URL"
                 )
         return value
+
+    def check_serving(self) -> None:
+        """Refuse a Streamable HTTP mode on another transport. Checked when serving only, so an environment
+        that sets ``MCP_SUITE_STATELESS`` for the servers does not break a server's own commands."""
+        for name in ("stateless", "json_response"):
+            if getattr(self, name) and self.transport != "streamable-http":
+                raise InvalidInputError(
+                    f"invalid settings: {self.flag_name(name)} ({self.env_name(name)}) is a Streamable HTTP mode; "
+                    f"add --transport streamable-http (the transport is {self.transport})"
+                )
 
     @property
     def database(self) -> DatabaseUrl:

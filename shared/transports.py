@@ -1,7 +1,9 @@
 """Running a server over stdio, SSE or Streamable HTTP with the suite's security defaults.
 
 HTTP binds to 127.0.0.1 unless told otherwise, keeps the SDK's Host/Origin (DNS-rebinding)
-checks, and, given a token, refuses any request without ``Authorization: Bearer <token>``.
+checks, and, given a token, refuses any request without ``Authorization: Bearer <token>``; all of
+it holds in ``--stateless`` mode too (the SDK's stateless Streamable HTTP, for replicas behind a
+load balancer).
 """
 
 from __future__ import annotations
@@ -106,6 +108,37 @@ class AcceptMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+class NoStandaloneStreamMiddleware:
+    """405 for ``GET`` in stateless mode: there is no session, so nothing could ever be sent on that stream.
+
+    The SDK (mcp 2.3) would answer 200 and hold an empty SSE stream open for as long as the client waits,
+    one idle connection per client at the load balancer. The spec lets a server without a standalone
+    stream answer 405, which tells the client not to wait for server-initiated messages.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "GET":
+            await self.app(scope, receive, send)
+            return
+        message = "Method Not Allowed: this server runs stateless (--stateless) and offers no server-to-client stream"
+        body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 405,
+                "headers": [
+                    (b"allow", b"POST"),
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
 def transport_security(settings: ServerSettings) -> Any:
     """Host/Origin checks: on for loopback binds (as the SDK does), extended by ``--allowed-host``."""
     from mcp.server.transport_security import TransportSecuritySettings
@@ -129,8 +162,17 @@ def http_app(server: MCPServer[Any], settings: ServerSettings) -> ASGIApp:
     if settings.transport == "sse":
         app = server.sse_app(transport_security=security, host=settings.host)
     else:
-        app = server.streamable_http_app(transport_security=security, host=settings.host)
+        # Stateless: every POST gets a fresh transport and no Mcp-Session-Id, so a load balancer may send any
+        # request to any replica; the lifespan (database, embedder) is still entered once per process.
+        app = server.streamable_http_app(
+            transport_security=security,
+            host=settings.host,
+            stateless_http=settings.stateless,
+            json_response=settings.json_response,
+        )
     app = AcceptMiddleware(app, settings.transport)
+    if settings.stateless:
+        app = NoStandaloneStreamMiddleware(app)
     if settings.auth_token is not None:
         app = BearerTokenMiddleware(app, settings.auth_token.get_secret_value())
     elif settings.host not in _LOOPBACK:
@@ -201,7 +243,8 @@ def serve(server: MCPServer[Any], settings: ServerSettings) -> None:
         lifespan="on",
     )
     path = "/sse" if settings.transport == "sse" else "/mcp"
-    log.info("%s listening on http://%s:%s%s", server.name, settings.host, settings.port, path)
+    mode = " (stateless)" if settings.stateless else ""
+    log.info("%s listening on http://%s:%s%s%s", server.name, settings.host, settings.port, path, mode)
     anyio.run(uvicorn.Server(config).serve)
 
 

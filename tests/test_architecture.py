@@ -2,6 +2,7 @@
 of a server, domain modules never import ``mcp``, and SQL stays out of server.py."""
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ SERVER_MCP_ALLOWED = {
     "prompts": {"broadcast.py", "sampling.py", "resources.py", "tools.py"},
     "memory": {"resources.py", "tools.py"},
 }
-SHARED_MCP_ALLOWED = {"server.py", "transports.py", "cli.py"}
+SHARED_MCP_ALLOWED = {"server.py", "transports.py", "cli.py", "sdk_adapter.py"}
 SQL = re.compile(r"\b(SELECT\s+.+\s+FROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE)\b", re.I)
 
 
@@ -108,3 +109,119 @@ def test_shared_core_knows_no_server() -> None:
         if name.startswith("mcp_suite.servers")
     }
     assert offenders == set()
+
+
+# ── public SDK surface only (issue 7) ─────────────────────────────────────────────────────────────
+
+SDK_ADAPTER = ROOT / "shared" / "sdk_adapter.py"
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+@functools.cache
+def _sdk_private_names() -> frozenset[str]:
+    """Private attribute and method names the installed SDK defines on its classes and instances."""
+    import mcp
+    import mcp_types
+
+    names: set[str] = set()
+    for package in (mcp, mcp_types):
+        for path in Path(package.__file__).parent.rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ClassDef):
+                    for item in node.body:
+                        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and _is_private(item.name):
+                            names.add(item.name)
+                        targets = item.targets if isinstance(item, ast.Assign) else []
+                        targets += [item.target] if isinstance(item, ast.AnnAssign) else []
+                        names.update(t.id for t in targets if isinstance(t, ast.Name) and _is_private(t.id))
+                elif (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.ctx, ast.Store)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "self"
+                    and _is_private(node.attr)
+                ):
+                    names.add(node.attr)
+    return frozenset(names)
+
+
+def _own_names(cls: ast.ClassDef) -> set[str]:
+    """Private names a class of ours defines itself (methods, class attributes, ``self._x = …``)."""
+    names = {item.name for item in cls.body if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+    for node in ast.walk(cls):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            names.add(node.attr)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _private_sdk_uses(source: str, where: str, sdk_private: frozenset[str]) -> list[str]:
+    """``x._name`` / ``getattr(x, "_name")`` with ``_name`` private in the SDK and not defined by the enclosing
+    class of ours, and imports of private SDK modules or names."""
+    tree = ast.parse(source)
+    found: list[str] = []
+
+    def visit(node: ast.AST, own: set[str]) -> None:
+        if isinstance(node, ast.ClassDef):
+            own = _own_names(node)
+        name: str | None = None
+        if isinstance(node, ast.Attribute):
+            name = node.attr
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "setattr", "hasattr", "delattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+        ):
+            name = node.args[1].value
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in ("mcp", "mcp_types"):
+            private = [part for part in node.module.split(".") if _is_private(part)]
+            private += [alias.name for alias in node.names if _is_private(alias.name)]
+            found.extend(f"{where}:{node.lineno}: imports {p} ({node.module})" for p in private)
+        if name is not None and name in sdk_private and name not in own:
+            found.append(f"{where}:{getattr(node, 'lineno', 0)}: {name}")
+        for child in ast.iter_child_nodes(node):
+            visit(child, own)
+
+    visit(tree, set())
+    return found
+
+
+def test_private_sdk_names_only_in_the_adapter() -> None:
+    """The SDK's private attributes (``_lowlevel_server``, ``session._connection`` …) are reached in
+    ``shared/sdk_adapter.py`` only, where each workaround names the SDK version it was written for."""
+    sdk_private = _sdk_private_names()
+    assert {"_lowlevel_server", "_connection", "_subscriptions", "_tool_manager"} <= sdk_private
+    offenders = [
+        use
+        for p in SOURCES
+        if p != SDK_ADAPTER
+        for use in _private_sdk_uses(p.read_text(encoding="utf-8"), str(p.relative_to(ROOT)), sdk_private)
+    ]
+    assert offenders == [], "private SDK names outside shared/sdk_adapter.py:\n" + "\n".join(offenders)
+
+
+def test_private_sdk_check_catches_what_it_should() -> None:
+    """The rule above flags SDK internals reached through any object, but not our own private attributes."""
+    source = (
+        "from mcp.server._streamable_http_modern import handle_modern_request\n"
+        "class Ours:\n"
+        "    def __init__(self):\n"
+        "        self._sessions = []\n"
+        "    def uses(self, server, session):\n"
+        "        self._sessions.append(server._lowlevel_server)\n"
+        "        return getattr(session, '_connection', None), self._subscriptions\n"
+    )
+    uses = _private_sdk_uses(source, "sample.py", _sdk_private_names())
+    assert [use.split(": ", 1)[1] for use in uses] == [
+        "imports _streamable_http_modern (mcp.server._streamable_http_modern)",
+        "_lowlevel_server",
+        "_connection",
+        "_subscriptions",
+    ]

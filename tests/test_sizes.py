@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CHECKED = [ROOT / "servers" / "memory", ROOT / "servers" / "prompts"]
+# Retrieval's storage package is checked; the rest of retrieval joins once ingest._store and
+# evaluation.evaluate (just over 80 lines) are split.
+CHECKED = [ROOT / "servers" / "memory", ROOT / "servers" / "prompts", ROOT / "servers" / "retrieval" / "storage"]
 MODULE_LINES = 650
 FUNCTION_LINES = 80
 LONG_MODULES_ALLOWED = {

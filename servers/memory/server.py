@@ -35,6 +35,7 @@ from mcp_suite.servers.memory.storage import open_storage
 from mcp_suite.servers.memory.tools import register_tools
 from mcp_suite.shared.embeddings import make_embedder
 from mcp_suite.shared.errors import SuiteError
+from mcp_suite.shared.http import HttpPool
 from mcp_suite.shared.server import SuiteServer
 
 log = logging.getLogger(__name__)
@@ -145,9 +146,15 @@ def build_server(settings: MemorySettings) -> SuiteServer:
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[MemoryState]:
         api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
+        http = HttpPool()  # one pooled client, built only for an HTTP embedder; closed with the lifespan
         # Builds the provider only; the model loads on the first write or search, never here.
         embedder = make_embedder(
-            settings.embedder, model=settings.embedding_model, base_url=settings.embedding_url, api_key=api_key
+            settings.embedder,
+            model=settings.embedding_model,
+            base_url=settings.embedding_url,
+            api_key=api_key,
+            client=http.client if settings.embedder == "openai" else None,
+            cache_dir=settings.data_dir / "cache",
         )
         db = await open_storage(settings.database)
         try:
@@ -165,6 +172,7 @@ def build_server(settings: MemorySettings) -> SuiteServer:
                     tasks.cancel_scope.cancel()
         finally:
             live.pop("state", None)
+            await http.aclose()
             await db.close()
 
     server = SuiteServer(

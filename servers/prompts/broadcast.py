@@ -2,10 +2,11 @@
 
 Handshake-era sessions (Claude Desktop, the Inspector) are remembered when they send
 ``notifications/initialized`` and get the notifications on their connection; a session that cannot
-be reached any more is forgotten. 2026-07-28 clients get them — and ``notifications/resources/updated`` for the ``prompts://{name}/source``
-and ``…/versions`` resources they subscribed to — through the server's subscription bus
-(``subscriptions/listen``), which the server hands in through the SDK's public ``subscriptions=``
-constructor argument.
+be reached any more is forgotten, and one that never could (stateless HTTP) is not remembered.
+2026-07-28 clients get them — and ``notifications/resources/updated`` for the
+``prompts://{name}/source`` and ``…/versions`` resources they subscribed to — through the server's
+subscription bus (``subscriptions/listen``), which the server hands in through the SDK's public
+``subscriptions=`` constructor argument.
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ class ChangeBroadcaster:
         if ctx.method != "initialize":
             self._on_client()  # a client is connected: load the registry and library now
         result = await call_next(ctx)
-        if ctx.method == "notifications/initialized" and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        if (
+            ctx.method == "notifications/initialized"
+            and ctx.protocol_version not in MODERN_PROTOCOL_VERSIONS
+            and ctx.session.can_send_request  # False on stateless HTTP: nothing could reach it, keeping it would leak
+        ):
             self._sessions.append(ctx.session)
         return result
 

@@ -17,6 +17,9 @@ from mcp_suite.shared.errors import InvalidInputError
 def _build(settings: PromptsSettings) -> Any:
     # The MCP surface (and the SDK) load only when serving, not for the other commands or --help.
     from mcp_suite.servers.prompts.server import build_server
+    from mcp_suite.servers.prompts.storage import check_database
+
+    check_database(settings.database)  # a bad --database-url is one line before serving, not a failed session
 
     return build_server(settings)
 
@@ -34,10 +37,10 @@ async def _open_service(settings: PromptsSettings) -> Any:
     from mcp_suite.servers.prompts.service import PromptService
     from mcp_suite.servers.prompts.telemetry import Telemetry
 
-    registry = await Registry.open(settings.database_path)
+    registry = await Registry.open(settings.database)
     service = PromptService(
         registry,
-        Telemetry(registry.db),
+        Telemetry(registry.storage),
         None,
         author=settings.publisher,
         max_variable_chars=settings.max_variable_chars,
@@ -66,7 +69,10 @@ def _publish(settings: PromptsSettings, args: argparse.Namespace) -> int:
             print(f"published {item.name}:{item.version}  ({item.source_file})")
         for item in outcome.unchanged:
             print(f"unchanged {item.name}:{item.version}")
-        print(f"{len(outcome.published)} published, {len(outcome.unchanged)} unchanged into {settings.database_path}")
+        from mcp_suite.servers.prompts.storage import location
+
+        where = location(settings.database)
+        print(f"{len(outcome.published)} published, {len(outcome.unchanged)} unchanged into {where}")
         return 0
 
     return anyio.run(run)

@@ -133,8 +133,9 @@ def _test_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None) -> int:
     # Golden cases and prompt files load only for this command, not at the server's start-up.
-    from mcp_suite.servers.prompts.golden import Complete, Graders, openai_complete, run_golden
+    from mcp_suite.servers.prompts.golden import Complete, GoldenReport, Graders, openai_complete, run_golden
     from mcp_suite.servers.prompts.spec import load_library
+    from mcp_suite.shared.http import open_client
 
     out = out or sys.stdout
     library = load_library(_folder(settings, args))
@@ -149,23 +150,13 @@ def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None)
             )
         prompts = [p for p in prompts if p.spec.name in names]
 
-    complete: Complete | None = None
-    graders = Graders()
     base_url = getattr(args, "base_url", None)
-    if base_url:
-        api_key = None
-        if getattr(args, "api_key_env", None):
-            api_key = os.environ.get(args.api_key_env)
-            if not api_key:
-                raise InvalidInputError(f"environment variable {args.api_key_env} (from --api-key-env) is not set")
-        complete = openai_complete(
-            base_url, api_key, getattr(args, "model", None), timeout=args.timeout, max_retries=max(0, args.retries)
-        )
-        if getattr(args, "judge_model", None):
-            graders.judge = openai_complete(
-                base_url, api_key, args.judge_model, timeout=args.timeout, max_retries=max(0, args.retries)
-            )
-    elif getattr(args, "require_model", False):
+    api_key = None
+    if base_url and getattr(args, "api_key_env", None):
+        api_key = os.environ.get(args.api_key_env)
+        if not api_key:
+            raise InvalidInputError(f"environment variable {args.api_key_env} (from --api-key-env) is not set")
+    elif not base_url and getattr(args, "require_model", False):
         raise InvalidInputError(
             "--require-model is set but no model was given: pass --base-url (and --model or --api-key-env as needed)"
         )
@@ -173,7 +164,25 @@ def run_test(settings: Any, args: argparse.Namespace, out: TextIO | None = None)
     for error in library.errors:
         for line in str(error).splitlines():
             print(f"ERROR {line}", file=out)
-    report = anyio.run(lambda: run_golden(prompts, complete, concurrency=args.concurrency, graders=graders))
+
+    async def run() -> GoldenReport:
+        graders = Graders()
+        if not base_url:
+            return await run_golden(prompts, None, concurrency=args.concurrency, graders=graders)
+        # One pooled client for the whole run: the model and the judge share its connections.
+        async with open_client(timeout=args.timeout) as http:
+            retries = max(0, args.retries)
+            model = getattr(args, "model", None)
+            complete: Complete = openai_complete(
+                base_url, api_key, model, client=http, timeout=args.timeout, max_retries=retries
+            )
+            if getattr(args, "judge_model", None):
+                graders.judge = openai_complete(
+                    base_url, api_key, args.judge_model, client=http, timeout=args.timeout, max_retries=retries
+                )
+            return await run_golden(prompts, complete, concurrency=args.concurrency, graders=graders)
+
+    report = anyio.run(run)
     try:
         anyio.run(_store_golden, settings, report)
     except (SuiteError, OSError, sqlite3.Error) as exc:  # the run's verdict stands; only the record is lost
@@ -208,9 +217,9 @@ async def _store_golden(settings: Any, report: Any) -> None:
 
     if not report.cases:
         return
-    registry = await Registry.open(settings.database_path)
+    registry = await Registry.open(settings.database)
     try:
-        await Telemetry(registry.db).record_golden(report.mode, report.cases)
+        await Telemetry(registry.storage).record_golden(report.mode, report.cases)
     finally:
         await registry.close()
 

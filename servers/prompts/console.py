@@ -138,10 +138,10 @@ class _Prompts:
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        registry = await Registry.open(self.settings.database_path)
+        registry = await Registry.open(self.settings.database)
         self.service = PromptService(
             registry,
-            Telemetry(registry.db),
+            Telemetry(registry.storage),
             None,  # the console only reads the registry; the MCP endpoints own the library folder
             author=f"{self.settings.publisher} (console)",
             max_variable_chars=self.settings.max_variable_chars,
@@ -176,7 +176,7 @@ class _Prompts:
             history = (await service.label_history(name))[:HISTORY_ROWS]
             since = request.query_params.get("since") or None
             stats = await service.stats(name, since)
-            line = await timeline(service.registry.db, name, since)
+            line = await timeline(service.registry.storage, name, since)
             golden = await service.golden_runs(name, GOLDEN_RUNS)
         except SuiteError as exc:
             return error_page(request, str(exc), status=404 if isinstance(exc, NotFoundError) else 400)

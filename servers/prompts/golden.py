@@ -49,6 +49,7 @@ from mcp_suite.servers.prompts.spec import (
 )
 from mcp_suite.shared.embeddings import Embedder, EmbeddingError, WordLlamaEmbedder
 from mcp_suite.shared.errors import InvalidInputError, SuiteError
+from mcp_suite.shared.http import RetryPolicy, borrowed, request
 
 if TYPE_CHECKING:
     import httpx
@@ -378,8 +379,6 @@ async def run_golden(
 
 # ── an OpenAI-compatible model endpoint ───────────────────────────────────────────────────────
 
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
-
 
 def chat_completions_url(base_url: str) -> str:
     """``http://host:11434`` and ``http://host:11434/v1`` both mean ``…/v1/chat/completions``."""
@@ -403,31 +402,29 @@ def openai_complete(
 
     ``model`` overrides each prompt's ``execution_settings.model`` (useful when a prompt names a
     hosted model but the run targets a local one). Temperature, max_tokens and any extra settings
-    (``top_p``, ``stop``, ``response_format`` …) are sent as they are. Rate limits and 5xx answers
-    are retried ``max_retries`` times, waiting ``retry_delay`` seconds and doubling; every failure becomes a
-    :class:`CompletionError` saying what happened.
+    (``top_p``, ``stop``, ``response_format`` …) are sent as they are. Rate limits, overloaded gateways,
+    connect errors and timeouts are retried ``max_retries`` times by the suite's policy
+    (:mod:`mcp_suite.shared.http`: backoff from ``retry_delay`` with jitter, ``Retry-After`` honoured); every
+    failure becomes a :class:`CompletionError` saying what happened. Pass the command's ``client`` so every
+    call shares one connection pool.
     """
     import httpx  # only direct model calls (the CLI's --model) need it, not sampling through the host
 
     url = chat_completions_url(base_url)
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
+    policy = RetryPolicy(attempts=max_retries + 1, backoff=retry_delay)
+
     async def post(http: httpx.AsyncClient, body: dict[str, Any]) -> httpx.Response:
-        for attempt in range(max_retries + 1):
-            try:
-                response = await http.post(url, json=body, headers=headers, timeout=timeout)
-            except httpx.TimeoutException:
-                problem = f"no answer from {url} within {timeout:g} s"
-            except httpx.TransportError as exc:
-                problem = f"cannot reach {url}: {exc or type(exc).__name__}; is the server running?"
-            else:
-                if response.status_code not in _RETRY_STATUS or attempt == max_retries:
-                    return response
-                problem = f"{url} answered HTTP {response.status_code}"
-            if attempt == max_retries:
-                raise CompletionError(problem)
-            await anyio.sleep(min(8.0, retry_delay * 2**attempt))
-        raise AssertionError("unreachable")
+        # The golden case is judged on one answer; asking again for it is safe (nothing is stored upstream).
+        try:
+            return await request(
+                http, "POST", url, json=body, headers=headers, timeout=timeout, retry_safe=True, policy=policy
+            )
+        except httpx.TimeoutException:
+            raise CompletionError(f"no answer from {url} within {timeout:g} s") from None
+        except httpx.TransportError as exc:
+            raise CompletionError(f"cannot reach {url}: {exc or type(exc).__name__}; is the server running?") from None
 
     async def complete(messages: list[PromptMessage], settings: ExecutionSettings) -> str:
         chosen = model or settings.model
@@ -442,11 +439,8 @@ def openai_complete(
             body["temperature"] = settings.temperature
         if settings.max_tokens is not None:
             body["max_tokens"] = settings.max_tokens
-        if client is not None:
-            response = await post(client, body)
-        else:
-            async with httpx.AsyncClient() as own:
-                response = await post(own, body)
+        async with borrowed(client, timeout=timeout) as http:
+            response = await post(http, body)
         return _content(url, response)
 
     return complete

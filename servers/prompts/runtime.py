@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +56,7 @@ class Runtime:
         self._lock = anyio.Lock()
         self._kicked: anyio.Event | None = None
         self._opened: anyio.Event | None = None
+        self._follower = anyio.Lock()
 
     def kick(self) -> None:
         """A client is here: start loading now rather than after the grace period."""
@@ -115,6 +116,7 @@ class Runtime:
             service = await self.service()
         async with anyio.create_task_group() as group:
             group.start_soon(self._flush_forever, service)
+            group.start_soon(self._follow_replicas, service)
             if self.settings.watch_interval > 0:
                 from mcp_suite.servers.prompts.watcher import watch  # imports the service: loads after the handshake
 
@@ -129,6 +131,29 @@ class Runtime:
                 await service.telemetry.flush()
             except (OSError, SuiteError, sqlite3.Error) as exc:  # kept in memory; the next tick retries
                 log.warning("could not store the served counts: %s", exc)
+
+    async def _follow_replicas(self, service: PromptService) -> None:
+        """Serve what other replicas sharing the database changed, and tell this replica's clients.
+
+        One follower per process: every lifespan queues on the lock, and when the one following ends (its
+        session closed) the next takes over; its feed starts with a refresh, so nothing heard in between is lost.
+        """
+        from mcp_suite.servers.prompts.service import SyncReport
+
+        async with self._follower:
+            await self._follow(service, SyncReport)
+
+    async def _follow(self, service: PromptService, report: type[SyncReport]) -> None:
+        while True:
+            try:
+                async with aclosing(service.registry.changes()) as changes:
+                    async for _ in changes:
+                        # Unchanged lists still send resources/updated to subscribers of what did change.
+                        await self._changed(report(served_changed=await service.refresh()))
+                return
+            except SuiteError as exc:  # the database is away: try again, the server keeps serving its copy
+                log.warning("not hearing other replicas' changes: %s", exc)
+                await anyio.sleep(FLUSH_INTERVAL)
 
     @staticmethod
     async def _final_flush(service: PromptService) -> None:
@@ -145,10 +170,10 @@ class Runtime:
         from mcp_suite.servers.prompts.telemetry import Telemetry
 
         settings = self.settings
-        registry = await Registry.open(settings.database_path)
+        registry = await Registry.open(settings.database)
         return PromptService(
             registry,
-            Telemetry(registry.db, otel=settings.otel),
+            Telemetry(registry.storage, otel=settings.otel),
             Library(settings.library) if settings.library is not None else None,
             author=settings.publisher,
             max_variable_chars=settings.max_variable_chars,

@@ -23,6 +23,8 @@ def host_model(ctx: Context[Any, Any]) -> tuple[Complete | None, str]:
     session = ctx.request_context.session
     if session.protocol_version in MODERN_PROTOCOL_VERSIONS:
         return None, "render-only: sampling requests are not available on 2026-07-28 connections"
+    if not session.can_send_request:
+        return None, "render-only: stateless HTTP (--stateless) has no channel for sampling requests"
     capabilities = session.client_capabilities
     if capabilities is None or capabilities.sampling is None:
         return None, "render-only: the client does not offer MCP sampling"

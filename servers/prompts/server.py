@@ -25,7 +25,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from mcp.server.lowlevel import NotificationOptions
 from mcp.server.subscriptions import InMemorySubscriptionBus
 from mcp.shared.exceptions import MCPError
 from mcp.types import (
@@ -46,6 +45,7 @@ from mcp_suite.servers.prompts.runtime import Runtime
 from mcp_suite.servers.prompts.settings import PromptsSettings
 from mcp_suite.servers.prompts.tools import register_tools
 from mcp_suite.shared.errors import SuiteError
+from mcp_suite.shared.sdk_adapter import announce_list_changed, serve_method
 from mcp_suite.shared.server import SuiteServer
 
 if TYPE_CHECKING:
@@ -90,16 +90,9 @@ class PromptsServer(SuiteServer):
             subscriptions=bus,
         )
         # Handshake-era hosts only expect list_changed notifications when the capability says so.
-        low = self._lowlevel_server
-        create = low.create_initialization_options
-
-        def with_list_changed(notification_options: Any = None, *args: Any, **kwargs: Any) -> Any:
-            options = notification_options or NotificationOptions(prompts_changed=True, resources_changed=True)
-            return create(options, *args, **kwargs)
-
-        low.create_initialization_options = with_list_changed  # type: ignore[method-assign]
+        announce_list_changed(self, prompts=True, resources=True)
         # MCPServer (SDK 2.3) answers prompts/list with one page and ignores the cursor; serve pages instead.
-        low.add_request_handler("prompts/list", PaginatedRequestParams, self._list_prompts_page)
+        serve_method(self, "prompts/list", PaginatedRequestParams, self._list_prompts_page)
         self.page_size = settings.page_size
 
     async def _list_prompts_page(self, _ctx: Any, params: PaginatedRequestParams | None) -> ListPromptsResult:

@@ -11,6 +11,7 @@ from mcp_suite.shared.settings import ServerSettings
 
 class PromptsSettings(ServerSettings):
     server_name: ClassVar[str] = "prompts"
+    engines: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql"})
 
     library: Path | None = Field(
         None,

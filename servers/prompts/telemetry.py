@@ -21,96 +21,17 @@ import math
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from mcp_suite.servers.prompts.records import VersionStats, now
+from mcp_suite.servers.prompts.storage.base import Feedback, GoldenRun, PromptStorage, Run, RunRow
 from mcp_suite.servers.prompts.versioning import version_key
-from mcp_suite.shared.db import Database, Migration
 from mcp_suite.shared.errors import InvalidInputError
 
 log = logging.getLogger(__name__)
 
-Feedback = Literal["positive", "negative"]
-
-MIGRATIONS = [
-    Migration(
-        "0101_prompt_runs",
-        """
-        CREATE TABLE prompt_runs (
-            id INTEGER PRIMARY KEY,
-            name TEXT NOT NULL,
-            version TEXT NOT NULL,
-            recorded_at TEXT NOT NULL,
-            latency_ms REAL NOT NULL,
-            input_tokens INTEGER NOT NULL,
-            output_tokens INTEGER NOT NULL,
-            cost REAL NOT NULL,
-            quality_score REAL,
-            feedback TEXT CHECK (feedback IN ('positive', 'negative')),
-            error TEXT,
-            subject TEXT
-        );
-        CREATE INDEX prompt_runs_by_name ON prompt_runs (name, recorded_at);
-        """,
-    ),
-    Migration(
-        "0102_prompt_serves_and_optional_cost",
-        """
-        CREATE TABLE prompt_serves (
-            name TEXT NOT NULL,
-            version TEXT NOT NULL,
-            label TEXT NOT NULL,
-            via TEXT NOT NULL,
-            hour TEXT NOT NULL,
-            count INTEGER NOT NULL,
-            PRIMARY KEY (name, version, label, via, hour)
-        );
-        CREATE TABLE prompt_runs_new (
-            id INTEGER PRIMARY KEY,
-            name TEXT NOT NULL,
-            version TEXT NOT NULL,
-            recorded_at TEXT NOT NULL,
-            latency_ms REAL NOT NULL,
-            input_tokens INTEGER NOT NULL,
-            output_tokens INTEGER NOT NULL,
-            cost REAL,
-            quality_score REAL,
-            feedback TEXT CHECK (feedback IN ('positive', 'negative')),
-            error TEXT,
-            subject TEXT,
-            model TEXT
-        );
-        INSERT INTO prompt_runs_new (id, name, version, recorded_at, latency_ms, input_tokens, output_tokens, cost,
-            quality_score, feedback, error, subject)
-            SELECT id, name, version, recorded_at, latency_ms, input_tokens, output_tokens, cost, quality_score,
-            feedback, error, subject FROM prompt_runs;
-        DROP TABLE prompt_runs;
-        ALTER TABLE prompt_runs_new RENAME TO prompt_runs;
-        CREATE INDEX prompt_runs_by_name ON prompt_runs (name, recorded_at);
-        """,
-    ),
-    # Each golden-case run of a version: its cases counted per status.
-    Migration(
-        "0103_prompt_golden_runs",
-        """
-        CREATE TABLE golden_runs (
-            id INTEGER PRIMARY KEY,
-            name TEXT NOT NULL,
-            version TEXT NOT NULL,
-            run_at TEXT NOT NULL,
-            mode TEXT NOT NULL,
-            passed INTEGER NOT NULL,
-            failed INTEGER NOT NULL,
-            error INTEGER NOT NULL,
-            rendered INTEGER NOT NULL,
-            not_run INTEGER NOT NULL
-        );
-        CREATE INDEX golden_runs_by_name ON golden_runs (name, version, id);
-        """,
-    ),
-]
+__all__ = ["Feedback", "GoldenRun", "Run", "Telemetry", "parse_since", "percentile", "summarise"]
 
 GOLDEN_STATUSES = ("passed", "failed", "error", "rendered", "not run")
 
@@ -126,41 +47,6 @@ class GoldenCase(Protocol):
 
     @property
     def status(self) -> str: ...
-
-
-@dataclass(frozen=True)
-class GoldenRun:
-    """One stored golden-case run of one prompt version: its cases counted per status."""
-
-    name: str
-    version: str
-    run_at: str
-    mode: str
-    passed: int
-    failed: int
-    error: int
-    rendered: int
-    not_run: int
-
-    @property
-    def cases(self) -> int:
-        return self.passed + self.failed + self.error + self.rendered + self.not_run
-
-
-@dataclass(frozen=True)
-class Run:
-    name: str
-    version: str
-    latency_ms: float
-    input_tokens: int
-    output_tokens: int
-    cost: float | None = None
-    """None: unknown (no cost given and no price for the model)."""
-    quality_score: float | None = None
-    feedback: Feedback | None = None
-    error: str | None = None
-    subject: str | None = None
-    model: str | None = None
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -203,8 +89,8 @@ def parse_since(since: str | None, *, now: datetime | None = None) -> str | None
 class Telemetry:
     """Stores runs in the registry's database and summarises them per version."""
 
-    def __init__(self, db: Database, *, otel: bool = False, tracer: Any = None) -> None:
-        self.db = db
+    def __init__(self, storage: PromptStorage, *, otel: bool = False, tracer: Any = None) -> None:
+        self.storage = storage
         self._tracer: Any = tracer if tracer is not None else (_tracer() if otel else None)
         self._served: dict[tuple[str, str, str, str, int], int] = {}
 
@@ -223,12 +109,9 @@ class Telemetry:
         if not pending:
             return 0
         try:
-            async with self.db.transaction() as conn:
-                await conn.executemany(
-                    "INSERT INTO prompt_serves (name, version, label, via, hour, count) VALUES (?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT (name, version, label, via, hour) DO UPDATE SET count = count + excluded.count",
-                    [(n, v, label, via, _hour(h), c) for (n, v, label, via, h), c in pending.items()],
-                )
+            await self.storage.add_serves(
+                {(n, v, label, via, _hour(h)): c for (n, v, label, via, h), c in pending.items()}
+            )
         except BaseException:
             for key, count in pending.items():
                 self._served[key] = self._served.get(key, 0) + count
@@ -247,26 +130,7 @@ class Telemetry:
         span.set_attribute("prompt.served_because", source)
 
     async def record_run(self, run: Run) -> int:
-        async with self.db.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO prompt_runs (name, version, recorded_at, latency_ms, input_tokens, output_tokens, cost, "
-                "quality_score, feedback, error, subject, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run.name,
-                    run.version,
-                    now(),
-                    run.latency_ms,
-                    run.input_tokens,
-                    run.output_tokens,
-                    run.cost,
-                    run.quality_score,
-                    run.feedback,
-                    run.error,
-                    run.subject,
-                    run.model,
-                ),
-            )
-            run_id = int(cursor.lastrowid or 0)
+        run_id = await self.storage.insert_run(run, now())
         if self._tracer is not None:
             self._export(run)
         return run_id
@@ -283,62 +147,32 @@ class Telemetry:
             for (name, version), c in counts.items()
         ]
         if runs:
-            async with self.db.transaction() as conn:
-                await conn.executemany(
-                    "INSERT INTO golden_runs (name, version, run_at, mode, passed, failed, error, rendered, not_run) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (r.name, r.version, r.run_at, r.mode, r.passed, r.failed, r.error, r.rendered, r.not_run)
-                        for r in runs
-                    ],
-                )
+            await self.storage.insert_golden_runs(runs)
         return runs
 
     async def golden_runs(self, name: str, per_version: int = 5) -> dict[str, list[GoldenRun]]:
         """The newest ``per_version`` golden-case runs of each version of ``name``, newest first."""
-        async with (
-            self.db.snapshot() as conn,
-            conn.execute(
-                "SELECT name, version, run_at, mode, passed, failed, error, rendered, not_run FROM golden_runs "
-                "WHERE name = ? ORDER BY id DESC",
-                (name,),
-            ) as cur,
-        ):
-            rows = await cur.fetchall()
+        rows = await self.storage.golden_runs(name)
         result: dict[str, list[GoldenRun]] = {}
         for row in rows:
-            mine = result.setdefault(row["version"], [])
+            mine = result.setdefault(row.version, [])
             if len(mine) < per_version:
-                mine.append(GoldenRun(*tuple(row)))
+                mine.append(row)
         return result
 
     async def prompt_stats(self, name: str, since: str | None = None) -> list[VersionStats]:
         """Per-version runs and serves of ``name`` since ``since`` (serves are counted per hour)."""
         await self.flush()
         start = parse_since(since)
-        query = (
-            "SELECT version, latency_ms, input_tokens, output_tokens, cost, quality_score, feedback, error "
-            "FROM prompt_runs WHERE name = ?"
-        )
-        serves = "SELECT version, label, via, SUM(count) AS n FROM prompt_serves WHERE name = ?"
-        params: tuple[str, ...] = (name,)
-        if start is not None:
-            query += " AND recorded_at >= ?"
-            serves += " AND hour >= ?"
-            params = (name, start)
-        serve_params = params if start is None else (name, start[:13])
-        async with self.db.snapshot() as conn:
-            async with conn.execute(query, params) as cur:
-                rows = await cur.fetchall()
-            async with conn.execute(serves + " GROUP BY version, label, via", serve_params) as cur:
-                served_rows = await cur.fetchall()
-        by_version: dict[str, list[dict[str, Any]]] = {}
+        rows = await self.storage.runs(name, start)
+        served_rows = await self.storage.serves(name, None if start is None else start[:13])
+        by_version: dict[str, list[RunRow]] = {}
         for row in rows:
-            by_version.setdefault(row["version"], []).append(dict(row))
+            by_version.setdefault(row.version, []).append(row)
         served: dict[str, dict[str, int]] = {}
-        for row in served_rows:
-            via = f"{row['via']}:{row['label']}" if row["label"] else row["via"]
-            served.setdefault(row["version"], {})[via] = int(row["n"])
+        for count in served_rows:
+            via = f"{count.via}:{count.label}" if count.label else count.via
+            served.setdefault(count.version, {})[via] = served.get(count.version, {}).get(via, 0) + count.count
         versions = sorted(set(by_version) | set(served), key=version_key)
         return [summarise(v, by_version.get(v, []), served.get(v, {})) for v in versions]
 
@@ -360,13 +194,13 @@ class Telemetry:
                 span.set_attribute("error.type", run.error[:200])
 
 
-def summarise(version: str, rows: list[dict[str, Any]], served: dict[str, int] | None = None) -> VersionStats:
+def summarise(version: str, rows: list[RunRow], served: dict[str, int] | None = None) -> VersionStats:
     """Per-version figures over a list of run rows (as stored) and the version's serve counts."""
-    latencies = [float(r["latency_ms"]) for r in rows]
-    errors = sum(1 for r in rows if r["error"])
-    rated = [r["feedback"] for r in rows if r["feedback"] is not None]
-    scores = [float(r["quality_score"]) for r in rows if r["quality_score"] is not None]
-    costs = [float(r["cost"]) for r in rows if r["cost"] is not None]
+    latencies = [float(r.latency_ms) for r in rows]
+    errors = sum(1 for r in rows if r.error)
+    rated = [r.feedback for r in rows if r.feedback is not None]
+    scores = [float(r.quality_score) for r in rows if r.quality_score is not None]
+    costs = [float(r.cost) for r in rows if r.cost is not None]
     total_cost = sum(costs)
     n = len(rows)
     return VersionStats(
@@ -378,8 +212,8 @@ def summarise(version: str, rows: list[dict[str, Any]], served: dict[str, int] |
         error_rate=errors / n if n else 0.0,
         latency_p50_ms=percentile(latencies, 50),
         latency_p95_ms=percentile(latencies, 95),
-        mean_input_tokens=sum(int(r["input_tokens"]) for r in rows) / n if n else None,
-        mean_output_tokens=sum(int(r["output_tokens"]) for r in rows) / n if n else None,
+        mean_input_tokens=sum(int(r.input_tokens) for r in rows) / n if n else None,
+        mean_output_tokens=sum(int(r.output_tokens) for r in rows) / n if n else None,
         total_cost=total_cost,
         priced_runs=len(costs),
         mean_cost=total_cost / len(costs) if costs else None,

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from mcp_suite.servers.prompts.records import VersionStats
+from mcp_suite.servers.prompts.storage.base import PromptStorage, RunRow
 from mcp_suite.servers.prompts.telemetry import parse_since, summarise
 from mcp_suite.servers.prompts.versioning import version_key
-from mcp_suite.shared.db import Database
 
 MAX_BUCKETS = 60
 """Only the latest buckets are kept: a chart with more points than this says nothing more."""
@@ -28,28 +27,18 @@ class Timeline:
     series: dict[str, list[VersionStats | None]] = field(default_factory=dict)
 
 
-async def timeline(db: Database, name: str, since: str | None = None) -> Timeline:
-    start = parse_since(since)
-    query = (
-        "SELECT version, recorded_at, latency_ms, input_tokens, output_tokens, cost, quality_score, feedback, error "
-        "FROM prompt_runs WHERE name = ?"
-    )
-    params: tuple[str, ...] = (name,)
-    if start is not None:
-        query += " AND recorded_at >= ?"
-        params = (name, start)
-    async with db.snapshot() as conn, conn.execute(query + " ORDER BY recorded_at", params) as cur:
-        rows = [dict(row) for row in await cur.fetchall()]
+async def timeline(storage: PromptStorage, name: str, since: str | None = None) -> Timeline:
+    rows = await storage.runs(name, parse_since(since))
     if not rows:
         return Timeline(unit="day")
-    first, last = rows[0]["recorded_at"], rows[-1]["recorded_at"]
+    first, last = rows[0].recorded_at, rows[-1].recorded_at
     hourly = _days_apart(first, last) < 2  # less than two days: hours say more than one or two daily points
     width = 13 if hourly else 10
-    grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    grouped: dict[str, dict[str, list[RunRow]]] = {}
     for row in rows:
-        grouped.setdefault(row["recorded_at"][:width], {}).setdefault(row["version"], []).append(row)
+        grouped.setdefault(row.recorded_at[:width], {}).setdefault(row.version, []).append(row)
     buckets = sorted(grouped)[-MAX_BUCKETS:]
-    versions = sorted({row["version"] for row in rows}, key=version_key)
+    versions = sorted({row.version for row in rows}, key=version_key)
     series: dict[str, list[VersionStats | None]] = {
         version: [
             summarise(version, grouped[bucket][version]) if version in grouped[bucket] else None for bucket in buckets

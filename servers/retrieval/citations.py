@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from mcp_suite.servers.retrieval.store import ChunkRow
+from mcp_suite.servers.retrieval.storage.base import ChunkRow
 
 
 def location(chunk: ChunkRow) -> str:

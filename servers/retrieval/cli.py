@@ -122,14 +122,17 @@ def _with_kb(
 
     from mcp_suite.servers.retrieval.factory import build_embedder
     from mcp_suite.servers.retrieval.library import KnowledgeBase
+    from mcp_suite.shared.http import HttpPool
 
     async def main() -> int:
+        http = HttpPool()  # an HTTP embedder's batches share one pool; a wordllama search never builds it
         kb = await KnowledgeBase.open(
-            settings.database_path, embedder or build_embedder(settings), in_memory=not one_shot
+            settings.database, embedder or build_embedder(settings, http), in_memory=not one_shot
         )
         try:
             return await work(kb)
         finally:
+            await http.aclose()
             await kb.close()
 
     return anyio.run(main)
@@ -189,16 +192,21 @@ def _ingest(settings: RetrievalSettings, args: argparse.Namespace) -> int:
             report = await Ingestor(kb, options, progress=bar).ingest_paths(paths)
             bar.close()
             total = report
-        for url in urls:
-            report = await Ingestor(kb, options).ingest_url(
-                url,
-                max_bytes=int(settings.max_url_mb * 1_048_576),
-                timeout=settings.url_timeout,
-                policy=url_policy(settings),
-            )
-            for item in report.items:
-                total.record(item)
-            total.bytes_read += report.bytes_read
+        if urls:
+            from mcp_suite.shared.http import open_client
+
+            async with open_client() as http:  # every URL of the command over one connection pool
+                for url in urls:
+                    report = await Ingestor(kb, options).ingest_url(
+                        url,
+                        max_bytes=int(settings.max_url_mb * 1_048_576),
+                        timeout=settings.url_timeout,
+                        policy=url_policy(settings),
+                        client=http,
+                    )
+                    for item in report.items:
+                        total.record(item)
+                    total.bytes_read += report.bytes_read
         total.seconds = time.perf_counter() - started
         if args.json:
             print(total.model_dump_json(indent=2))
@@ -238,9 +246,11 @@ def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
 
     embedder = build_embedder(settings)
     load = getattr(embedder, "load", None)
+    loader: threading.Thread | None = None
     if args.mode != "lexical" and callable(load):
         # The model loads on the other core while the search modules import and the vectors are read.
-        threading.Thread(target=_quietly, args=(load,), daemon=True, name="embedder-load").start()
+        loader = threading.Thread(target=_quietly, args=(load,), daemon=True, name="embedder-load")
+        loader.start()
 
     from pydantic import ValidationError
 
@@ -273,7 +283,17 @@ def _search(settings: RetrievalSettings, args: argparse.Namespace) -> int:
                 print(f"    also in {also.citation}")
         return 0
 
-    return _with_kb(settings, work, one_shot=True, embedder=embedder)
+    try:
+        return _with_kb(settings, work, one_shot=True, embedder=embedder)
+    except BaseException:
+        # A fast failure (an unreachable database) must not exit while the model loads: the process would
+        # abort from inside the loader ("FATAL: exception not rethrown") after the one-line error.
+        if loader is not None:
+            import logging
+
+            logging.getLogger("mcp_suite.shared.embeddings").setLevel(logging.WARNING)  # the error is the news
+            loader.join()
+        raise
 
 
 def _quietly(load: Callable[[], object]) -> None:
@@ -328,11 +348,10 @@ def _sources_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sources(settings: RetrievalSettings, args: argparse.Namespace) -> int:
-    from mcp_suite.servers.retrieval.store import filter_clause
+    from mcp_suite.servers.retrieval.storage.base import DocumentFilter
 
     async def work(kb: Any) -> int:
-        where, params = filter_clause(source_prefix=args.prefix)
-        docs, total = await kb.list_documents(where, params, limit=10**9)
+        docs, total = await kb.list_documents(DocumentFilter(source_prefix=args.prefix or None), limit=10**9)
         if args.json:
             print(
                 json.dumps(

@@ -23,7 +23,7 @@ from mcp_suite.servers.retrieval.factory import build_embedder, build_reranker, 
 from mcp_suite.servers.retrieval.library import KnowledgeBase
 from mcp_suite.servers.retrieval.search import Mode, SearchResult, search
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
-from mcp_suite.servers.retrieval.store import EvalRunRow
+from mcp_suite.servers.retrieval.storage.base import EvalRunRow
 from mcp_suite.shared.console.web import BASE, Section, confirmed_action, render
 from mcp_suite.shared.errors import SuiteError
 
@@ -49,7 +49,7 @@ class _Retrieval:
 
     @asynccontextmanager
     async def lifespan(self) -> AsyncIterator[None]:
-        self.kb = await KnowledgeBase.open(self.settings.database_path, build_embedder(self.settings))
+        self.kb = await KnowledgeBase.open(self.settings.database, build_embedder(self.settings))
         self.kb.start_lexical_build()
         self.reranker = build_reranker(self.settings)
         try:

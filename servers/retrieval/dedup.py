@@ -18,7 +18,6 @@ from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, Field
 
-from mcp_suite.servers.retrieval import store
 from mcp_suite.servers.retrieval.citations import citation
 from mcp_suite.servers.retrieval.library import KnowledgeBase
 
@@ -126,10 +125,7 @@ async def distinct_hits(kb: KnowledgeBase, hits: Sequence[H], k: int) -> list[H]
     kept, absorbed = collapse(hits, k)
     if not kept:
         return kept
-    async with kb.db.snapshot() as conn:
-        copies = await store.identical_chunks(conn, [hit.chunk_id for hit in kept], MAX_ALSO_IN)
-        wanted = sorted({cid for ids in copies.values() for cid in ids})
-        rows = await store.get_chunks(conn, wanted) if wanted else {}
+    copies, rows = await kb.identical_chunks([hit.chunk_id for hit in kept], MAX_ALSO_IN)
     for hit in kept:
         seen = {hit.chunk_id}
         entries: list[AlsoIn] = []

@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING, Any
 from mcp_suite.servers.retrieval.search import RankingConfig
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import Embedder, make_embedder
+from mcp_suite.shared.http import HttpPool
 
 if TYPE_CHECKING:
     from mcp_suite.servers.retrieval.fetching import UrlPolicy
     from mcp_suite.servers.retrieval.ingest import IngestOptions
 
 
-def build_embedder(settings: RetrievalSettings) -> Embedder:
+def build_embedder(settings: RetrievalSettings, http: HttpPool | None = None) -> Embedder:
+    """The configured embedder; an HTTP one takes its client from ``http`` (the server's or command's pool)."""
+    client = http.client if http is not None and settings.embedder == "openai" else None
     api_key = settings.embedding_api_key.get_secret_value() if settings.embedding_api_key else None
     return make_embedder(
         settings.embedder,
@@ -25,16 +28,22 @@ def build_embedder(settings: RetrievalSettings) -> Embedder:
         api_key=api_key,
         batch_size=settings.embedding_batch_size,
         timeout=settings.embedding_timeout,
+        client=client,
+        cache_dir=settings.data_dir / "cache",  # wordllama's prepared matrix, memory-mapped by later processes
     )
 
 
-def build_reranker(settings: RetrievalSettings) -> Any | None:
+def build_reranker(settings: RetrievalSettings, http: HttpPool | None = None) -> Any | None:
+    """The configured rerank stage (None when ``--rerank-url`` is unset), over ``http``'s client when given."""
     if not settings.rerank_url:
         return None
+    client = http.client if http is not None else None
     from mcp_suite.servers.retrieval.rerank import HttpReranker
 
     key = settings.rerank_api_key.get_secret_value() if settings.rerank_api_key else None
-    return HttpReranker(settings.rerank_url, model=settings.rerank_model, api_key=key, timeout=settings.rerank_timeout)
+    return HttpReranker(
+        settings.rerank_url, model=settings.rerank_model, api_key=key, timeout=settings.rerank_timeout, client=client
+    )
 
 
 def ingest_options(settings: RetrievalSettings, **overrides: Any) -> IngestOptions:

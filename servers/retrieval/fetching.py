@@ -10,7 +10,9 @@ checked again before the body is read, so DNS rebinding gains nothing. :class:`U
 The whole fetch — connecting, every redirect hop and reading the body — must finish within ``timeout``
 seconds, and the body is streamed with a hard byte limit, so a hostile or huge page can neither stall
 nor exhaust the server. Every failure is a :class:`FetchError` whose message says what went wrong and
-what to try. ``httpx`` is imported lazily to keep server start-up fast.
+what to try. Requests go through the suite's HTTP layer (:mod:`mcp_suite.shared.http`): the server's
+pooled client when one is given, and its retry policy (a page that answers 503 with ``Retry-After`` is asked
+again, within the same time budget). ``httpx`` is imported lazily to keep server start-up fast.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 import anyio
 
 from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.http import RetryPolicy, new_client, send
 
 if TYPE_CHECKING:
     import httpx
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 MAX_REDIRECTS = 5
 USER_AGENT = "mcp-suite-retrieval/0.1 (+https://github.com/mcp-suite)"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+FETCH_RETRY = RetryPolicy(attempts=3, backoff=0.25, max_backoff=2.0, max_retry_after=5.0)
+"""A user waits on URL ingest: few, short retries (the whole fetch stays within its timeout anyway)."""
 
 
 class FetchError(InvalidInputError):
@@ -201,24 +206,24 @@ async def fetch_url(
     timeout: float = 20.0,
     client: httpx.AsyncClient | None = None,
     policy: UrlPolicy | None = None,
+    retry: RetryPolicy = FETCH_RETRY,
 ) -> Fetched:
     """GET ``url`` and return its body; raises :class:`FetchError` on any failure.
 
     Follows at most :data:`MAX_REDIRECTS` redirects (each must stay http/https); refuses bodies larger
     than ``max_bytes`` (by Content-Length up front, and while streaming); gives up after ``timeout``
-    seconds in total. A given ``client`` is used as is (tests pass one with ``httpx.MockTransport``).
+    seconds in total. A given ``client`` (the server's pooled one, or a test's ``httpx.MockTransport``) is
+    used as is; its redirect setting does not matter, every hop is sent with redirects off.
     Every hop must pass ``policy`` (default: public addresses only), else :class:`BlockedUrlError`.
     """
     import httpx  # lazy: only URL ingestion needs it
 
     original = check_url(url)
     own_client = client is None
-    http = client or httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout), headers={"User-Agent": USER_AGENT}, follow_redirects=False
-    )
+    http = client or new_client(timeout=timeout, headers={"User-Agent": USER_AGENT})
     try:
         with anyio.fail_after(timeout if math.isfinite(timeout) else None):
-            return await _fetch(http, original, max_bytes, policy or UrlPolicy())
+            return await _fetch(http, original, max_bytes, policy or UrlPolicy(), retry, timeout)
     except TimeoutError as exc:
         raise FetchError(f"fetching {original} took longer than {timeout:g} s; try again or raise the timeout") from exc
     except httpx.TimeoutException as exc:
@@ -235,14 +240,25 @@ async def fetch_url(
             await http.aclose()
 
 
-async def _fetch(http: httpx.AsyncClient, original: str, max_bytes: int, policy: UrlPolicy) -> Fetched:
+async def _fetch(
+    http: httpx.AsyncClient, original: str, max_bytes: int, policy: UrlPolicy, retry: RetryPolicy, timeout: float
+) -> Fetched:
+    import httpx
+
     current = original
+    per_request = httpx.Timeout(timeout if math.isfinite(timeout) else None)
+    headers = {"Accept": "text/html, text/*;q=0.9, */*;q=0.5", "User-Agent": USER_AGENT}
     for _hop in range(MAX_REDIRECTS + 1):
         await check_host(current, policy)
-        request = http.build_request("GET", current, headers={"Accept": "text/html, text/*;q=0.9, */*;q=0.5"})
-        response = await http.send(request, stream=True, follow_redirects=False)
+        request = http.build_request("GET", current, headers=headers, timeout=per_request)
+        hop = current
+
+        def peer_ok(response: httpx.Response, url: str = hop) -> None:
+            _check_peer(url, response, policy)
+
+        # shared.http.send never follows a redirect: each hop comes back here to be checked.
+        response = await send(http, request, stream=True, policy=retry, inspect=peer_ok)
         try:
-            _check_peer(current, response, policy)
             if response.status_code in _REDIRECT_STATUSES:
                 location = response.headers.get("location")
                 if not location:
@@ -276,4 +292,7 @@ async def _fetch(http: httpx.AsyncClient, original: str, max_bytes: int, policy:
 
 def _too_large(url: str, limit: int, size: int | None = None) -> str:
     got = f" ({size:,} bytes)" if size is not None else ""
-    return f"{url} is larger than the {limit:,} byte limit{got}; download it and ingest the file instead"
+    return (
+        f"{url} is larger than the {limit:,} byte limit{got} (--max-url-mb); raise it, or download the file and "
+        "ingest it (held to --max-file-mb)"
+    )

@@ -33,7 +33,7 @@ from mcp_suite.servers.retrieval.chunking import CHUNKER_VERSION
 from mcp_suite.servers.retrieval.documents import DocType, ParsedDocument
 from mcp_suite.servers.retrieval.folders import FolderRules, Skipped, file_kind, walk_folder
 from mcp_suite.servers.retrieval.library import KnowledgeBase, to_blob
-from mcp_suite.servers.retrieval.store import DocumentRow, NewChunk, NewDocument
+from mcp_suite.servers.retrieval.storage.base import DocumentRow, NewChunk, NewDocument
 from mcp_suite.shared.embeddings import EmbeddingError
 from mcp_suite.shared.errors import AccessDeniedError, ConflictError, InvalidInputError, SuiteError
 
@@ -166,7 +166,9 @@ def read_regular_file(path: Path, limit: int) -> bytes:
             raise InvalidInputError(f"{path}: {file_kind(mode)}, not a regular file; only regular files are read")
         data = handle.read(limit + 1)
     if len(data) > limit:
-        raise InvalidInputError(f"{path}: grew past the {limit / 1_048_576:.0f} MB file limit while being read")
+        raise InvalidInputError(
+            f"{path}: grew past the {limit / 1_048_576:g} MB file limit (--max-file-mb) while being read"
+        )
     return data
 
 
@@ -278,7 +280,8 @@ class Ingestor:
             if stat.st_size > self.options.max_file_bytes:
                 raise InvalidInputError(
                     f"{source}: {stat.st_size / 1_048_576:.1f} MB exceeds the "
-                    f"{self.options.max_file_bytes / 1_048_576:.0f} MB file limit (--max-file-mb)"
+                    f"{self.options.max_file_bytes / 1_048_576:g} MB file limit (--max-file-mb); "
+                    "split it into smaller files or raise the limit"
                 )
             existing = await self.kb.find_document(source)
             if (
@@ -298,7 +301,7 @@ class Ingestor:
                 data=data,
                 mtime=stat.st_mtime,
                 existing=existing,
-                parse=lambda: _parse_bytes(data, source, None, None),
+                parse=lambda: _parse_bytes(data, source, None, None, self.options.max_file_bytes),
             )
         except (ConflictError, EmbeddingError):
             raise
@@ -446,8 +449,8 @@ class Ingestor:
         data = text.encode("utf-8")
         if len(data) > self.options.max_file_bytes:
             raise InvalidInputError(
-                f"the text is {len(data) / 1_048_576:.1f} MB, over the {self.options.max_file_bytes / 1_048_576:.0f} "
-                "MB limit; split it"
+                f"the text is {len(data) / 1_048_576:.1f} MB, over the {self.options.max_file_bytes / 1_048_576:g} "
+                "MB limit (--max-file-mb); split it"
             )
         existing = await self.kb.find_document(source)
         if existing is not None and existing.kind != "text":
@@ -461,7 +464,9 @@ class Ingestor:
             data=data,
             mtime=time.time(),
             existing=existing,
-            parse=lambda: parse_text(text, name=source, doc_type=doc_type or "text"),
+            parse=lambda: parse_text(
+                text, name=source, doc_type=doc_type or "text", max_bytes=self.options.max_file_bytes
+            ),
             title=title,
         )
         self.report.seconds = time.perf_counter() - started
@@ -479,7 +484,11 @@ class Ingestor:
     ) -> IngestReport:
         started = time.perf_counter()
         from mcp_suite.servers.retrieval.fetching import BlockedUrlError, FetchError, fetch_url
-        from mcp_suite.servers.retrieval.readers import type_for_content_type
+        from mcp_suite.servers.retrieval.readers import (
+            DocumentTooLargeError,
+            UnsupportedFormatError,
+            type_for_content_type,
+        )
 
         try:
             fetched = await fetch_url(url, max_bytes=max_bytes, timeout=timeout, client=client, policy=policy)
@@ -494,15 +503,25 @@ class Ingestor:
         mtime = fetched_at.timestamp() if isinstance(fetched_at, datetime) else float(fetched_at or time.time())
         doc_type = type_for_content_type(getattr(fetched, "content_type", None))
         name = getattr(fetched, "final_url", None) or url
-        await self._store(
-            source=url,
-            kind="url",
-            data=fetched.data,
-            mtime=mtime,
-            existing=existing,
-            parse=lambda: _parse_bytes(fetched.data, name, doc_type, _charset(getattr(fetched, "content_type", None))),
-            title=title,
-        )
+        try:
+            await self._store(
+                source=url,
+                kind="url",
+                data=fetched.data,
+                mtime=mtime,
+                existing=existing,
+                parse=lambda: _parse_bytes(
+                    fetched.data,
+                    name,
+                    doc_type,
+                    _charset(getattr(fetched, "content_type", None)),
+                    self.options.max_file_bytes,  # a fetched page is held to the same limit as a file
+                ),
+                title=title,
+            )
+        except (DocumentTooLargeError, UnsupportedFormatError) as exc:
+            await self.kb.record_ingest_error(url, "url", str(exc))  # kept and shown like a file's
+            raise
         self.report.seconds = time.perf_counter() - started
         return self.report
 
@@ -517,10 +536,12 @@ def _charset(content_type: str | None) -> str | None:
     return None
 
 
-def _parse_bytes(data: bytes, name: str, doc_type: DocType | None, encoding: str | None) -> ParsedDocument:
+def _parse_bytes(
+    data: bytes, name: str, doc_type: DocType | None, encoding: str | None, max_bytes: int
+) -> ParsedDocument:
     from mcp_suite.servers.retrieval.readers import parse_bytes
 
-    return parse_bytes(data, name=name, doc_type=doc_type, encoding=encoding)
+    return parse_bytes(data, name=name, doc_type=doc_type, encoding=encoding, max_bytes=max_bytes)
 
 
 def _embedding_text(title: str, heading_path: Sequence[str], text: str) -> str:

@@ -25,11 +25,11 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from collections.abc import Generator, Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
-from mcp_suite.servers.retrieval import store
+from mcp_suite.servers.retrieval.storage.base import LexicalSource
 
 if TYPE_CHECKING:
     import numpy as np
@@ -97,7 +97,7 @@ class LexicalIndex:
         """An index of ``chunks`` ((chunk id, document id), by id) from ``records``.
 
         ``records`` are (term, comma-separated posting codes) grouped by term, codes being
-        ``rowid << 2 | column`` per token instance, as :func:`store.lexical_source` yields them.
+        ``rowid << 2 | column`` per token instance, as :meth:`Storage.lexical_source` yields them.
         """
         import numpy as np
 
@@ -371,12 +371,14 @@ class LexicalIndex:
         return [(int(cid), float(s)) for cid, s in zip(self._ids[top].tolist(), scores[top].tolist(), strict=True)]
 
 
-def load(path: Path | str, weights: Sequence[float]) -> tuple[LexicalIndex, str]:
-    """Build the index of the database at ``path`` (blocking, seconds at 100k chunks: run it on a thread).
+def load(
+    source: Callable[[], AbstractContextManager[LexicalSource]], weights: Sequence[float]
+) -> tuple[LexicalIndex, str]:
+    """Build the index from a storage's lexical ``source`` (blocking, seconds at 100k chunks: run it on a thread).
 
-    Returns the index and the FTS5 tokenizer option, for a :class:`store.FtsTokenizer` of query words.
+    Returns the index and the FTS5 tokenizer option, for an :class:`FtsTokenizer` of query words.
     """
-    with store.lexical_source(path) as (tokenize, chunks, records):
+    with source() as (tokenize, chunks, records):
         ahead = _read_ahead(records)
         try:
             index = LexicalIndex.build(weights, chunks, ahead)

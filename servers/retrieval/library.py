@@ -1,20 +1,21 @@
-"""The knowledge base as one object: the SQLite index, the embedder, the in-memory vector matrix and BM25 index.
+"""The knowledge base as one object: the stored index, the embedder, the in-memory vector matrix and BM25 index.
 
 :class:`KnowledgeBase` is what the MCP surface and the CLI hold. It owns the rules that span the
-store and the vectors: the index records which embedder built it and refuses vectors from any
+storage and the vectors: the index records which embedder built it and refuses vectors from any
 other; every document is written in one transaction and the vector matrix follows each commit
-(and catches up with other processes' commits via ``PRAGMA data_version``). The in-memory BM25 index
-(lexical.py) follows the same way: built once from FTS5 (on a thread, started with the server),
-then the chunks this process writes or deletes, and a diff of chunk ids after other processes' commits.
+(and catches up with other processes' or replicas' commits via :meth:`Storage.version`). The in-memory
+BM25 index (lexical.py) follows the same way: built once from the storage's lexical source (on a
+thread, started with the server), then the chunks this process writes or deletes, and a diff of chunk
+ids after other processes' commits. It never knows which engine holds the index.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +23,30 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from mcp_suite.servers.retrieval import lexical, store
+from mcp_suite.servers.retrieval import lexical
 from mcp_suite.servers.retrieval.lexical import LexicalIndex
-from mcp_suite.servers.retrieval.scan import VectorScan
-from mcp_suite.servers.retrieval.store import ChunkRow, DocumentRow, NewChunk, NewDocument
+from mcp_suite.servers.retrieval.storage.base import (
+    BM25_WEIGHTS,
+    NO_FILTER,
+    ChunkRow,
+    DocumentFilter,
+    DocumentRow,
+    EvalRunRow,
+    IngestErrorRow,
+    NewChunk,
+    NewDocument,
+    Reader,
+    Storage,
+    VectorSearch,
+    Writer,
+    now_iso,
+)
+from mcp_suite.servers.retrieval.storage.factory import open_storage
+from mcp_suite.servers.retrieval.storage.fts5 import FtsTokenizer
 from mcp_suite.servers.retrieval.vectors import VectorIndex
-from mcp_suite.shared.db import Database
+from mcp_suite.shared.database_url import DatabaseUrl, SqliteUrl
 from mcp_suite.shared.embeddings import Embedder, EmbedderInfo, NoEmbedder
-from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
+from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError, StorageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,8 +83,8 @@ class WriteResult:
 class KnowledgeBase:
     """A process's handle on one retrieval index."""
 
-    def __init__(self, db: Database, embedder: Embedder | None = None, *, in_memory: bool = True) -> None:
-        self.db = db
+    def __init__(self, storage: Storage, embedder: Embedder | None = None, *, in_memory: bool = True) -> None:
+        self.storage = storage
         self.embedder: Embedder = embedder or NoEmbedder()
         self._vectors: VectorIndex | None = None
         self._data_version: Any = None
@@ -75,25 +92,33 @@ class KnowledgeBase:
         self._checked_version: Any = None
         self._lexical: LexicalIndex | None = None
         self._lexical_build: Future[tuple[LexicalIndex, str]] | None = None
-        # A one-shot process (a CLI search) answers from FTS5 and a scan of the stored vectors: building the
-        # in-memory indexes costs more than the one search they would serve.
-        self._in_memory = in_memory or not Path(db.path).is_file()
+        # A one-shot process (a CLI search) answers from SQL full text and a scan of the stored vectors:
+        # building the in-memory indexes costs more than the one search they would serve.
+        self._in_memory = in_memory
         self._lexical_unavailable = not self._in_memory
         self._lexical_version: Any = None
         self._lexical_pending: set[int] = set()  # chunks written here since, not yet in the index
         self._lexical_lock = anyio.Lock()
-        self._tokenizer: store.FtsTokenizer | None = None
+        self._tokenizer: FtsTokenizer | None = None
         self._term_cache: dict[str, tuple[str, ...]] = {}
         self._mismatch: EmbedderInfo | None = None
 
     @classmethod
-    async def open(cls, path: Path | str, embedder: Embedder | None = None, *, in_memory: bool = True) -> KnowledgeBase:
-        return cls(await store.open_database(path), embedder, in_memory=in_memory)
+    async def open(
+        cls, where: DatabaseUrl | Path | str, embedder: Embedder | None = None, *, in_memory: bool = True
+    ) -> KnowledgeBase:
+        """Open the index at ``where``: a database URL, or the path of a SQLite file."""
+        url = where if isinstance(where, DatabaseUrl) else SqliteUrl(Path(where))
+        return cls(await open_storage(url), embedder, in_memory=in_memory)
 
     async def close(self) -> None:
-        await self.db.close()
+        await self.storage.close()
         if self._tokenizer is not None:
             self._tokenizer.close()
+
+    def others_changes(self) -> AsyncIterator[None]:
+        """One item per change another process or replica announces (never ends; nothing on SQLite)."""
+        return self.storage.watch()
 
     @property
     def semantic_enabled(self) -> bool:
@@ -102,17 +127,17 @@ class KnowledgeBase:
     # -- embedder identity ---------------------------------------------------------------------
 
     async def recorded_embedder(self) -> EmbedderInfo | None:
-        async with self.db.snapshot() as conn:
-            if not await store.has_chunks(conn):
+        async with self.storage.snapshot() as tx:
+            if not await tx.has_chunks():
                 return None
-            return await store.recorded_embedder(conn)
+            return await tx.recorded_embedder()
 
     async def check_embedder(self) -> None:
         """Raise :class:`ConflictError` when the index was built by another embedder than the configured one.
 
-        Checked once per database change (``PRAGMA data_version``), not on every search.
+        Checked once per database change (:meth:`Storage.version`), not on every search.
         """
-        version = await self.db.pragma("data_version")
+        version = await self.storage.version()
         if version != self._checked_version:
             recorded = await self.recorded_embedder()
             self._checked_version = version
@@ -130,13 +155,13 @@ class KnowledgeBase:
                 "new one: the `reindex` tool or `mcp-suite retrieval reindex`"
             )
 
-    async def _guard_write(self, conn: Any) -> None:
+    async def _guard_write(self, tx: Writer) -> None:
         # Inside the write transaction, so two processes with different embedders cannot both win.
-        if await store.has_chunks(conn):
-            recorded = await store.recorded_embedder(conn)
+        if await tx.has_chunks():
+            recorded = await tx.recorded_embedder()
             if recorded is not None:
                 self._refuse_mismatch(recorded)
-        await store.record_embedder(conn, self.embedder.info)
+        await tx.record_embedder(self.embedder.info)
 
     # -- embedding -----------------------------------------------------------------------------
 
@@ -148,7 +173,7 @@ class KnowledgeBase:
         if cached is not None:
             self._query_cache.move_to_end(query)
             return cached
-        vector = (await self.embedder.embed([query]))[0]
+        vector: np.ndarray = (await self.embedder.embed([query]))[0]
         self._query_cache[query] = vector
         if len(self._query_cache) > QUERY_CACHE_SIZE:
             self._query_cache.popitem(last=False)
@@ -158,10 +183,14 @@ class KnowledgeBase:
 
     async def write_document(self, doc: NewDocument, chunks: Sequence[NewChunk]) -> WriteResult:
         """Replace ``doc`` and its chunks in one transaction, then bring the vector matrix up to date."""
-        async with self.db.transaction() as conn:
-            await self._guard_write(conn)
-            document_id, new_ids, removed = await store.replace_document(conn, doc, chunks)
-            await store.clear_ingest_errors(conn, [doc.source])
+
+        async def change(tx: Writer) -> tuple[int, list[int], list[int]]:
+            await self._guard_write(tx)
+            written = await tx.replace_document(doc, chunks)
+            await tx.clear_ingest_errors([doc.source])
+            return written
+
+        document_id, new_ids, removed = await self.storage.run(change)
         self._checked_version = None  # the first write records the embedder; look again next time
         if self._vectors is not None:
             self._vectors.remove(removed)
@@ -172,46 +201,47 @@ class KnowledgeBase:
         return WriteResult(document_id, new_ids, removed)
 
     async def update_metadata(self, document_id: int, *, mtime: float, tags: list[str], meta: dict[str, Any]) -> None:
-        async with self.db.transaction() as conn:
-            await store.update_document_metadata(conn, document_id, mtime=mtime, tags=tags, meta=meta)
+        await self.storage.run(lambda tx: tx.update_document_metadata(document_id, mtime=mtime, tags=tags, meta=meta))
 
     async def record_ingest_error(self, source: str, kind: str, message: str) -> None:
         """Remember why ``source`` failed to ingest (the last error only)."""
-        async with self.db.transaction() as conn:
-            await store.set_ingest_error(conn, source, kind, message)
+        await self.storage.run(lambda tx: tx.set_ingest_error(source, kind, message))
 
     async def clear_ingest_error(self, source: str) -> None:
-        async with self.db.transaction() as conn:
-            await store.clear_ingest_errors(conn, [source])
+        await self.storage.run(lambda tx: tx.clear_ingest_errors([source]))
 
-    async def ingest_errors(self) -> dict[str, store.IngestErrorRow]:
+    async def ingest_errors(self) -> dict[str, IngestErrorRow]:
         """The last ingest error of every source that has one, by source."""
-        async with self.db.snapshot() as conn:
-            return await store.ingest_errors(conn)
+        async with self.storage.snapshot() as tx:
+            return await tx.ingest_errors()
 
     async def delete_documents(self, documents: Sequence[DocumentRow]) -> int:
         """Delete documents (one transaction for all); returns the number of chunks removed."""
-        removed: list[int] = []
-        async with self.db.transaction() as conn:
+
+        async def change(tx: Writer) -> list[int]:
+            removed: list[int] = []  # built anew on a retry
             for doc in documents:
-                removed += await store.delete_document(conn, doc.id)
-            await store.clear_ingest_errors(conn, [doc.source for doc in documents])
+                removed += await tx.delete_document(doc.id)
+            await tx.clear_ingest_errors([doc.source for doc in documents])
+            return removed
+
+        removed = await self.storage.run(change)
         if self._vectors is not None:
             self._vectors.remove(removed)
         self._lexical_changed((), removed)
         return len(removed)
 
     async def reuse_embeddings(self, hashes: Sequence[str]) -> dict[str, bytes]:
-        async with self.db.snapshot() as conn:
-            recorded = await store.recorded_embedder(conn)
+        async with self.storage.snapshot() as tx:
+            recorded = await tx.recorded_embedder()
             if recorded is None or not compatible(recorded, self.embedder.info):
                 return {}
-            return await store.embeddings_by_hash(conn, hashes)
+            return await tx.embeddings_by_hash(hashes)
 
     async def reindex(self, progress: Any = None) -> dict[str, Any]:
         """Re-embed every chunk with the configured embedder and record it (one transaction)."""
-        async with self.db.snapshot() as conn:
-            rows = await store.all_chunk_contexts(conn)
+        async with self.storage.snapshot() as tx:
+            rows = await tx.all_chunk_contexts()
         from mcp_suite.servers.retrieval.ingest import _embedding_text, text_hash  # ingest imports this module
 
         blobs: list[tuple[int, bytes | None, str | None]] = []
@@ -227,9 +257,12 @@ class KnowledgeBase:
                 blobs += [(row[0], None, None) for row in part]
             if progress is not None:
                 await progress(min(start + batch, len(rows)), len(rows), "re-embedding chunks")
-        async with self.db.transaction() as conn:
-            await store.set_embeddings(conn, blobs)
-            await store.record_embedder(conn, self.embedder.info)
+
+        async def change(tx: Writer) -> None:
+            await tx.set_embeddings(blobs)
+            await tx.record_embedder(self.embedder.info)
+
+        await self.storage.run(change)
         self._vectors = None
         self._query_cache.clear()
         self._checked_version = None
@@ -237,26 +270,27 @@ class KnowledgeBase:
 
     # -- vectors -------------------------------------------------------------------------------
 
-    async def vector_index(self) -> VectorIndex | VectorScan | None:
+    async def vector_index(self) -> VectorIndex | VectorSearch | None:
         """The vector matrix, loaded on first use and caught up with other processes' commits."""
         if not self.semantic_enabled:
             return None
         if not self._in_memory:
-            async with self.db.snapshot() as conn:
-                recorded = await store.recorded_embedder(conn)
-            return VectorScan(self.db.path, (recorded.dimension if recorded else 0) or self.embedder.info.dimension)
-        version = await self.db.pragma("data_version")
+            async with self.storage.snapshot() as tx:
+                recorded = await tx.recorded_embedder()
+            dimension = (recorded.dimension if recorded else 0) or self.embedder.info.dimension
+            return self.storage.vector_search(dimension)
+        version = await self.storage.version()
         if self._vectors is not None and version == self._data_version:
             return self._vectors
-        async with self.db.snapshot() as conn:
-            recorded = await store.recorded_embedder(conn)
+        async with self.storage.snapshot() as tx:
+            recorded = await tx.recorded_embedder()
             if self._vectors is None:
-                rows = await store.vectors(conn)
+                rows = await tx.vectors()
             else:
-                current = set(await store.chunk_ids(conn))
+                current = set(await tx.chunk_ids())
                 cached = self._vectors.ids()
                 self._vectors.remove(sorted(cached - current))
-                rows = await store.vectors(conn, sorted(current - cached))
+                rows = await tx.vectors(sorted(current - cached))
         if self._vectors is None:
             dimension = (recorded.dimension if recorded else 0) or self.embedder.info.dimension
             if not dimension and rows:
@@ -272,14 +306,11 @@ class KnowledgeBase:
         """Start building the in-memory BM25 index on a thread (the server does at start; searches await it)."""
         if self._lexical is not None or self._lexical_build is not None or self._lexical_unavailable:
             return
-        if not Path(self.db.path).is_file():  # e.g. ":memory:": another connection cannot read it
-            self._lexical_unavailable = True
-            return
         future: Future[tuple[LexicalIndex, str]] = Future()
 
         def build() -> None:
             try:
-                future.set_result(lexical.load(self.db.path, store.BM25_WEIGHTS))
+                future.set_result(lexical.load(self.storage.lexical_source, BM25_WEIGHTS))
             except BaseException as exc:  # handed to the awaiting search, which falls back to FTS5
                 future.set_exception(exc)
 
@@ -287,24 +318,24 @@ class KnowledgeBase:
         self._lexical_build = future
 
     async def lexical_index(self) -> LexicalIndex | None:
-        """The in-memory BM25 index, caught up with every commit; None when it cannot be built (use FTS5)."""
+        """The in-memory BM25 index, caught up with every commit; None when it cannot be built (use SQL)."""
         async with self._lexical_lock:
             for attempt in range(2):
                 if self._lexical is None and not await self._lexical_load():
                     return None
                 index = self._lexical
                 assert index is not None
-                version = await self.db.pragma("data_version")
+                version = await self.storage.version()
                 if version != self._lexical_version:
-                    async with self.db.snapshot() as conn:
-                        current = set(await store.all_chunk_ids(conn))
+                    async with self.storage.snapshot() as tx:
+                        current = set(await tx.all_chunk_ids())
                     cached = index.ids()
                     index.remove(cached - current)
                     self._lexical_pending = (self._lexical_pending & current) | (current - cached)
                     self._lexical_version = version
                 if attempt or len(self._lexical_pending) <= max(LEXICAL_REBUILD_MIN, len(index) // 4):
                     break
-                # A big ingest: reading the postings FTS5 already has beats re-tokenizing every new chunk.
+                # A big ingest: rebuilding from the lexical source beats re-tokenizing every new chunk.
                 self._lexical, self._lexical_pending = None, set()
             index = self._lexical
             assert index is not None
@@ -318,21 +349,21 @@ class KnowledgeBase:
             return False
         try:
             index, tokenize = await anyio.to_thread.run_sync(self._lexical_build.result)
-        except (sqlite3.Error, OSError, ValueError) as exc:
-            log.warning("in-memory BM25 index unavailable, searching with FTS5: %s", exc)
+        except (StorageError, OSError, ValueError) as exc:
+            log.warning("in-memory BM25 index unavailable, searching with SQL full text: %s", exc)
             self._lexical_unavailable = True
             return False
         finally:
             self._lexical_build = None
         self._lexical = index
         if self._tokenizer is None:
-            self._tokenizer = store.FtsTokenizer(tokenize)
+            self._tokenizer = FtsTokenizer(tokenize)
         self._lexical_version = None  # the build's snapshot may predate commits: diff once
         return True
 
     async def _lexical_add(self, index: LexicalIndex, ids: list[int]) -> None:
-        async with self.db.snapshot() as conn:
-            rows = await store.fts_rows(conn, ids)
+        async with self.storage.snapshot() as tx:
+            rows = await tx.lexical_rows(ids)
         assert self._tokenizer is not None
         texts = [(r[0], r[2], r[3], r[4]) for r in rows]
         records = await anyio.to_thread.run_sync(self._tokenizer.postings, texts)
@@ -363,88 +394,107 @@ class KnowledgeBase:
     # -- reads ---------------------------------------------------------------------------------
 
     async def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
-        async with self.db.snapshot() as conn:
-            return await store.get_chunks(conn, ids)
+        async with self.storage.snapshot() as tx:
+            return await tx.get_chunks(ids)
 
     async def chunk_with_neighbors(self, chunk_id: int, neighbors: int) -> tuple[ChunkRow, list[ChunkRow]]:
-        async with self.db.snapshot() as conn:
-            found = await store.get_chunks(conn, [chunk_id])
+        async with self.storage.snapshot() as tx:
+            found = await tx.get_chunks([chunk_id])
             if chunk_id not in found:
                 raise NotFoundError(
                     f"chunk {chunk_id} does not exist (the document may have been re-ingested since); search again"
                 )
             chunk = found[chunk_id]
-            around = await store.chunks_in_range(
-                conn, chunk.document_id, chunk.ordinal - neighbors, chunk.ordinal + neighbors
-            )
+            around = await tx.chunks_in_range(chunk.document_id, chunk.ordinal - neighbors, chunk.ordinal + neighbors)
         return chunk, around
 
-    async def document(self, source_or_id: str | int) -> tuple[DocumentRow, list[ChunkRow]]:
-        async with self.db.snapshot() as conn:
-            doc = await self._find(conn, source_or_id)
-            return doc, await store.document_chunks(conn, doc.id)
+    async def identical_chunks(
+        self, ids: Sequence[int], limit: int
+    ) -> tuple[dict[int, list[int]], dict[int, ChunkRow]]:
+        """Up to ``limit`` other chunks with the same text per chunk id, and the rows of those copies, read in
+        one snapshot."""
+        async with self.storage.snapshot() as tx:
+            copies = await tx.identical_chunks(ids, limit)
+            need = sorted({other for others in copies.values() for other in others})
+            return copies, (await tx.get_chunks(need) if need else {})
 
-    async def _find(self, conn: Any, source_or_id: str | int) -> DocumentRow:
+    async def document(self, source_or_id: str | int) -> tuple[DocumentRow, list[ChunkRow]]:
+        async with self.storage.snapshot() as tx:
+            doc = await self._find(tx, source_or_id)
+            return doc, await tx.document_chunks(doc.id)
+
+    async def _find(self, tx: Reader, source_or_id: str | int) -> DocumentRow:
         doc: DocumentRow | None
         if isinstance(source_or_id, int) or (isinstance(source_or_id, str) and source_or_id.isdigit()):
-            doc = await store.get_document(conn, int(source_or_id))
+            doc = await tx.get_document(int(source_or_id))
         else:
-            doc = await store.find_document(conn, source_or_id)
+            doc = await tx.find_document(source_or_id)
         if doc is None:
             raise NotFoundError(f"no indexed source {source_or_id!r}; list_sources shows what is indexed")
         return doc
 
     async def find_document(self, source: str) -> DocumentRow | None:
-        async with self.db.snapshot() as conn:
-            return await store.find_document(conn, source)
+        async with self.storage.snapshot() as tx:
+            return await tx.find_document(source)
 
     async def documents_with_prefix(self, prefix: str) -> list[DocumentRow]:
-        async with self.db.snapshot() as conn:
-            return await store.documents_with_prefix(conn, prefix)
+        async with self.storage.snapshot() as tx:
+            return await tx.documents_with_prefix(prefix)
 
     async def list_documents(
-        self, where: str = "1", params: Sequence[Any] = (), limit: int = 100, offset: int = 0
+        self, where: DocumentFilter = NO_FILTER, limit: int = 100, offset: int = 0
     ) -> tuple[list[DocumentRow], int]:
-        async with self.db.snapshot() as conn:
-            return await store.list_documents(conn, where, params, limit, offset)
+        async with self.storage.snapshot() as tx:
+            return await tx.list_documents(where, limit, offset)
+
+    async def matching_document_ids(self, where: DocumentFilter) -> list[int] | None:
+        """Ids of the documents ``where`` admits; None when it admits every document."""
+        if where.empty:
+            return None
+        async with self.storage.snapshot() as tx:
+            return await tx.matching_document_ids(where)
+
+    async def lexical_search(self, words: Sequence[str], where: DocumentFilter, limit: int) -> list[tuple[int, float]]:
+        """Full-text ranking by the storage engine, for when the in-memory index is not built."""
+        async with self.storage.snapshot() as tx:
+            return await tx.lexical_search(words, where, limit)
+
+    async def phrase_scores(self, phrases: Sequence[str]) -> list[tuple[int, float]] | None:
+        async with self.storage.snapshot() as tx:
+            return await tx.phrase_scores(phrases)
 
     async def delete_source(self, source: str, *, prefix: bool = False) -> tuple[list[str], int]:
         """Delete one source (or every source starting with ``source``); returns (sources, chunks removed)."""
         if not source.strip():
             raise InvalidInputError("give the source to delete, exactly as list_sources shows it")
-        async with self.db.snapshot() as conn:
+        async with self.storage.snapshot() as tx:
             if prefix:
-                where, params = store.filter_clause(source_prefix=source)
-                docs, _ = await store.list_documents(conn, where, params, limit=10**9)
+                docs, _ = await tx.list_documents(DocumentFilter(source_prefix=source), limit=10**9)
             else:
-                docs = [await self._find(conn, source)]
+                docs = [await self._find(tx, source)]
         if not docs:
             raise NotFoundError(f"no indexed source starts with {source!r}; list_sources shows what is indexed")
         removed = await self.delete_documents(docs)
         return [d.source for d in docs], removed
 
     async def stats(self) -> dict[str, Any]:
-        async with self.db.snapshot() as conn:
-            totals = await store.totals(conn)
-            recorded = await store.recorded_embedder(conn)
-            totals["feedback"] = await store.feedback_total(conn)
+        async with self.storage.snapshot() as tx:
+            totals = dataclasses.asdict(await tx.totals())
+            recorded = await tx.recorded_embedder()
         totals["index_embedder"] = recorded.describe() if recorded and totals["chunks"] else None
         totals["configured_embedder"] = self.embedder.info.describe()
         totals["embedder_matches"] = (
             recorded is None or not totals["chunks"] or compatible(recorded, self.embedder.info)
         )
-        totals["database"] = str(self.db.path)
-        try:
-            totals["database_bytes"] = Path(self.db.path).stat().st_size
-        except OSError:
-            totals["database_bytes"] = 0
+        totals["database"] = self.storage.location
+        totals["database_bytes"] = await self.storage.size_bytes()
         return totals
 
     # -- evaluation runs -----------------------------------------------------------------------
 
-    async def record_evaluation(self, report: EvalReport, dataset_hash: str) -> list[store.EvalRunRow]:
+    async def record_evaluation(self, report: EvalReport, dataset_hash: str) -> list[EvalRunRow]:
         """Store an evaluation run, one row per mode, in one transaction; returns the stored rows."""
-        run_at = store.now_iso()
+        run_at = now_iso()
         rows = [
             {
                 "run_at": run_at,
@@ -461,14 +511,17 @@ class KnowledgeBase:
             }
             for m in report.modes
         ]
-        async with self.db.transaction() as conn:
-            await store.add_eval_runs(conn, rows)
-            return await store.recent_eval_runs(conn, len(rows))
 
-    async def evaluation_runs(self, limit: int = 50) -> list[store.EvalRunRow]:
+        async def change(tx: Writer) -> list[EvalRunRow]:
+            await tx.add_eval_runs(rows)
+            return await tx.recent_eval_runs(len(rows))
+
+        return await self.storage.run(change)
+
+    async def evaluation_runs(self, limit: int = 50) -> list[EvalRunRow]:
         """The newest stored evaluation rows (one per mode and run), oldest first."""
-        async with self.db.snapshot() as conn:
-            return await store.recent_eval_runs(conn, limit)
+        async with self.storage.snapshot() as tx:
+            return await tx.recent_eval_runs(limit)
 
     # -- feedback ------------------------------------------------------------------------------
 
@@ -477,23 +530,21 @@ class KnowledgeBase:
 
         if not query.strip():
             raise InvalidInputError("give the query the chunk was retrieved for")
-        async with self.db.transaction() as conn:
-            found = await store.get_chunks(conn, [chunk_id])
+
+        async def change(tx: Writer) -> ChunkRow:
+            found = await tx.get_chunks([chunk_id])
             if chunk_id not in found:
                 raise NotFoundError(f"chunk {chunk_id} does not exist; give an id from a recent search result")
             chunk = found[chunk_id]
-            await store.add_feedback(
-                conn,
-                text_hash=chunk.text_hash,
-                chunk_id=chunk_id,
-                query=query,
-                query_key=query_key(query),
-                useful=useful,
+            await tx.add_feedback(
+                text_hash=chunk.text_hash, chunk_id=chunk_id, query=query, query_key=query_key(query), useful=useful
             )
-        return chunk
+            return chunk
+
+        return await self.storage.run(change)
 
     async def feedback_counts(self, hashes: Sequence[str], query: str) -> dict[str, tuple[int, int, int, int]]:
         from mcp_suite.servers.retrieval.search import query_key
 
-        async with self.db.snapshot() as conn:
-            return await store.feedback_counts(conn, hashes, query_key(query))
+        async with self.storage.snapshot() as tx:
+            return await tx.feedback_counts(hashes, query_key(query))

@@ -3,7 +3,8 @@
 Two wire formats are spoken: Hugging Face TEI (``{"query", "texts"}`` → ``[{"index", "score"}]``)
 when no model is configured, and the Cohere/Jina shape (``{"model", "query", "documents"}`` →
 ``{"results": [{"index", "relevance_score"}]}``) when one is. Failures raise :class:`RerankError`
-with the reason; the search does not silently fall back.
+with the reason; the search does not silently fall back. Calls go over the server's pooled client with
+the suite's retry policy (:mod:`mcp_suite.shared.http`): scoring changes nothing, so the POST is retried.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from mcp_suite.shared.errors import SuiteError
+from mcp_suite.shared.http import DEFAULT_RETRY, RETRY_STATUSES, RetryPolicy, borrowed, request
 
 if TYPE_CHECKING:
     import httpx
@@ -22,6 +24,8 @@ class RerankError(SuiteError):
 
 
 class HttpReranker:
+    """Scores (query, text) pairs on a rerank endpoint."""
+
     def __init__(
         self,
         url: str,
@@ -30,12 +34,14 @@ class HttpReranker:
         api_key: str | None = None,
         timeout: float = 15.0,
         client: httpx.AsyncClient | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
         self.url = url
         self.model = model
         self._api_key = api_key
         self._timeout = timeout
         self._client = client
+        self._retry = retry
 
     async def rerank(self, query: str, texts: Sequence[str]) -> list[float]:
         """One relevance score per text, in the order given."""
@@ -50,15 +56,26 @@ class HttpReranker:
             payload = {"query": query, "texts": list(texts), "truncate": True}
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         try:
-            if self._client is not None:
-                response = await self._client.post(self.url, json=payload, headers=headers, timeout=self._timeout)
-            else:
-                async with httpx.AsyncClient(timeout=self._timeout) as client:
-                    response = await client.post(self.url, json=payload, headers=headers)
+            async with borrowed(self._client, timeout=self._timeout) as http:
+                response = await request(
+                    http,
+                    "POST",
+                    self.url,
+                    json=payload,
+                    headers=headers,
+                    timeout=self._timeout,
+                    retry_safe=True,
+                    policy=self._retry,
+                )
         except httpx.HTTPError as exc:
             raise RerankError(
                 f"rerank endpoint {self.url} is unreachable ({exc.__class__.__name__}); fix --rerank-url or unset it"
             ) from exc
+        if response.status_code in RETRY_STATUSES:
+            raise RerankError(
+                f"rerank endpoint {self.url} answered HTTP {response.status_code} after {self._retry.attempts} "
+                "attempts; it is overloaded or restarting, try again shortly"
+            )
         if response.status_code >= 400:
             raise RerankError(f"rerank endpoint {self.url} answered HTTP {response.status_code}: {response.text[:200]}")
         try:

@@ -9,21 +9,22 @@ memory and time. A long-running server keeps the in-memory index instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
-
-from mcp_suite.servers.retrieval import store
 
 if TYPE_CHECKING:
     import numpy as np
 
 
-class VectorScan:
-    """The :meth:`~.vectors.VectorIndex.search` contract over the vectors stored in ``path``."""
+# batch size -> (chunk ids, document ids, their float32 vectors concatenated), in chunk id order
+Batches = Callable[[int], Iterator[tuple[list[int], list[int], bytes]]]
 
-    def __init__(self, path: Path | str, dimension: int, batch: int = 8192) -> None:
-        self.path = path
+
+class VectorScan:
+    """The :meth:`~.vectors.VectorIndex.search` contract over stored vectors, read in ``batches``."""
+
+    def __init__(self, batches: Batches, dimension: int, batch: int = 8192) -> None:
+        self.batches = batches
         self.dimension = dimension
         self.batch = batch
 
@@ -37,7 +38,7 @@ class VectorScan:
         allowed = np.asarray(doc_ids, dtype=np.int64) if doc_ids is not None else None
         best_ids = np.zeros(0, dtype=np.int64)
         best_scores = np.zeros(0, dtype=np.float32)
-        for ids, docs, blob in store.vector_batches(self.path, self.dimension, self.batch):
+        for ids, docs, blob in self.batches(self.batch):
             scores = np.frombuffer(blob, dtype=np.float32).reshape(len(ids), self.dimension) @ query
             chunk_ids = np.asarray(ids, dtype=np.int64)
             if allowed is not None:

@@ -1,9 +1,10 @@
 """Search over the knowledge base: BM25, dense vectors, and their fusion.
 
 Lexical search is FTS5's BM25, computed by the in-memory index (lexical.py) with the same scores,
-or by FTS5 itself when that index cannot be built. Filters (source prefix/glob, tags, type, kind,
-date range, metadata values) are applied before ranking: both in-memory retrievers restrict their
-rows to the matching documents (the FTS5 fallback joins the filters into its SQL).
+or by the storage engine's full text when that index is not built (a one-shot CLI search). Filters
+(source prefix/glob, tags, type, kind, date range, metadata values) are applied before ranking: both
+in-memory retrievers restrict their rows to the matching documents (the SQL fallback compiles the
+typed filter into its own query).
 
 Fusion (hybrid mode, and query variants from expansion) is by default a convex combination of
 z-scores: each ranked list's scores are standardised over its own top ``depth``, so a chunk scores
@@ -27,18 +28,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import anyio
 from pydantic import BaseModel, ConfigDict, Field
 
-from mcp_suite.servers.retrieval import store
 from mcp_suite.servers.retrieval.citations import citation
 from mcp_suite.servers.retrieval.dedup import AlsoIn, distinct_hits
 from mcp_suite.servers.retrieval.documents import DocType
 from mcp_suite.servers.retrieval.lexical import LexicalIndex
 from mcp_suite.servers.retrieval.library import KnowledgeBase
-from mcp_suite.servers.retrieval.store import ChunkRow
+from mcp_suite.servers.retrieval.storage.base import ChunkRow, DocumentFilter
 from mcp_suite.shared.errors import ConflictError, InvalidInputError
 
 Mode = Literal["hybrid", "lexical", "semantic"]
@@ -80,18 +80,19 @@ class SearchFilters(BaseModel):
         default_factory=dict, description="only documents whose metadata has exactly these key/value pairs"
     )
 
-    def clause(self) -> tuple[str, list[Any]]:
+    def to_filter(self) -> DocumentFilter:
+        """The storage's typed filter (each engine compiles it to its own SQL)."""
         if self.modified_after and self.modified_before and _ts(self.modified_after) >= _ts(self.modified_before):
             raise InvalidInputError("modified_after must be earlier than modified_before")
-        return store.filter_clause(
-            source_prefix=self.source_prefix,
-            source_glob=self.source_glob,
-            tags=self.tags,
-            doc_types=self.doc_types,
-            kinds=self.kinds,
+        return DocumentFilter(
+            source_prefix=self.source_prefix or None,
+            source_glob=self.source_glob or None,
+            tags=tuple(self.tags),
+            doc_types=tuple(self.doc_types),
+            kinds=tuple(self.kinds),
             modified_after=_ts(self.modified_after) if self.modified_after else None,
             modified_before=_ts(self.modified_before) if self.modified_before else None,
-            metadata=self.metadata,
+            metadata=tuple(self.metadata.items()),
         )
 
 
@@ -172,7 +173,8 @@ def fts_query(query: str) -> str | None:
 async def lexical_ranked(
     kb: KnowledgeBase, index: LexicalIndex, words: Sequence[str], depth: int, doc_ids: Sequence[int] | None
 ) -> list[tuple[int, float]]:
-    """BM25 from the in-memory index; words that FTS5 reads as multi-token phrases are scored by FTS5."""
+    """BM25 from the in-memory index; words that FTS5 reads as multi-token phrases are scored by the storage
+    (FTS5 on SQLite), or term by term where the engine cannot score them on BM25's scale."""
     if doc_ids is not None and not doc_ids:
         return []
     terms: list[str] = []
@@ -185,8 +187,11 @@ async def lexical_ranked(
             phrases.append(word)
     extra: list[tuple[int, float]] = []
     if phrases:
-        async with kb.db.snapshot() as conn:
-            extra = await store.phrase_scores(conn, fts_match(phrases))
+        scored = await kb.phrase_scores(phrases)
+        if scored is None:
+            terms += [term for word in phrases for term in kb.query_terms(word)]
+        else:
+            extra = scored
     return index.search(terms, depth, doc_ids, extra)
 
 
@@ -231,7 +236,7 @@ async def search(
         raise InvalidInputError(f"k must be between 1 and {MAX_K}, got {k}")
     ranking = ranking or RankingConfig()
     notes: list[str] = []
-    where, params = (filters or SearchFilters()).clause()
+    where = (filters or SearchFilters()).to_filter()
 
     use_lexical = mode in ("hybrid", "lexical")
     use_semantic = mode in ("hybrid", "semantic")
@@ -255,10 +260,7 @@ async def search(
     depth = max(3 * k, MIN_DEPTH)
     queries = [query, *[q.strip() for q in expansions if q.strip() and q.strip() != query]]
     lists: list[tuple[str, float, list[tuple[int, float]]]] = []  # (retriever, weight, ranked (id, score))
-    doc_ids: list[int] | None = None
-    if where != "1":
-        async with kb.db.snapshot() as conn:
-            doc_ids = await store.matching_document_ids(conn, where, params)
+    doc_ids = await kb.matching_document_ids(where)
     vector_index = await kb.vector_index() if use_semantic else None
     lexical_index = await kb.lexical_index() if use_lexical else None
 
@@ -269,8 +271,7 @@ async def search(
         if lexical_index is not None:
             ranked = await lexical_ranked(kb, lexical_index, words, depth, doc_ids)
         else:
-            async with kb.db.snapshot() as conn:
-                ranked = await store.lexical_search(conn, fts_match(words), where, params, depth)
+            ranked = await kb.lexical_search(words, where, depth)
         lists.append(("lexical", weight, ranked))
 
     async def semantic(q: str, weight: float) -> None:

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, cast
 
+import anyio
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resources.templates import ResourceSecurity
 from mcp.shared.exceptions import MCPDeprecationWarning
@@ -43,6 +44,7 @@ from mcp_suite.servers.retrieval.search import search as run_search
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import Embedder, WordLlamaEmbedder
 from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.http import HttpPool
 from mcp_suite.shared.server import SuiteServer, notify_log, notify_progress
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class RetrievalState:
     kb: KnowledgeBase
     settings: RetrievalSettings
     reranker: Any | None
+    http: HttpPool | None = None
 
 
 class SourceInfo(BaseModel):
@@ -159,18 +162,34 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[RetrievalState]:
-        chosen = embedder or build_embedder(settings)
+        http = HttpPool()  # one pooled client for the embedder, the reranker and URL ingest; closed below
+        chosen = embedder or build_embedder(settings, http)
+        # Opened first: a database that cannot be reached stops the server before any thread starts.
+        kb = await KnowledgeBase.open(settings.database, chosen)
         if isinstance(chosen, WordLlamaEmbedder):
             # Load the model in the background: the handshake must not wait for it.
             threading.Thread(target=_quiet_load, args=(chosen,), daemon=True, name="wordllama-load").start()
-        kb = await KnowledgeBase.open(settings.database_path, chosen)
         kb.start_lexical_build()  # the in-memory BM25 index, on a thread: ready before most first searches
+
+        async def relay_other_replicas() -> None:
+            # Sources ingested or deleted through another replica: this replica's subscribers hear of it too.
+            async for _ in kb.others_changes():
+                await server.resources_updated(changed_resources({}))
+
         try:
-            state = RetrievalState(kb=kb, settings=settings, reranker=reranker or build_reranker(settings))
-            live["state"] = state
-            yield state
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(relay_other_replicas)
+                state = RetrievalState(
+                    kb=kb, settings=settings, reranker=reranker or build_reranker(settings, http), http=http
+                )
+                live["state"] = state
+                try:
+                    yield state
+                finally:
+                    tasks.cancel_scope.cancel()
         finally:
             live.pop("state", None)
+            await http.aclose()
             await kb.close()
 
     server = SuiteServer(
@@ -287,6 +306,7 @@ def build_server(
             timeout=state.settings.url_timeout,
             title=title,
             policy=url_policy(state.settings),
+            client=state.http.client if state.http is not None else None,
         )
         await notify_progress(ctx, 1, 1, "indexed")
         return report
@@ -408,8 +428,7 @@ def build_server(
         offset: Annotated[int, Field(ge=0, description="sources to skip (next_offset of the previous page)")] = 0,
     ) -> SourceList:
         """List the indexed documents with their type, size, chunk count, tags and metadata."""
-        where, params = (filters or SearchFilters()).clause()
-        docs, total = await state_of(ctx).kb.list_documents(where, params, limit, offset)
+        docs, total = await state_of(ctx).kb.list_documents((filters or SearchFilters()).to_filter(), limit, offset)
         next_offset = offset + len(docs) if offset + len(docs) < total else None
         return SourceList(total=total, offset=offset, sources=[_source_info(d) for d in docs], next_offset=next_offset)
 

@@ -15,6 +15,7 @@ from mcp_suite.shared.settings import ServerSettings
 
 class RetrievalSettings(ServerSettings):
     server_name: ClassVar[str] = "retrieval"
+    engines: ClassVar[frozenset[str]] = frozenset({"sqlite", "postgresql"})
 
     roots: list[Path] = Field(
         default_factory=list,
@@ -40,7 +41,10 @@ class RetrievalSettings(ServerSettings):
     chunk_tokens: int = Field(default=350, ge=32, le=4096, description="token budget per chunk")
     chunk_overlap: int = Field(default=0, ge=0, le=1024, description="tokens of overlap between neighbouring chunks")
     max_file_mb: float = Field(
-        default=25.0, gt=0, description="files larger than this many MB are skipped with a report"
+        default=25.0,
+        gt=0,
+        description="largest file, text or fetched page indexed, in MB (the one limit every reader is held to); "
+        "larger ones are skipped with a report",
     )
     default_excludes: bool = Field(
         default=True,

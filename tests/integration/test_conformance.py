@@ -133,3 +133,32 @@ def test_conformance_optional_feature(
     if declared is None or declared is False:  # `completions: {}` declares the feature
         pytest.skip(f"{served} does not declare {feature}")
     _check(node_tools, served, era, scenario, tmp_path)
+
+
+# `server-stateless` (2026-07-28) needs two things only the suite's own test server has: a diagnostic tool
+# `test_missing_capability` (the -32021 checks) and tools that change the prompt and tool lists (the
+# list_changed-on-subscription checks, SHOULD). Every other check of the scenario must pass.
+STATELESS_NEEDS_FIXTURES = {
+    "sep-2575-server-rejects-undeclared-capability",
+    "sep-2575-missing-capability-http-400",
+    "sep-2575-server-sends-prompts-list-changed-on-subscription",
+    "sep-2575-server-sends-tools-list-changed-on-subscription",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SERVERS))
+def test_conformance_server_stateless(node_tools: NodeTools, name: str, tmp_path: Path) -> None:
+    """The suite's stateless-protocol scenario against each server started with ``--stateless``."""
+    port = free_port()
+    argv = [script(f"mcp-suite-{name}"), "--transport", "streamable-http", "--stateless", "--port", str(port)]
+    argv += ["--data-dir", str(tmp_path / "data"), *server_flags(name)]
+    with http_server(argv, port, timeout=60) as url:
+        proc, checks = run_scenario(node_tools, url, "server-stateless", tmp_path, MODERN)
+    report = f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    assert len(checks) > len(STATELESS_NEEDS_FIXTURES), report
+    not_passed = [
+        f"{c['id']}: {c['status']} {c.get('errorMessage') or ''}"
+        for c in checks
+        if c["status"] not in ("SUCCESS", "INFO") and c["id"] not in STATELESS_NEEDS_FIXTURES
+    ]
+    assert not not_passed, f"server-stateless against {name}:\n" + "\n".join(not_passed) + f"\n{report}"

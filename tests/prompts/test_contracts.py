@@ -14,7 +14,7 @@ from mcp_suite.servers.prompts.contracts import common_arguments, incompatibilit
 from mcp_suite.servers.prompts.records import ArgumentInfo
 from tests.prompts.serving import EXAMPLES, connected
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("database_url")]  # every test on both engines
 SEED = "SummarizeSupportTicket"  # v1 requires output_format; v2 makes it optional with a default
 
 

@@ -16,7 +16,7 @@ from mcp.types import INVALID_PARAMS
 
 from tests.prompts.serving import connected, prompt_yaml, write
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.anyio  # SQLite only: files and templates, nothing here depends on the engine
 
 # 9 anchors, each nine times the previous: 387 million strings once expanded, 400-odd bytes on disk.
 BILLION_LAUGHS = (

@@ -10,7 +10,7 @@ from mcp.types import PromptReference, ResourceTemplateReference
 from mcp_suite import __version__
 from tests.prompts.serving import connected, prompt_yaml, write
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("database_url")]  # every test on both engines
 
 
 async def test_server_info_names_the_release(tmp_path: Path) -> None:

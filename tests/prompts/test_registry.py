@@ -6,6 +6,9 @@ import pytest
 
 from mcp_suite.servers.prompts.registry import PublishItem, Registry
 from mcp_suite.shared.errors import ConflictError, InvalidInputError, NotFoundError
+from tests.prompts.serving import open_registry, sqlite_only
+
+pytestmark = pytest.mark.usefixtures("database_url")
 
 
 def item(version: str = "1", content: str = "a", name: str = "Greet") -> PublishItem:
@@ -21,16 +24,18 @@ def item(version: str = "1", content: str = "a", name: str = "Greet") -> Publish
 
 @pytest.fixture
 async def registry(tmp_path: Path):  # type: ignore[no-untyped-def]
-    reg = await Registry.open(tmp_path / "prompts.db")
+    reg = await open_registry(tmp_path)
     yield reg
     await reg.close()
 
 
 @pytest.mark.anyio
 async def test_database_discipline(registry: Registry) -> None:
-    assert str(await registry.db.pragma("journal_mode")).lower() == "wal"
-    assert await registry.db.pragma("foreign_keys") == 1
-    assert int(str(await registry.db.pragma("busy_timeout"))) > 0
+    sqlite_only("SQLite pragmas")
+    db = registry.storage.db  # type: ignore[attr-defined]
+    assert str(await db.pragma("journal_mode")).lower() == "wal"
+    assert await db.pragma("foreign_keys") == 1
+    assert int(str(await db.pragma("busy_timeout"))) > 0
 
 
 @pytest.mark.anyio
@@ -137,6 +142,7 @@ async def test_rollouts(registry: Registry) -> None:
 
 @pytest.mark.anyio
 async def test_changes_by_another_process_are_noticed(tmp_path: Path) -> None:
+    sqlite_only("processes sharing one file poll PRAGMA data_version; replicas hear each other (test_replicas)")
     one = await Registry.open(tmp_path / "shared.db")
     two = await Registry.open(tmp_path / "shared.db")
     try:
@@ -151,3 +157,31 @@ async def test_changes_by_another_process_are_noticed(tmp_path: Path) -> None:
     finally:
         await one.close()
         await two.close()
+
+
+@pytest.mark.anyio
+async def test_a_registry_with_the_old_migration_names_is_adopted_not_migrated_again(tmp_path: Path) -> None:
+    sqlite_only("the old names were only ever recorded in SQLite files")
+    from mcp_suite.servers.prompts.storage.schema import LEGACY_NAMES, SQLITE_MIGRATIONS
+    from mcp_suite.shared.db import Database, Migration
+
+    # The registry as the release before namespaced names left it: same steps, names as main recorded them.
+    old = await Database.open(
+        tmp_path / "prompts.db",
+        [Migration(name, step.apply) for name, step in zip(LEGACY_NAMES, SQLITE_MIGRATIONS, strict=True)],
+    )
+    async with old.transaction() as conn:
+        await conn.execute(
+            "INSERT INTO prompt_versions (name, version, content_hash, source_text, author, published_at) "
+            "VALUES ('Greet', '1', 'hash-a', 'source a', 'alice', '2026-01-01T00:00:00.000000Z')"
+        )
+    await old.close()
+    registry = await Registry.open(tmp_path / "prompts.db")
+    try:
+        assert set((await registry.catalog())["Greet"].versions) == {"1"}
+        db = registry.storage.db  # type: ignore[attr-defined]
+        async with db.snapshot() as conn, conn.execute("SELECT name FROM _migrations ORDER BY name") as cur:
+            assert [row[0] for row in await cur.fetchall()] == [m.name for m in SQLITE_MIGRATIONS]
+        assert await db.migrate(SQLITE_MIGRATIONS) == []
+    finally:
+        await registry.close()

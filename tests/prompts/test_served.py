@@ -9,9 +9,9 @@ import pytest
 from mcp import Client
 from mcp.types import TextContent
 
-from tests.prompts.serving import connected, prompt_yaml, write
+from tests.prompts.serving import connected, prompt_yaml, rows, write
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("database_url")]  # every test on both engines
 
 
 @pytest.fixture
@@ -33,13 +33,10 @@ async def tool(client: Client, tool_name: str, /, **arguments: Any) -> dict[str,
 
 async def stored_serves(server: Any) -> list[tuple[str, str, str, int]]:
     service = await server.service()
-    async with (
-        service.registry.db.snapshot() as conn,
-        conn.execute(
-            "SELECT version, label, via, SUM(count) FROM prompt_serves GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-        ) as c,
-    ):
-        return [tuple(row) for row in await c.fetchall()]
+    found = await rows(
+        service.registry, "SELECT version, label, via, SUM(count) FROM prompt_serves GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    )
+    return [(version, label, via, int(count)) for version, label, via, count in found]
 
 
 async def test_every_get_and_render_is_counted_without_extra_calls(tmp_path: Path, library: Path) -> None:
@@ -129,8 +126,7 @@ async def test_runs_without_cost_or_price_table_store_no_cost(tmp_path: Path, li
         run = await tool(client, "record_run", name="Greet", version="1", latency_ms=5, input_tokens=1, output_tokens=1)
         assert run["cost"] is None
         service = await server.service()
-        async with service.registry.db.snapshot() as conn, conn.execute("SELECT cost, model FROM prompt_runs") as c:
-            assert [tuple(r) for r in await c.fetchall()] == [(None, "test-model")]
+        assert await rows(service.registry, "SELECT cost, model FROM prompt_runs") == [(None, "test-model")]
 
 
 async def test_a_broken_price_table_is_reported_and_prices_nothing(tmp_path: Path, library: Path) -> None:

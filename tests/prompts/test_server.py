@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +12,10 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import CreateMessageResult, PromptReference, ResourceTemplateReference, TextContent
 
-from tests.prompts.serving import EXAMPLES, connected, prompt_yaml, write
+from tests.prompts.serving import EXAMPLES, connected, open_registry, prompt_yaml, write
+from tests.prompts.serving import rows as stored
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("database_url")]  # every test on both engines
 
 
 @pytest.fixture
@@ -376,10 +376,14 @@ async def test_run_golden_through_sampling(tmp_path: Path, library: Path) -> Non
         assert failed["status"] == "failed" and failed["output"] == "Yo."
         # Each run's counts per version are stored, with the mode it ran in.
         await tool(client, "run_golden", name="Greet", versions=["2"], mode="render-only")
-    with sqlite3.connect(tmp_path / "data" / "prompts.db") as conn:
-        rows = conn.execute(
-            "SELECT version, mode, passed, failed, error, rendered, not_run, run_at FROM golden_runs ORDER BY id"
-        ).fetchall()
+    registry = await open_registry(tmp_path / "data")
+    try:
+        rows = await stored(
+            registry,
+            "SELECT version, mode, passed, failed, error, rendered, not_run, run_at FROM golden_runs ORDER BY id",
+        )
+    finally:
+        await registry.close()
     assert [r[:7] for r in rows] == [
         ("1", "model", 1, 0, 0, 0, 0),
         ("2", "model", 0, 1, 0, 0, 0),

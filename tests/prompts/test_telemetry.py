@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from mcp_suite.servers.prompts.registry import Registry
 from mcp_suite.servers.prompts.telemetry import Run, Telemetry, parse_since, percentile
-from mcp_suite.shared.errors import InvalidInputError
+from mcp_suite.shared.errors import InvalidInputError, StorageError
+from tests.prompts.serving import open_registry, rows
+
+ON_BOTH_ENGINES = pytest.mark.usefixtures("database_url")
 
 
 def test_percentile_interpolates_like_numpy() -> None:
@@ -31,9 +33,10 @@ def test_parse_since() -> None:
 
 
 @pytest.mark.anyio
+@ON_BOTH_ENGINES
 async def test_stats_side_by_side(tmp_path: Path) -> None:
-    registry = await Registry.open(tmp_path / "prompts.db")
-    telemetry = Telemetry(registry.db)
+    registry = await open_registry(tmp_path)
+    telemetry = Telemetry(registry.storage)
     try:
         for i in range(1, 11):  # v1: latencies 100..1000, one error, 3 of 4 rated positive
             await telemetry.record_run(
@@ -71,15 +74,15 @@ async def test_stats_side_by_side(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+@ON_BOTH_ENGINES
 async def test_feedback_values_are_constrained(tmp_path: Path) -> None:
     import sqlite3
 
-    registry = await Registry.open(tmp_path / "prompts.db")
+    registry = await open_registry(tmp_path)
     try:
-        with pytest.raises(sqlite3.IntegrityError):
-            await Telemetry(registry.db).record_run(Run("Greet", "1", 1, 1, 1, 0, feedback="meh"))  # type: ignore[arg-type]
-        async with registry.db.snapshot() as conn, conn.execute("SELECT count(*) FROM prompt_runs") as cur:
-            assert (await cur.fetchone())[0] == 0  # type: ignore[index]
+        with pytest.raises((sqlite3.IntegrityError, StorageError)):
+            await Telemetry(registry.storage).record_run(Run("Greet", "1", 1, 1, 1, 0, feedback="meh"))  # type: ignore[arg-type]
+        assert await rows(registry, "SELECT count(*) FROM prompt_runs") == [(0,)]
     finally:
         await registry.close()
 
@@ -108,14 +111,15 @@ class RecordingTracer:
 
 
 @pytest.mark.anyio
+@ON_BOTH_ENGINES
 async def test_runs_become_spans_when_asked(tmp_path: Path) -> None:
-    registry = await Registry.open(tmp_path / "prompts.db")
+    registry = await open_registry(tmp_path)
     tracer = RecordingTracer()
     try:
-        await Telemetry(registry.db, tracer=tracer).record_run(
+        await Telemetry(registry.storage, tracer=tracer).record_run(
             Run("Greet", "2", 12.5, 100, 20, 0.01, feedback="negative", error="timeout")
         )
-        await Telemetry(registry.db).record_run(Run("Greet", "2", 1, 1, 1, 0))  # off by default: no span
+        await Telemetry(registry.storage).record_run(Run("Greet", "2", 1, 1, 1, 0))  # off by default: no span
     finally:
         await registry.close()
     [(name, attributes)] = tracer.spans
@@ -140,20 +144,21 @@ def test_export_without_an_sdk_says_spans_are_dropped(caplog: pytest.LogCaptureF
 
 @pytest.mark.anyio
 async def test_runs_recorded_before_the_optional_cost_migration_survive_it(tmp_path: Path) -> None:
-    from mcp_suite.servers.prompts.registry import MIGRATIONS as REGISTRY_MIGRATIONS
-    from mcp_suite.servers.prompts.telemetry import MIGRATIONS
-    from mcp_suite.shared.db import Database
+    from mcp_suite.servers.prompts.storage.schema import LEGACY_NAMES, SQLITE_MIGRATIONS
+    from mcp_suite.shared.db import Database, Migration
 
-    old = await Database.open(tmp_path / "prompts.db", [*REGISTRY_MIGRATIONS, MIGRATIONS[0]])
+    # A registry as releases before namespaced migration names left it, before the optional-cost step.
+    old_steps = [Migration(old, step.apply) for old, step in zip(LEGACY_NAMES, SQLITE_MIGRATIONS, strict=True)]
+    old = await Database.open(tmp_path / "prompts.db", old_steps[:4])
     async with old.transaction() as conn:
         await conn.execute(
             "INSERT INTO prompt_runs (name, version, recorded_at, latency_ms, input_tokens, output_tokens, cost) "
             "VALUES ('Greet', '1', '2026-01-01T00:00:00.000000Z', 12.5, 10, 5, 0.25)"
         )
     await old.close()
-    registry = await Registry.open(tmp_path / "prompts.db")
+    registry = await open_registry(tmp_path)
     try:
-        telemetry = Telemetry(registry.db)
+        telemetry = Telemetry(registry.storage)
         await telemetry.record_run(Run("Greet", "1", 1.0, 1, 1, None, model="m"))
         [one] = await telemetry.prompt_stats("Greet")
         assert (one.runs, one.priced_runs, one.total_cost, one.latency_p50_ms) == (2, 1, 0.25, 6.75)

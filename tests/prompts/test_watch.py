@@ -14,7 +14,7 @@ from mcp.types import TextContent
 
 from tests.prompts.serving import connected, prompt_yaml, write
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("database_url")]  # every test on both engines
 
 INTERVAL = 0.05
 

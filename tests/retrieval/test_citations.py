@@ -14,7 +14,7 @@ from mcp_suite.servers.retrieval.library import KnowledgeBase
 from mcp_suite.servers.retrieval.readers import parse_text
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
-from mcp_suite.servers.retrieval.store import MIGRATIONS
+from mcp_suite.servers.retrieval.storage.sqlite_schema import MIGRATIONS
 from mcp_suite.shared.db import Database
 from tests.retrieval.test_parsing import build_pdf
 

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from mcp_suite.servers.retrieval import store
 from mcp_suite.servers.retrieval.lexical import LexicalIndex
 from mcp_suite.servers.retrieval.library import KnowledgeBase
 from mcp_suite.servers.retrieval.search import SearchFilters, fts_match, lexical_ranked, query_words, search
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
-from mcp_suite.servers.retrieval.store import NewChunk, NewDocument
-from mcp_suite.shared.db import Database
+from mcp_suite.servers.retrieval.storage.base import BM25_WEIGHTS, NewChunk, NewDocument
+from mcp_suite.servers.retrieval.storage.fts5 import FtsTokenizer
+from mcp_suite.servers.retrieval.storage.sqlite import SqliteStorage
 
 pytestmark = pytest.mark.anyio
 
@@ -107,19 +107,13 @@ async def fill(kb: KnowledgeBase) -> None:
 
 
 async def fts5(kb: KnowledgeBase, query: str, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
-    where, params = (filters or SearchFilters()).clause()
-    async with kb.db.snapshot() as conn:
-        return await store.lexical_search(conn, fts_match(query_words(query)), where, params, 50)
+    return await kb.lexical_search(query_words(query), (filters or SearchFilters()).to_filter(), 50)
 
 
 async def in_memory(kb: KnowledgeBase, query: str, filters: SearchFilters | None = None) -> list[tuple[int, float]]:
     index = await kb.lexical_index()
     assert index is not None
-    where, params = (filters or SearchFilters()).clause()
-    doc_ids = None
-    if where != "1":
-        async with kb.db.snapshot() as conn:
-            doc_ids = await store.matching_document_ids(conn, where, params)
+    doc_ids = await kb.matching_document_ids((filters or SearchFilters()).to_filter())
     return await lexical_ranked(kb, index, query_words(query), 50, doc_ids)
 
 
@@ -234,8 +228,7 @@ async def test_a_big_ingest_is_read_by_rebuilding(kb: KnowledgeBase, tmp_path: P
 
 
 async def test_fts5_is_the_fallback_when_no_index_can_be_built() -> None:
-    db = await Database.open(":memory:", store.MIGRATIONS)
-    kb = KnowledgeBase(db)
+    kb = KnowledgeBase(await SqliteStorage.open(":memory:"))
     try:
         await fill(kb)
         assert await kb.lexical_index() is None
@@ -250,13 +243,13 @@ def test_growth_merge_and_compaction_keep_scores_exact() -> None:
     rng = random.Random(3)
     words = [f"w{i}" for i in range(400)]
     texts = {cid: " ".join(rng.choice(words[: 20 + cid % 380]) for _ in range(12)) for cid in range(1, 6001)}
-    tokenizer = store.FtsTokenizer("porter unicode61 remove_diacritics 2")
+    tokenizer = FtsTokenizer("porter unicode61 remove_diacritics 2")
 
     def records(ids: list[int]) -> list[tuple[str, str]]:
         return tokenizer.postings([(cid, texts[cid], "", f"doc {cid % 7}") for cid in ids])
 
     first = list(range(1, 1001))
-    index = LexicalIndex.build(store.BM25_WEIGHTS, [(cid, cid % 7) for cid in first], records(first))
+    index = LexicalIndex.build(BM25_WEIGHTS, [(cid, cid % 7) for cid in first], records(first))
     rest = list(range(1001, 6001))
     for start in range(0, len(rest), 500):  # enough postings to fold the delta into the main arrays
         part = rest[start : start + 500]
@@ -268,7 +261,7 @@ def test_growth_merge_and_compaction_keep_scores_exact() -> None:
         dead |= set(gone)
         index.remove(gone)  # more than a quarter of the rows dead: compacted
         live = sorted(set(texts) - dead)
-        fresh = LexicalIndex.build(store.BM25_WEIGHTS, [(cid, cid % 7) for cid in live], records(live))
+        fresh = LexicalIndex.build(BM25_WEIGHTS, [(cid, cid % 7) for cid in live], records(live))
         assert len(index) == len(fresh) == len(live)
         assert index.postings == fresh.postings  # dead rows' postings were dropped
         for query in (["w1", "w5"], ["w399"], ["w7", "w7", "doc"], ["w250", "w3", "nothing"]):
@@ -299,7 +292,7 @@ async def test_lexical_search_end_to_end_through_mcp(corpus: Path, data_dir: Pat
     # What FTS5 itself ranks for the same query, read from the database file the server wrote.
     conn = sqlite3.connect(settings.database_path)
     try:
-        w = store.BM25_WEIGHTS
+        w = BM25_WEIGHTS
         rows = conn.execute(
             f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, {w[0]}, {w[1]}, {w[2]})"
             " LIMIT 5",

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from mcp_suite.servers.retrieval.library import KnowledgeBase
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 
@@ -344,16 +345,16 @@ async def test_tools_carry_honest_annotations(settings: RetrievalSettings) -> No
 
 
 async def test_evaluate_stores_each_run_per_mode(settings: RetrievalSettings, corpus: Path) -> None:
-    import sqlite3
-
     dataset = "\n".join(json.dumps({"query": q, "expected_source": source}) for q, source, _ in QUESTIONS)
     async with Client(build_server(settings)) as client:
         await call(client, "ingest", paths=[str(corpus)])
         report = await call(client, "evaluate", dataset=dataset, k=3, modes=["lexical", "hybrid"])
-    with sqlite3.connect(settings.database_path) as conn:
-        rows = conn.execute(
-            "SELECT mode, k, case_count, recall, mrr, ndcg, run, dataset_hash FROM eval_runs ORDER BY id"
-        ).fetchall()
+    kb = await KnowledgeBase.open(settings.database)  # read back from storage, as another process would
+    try:
+        stored = await kb.evaluation_runs()
+    finally:
+        await kb.close()
+    rows = [(r.mode, r.k, r.case_count, r.recall, r.mrr, r.ndcg, r.run, r.dataset_hash) for r in stored]
     assert [r[:3] for r in rows] == [("lexical", 3, 4), ("hybrid", 3, 4)]
     by_mode = {m["mode"]: m for m in report["modes"]}
     for mode, _, _, recall, mrr, ndcg, _, _ in rows:

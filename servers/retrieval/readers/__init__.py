@@ -11,8 +11,9 @@ Unicode and whitespace hygiene is applied, see :mod:`mcp_suite.servers.retrieval
 span matches the file in an editor. Markdown front matter stays in the text but becomes metadata, not
 a block. HTML and PDF are reduced to extracted text with collapsed blank lines.
 
-Limits: a document larger than :data:`MAX_DOCUMENT_BYTES` (20 MB) is refused with
-:class:`DocumentTooLargeError`; binary data and unknown formats with :class:`UnsupportedFormatError`.
+Limits: a document larger than ``max_bytes`` (ingestion passes ``--max-file-mb``; callers that pass nothing get
+:data:`MAX_DOCUMENT_BYTES`, 20 MB) is refused with :class:`DocumentTooLargeError`, a gzipped one also when it
+inflates past it; binary data and unknown formats with :class:`UnsupportedFormatError`.
 """
 
 from __future__ import annotations
@@ -49,30 +50,35 @@ __all__ = [
 ]
 
 
-def parse_file(path: Path) -> ParsedDocument:
-    """Read and parse a file; refuses files above :data:`MAX_DOCUMENT_BYTES` before reading them."""
+def parse_file(path: Path, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> ParsedDocument:
+    """Read and parse a file; refuses files above ``max_bytes`` before reading them."""
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if size > MAX_DOCUMENT_BYTES:
-        raise DocumentTooLargeError(too_large(str(path), size))
+    if size > max_bytes:
+        raise DocumentTooLargeError(too_large(str(path), size, max_bytes))
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    return parse_bytes(data, name=str(path))
+    return parse_bytes(data, name=str(path), max_bytes=max_bytes)
 
 
 def parse_bytes(
-    data: bytes, *, name: str, doc_type: DocType | None = None, encoding: str | None = None
+    data: bytes,
+    *,
+    name: str,
+    doc_type: DocType | None = None,
+    encoding: str | None = None,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
 ) -> ParsedDocument:
     """Parse raw bytes. ``name`` (a file name or URL) drives type detection and the title fallback;
     ``encoding`` is an optional hint (e.g. the charset of an HTTP response)."""
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise DocumentTooLargeError(too_large(name, len(data)))
+    if len(data) > max_bytes:
+        raise DocumentTooLargeError(too_large(name, len(data), max_bytes))
     if data[:2] == b"\x1f\x8b" and name.lower().endswith(".gz"):
-        data = _gunzip(data, name)
+        data = _gunzip(data, name, max_bytes)
         name = name[:-3]
     if doc_type is None:
         doc_type = detect_type(name_path(name), data)
@@ -89,13 +95,15 @@ def parse_bytes(
     if looks_binary(data):
         raise UnsupportedFormatError(f"{name}: looks like binary data, not a {doc_type} document; nothing was read")
     text = decode(data, encoding=encoding, html=doc_type == "html")
-    return parse_text(text, name=name, doc_type=doc_type)
+    return parse_text(text, name=name, doc_type=doc_type, max_bytes=max_bytes)
 
 
-def parse_text(text: str, *, name: str, doc_type: DocType | None = None) -> ParsedDocument:
+def parse_text(
+    text: str, *, name: str, doc_type: DocType | None = None, max_bytes: int = MAX_DOCUMENT_BYTES
+) -> ParsedDocument:
     """Parse text that is already decoded (e.g. raw text given to the server with a source name)."""
-    if len(text) > MAX_DOCUMENT_BYTES:
-        raise DocumentTooLargeError(too_large(name, len(text)))
+    if len(text) > max_bytes:
+        raise DocumentTooLargeError(too_large(name, len(text), max_bytes))
     if doc_type is None:
         doc_type = suffix_type(name_path(name)) or sniff(text[:2048].encode("utf-8", "replace"))
     if doc_type is None:
@@ -114,15 +122,15 @@ def parse_text(text: str, *, name: str, doc_type: DocType | None = None) -> Pars
     return parse_plain(text, name)
 
 
-def _gunzip(data: bytes, name: str) -> bytes:
+def _gunzip(data: bytes, name: str, max_bytes: int) -> bytes:
     """Decompress a ``.gz`` document, refusing to inflate past the document limit (zip bombs)."""
     inflater = zlib.decompressobj(wbits=31)
     try:
-        out = inflater.decompress(data, MAX_DOCUMENT_BYTES + 1)
+        out = inflater.decompress(data, max_bytes + 1)
     except zlib.error as exc:
         raise UnsupportedFormatError(f"{name}: corrupt gzip data ({exc})") from exc
-    if len(out) > MAX_DOCUMENT_BYTES:
-        raise DocumentTooLargeError(too_large(name, len(out)) + " (after decompression)")
+    if len(out) > max_bytes:
+        raise DocumentTooLargeError(too_large(f"{name} (after decompression)", len(out), max_bytes))
     if not inflater.eof:
         raise UnsupportedFormatError(f"{name}: corrupt gzip data (truncated stream)")
     return out

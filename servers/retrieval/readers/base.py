@@ -12,7 +12,11 @@ from mcp_suite.servers.retrieval.documents import Block
 from mcp_suite.shared.errors import InvalidInputError
 
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
-"""Largest document accepted, in bytes (characters for :func:`parse_text`)."""
+"""Largest document accepted when a caller passes no limit (bytes; characters for ``parse_text``).
+
+The server never relies on it: ingestion passes ``--max-file-mb`` (setting ``max_file_mb``) to every
+reader, so that setting is the one limit a file, a text or a fetched page is held to.
+"""
 
 
 class UnsupportedFormatError(InvalidInputError):
@@ -23,10 +27,11 @@ class DocumentTooLargeError(InvalidInputError):
     """The document exceeds :data:`MAX_DOCUMENT_BYTES`."""
 
 
-def too_large(name: str, size: int) -> str:
+def too_large(name: str, size: int, limit: int = MAX_DOCUMENT_BYTES) -> str:
+    """The one report line for a document over the limit, wherever it was caught."""
     return (
-        f"{name}: {size / 1_048_576:.1f} MB exceeds the {MAX_DOCUMENT_BYTES // 1_048_576} MB document limit; "
-        "split it into smaller files"
+        f"{name}: {size / 1_048_576:.1f} MB exceeds the {limit / 1_048_576:g} MB document limit "
+        "(--max-file-mb); split it into smaller files or raise the limit"
     )
 
 

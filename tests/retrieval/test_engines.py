@@ -1,0 +1,289 @@
+"""The retrieval index on both engines: copying between them, replicas catching up with each other,
+the same BM25 ranking from PostgreSQL rows, old SQLite databases, and a bad database URL at start."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from mcp_suite.servers.retrieval.copying import copy_database
+from mcp_suite.servers.retrieval.library import KnowledgeBase
+from mcp_suite.servers.retrieval.search import SearchFilters, lexical_ranked, query_words, search
+from mcp_suite.servers.retrieval.server import build_server
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.servers.retrieval.storage.base import NewChunk, NewDocument
+from mcp_suite.servers.retrieval.storage.postgres_filters import glob_regex
+from mcp_suite.servers.retrieval.storage.sqlite_schema import MIGRATIONS, OLD_NAMES
+from mcp_suite.shared.database_url import parse_database_url
+from mcp_suite.shared.db import Database, Migration
+from mcp_suite.shared.embeddings import WordLlamaEmbedder
+from mcp_suite.shared.errors import DatabaseConfigError
+from tests.support import script
+
+pytestmark = pytest.mark.anyio
+EMBEDDER = WordLlamaEmbedder()
+
+TEXTS = {
+    "notes/wal.md": [
+        "In WAL mode readers do not block writers and writers do not block readers.",
+        "The write-ahead log is checkpointed back into the database file automatically.",
+        "sqlite3_open opens a connection; the journal_mode pragma switches to WAL.",
+    ],
+    "notes/vacuum.md": [
+        "VACUUM rebuilds the database file, repacking it into a minimal amount of disk space.",
+        "Auto-vacuum reclaims free pages at each commit, but fragments the file.",
+    ],
+    "guides/replicas.txt": [
+        "Readers on replicas see the primary's writes after a short lag.",
+        "A checkpoint on the primary does not block readers on the replicas.",
+    ],
+}
+
+
+def chunks_of(texts: list[str], embedder: WordLlamaEmbedder | None = None) -> list[NewChunk]:
+    import hashlib
+
+    import numpy as np
+
+    out = []
+    for i, text in enumerate(texts):
+        vector = None
+        if embedder is not None:
+            vector = np.asarray(embedder.embed_sync([text])[0], dtype="<f4").tobytes()
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        out.append(NewChunk(i, text, ["Head", f"part {i}"], i + 1, i + 1, 0, len(text), 10, digest, vector))
+    return out
+
+
+async def fill(kb: KnowledgeBase, embedder: WordLlamaEmbedder | None = None) -> None:
+    for source, texts in TEXTS.items():
+        kind_type = "text" if source.endswith(".txt") else "markdown"
+        doc = NewDocument(source, "text", source.title(), kind_type, 1.0, 10, source, tags=["db"], meta={"n": 1})
+        await kb.write_document(doc, chunks_of(texts, embedder))
+
+
+def test_glob_regex_follows_sqlite_glob() -> None:
+    cases = {
+        "*.md": (["a.md", "dir/b.md"], ["a.mdx", "a.txt"]),
+        "notes/?.txt": (["notes/a.txt"], ["notes/ab.txt"]),
+        "[ab]*": (["apple", "b"], ["cat"]),
+        "[^ab]*": (["cat"], ["apple"]),
+        "a+b(c).md": (["a+b(c).md"], ["aab(c).md"]),
+    }
+    conn = sqlite3.connect(":memory:")
+    import re
+
+    for glob, (yes, no) in cases.items():
+        for text in yes + no:
+            sqlite = bool(conn.execute("SELECT ? GLOB ?", (text, glob)).fetchone()[0])
+            assert sqlite == (text in yes), (glob, text)
+            assert bool(re.search(glob_regex(glob), text)) == sqlite, (glob, text)
+
+
+async def test_in_memory_bm25_ranks_postgres_rows_like_sqlite(tmp_path: Path, postgres_url: str) -> None:
+    sqlite_kb = await KnowledgeBase.open(tmp_path / "r.db")
+    pg_kb = await KnowledgeBase.open(parse_database_url(postgres_url))
+    try:
+        for kb in (sqlite_kb, pg_kb):
+            await fill(kb)
+        filters = [SearchFilters(), SearchFilters(source_glob="notes/*"), SearchFilters(doc_types=["text"])]
+        for query in ("readers block writers", "database file", "sqlite3_open wal", "replicas checkpoint lag"):
+            for f in filters:
+                ranked = []
+                for kb in (sqlite_kb, pg_kb):
+                    index = await kb.lexical_index()
+                    assert index is not None
+                    doc_ids = await kb.matching_document_ids(f.to_filter())
+                    found = await lexical_ranked(kb, index, query_words(query), 50, doc_ids)
+                    ranked.append([(cid, round(score, 6)) for cid, score in found])
+                if "sqlite3_open" in query:  # a multi-token word: scored term by term on PostgreSQL
+                    assert [c for c, _ in ranked[0]][:1] == [c for c, _ in ranked[1]][:1]
+                else:
+                    assert ranked[0] == ranked[1], (query, f)
+    finally:
+        await sqlite_kb.close()
+        await pg_kb.close()
+
+
+async def test_a_replica_catches_up_with_another_replicas_writes(postgres_url: str) -> None:
+    url = parse_database_url(postgres_url)
+    embedder = EMBEDDER
+    first = await KnowledgeBase.open(url, embedder)
+    second = await KnowledgeBase.open(url, embedder)
+    try:
+        await fill(first, embedder)
+        assert await second.lexical_index() is not None and await second.vector_index() is not None
+        before = await search(second, "vacuum repacking disk space", k=3)
+        assert before.hits[0].source == "notes/vacuum.md"
+        # A new source and a deleted one, both through the first replica.
+        doc = NewDocument("notes/otters.md", "text", "Otters", "markdown", 1.0, 10, "otters")
+        await first.write_document(doc, chunks_of(["Otters hold hands while they sleep."], embedder))
+        await first.delete_source("notes/vacuum.md")
+        for mode in ("lexical", "semantic", "hybrid"):
+            after = await search(second, "otters sleep holding hands", k=3, mode=mode)  # type: ignore[arg-type]
+            assert after.hits[0].source == "notes/otters.md", mode
+            gone = await search(second, "vacuum repacking disk space", k=5, mode=mode)  # type: ignore[arg-type]
+            assert all(hit.source != "notes/vacuum.md" for hit in gone.hits), mode
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.parametrize("direction", ["sqlite-to-postgresql", "postgresql-to-sqlite"])
+async def test_copy_between_engines_keeps_every_row_and_the_search(
+    direction: str, tmp_path: Path, postgres_url: str
+) -> None:
+    embedder = EMBEDDER
+    sqlite_url = parse_database_url(f"sqlite:///{tmp_path / 'copy.db'}")
+    pg_url = parse_database_url(postgres_url)
+    source, target = (sqlite_url, pg_url) if direction.startswith("sqlite") else (pg_url, sqlite_url)
+    kb = await KnowledgeBase.open(source, embedder)
+    try:
+        await fill(kb, embedder)
+        hit = (await search(kb, "write-ahead log checkpoint", k=1)).hits[0]
+        await kb.add_feedback(hit.chunk_id, "write-ahead log checkpoint", True)
+        await kb.record_ingest_error("notes/broken.md", "file", "cannot read")
+        expected = await search(kb, "readers block writers", k=3, mode="semantic")
+    finally:
+        await kb.close()
+
+    counts = await copy_database(source, target)
+    assert counts["documents"] == 3 and counts["chunks"] == 7 and counts["feedback"] == 1
+    assert counts["ingest_errors"] == 1 and counts["doc_tags"] == 3 and counts["index_info"] == 1
+
+    copied = await KnowledgeBase.open(target, embedder)
+    try:
+        stats = await copied.stats()
+        assert (stats["documents"], stats["chunks"], stats["embedded_chunks"], stats["feedback"]) == (3, 7, 7, 1)
+        assert stats["embedder_matches"]
+        semantic = await search(copied, "readers block writers", k=3, mode="semantic")
+        assert [h.chunk_id for h in semantic.hits] == [h.chunk_id for h in expected.hits]
+        lexical = await search(copied, "repacking disk space", k=1, mode="lexical")
+        assert lexical.hits[0].source == "notes/vacuum.md"  # the target rebuilt its full-text index
+        docs, total = await copied.list_documents(SearchFilters(tags=["db"], metadata={"n": 1}).to_filter())
+        assert total == 3 and docs[0].meta == {"n": 1}
+        # New writes after the copy get fresh ids (sequences moved past the copied rows).
+        doc = NewDocument("notes/new.md", "text", "New", "markdown", 1.0, 1, "new")
+        written = await copied.write_document(doc, chunks_of(["brand new text"], embedder))
+        assert min(written.chunk_ids) > max(h.chunk_id for h in semantic.hits)
+    finally:
+        await copied.close()
+
+    with pytest.raises(DatabaseConfigError, match="already holds a retrieval index"):
+        await copy_database(source, target)
+
+
+async def test_an_old_sqlite_database_keeps_its_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    # The schema as main recorded it: the same steps under their old names.
+    renamed = {new: old for old, new in OLD_NAMES.items()}
+    old = await Database.open(path, [Migration(renamed[m.name], m.apply) for m in MIGRATIONS])  # type: ignore[arg-type]
+    await old.close()
+    kb = await KnowledgeBase.open(path)
+    await fill(kb)
+    await kb.close()
+    with sqlite3.connect(path) as conn:
+        names = [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY name")]
+    assert names == sorted(m.name for m in MIGRATIONS)
+
+
+async def test_a_newer_sqlite_database_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "newer.db"
+    kb = await KnowledgeBase.open(path)
+    await kb.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO _migrations (name) VALUES ('retrieval/9999_future')")
+    with pytest.raises(DatabaseConfigError, match="newer mcp-suite"):
+        await KnowledgeBase.open(path)
+
+
+@pytest.mark.parametrize("command", [[], ["search", "anything"]])
+def test_a_bad_database_url_stops_the_server_with_one_line(command: list[str], tmp_path: Path) -> None:
+    url = "postgresql://nobody:secret-pw@127.0.0.1:1/none"
+    done = subprocess.run(
+        [script("mcp-suite"), "retrieval", *command, "--database-url", url, "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot reach PostgreSQL" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr and "secret-pw" not in done.stderr
+
+
+async def test_server_runs_on_postgres_with_the_same_tool_results(postgres_url: str, data_dir: Path) -> None:
+    settings = RetrievalSettings(data_dir=data_dir, embedder="none", database_url=postgres_url)  # type: ignore[arg-type]
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("ingest_text", {"text": "Otters hold hands.", "source": "otters"})
+        assert not result.is_error
+        stats = (await client.call_tool("stats", {})).structured_content
+        assert stats is not None and stats["documents"] == 1 and stats["database"].startswith("postgresql://")
+        assert "mcp_suite_test" in stats["database"] and stats["database_bytes"] > 0
+
+
+async def test_an_ingest_through_one_replica_reaches_the_other_replicas_subscribers(
+    postgres_url: str, data_dir: Path
+) -> None:
+    import warnings
+
+    import anyio
+    from mcp.shared.exceptions import MCPDeprecationWarning
+
+    updated = anyio.Event()
+
+    async def inbox(message: object) -> None:
+        uri = getattr(getattr(message, "params", None), "uri", None)
+        if getattr(message, "method", None) == "notifications/resources/updated" and str(uri) == "retrieval://sources":
+            updated.set()
+
+    settings = RetrievalSettings(data_dir=data_dir, embedder="none", database_url=postgres_url)  # type: ignore[arg-type]
+    async with (
+        Client(build_server(settings)) as writer,
+        Client(build_server(settings), mode="legacy", message_handler=inbox) as reader,
+    ):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            await reader.subscribe_resource("retrieval://sources")
+        result = await writer.call_tool("ingest_text", {"text": "# Otters\n\nOtters hold hands.", "source": "o.md"})
+        assert not result.is_error
+        with anyio.fail_after(2):  # the issue's bound for a change to reach another replica's clients
+            await updated.wait()
+        found = await reader.call_tool("search", {"query": "otters hold hands", "k": 1})
+        assert found.structured_content is not None and found.structured_content["hits"][0]["source"] == "o.md"
+
+
+async def test_concurrent_writers_on_two_replicas_lose_nothing(postgres_url: str) -> None:
+    import anyio
+
+    url = parse_database_url(postgres_url)
+    replicas = [await KnowledgeBase.open(url, EMBEDDER) for _ in range(2)]
+    try:
+
+        async def writer(kb: KnowledgeBase, name: str) -> None:
+            for i in range(15):
+                doc = NewDocument(f"{name}/{i}.md", "text", f"{name} {i}", "markdown", 1.0, 1, f"{name}{i}")
+                await kb.write_document(doc, chunks_of([f"note {i} written by {name}", "shared words"], EMBEDDER))
+            # Both replicas rewrite the same source: one of the versions wins, whole.
+            doc = NewDocument("shared.md", "text", name, "markdown", 1.0, 1, name)
+            await kb.write_document(doc, chunks_of([f"the shared note, as {name} wrote it"], EMBEDDER))
+
+        async with anyio.create_task_group() as tasks:
+            for n, kb in enumerate(replicas):
+                tasks.start_soon(writer, kb, f"replica{n}")
+        for kb in replicas:
+            stats = await kb.stats()
+            assert (stats["documents"], stats["chunks"], stats["embedded_chunks"]) == (31, 61, 61)
+            (shared, chunks) = await kb.document("shared.md")
+            assert len(chunks) == 1 and chunks[0].text.endswith(f"as {shared.title} wrote it")
+            found = await search(kb, "note 14 written by replica1", k=1, mode="lexical")
+            assert found.hits[0].source == "replica1/14.md"
+    finally:
+        for kb in replicas:
+            await kb.close()
