@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
 
@@ -16,6 +17,7 @@ from mcp_suite.servers.retrieval.search import SearchFilters, lexical_ranked, qu
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.servers.retrieval.storage.base import NewChunk, NewDocument
+from mcp_suite.servers.retrieval.storage.postgres import VERSION_FRESH_S
 from mcp_suite.servers.retrieval.storage.postgres_filters import glob_regex
 from mcp_suite.servers.retrieval.storage.sqlite_schema import MIGRATIONS, OLD_NAMES
 from mcp_suite.shared.database_url import parse_database_url
@@ -123,6 +125,8 @@ async def test_a_replica_catches_up_with_another_replicas_writes(postgres_url: s
         doc = NewDocument("notes/otters.md", "text", "Otters", "markdown", 1.0, 10, "otters")
         await first.write_document(doc, chunks_of(["Otters hold hands while they sleep."], embedder))
         await first.delete_source("notes/vacuum.md")
+        # The promise is "seen within VERSION_FRESH_S": a reading younger than that may be reused.
+        await anyio.sleep(VERSION_FRESH_S)
         for mode in ("lexical", "semantic", "hybrid"):
             after = await search(second, "otters sleep holding hands", k=3, mode=mode)  # type: ignore[arg-type]
             assert after.hits[0].source == "notes/otters.md", mode
