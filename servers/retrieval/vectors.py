@@ -29,6 +29,7 @@ class VectorIndex:
         self._alive = np.zeros(0, dtype=bool)
         self._used = 0
         self._row: dict[int, tuple[int, int]] = {}  # chunk id -> (first row, row count)
+        self._dead = 0  # tombstoned rows below ``_used``
 
     def __len__(self) -> int:
         return len(self._row)
@@ -90,7 +91,8 @@ class VectorIndex:
             found = self._row.pop(int(cid), None)
             if found is not None:
                 self._alive[found[0] : found[0] + found[1]] = False
-        if self._used > 4096 and int(self._alive[: self._used].sum()) < 0.75 * self._used:
+                self._dead += found[1]
+        if self._used > 4096 and self._dead > 0.25 * self._used:
             self._compact()
 
     def search(self, query: np.ndarray, k: int, doc_ids: Sequence[int] | None = None) -> list[tuple[int, float]]:
@@ -104,8 +106,11 @@ class VectorIndex:
         mask = self._alive[:used]
         if doc_ids is not None:
             mask = mask & np.isin(self._docs[:used], np.asarray(doc_ids, dtype=np.int64))
-        scores = np.where(mask, scores, -np.inf)
-        candidates = int(mask.sum())
+        if doc_ids is not None or self._dead:  # the common case (no filter, nothing dead) skips the mask
+            scores = np.where(mask, scores, -np.inf)
+            candidates = int(mask.sum())
+        else:
+            candidates = used
         if candidates == 0:
             return []
         # Rows of one chunk may crowd the top: widen the cut until it holds k distinct chunks.
@@ -143,6 +148,7 @@ class VectorIndex:
         self._alive[:n] = True
         self._alive[n:] = False
         self._used = n
+        self._dead = 0
         self._row = {}
         ids = self._ids[:n].tolist()
         for row, cid in enumerate(ids):
