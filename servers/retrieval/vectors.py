@@ -2,7 +2,11 @@
 
 A chunk may own several consecutive rows, one per embedded window (views.py); it scores by its
 best row. At 100k chunks × 256 dims a matrix-vector product is ~25 MFLOP per vector per chunk,
-a few milliseconds on one core, so exact search needs no ANN structure. The matrix grows by
+a few milliseconds on one core, so exact search needs no ANN structure. Past ``COARSE_FROM`` rows
+the product runs first on each row's leading ``COARSE_DIMS`` dimensions (renormalised; the
+built-in wordllama vectors are Matryoshka-trained, so a prefix is a coarser embedding of the same
+text) and only the best ``SHORTLIST`` rows are scored on every dimension: a quarter of the
+arithmetic, so several windows per chunk cost about what one vector per chunk did. The matrix grows by
 doubling its capacity; removed rows are tombstoned and the matrix compacted once a quarter of it
 is dead, so incremental updates from ingests never copy the whole matrix per document.
 """
@@ -16,6 +20,11 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+COARSE_DIMS = 64
+COARSE_FROM = 50_000  # rows; below this the exact product is already cheap
+SHORTLIST = 4_000  # rows rescored on every dimension after the coarse pass
+
+
 class VectorIndex:
     """Chunk id → its unit vectors (consecutive rows), with the document id of each row for pre-ranking filters."""
 
@@ -24,6 +33,9 @@ class VectorIndex:
 
         self.dimension = dimension
         self._matrix = np.zeros((0, dimension), dtype=np.float32)
+        # The coarse prefix matrix, kept only when it is a real saving (wide vectors).
+        self._coarse_dims = COARSE_DIMS if dimension >= 2 * COARSE_DIMS else 0
+        self._coarse = np.zeros((0, self._coarse_dims), dtype=np.float32)
         self._ids = np.zeros(0, dtype=np.int64)
         self._docs = np.zeros(0, dtype=np.int64)
         self._alive = np.zeros(0, dtype=bool)
@@ -65,6 +77,10 @@ class VectorIndex:
             self._grow(max(need, 2 * len(self._ids), 1024))
         start, end = self._used, need
         self._matrix[start:end] = vectors
+        if self._coarse_dims:
+            prefix = vectors[:, : self._coarse_dims]
+            norms = np.linalg.norm(prefix, axis=1, keepdims=True)
+            self._coarse[start:end] = prefix / np.where(norms > 0, norms, 1.0)
         self._ids[start:end] = np.repeat(np.asarray(chunk_ids, dtype=np.int64), counts)
         self._docs[start:end] = np.repeat(np.asarray(doc_ids, dtype=np.int64), counts)
         self._alive[start:end] = True
@@ -102,17 +118,20 @@ class VectorIndex:
         if self._used == 0 or k <= 0:
             return []
         used = self._used
-        scores = self._matrix[:used] @ query.astype(np.float32, copy=False)
+        query = query.astype(np.float32, copy=False)
         mask = self._alive[:used]
         if doc_ids is not None:
             mask = mask & np.isin(self._docs[:used], np.asarray(doc_ids, dtype=np.int64))
-        if doc_ids is not None or self._dead:  # the common case (no filter, nothing dead) skips the mask
-            scores = np.where(mask, scores, -np.inf)
-            candidates = int(mask.sum())
-        else:
-            candidates = used
+        masked = doc_ids is not None or self._dead > 0  # the common case (no filter, nothing dead) skips the mask
+        candidates = int(mask.sum()) if masked else used
         if candidates == 0:
             return []
+        if self._coarse_dims and used >= COARSE_FROM and candidates > SHORTLIST:
+            rows = self._shortlist(query, mask if masked else None)
+            return self._best_chunks(rows, self._matrix[rows] @ query, k)
+        scores = self._matrix[:used] @ query
+        if masked:
+            scores = np.where(mask, scores, -np.inf)
         # Rows of one chunk may crowd the top: widen the cut until it holds k distinct chunks.
         take = min(candidates, 4 * k)
         while True:
@@ -126,11 +145,36 @@ class VectorIndex:
         best = top[np.sort(first)][:k]  # each chunk's best row, best first
         return [(int(self._ids[i]), float(scores[i])) for i in best]
 
+    def _shortlist(self, query: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """The ``SHORTLIST`` rows whose coarse prefix best matches ``query``'s (live, filtered rows only)."""
+        import numpy as np
+
+        prefix = query[: self._coarse_dims]
+        norm = float(np.linalg.norm(prefix))
+        coarse = self._coarse[: self._used] @ (prefix / norm if norm > 0 else prefix)
+        if mask is not None:
+            coarse = np.where(mask, coarse, -np.inf)
+        rows = np.argpartition(-coarse, SHORTLIST - 1)[:SHORTLIST]
+        return rows if mask is None else rows[mask[rows]]
+
+    def _best_chunks(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Top ``k`` chunks among ``rows`` (scored ``scores``), each by its best row."""
+        import numpy as np
+
+        order = np.argsort(-scores, kind="stable")
+        rows, scores = rows[order], scores[order]
+        _, first = np.unique(self._ids[rows], return_index=True)
+        best = np.sort(first)[:k]
+        return [(int(self._ids[rows[i]]), float(scores[i])) for i in best]
+
     def _grow(self, capacity: int) -> None:
         import numpy as np
 
         matrix = np.zeros((capacity, self.dimension), dtype=np.float32)
         matrix[: self._used] = self._matrix[: self._used]
+        coarse = np.zeros((capacity, self._coarse_dims), dtype=np.float32)
+        coarse[: self._used] = self._coarse[: self._used]
+        self._coarse = coarse
         ids = np.zeros(capacity, dtype=np.int64)
         ids[: self._used] = self._ids[: self._used]
         docs = np.zeros(capacity, dtype=np.int64)
@@ -143,6 +187,7 @@ class VectorIndex:
         keep = self._alive[: self._used].nonzero()[0]
         n = len(keep)
         self._matrix[:n] = self._matrix[keep]
+        self._coarse[:n] = self._coarse[keep]
         self._ids[:n] = self._ids[keep]
         self._docs[:n] = self._docs[keep]
         self._alive[:n] = True

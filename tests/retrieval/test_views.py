@@ -109,3 +109,25 @@ async def test_multi_window_chunk_found_by_its_window_in_server_and_scan(tmp_pat
     query = embedder.embed_sync(["office wifi password"])[0]
     scan = VectorScan(tmp_path / "data" / "retrieval.db", dimension)
     assert [cid for cid, _ in scan.search(query, 1)] == [hit["chunk_id"]]
+
+
+def test_large_index_shortlists_on_the_vector_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_suite.servers.retrieval import vectors
+
+    monkeypatch.setattr(vectors, "COARSE_FROM", 1000)
+    monkeypatch.setattr(vectors, "SHORTLIST", 200)
+    rng = np.random.default_rng(3)
+    n = 2000
+    matrix = _unit(rng.standard_normal((2 * n, 256)))
+    index = VectorIndex(256)
+    index.add(list(range(n)), [i % 4 for i in range(n)], matrix, counts=[2] * n)
+    exact = matrix @ matrix[1201]
+    for query_row, chunk in ((1201, 600), (7, 3)):
+        hits = index.search(matrix[query_row], 5)
+        assert hits[0][0] == chunk and hits[0][1] == pytest.approx(1.0, abs=1e-5)  # rescored on every dimension
+        assert len({cid for cid, _ in hits}) == 5
+    assert index.search(matrix[1201], 1)[0][1] == pytest.approx(float(exact.max()), abs=1e-5)
+    filtered = index.search(matrix[1201], 5, doc_ids=[1])
+    assert filtered and all(cid % 4 == 1 for cid, _ in filtered)
+    index.remove([600])
+    assert 600 not in {cid for cid, _ in index.search(matrix[1201], 5)}
