@@ -63,6 +63,24 @@ def test_zscore_fusion_of_one_list_keeps_its_order_and_weights_confidence() -> N
     assert fuse([], RankingConfig()) == ({}, {})
 
 
+def test_zscore_fusion_counts_what_bm25_did_not_match_as_zero() -> None:
+    # Only one chunk holds any query word: BM25 at its most certain. The vectors' favourites, found by
+    # them alone, must not bury it (unpadded, a one-hit list only adds its weight).
+    semantic = ranked({i: 0.20 - 0.01 * i for i in range(2, 12)} | {i: 0.05 for i in range(12, 52)})
+    lists = [("lexical", 1.5, [(1, 5.6)]), ("semantic", 1.0, semantic)]
+    unpadded, _ = fuse(lists, RankingConfig())
+    assert max(unpadded, key=unpadded.__getitem__) != 1
+    padded, _ = fuse(lists, RankingConfig(), depth=50)
+    assert max(padded, key=padded.__getitem__) == 1
+    # A full lexical list is standardised as before; vector lists are never padded.
+    full = ranked({i: 10.0 - 0.1 * i for i in range(50)})
+    assert fuse([("lexical", 1.0, full)], RankingConfig(), depth=50) == fuse([("lexical", 1.0, full)], RankingConfig())
+    assert (
+        fuse([("semantic", 1.0, semantic[:3])], RankingConfig(), depth=50)[0]
+        == fuse([("semantic", 1.0, semantic[:3])], RankingConfig())[0]
+    )
+
+
 def test_vector_index_add_remove_filter_and_compact() -> None:
     rng = np.random.default_rng(0)
     index = VectorIndex(16)
