@@ -330,17 +330,20 @@ def fuse(
 ) -> tuple[dict[int, float], dict[int, list[int | None]]]:
     """Fused score per chunk and its best (lexical, semantic) ranks, from ``(retriever, weight, ranked)`` lists.
 
-    A lexical list shorter than ``depth`` is everything BM25 matched: every other chunk scores 0, and
-    those zeros are standardised with it. A query only one chunk matches is then BM25 at its most
+    In hybrid fusion a lexical list shorter than ``depth`` is everything BM25 matched: every other
+    chunk scores 0, and those zeros are standardised with it — as many as the vector list ranks chunks
+    (it ranks them all, up to ``depth``). A query only one chunk matches is then BM25 at its most
     certain, not a list too short to measure (whose lone hit the vectors' favourites used to bury).
     """
     fused: dict[int, float] = {}
     best_rank: dict[int, list[int | None]] = {}
+    # How many chunks a full list would hold: the vector leg's length (it ranks every chunk it may).
+    population = min(depth, max((len(r) for name, _, r in lists if name == "semantic"), default=0))
     for retriever, weight, ranked in lists:
         slot = 0 if retriever == "lexical" else 1
         if ranking.fusion == "zscore":
             values = [score for _, score in ranked]
-            padding = max(0, depth - len(values)) if retriever == "lexical" and values else 0
+            padding = max(0, population - len(values)) if retriever == "lexical" and values else 0
             scores = standardised(values + [0.0] * padding)
             if any(scores):
                 floor = min(scores)
