@@ -1,0 +1,133 @@
+"""Multi-vector chunks: the windows a chunk is embedded as, and the vector index/scan scoring a chunk
+by its best window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mcp import Client
+
+from mcp_suite.servers.retrieval import views
+from mcp_suite.servers.retrieval.chunking import count_tokens
+from mcp_suite.servers.retrieval.library import to_blob
+from mcp_suite.servers.retrieval.scan import VectorScan
+from mcp_suite.servers.retrieval.server import build_server
+from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.servers.retrieval.vectors import VectorIndex
+
+pytestmark = pytest.mark.anyio
+
+
+def test_windows_pack_whole_paragraphs_up_to_the_budget() -> None:
+    turns = [f"**User:** question {i}" + " word" * 40 for i in range(7)]
+    windows = views.windows("\n\n".join(turns))
+    assert len(windows) == 4  # two turns of ~45 tokens per window of at most 100
+    assert all(count_tokens(w) <= views.WINDOW_TOKENS for w in windows)
+    assert "\n\n".join(windows).split("\n\n") == turns  # nothing lost, nothing cut mid-paragraph
+    assert views.windows("one short paragraph") == ["one short paragraph"]
+    long = "x " * 300
+    assert views.windows(long) == [long.strip()]  # one long paragraph stays whole
+
+
+def test_windows_are_capped_and_carry_the_context() -> None:
+    many = "\n\n".join(f"paragraph {i} " + "w " * 60 for i in range(30))
+    assert len(views.windows(many)) <= views.MAX_WINDOWS
+    texts = views.embedding_texts("Guide", ["Install", "Linux"], "First.\n\nSecond.")
+    assert texts == ["Guide > Install > Linux\nFirst.\n\nSecond."]
+    assert views.embedding_texts("", [], "Body.") == ["Body."]
+    assert views.embed_key(["a", "b"]) != views.embed_key(["a\nb"])
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_vector_index_scores_a_chunk_by_its_best_window() -> None:
+    rng = np.random.default_rng(1)
+    vectors = _unit(rng.standard_normal((9, 32)))
+    index = VectorIndex(32)
+    # chunk 1 owns rows 0-3, chunk 2 rows 4-5, chunk 3 rows 6-8
+    index.add([1, 2, 3], [10, 20, 30], vectors, counts=[4, 2, 3])
+    assert len(index) == 3
+    hits = index.search(vectors[5], 3)
+    assert hits[0][0] == 2 and hits[0][1] == pytest.approx(1.0, abs=1e-5)
+    assert len({cid for cid, _ in hits}) == 3  # each chunk once, however many of its windows match
+    assert index.search(vectors[2], 1) == [(1, pytest.approx(1.0, abs=1e-5))]
+    assert [cid for cid, _ in index.search(vectors[2], 5, doc_ids=[30])] == [3]
+    index.remove([1])
+    assert 1 not in {cid for cid, _ in index.search(vectors[2], 5)}
+    # Blobs hold one vector or several concatenated; replacing a chunk drops all its old rows.
+    index.add_blobs([(2, 20, to_blob(vectors[0:1])), (4, 40, to_blob(vectors[1:4]))])
+    assert index.search(vectors[3], 1)[0][0] == 4 and index.search(vectors[0], 1)[0][0] == 2
+    assert index.search(vectors[5], 3)[0][0] != 2
+    with pytest.raises(ValueError):
+        index.add([5], [50], vectors[:2])
+
+
+def test_vector_index_compaction_keeps_every_window() -> None:
+    rng = np.random.default_rng(2)
+    n = 3000
+    vectors = _unit(rng.standard_normal((2 * n, 16)))
+    index = VectorIndex(16)
+    index.add(list(range(n)), [0] * n, vectors, counts=[2] * n)
+    index.remove(list(range(0, n, 2)) + list(range(1, 800, 2)))  # past a quarter of the rows dead: compacted
+    assert len(index) == n // 2 - 400
+    for cid in (801, 2999):
+        assert index.search(vectors[2 * cid + 1], 1)[0][0] == cid  # the second window still maps to its chunk
+
+
+async def test_multi_window_chunk_found_by_its_window_in_server_and_scan(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    filler = "\n\n".join(f"- Item {i}: the weekly shopping list needs bread, milk and apples." for i in range(12))
+    (notes / "home.md").write_text(
+        f"# Home\n\n{filler}\n\n- The office wifi network is CDKZ-guest with password cdkzswse58.\n",
+        encoding="utf-8",
+    )
+    settings = RetrievalSettings(data_dir=tmp_path / "data", roots=[notes])
+    async with Client(build_server(settings)) as client:
+        result = await client.call_tool("ingest", {"paths": [str(notes)]})
+        assert not result.is_error
+        data = await client.call_tool("search", {"query": "office wifi password", "mode": "semantic"})
+        assert data.structured_content is not None
+        hit = data.structured_content["hits"][0]
+        assert "cdkzswse58" in hit["text"]
+    # The stored blob holds every window's vector, and the one-shot scan ranks by the best of them.
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "data" / "retrieval.db")
+    blob_sizes = [len(r[0]) for r in conn.execute("SELECT embedding FROM chunks")]
+    conn.close()
+    dimension = 256
+    assert any(size > 4 * dimension for size in blob_sizes) and all(size % (4 * dimension) == 0 for size in blob_sizes)
+    from mcp_suite.shared.embeddings import WordLlamaEmbedder
+
+    embedder = WordLlamaEmbedder()
+    embedder.load()
+    query = embedder.embed_sync(["office wifi password"])[0]
+    scan = VectorScan(tmp_path / "data" / "retrieval.db", dimension)
+    assert [cid for cid, _ in scan.search(query, 1)] == [hit["chunk_id"]]
+
+
+def test_large_index_shortlists_on_the_vector_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcp_suite.servers.retrieval import vectors
+
+    monkeypatch.setattr(vectors, "COARSE_FROM", 1000)
+    monkeypatch.setattr(vectors, "SHORTLIST", 200)
+    rng = np.random.default_rng(3)
+    n = 2000
+    matrix = _unit(rng.standard_normal((2 * n, 256)))
+    index = VectorIndex(256)
+    index.add(list(range(n)), [i % 4 for i in range(n)], matrix, counts=[2] * n)
+    exact = matrix @ matrix[1201]
+    for query_row, chunk in ((1201, 600), (7, 3)):
+        hits = index.search(matrix[query_row], 5)
+        assert hits[0][0] == chunk and hits[0][1] == pytest.approx(1.0, abs=1e-5)  # rescored on every dimension
+        assert len({cid for cid, _ in hits}) == 5
+    assert index.search(matrix[1201], 1)[0][1] == pytest.approx(float(exact.max()), abs=1e-5)
+    filtered = index.search(matrix[1201], 5, doc_ids=[1])
+    assert filtered and all(cid % 4 == 1 for cid, _ in filtered)
+    index.remove([600])
+    assert 600 not in {cid for cid, _ in index.search(matrix[1201], 5)}
