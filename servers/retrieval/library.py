@@ -264,8 +264,8 @@ class KnowledgeBase:
                 await progress(min(start + batch, len(rows)), len(rows), "re-embedding chunks")
 
         async def change(tx: Writer) -> None:
+            await tx.record_embedder(self.embedder.info)  # first: PostgreSQL splits the blobs by its dimension
             await tx.set_embeddings(blobs)
-            await tx.record_embedder(self.embedder.info)
 
         await self.storage.run(change)
         self._vectors = None

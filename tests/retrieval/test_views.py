@@ -3,19 +3,24 @@ by its best window."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from mcp import Client
+from pydantic import SecretStr
 
 from mcp_suite.servers.retrieval import views
 from mcp_suite.servers.retrieval.chunking import count_tokens
 from mcp_suite.servers.retrieval.library import to_blob
-from mcp_suite.servers.retrieval.scan import VectorScan
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.servers.retrieval.storage.factory import open_storage
 from mcp_suite.servers.retrieval.vectors import VectorIndex
+from mcp_suite.shared.database_url import DatabaseUrl
+from tests.support import script
 
 pytestmark = pytest.mark.anyio
 
@@ -78,15 +83,33 @@ def test_vector_index_compaction_keeps_every_window() -> None:
         assert index.search(vectors[2 * cid + 1], 1)[0][0] == cid  # the second window still maps to its chunk
 
 
-async def test_multi_window_chunk_found_by_its_window_in_server_and_scan(tmp_path: Path) -> None:
-    notes = tmp_path / "notes"
-    notes.mkdir()
+def _write_notes(root: Path) -> None:
+    """One chunk of many short paragraphs (several windows) whose last paragraph alone answers the query."""
+    root.mkdir()
     filler = "\n\n".join(f"- Item {i}: the weekly shopping list needs bread, milk and apples." for i in range(12))
-    (notes / "home.md").write_text(
+    (root / "home.md").write_text(
         f"# Home\n\n{filler}\n\n- The office wifi network is CDKZ-guest with password cdkzswse58.\n",
         encoding="utf-8",
     )
-    settings = RetrievalSettings(data_dir=tmp_path / "data", roots=[notes])
+
+
+async def _stored_windows(url: DatabaseUrl, dimension: int) -> list[int]:
+    """How many window vectors each stored chunk holds, read through the storage interface."""
+    storage = await open_storage(url)
+    try:
+        async with storage.snapshot() as tx:
+            rows = await tx.vectors()
+    finally:
+        await storage.close()
+    assert all(len(blob) % (4 * dimension) == 0 for _, _, blob in rows)
+    return [len(blob) // (4 * dimension) for _, _, blob in rows]
+
+
+async def test_multi_window_chunk_found_by_its_window_in_server_and_scan(tmp_path: Path, database_url: str) -> None:
+    notes = tmp_path / "notes"
+    _write_notes(notes)
+    url = None if database_url.startswith("sqlite") else SecretStr(database_url)
+    settings = RetrievalSettings(data_dir=tmp_path / "data", roots=[notes], database_url=url)
     async with Client(build_server(settings)) as client:
         result = await client.call_tool("ingest", {"paths": [str(notes)]})
         assert not result.is_error
@@ -94,21 +117,61 @@ async def test_multi_window_chunk_found_by_its_window_in_server_and_scan(tmp_pat
         assert data.structured_content is not None
         hit = data.structured_content["hits"][0]
         assert "cdkzswse58" in hit["text"]
-    # The stored blob holds every window's vector, and the one-shot scan ranks by the best of them.
-    import sqlite3
-
-    conn = sqlite3.connect(tmp_path / "data" / "retrieval.db")
-    blob_sizes = [len(r[0]) for r in conn.execute("SELECT embedding FROM chunks")]
-    conn.close()
+    # The stored chunk holds every window's vector, and the one-shot search ranks by the best of them.
     dimension = 256
-    assert any(size > 4 * dimension for size in blob_sizes) and all(size % (4 * dimension) == 0 for size in blob_sizes)
+    assert max(await _stored_windows(settings.database, dimension)) > 1
     from mcp_suite.shared.embeddings import WordLlamaEmbedder
 
     embedder = WordLlamaEmbedder()
     embedder.load()
     query = embedder.embed_sync(["office wifi password"])[0]
-    scan = VectorScan(tmp_path / "data" / "retrieval.db", dimension)
-    assert [cid for cid, _ in scan.search(query, 1)] == [hit["chunk_id"]]
+    storage = await open_storage(settings.database)
+    try:
+        found = storage.vector_search(dimension).search(query, 1)
+    finally:
+        await storage.close()
+    assert [cid for cid, _ in found] == [hit["chunk_id"]]
+
+
+@pytest.mark.slow
+async def test_a_chunk_found_by_its_second_window_ranks_the_same_on_both_engines(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    notes = tmp_path / "notes"
+    _write_notes(notes)
+    query = "office wifi password"
+    found: dict[str, tuple[list[tuple[str, int, float]], list[tuple[str, int, float]]]] = {}
+    for engine, url in (("sqlite", None), ("postgresql", SecretStr(postgres_url))):
+        data_dir = tmp_path / f"data-{engine}"
+        settings = RetrievalSettings(data_dir=data_dir, roots=[notes], database_url=url)
+        async with Client(build_server(settings)) as client:
+            assert not (await client.call_tool("ingest", {"paths": [str(notes)]})).is_error
+            result = await client.call_tool("search", {"query": query, "k": 5, "mode": "semantic"})
+            assert result.structured_content is not None
+            served = result.structured_content["hits"]
+        database_flag = ["--database-url", postgres_url] if url else []
+        argv = [script("mcp-suite"), "retrieval", "search", query, "--json", "-k", "5", "--mode", "semantic"]
+        done = subprocess.run(
+            [*argv, "--data-dir", str(data_dir), *database_flag],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        one_shot = json.loads(done.stdout)["hits"]
+        found[engine] = tuple(  # type: ignore[assignment]
+            [(Path(h["source"]).name, h["chunk_id"], h["score"]) for h in hits] for hits in (served, one_shot)
+        )
+        windows = await _stored_windows(settings.database, 256)
+        assert windows[0] > 1  # the wifi line is not in the chunk's first window
+        assert "cdkzswse58" in served[0]["text"]
+    for engine in found:
+        served, one_shot = found[engine]
+        assert [h[:2] for h in one_shot] == [h[:2] for h in served], engine
+        assert [h[2] for h in one_shot] == pytest.approx([h[2] for h in served], abs=1e-4), engine
+    assert [h[:2] for h in found["postgresql"][0]] == [h[:2] for h in found["sqlite"][0]]
+    assert [h[2] for h in found["postgresql"][0]] == pytest.approx([h[2] for h in found["sqlite"][0]], abs=1e-4)
 
 
 def test_large_index_shortlists_on_the_vector_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
