@@ -194,3 +194,26 @@ def test_large_index_shortlists_on_the_vector_prefix(monkeypatch: pytest.MonkeyP
     assert filtered and all(cid % 4 == 1 for cid, _ in filtered)
     index.remove([600])
     assert 600 not in {cid for cid, _ in index.search(matrix[1201], 5)}
+
+
+async def test_reused_and_reembedded_vectors_keep_every_window(tmp_path: Path, database_url: str) -> None:
+    notes = tmp_path / "notes"
+    _write_notes(notes)
+    url = None if database_url.startswith("sqlite") else SecretStr(database_url)
+    settings = RetrievalSettings(data_dir=tmp_path / "data", roots=[notes], database_url=url)
+    async with Client(build_server(settings)) as client:
+        first = await client.call_tool("ingest", {"paths": [str(notes)]})
+        assert first.structured_content is not None and first.structured_content["chunks_embedded"] == 1
+        windows = await _stored_windows(settings.database, 256)
+        assert windows == [windows[0]] and windows[0] > 1
+        # The same document under another name: the same embedded windows, every one of them reused.
+        (notes / "copy.md").write_text((notes / "home.md").read_text(encoding="utf-8"), encoding="utf-8")
+        again = await client.call_tool("ingest", {"paths": [str(notes)]})
+        assert again.structured_content is not None and again.structured_content["chunks_embedded"] == 0
+        assert await _stored_windows(settings.database, 256) == windows * 2
+        done = await client.call_tool("reindex", {"confirm": True})
+        assert not done.is_error
+        assert await _stored_windows(settings.database, 256) == windows * 2
+        data = await client.call_tool("search", {"query": "office wifi password", "k": 2, "mode": "semantic"})
+        assert data.structured_content is not None
+        assert all("cdkzswse58" in hit["text"] for hit in data.structured_content["hits"])
