@@ -22,12 +22,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def to_pgvector(blob: bytes | None) -> np.ndarray | None:
-    import numpy as np
-
-    return None if blob is None else np.frombuffer(blob, dtype="<f4")
-
-
 def split_windows(blob: bytes, dimension: int) -> list[np.ndarray]:
     """A chunk's blob as its window vectors (one vector when ``dimension`` does not divide it: an index
     written before windows, or no recorded dimension)."""
