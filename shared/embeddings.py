@@ -314,7 +314,7 @@ class WordLlamaEmbedder:
             if self._model is None:
                 files = WordLlamaFiles.find()
                 self._model = StaticModel.load(files, self._cache_dir)
-                log.info("loaded wordllama %s %s from %s", files.version, WORDLLAMA_MODEL, files.weights.parent.parent)
+                log.debug("loaded wordllama %s %s from %s", files.version, WORDLLAMA_MODEL, files.weights.parent.parent)
             return self._model
 
     async def warm_up(self) -> None:
