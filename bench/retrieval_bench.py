@@ -287,8 +287,9 @@ async def build_scaled_index(
                 words = text.split()
                 words = [rng.choice(vocab) if rng.random() < 0.1 else w for w in words if rng.random() > 0.05]
                 text = " ".join(words)
-                noisy = vec + nrng.normal(0, 0.02, vec.shape).astype(np.float32)
-                vec = (noisy / np.linalg.norm(noisy)).astype(np.float32)
+                # A blob holds one vector per window of the chunk (views.py): renormalise each.
+                noisy = (vec + nrng.normal(0, 0.02, vec.shape).astype(np.float32)).reshape(-1, info.dimension)
+                vec = (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32).ravel()
             chunks.append(
                 store.NewChunk(
                     ordinal=ordinal,

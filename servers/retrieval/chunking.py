@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from mcp_suite.servers.retrieval.documents import Block, Chunk, ParsedDocument
 from mcp_suite.shared.errors import InvalidInputError
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 """Bumped whenever readers or the chunker change the chunks a document gives. Ingest records it per
 document and re-chunks a document indexed by an older version even when its bytes did not change."""
 _TOKEN = re.compile(r"\w+|[^\w\s]")

@@ -34,6 +34,7 @@ from mcp_suite.servers.retrieval.documents import DocType, ParsedDocument
 from mcp_suite.servers.retrieval.folders import FolderRules, Skipped, file_kind, walk_folder
 from mcp_suite.servers.retrieval.library import KnowledgeBase, to_blob
 from mcp_suite.servers.retrieval.storage.base import DocumentRow, NewChunk, NewDocument
+from mcp_suite.servers.retrieval.views import embed_key, embedding_texts
 from mcp_suite.shared.embeddings import EmbeddingError
 from mcp_suite.shared.errors import AccessDeniedError, ConflictError, InvalidInputError, SuiteError
 
@@ -371,10 +372,11 @@ class Ingestor:
 
         doc, chunks = await anyio.to_thread.run_sync(parse_and_chunk)
         hashes = [text_hash(c.text) for c in chunks]
-        # The heading path and title ride along: they carry meaning a short chunk lacks. A vector is
-        # reused only for the same embedded text, not merely the same chunk text under another heading.
-        embed_texts = [_embedding_text(doc.title, c.heading_path, c.text) for c in chunks]
-        embed_hashes = [text_hash(t) for t in embed_texts]
+        # One vector per window of a chunk (views.py), each under the title and heading path: they carry
+        # meaning a short window lacks. Vectors are reused only for the same embedded texts, not merely
+        # the same chunk text under another heading.
+        embed_texts = [embedding_texts(doc.title, c.heading_path, c.text) for c in chunks]
+        embed_hashes = [text_hash(embed_key(t)) for t in embed_texts]
         vectors: dict[str, bytes] = {}
         embedded = 0
         # Refuse before embedding: a paid API should not be billed for vectors the index will reject.
@@ -383,9 +385,12 @@ class Ingestor:
             vectors = await self.kb.reuse_embeddings(embed_hashes)
             missing = list({h: i for i, h in enumerate(embed_hashes) if h not in vectors}.values())
             if missing:
-                matrix = await self.kb.embed([embed_texts[i] for i in missing])
-                for i, vec in zip(missing, matrix, strict=True):
-                    vectors[embed_hashes[i]] = to_blob(vec)
+                matrix = await self.kb.embed([t for i in missing for t in embed_texts[i]])
+                row = 0
+                for i in missing:
+                    count = len(embed_texts[i])
+                    vectors[embed_hashes[i]] = to_blob(matrix[row : row + count])
+                    row += count
                 embedded = len(missing)
         user_meta = dict(self.options.metadata)
         if not user_meta and existing is not None:
@@ -542,8 +547,3 @@ def _parse_bytes(
     from mcp_suite.servers.retrieval.readers import parse_bytes
 
     return parse_bytes(data, name=name, doc_type=doc_type, encoding=encoding, max_bytes=max_bytes)
-
-
-def _embedding_text(title: str, heading_path: Sequence[str], text: str) -> str:
-    context = " > ".join([title, *heading_path]) if title else " > ".join(heading_path)
-    return f"{context}\n{text}" if context else text

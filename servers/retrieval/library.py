@@ -68,6 +68,7 @@ def compatible(recorded: EmbedderInfo, current: EmbedderInfo) -> bool:
 
 
 def to_blob(vector: np.ndarray) -> bytes:
+    """A vector (or a chunk's window vectors, a row each, concatenated) as a little-endian float32 blob."""
     import numpy as np
 
     return np.asarray(vector, dtype="<f4").tobytes()
@@ -242,25 +243,29 @@ class KnowledgeBase:
         """Re-embed every chunk with the configured embedder and record it (one transaction)."""
         async with self.storage.snapshot() as tx:
             rows = await tx.all_chunk_contexts()
-        from mcp_suite.servers.retrieval.ingest import _embedding_text, text_hash  # ingest imports this module
+        from mcp_suite.servers.retrieval.ingest import text_hash  # ingest imports this module
+        from mcp_suite.servers.retrieval.views import embed_key, embedding_texts
 
         blobs: list[tuple[int, bytes | None, str | None]] = []
         batch = 256
         for start in range(0, len(rows), batch):
             part = rows[start : start + batch]
             if self.semantic_enabled:
-                # The same text ingest embeds (title and heading path first), so re-embedded vectors match.
-                texts = [_embedding_text(title, path, text) for _, text, path, title in part]
-                matrix = await self.embed(texts)
-                blobs += [(row[0], to_blob(vec), text_hash(t)) for row, vec, t in zip(part, matrix, texts, strict=True)]
+                # The same windows ingest embeds (title and heading path first), so re-embedded vectors match.
+                texts = [embedding_texts(title, path, text) for _, text, path, title in part]
+                matrix = await self.embed([t for chunk in texts for t in chunk])
+                row = 0
+                for (cid, *_), chunk in zip(part, texts, strict=True):
+                    blobs.append((cid, to_blob(matrix[row : row + len(chunk)]), text_hash(embed_key(chunk))))
+                    row += len(chunk)
             else:
                 blobs += [(row[0], None, None) for row in part]
             if progress is not None:
                 await progress(min(start + batch, len(rows)), len(rows), "re-embedding chunks")
 
         async def change(tx: Writer) -> None:
+            await tx.record_embedder(self.embedder.info)  # first: PostgreSQL splits the blobs by its dimension
             await tx.set_embeddings(blobs)
-            await tx.record_embedder(self.embedder.info)
 
         await self.storage.run(change)
         self._vectors = None

@@ -44,11 +44,23 @@ class VectorScan:
             if allowed is not None:
                 keep = np.isin(np.asarray(docs, dtype=np.int64), allowed)
                 scores, chunk_ids = scores[keep], chunk_ids[keep]
-            best_ids = np.concatenate([best_ids, chunk_ids])
-            best_scores = np.concatenate([best_scores, scores])
+            best_ids, best_scores = _best_per_chunk(
+                np.concatenate([best_ids, chunk_ids]), np.concatenate([best_scores, scores])
+            )
             if len(best_ids) > k:
                 top = np.argpartition(-best_scores, k - 1)[:k]
                 best_ids, best_scores = best_ids[top], best_scores[top]
         # Highest score first; equal scores by chunk id, as the in-memory index (rows in id order) ranks them.
         order = np.lexsort((best_ids, -best_scores))
         return [(int(best_ids[i]), float(best_scores[i])) for i in order[:k]]
+
+
+def _best_per_chunk(ids: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each chunk id once, with the best score of its vectors (a chunk may hold one per window)."""
+    import numpy as np
+
+    order = np.lexsort((-scores, ids))
+    ids, scores = ids[order], scores[order]
+    first = np.ones(len(ids), dtype=bool)
+    first[1:] = ids[1:] != ids[:-1]
+    return ids[first], scores[first]

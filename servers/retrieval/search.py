@@ -294,7 +294,7 @@ async def search(
     # only = rank 3 in the other only), and the stable sort below keeps the first-fused chunk first.
     lists.sort(key=lambda item: (-item[1], item[0]))
 
-    fused, best_rank = fuse(lists, ranking)
+    fused, best_rank = fuse(lists, ranking, depth)
     if not fused:
         return SearchResult(query=query, mode=mode, hits=[], notes=notes, took_ms=_ms(started))
 
@@ -327,20 +327,30 @@ Ranked = list[tuple[int, float]]
 
 
 def fuse(
-    lists: Sequence[tuple[str, float, Ranked]], ranking: RankingConfig
+    lists: Sequence[tuple[str, float, Ranked]], ranking: RankingConfig, depth: int = 0
 ) -> tuple[dict[int, float], dict[int, list[int | None]]]:
-    """Fused score per chunk and its best (lexical, semantic) ranks, from ``(retriever, weight, ranked)`` lists."""
+    """Fused score per chunk and its best (lexical, semantic) ranks, from ``(retriever, weight, ranked)`` lists.
+
+    In hybrid fusion a lexical list shorter than ``depth`` is everything BM25 matched: every other
+    chunk scores 0, and those zeros are standardised with it — as many as the vector list ranks chunks
+    (it ranks them all, up to ``depth``). A query only one chunk matches is then BM25 at its most
+    certain, not a list too short to measure (whose lone hit the vectors' favourites used to bury).
+    """
     fused: dict[int, float] = {}
     best_rank: dict[int, list[int | None]] = {}
+    # How many chunks a full list would hold: the vector leg's length (it ranks every chunk it may).
+    population = min(depth, max((len(r) for name, _, r in lists if name == "semantic"), default=0))
     for retriever, weight, ranked in lists:
         slot = 0 if retriever == "lexical" else 1
         if ranking.fusion == "zscore":
-            scores = standardised([score for _, score in ranked])
+            values = [score for _, score in ranked]
+            padding = max(0, population - len(values)) if retriever == "lexical" and values else 0
+            scores = standardised(values + [0.0] * padding)
             if any(scores):
                 floor = min(scores)
                 # Confidence: how far this list's best stands out from its own top ``depth``.
                 weight *= math.sqrt(max(scores))
-                contributions = [weight * (z - floor) for z in scores]
+                contributions = [weight * (z - floor) for z in scores[: len(ranked)]]
             else:  # one hit, or scores that do not vary: being in the list is all it says
                 contributions = [weight] * len(ranked)
         else:

@@ -1,9 +1,14 @@
 """The in-memory vector index: a contiguous matrix of unit float32 rows searched by brute force.
 
-At 100k chunks × 256 dims a matrix-vector product is ~25 MFLOP, a few milliseconds on one core,
-so exact search needs no ANN structure. The matrix grows by doubling its capacity; removed rows
-are tombstoned and the matrix compacted once a quarter of it is dead, so incremental updates from
-ingests never copy the whole matrix per document.
+A chunk may own several consecutive rows, one per embedded window (views.py); it scores by its
+best row. At 100k chunks × 256 dims a matrix-vector product is ~25 MFLOP per vector per chunk,
+a few milliseconds on one core, so exact search needs no ANN structure. Past ``COARSE_FROM`` rows
+the product runs first on each row's leading ``COARSE_DIMS`` dimensions (renormalised; the
+built-in wordllama vectors are Matryoshka-trained, so a prefix is a coarser embedding of the same
+text) and only the best ``SHORTLIST`` rows are scored on every dimension: a quarter of the
+arithmetic, so several windows per chunk cost about what one vector per chunk did. The matrix grows by
+doubling its capacity; removed rows are tombstoned and the matrix compacted once a quarter of it
+is dead, so incremental updates from ingests never copy the whole matrix per document.
 """
 
 from __future__ import annotations
@@ -15,19 +20,28 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+COARSE_DIMS = 64
+COARSE_FROM = 50_000  # rows; below this the exact product is already cheap
+SHORTLIST = 4_000  # rows rescored on every dimension after the coarse pass
+
+
 class VectorIndex:
-    """Chunk id → unit vector, with the document id of each row for pre-ranking filters."""
+    """Chunk id → its unit vectors (consecutive rows), with the document id of each row for pre-ranking filters."""
 
     def __init__(self, dimension: int) -> None:
         import numpy as np
 
         self.dimension = dimension
         self._matrix = np.zeros((0, dimension), dtype=np.float32)
+        # The coarse prefix matrix, kept only when it is a real saving (wide vectors).
+        self._coarse_dims = COARSE_DIMS if dimension >= 2 * COARSE_DIMS else 0
+        self._coarse = np.zeros((0, self._coarse_dims), dtype=np.float32)
         self._ids = np.zeros(0, dtype=np.int64)
         self._docs = np.zeros(0, dtype=np.int64)
         self._alive = np.zeros(0, dtype=bool)
         self._used = 0
-        self._row: dict[int, int] = {}
+        self._row: dict[int, tuple[int, int]] = {}  # chunk id -> (first row, row count)
+        self._dead = 0  # tombstoned rows below ``_used``
 
     def __len__(self) -> int:
         return len(self._row)
@@ -38,69 +52,129 @@ class VectorIndex:
     def ids(self) -> set[int]:
         return set(self._row)
 
-    def add(self, chunk_ids: Sequence[int], doc_ids: Sequence[int], vectors: np.ndarray) -> None:
+    def add(
+        self,
+        chunk_ids: Sequence[int],
+        doc_ids: Sequence[int],
+        vectors: np.ndarray,
+        counts: Sequence[int] | None = None,
+    ) -> None:
+        """Add (or replace) chunks; ``counts`` gives how many consecutive rows of ``vectors`` each
+        chunk owns (one each when not given)."""
         import numpy as np
 
         if len(chunk_ids) == 0:
             return
-        if vectors.shape != (len(chunk_ids), self.dimension):
-            raise ValueError(f"expected {len(chunk_ids)} vectors of {self.dimension} dims, got {vectors.shape}")
+        counts = [1] * len(chunk_ids) if counts is None else list(counts)
+        if len(counts) != len(chunk_ids) or vectors.shape != (sum(counts), self.dimension):
+            raise ValueError(
+                f"expected {sum(counts)} vectors of {self.dimension} dims for {len(chunk_ids)} chunks, "
+                f"got {vectors.shape}"
+            )
         self.remove([cid for cid in chunk_ids if cid in self._row])
-        need = self._used + len(chunk_ids)
+        need = self._used + len(vectors)
         if need > len(self._ids):
             self._grow(max(need, 2 * len(self._ids), 1024))
         start, end = self._used, need
         self._matrix[start:end] = vectors
-        self._ids[start:end] = np.asarray(chunk_ids, dtype=np.int64)
-        self._docs[start:end] = np.asarray(doc_ids, dtype=np.int64)
+        if self._coarse_dims:
+            prefix = vectors[:, : self._coarse_dims]
+            norms = np.linalg.norm(prefix, axis=1, keepdims=True)
+            self._coarse[start:end] = prefix / np.where(norms > 0, norms, 1.0)
+        self._ids[start:end] = np.repeat(np.asarray(chunk_ids, dtype=np.int64), counts)
+        self._docs[start:end] = np.repeat(np.asarray(doc_ids, dtype=np.int64), counts)
         self._alive[start:end] = True
-        for offset, cid in enumerate(chunk_ids):
-            self._row[int(cid)] = start + offset
+        row = start
+        for cid, count in zip(chunk_ids, counts, strict=True):
+            self._row[int(cid)] = (row, count)
+            row += count
         self._used = end
 
     def add_blobs(self, rows: Sequence[tuple[int, int, bytes]]) -> None:
-        """Add ``(chunk id, document id, float32 blob)`` rows as the store returns them."""
+        """Add ``(chunk id, document id, float32 blob)`` rows as the store returns them; a blob holds one
+        vector or several (a chunk's windows) concatenated."""
         import numpy as np
 
-        rows = [row for row in rows if row[2] is not None and len(row[2]) == 4 * self.dimension]
+        size = 4 * self.dimension
+        rows = [row for row in rows if row[2] is not None and row[2] and len(row[2]) % size == 0]
         if not rows:
             return
-        matrix = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32).reshape(len(rows), self.dimension)
-        self.add([row[0] for row in rows], [row[1] for row in rows], matrix)
+        matrix = np.frombuffer(b"".join(row[2] for row in rows), dtype=np.float32).reshape(-1, self.dimension)
+        self.add([row[0] for row in rows], [row[1] for row in rows], matrix, [len(row[2]) // size for row in rows])
 
     def remove(self, chunk_ids: Sequence[int]) -> None:
         for cid in chunk_ids:
-            row = self._row.pop(int(cid), None)
-            if row is not None:
-                self._alive[row] = False
-        if self._used > 4096 and len(self._row) < 0.75 * self._used:
+            found = self._row.pop(int(cid), None)
+            if found is not None:
+                self._alive[found[0] : found[0] + found[1]] = False
+                self._dead += found[1]
+        if self._used > 4096 and self._dead > 0.25 * self._used:
             self._compact()
 
     def search(self, query: np.ndarray, k: int, doc_ids: Sequence[int] | None = None) -> list[tuple[int, float]]:
-        """Top ``k`` (chunk id, cosine) for a unit ``query``; ``doc_ids`` restricts the rows searched."""
+        """Top ``k`` (chunk id, cosine of its best vector) for a unit ``query``; ``doc_ids`` restricts the rows."""
         import numpy as np
 
         if self._used == 0 or k <= 0:
             return []
         used = self._used
-        scores = self._matrix[:used] @ query.astype(np.float32, copy=False)
+        query = query.astype(np.float32, copy=False)
         mask = self._alive[:used]
         if doc_ids is not None:
             mask = mask & np.isin(self._docs[:used], np.asarray(doc_ids, dtype=np.int64))
-        scores = np.where(mask, scores, -np.inf)
-        candidates = int(mask.sum())
+        masked = doc_ids is not None or self._dead > 0  # the common case (no filter, nothing dead) skips the mask
+        candidates = int(mask.sum()) if masked else used
         if candidates == 0:
             return []
-        k = min(k, candidates)
-        top = np.argpartition(-scores, k - 1)[:k] if k < used else np.arange(used)
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self._ids[i]), float(scores[i])) for i in top[:k] if mask[i]]
+        if self._coarse_dims and used >= COARSE_FROM and candidates > SHORTLIST:
+            rows = self._shortlist(query, mask if masked else None)
+            return self._best_chunks(rows, self._matrix[rows] @ query, k)
+        scores = self._matrix[:used] @ query
+        if masked:
+            scores = np.where(mask, scores, -np.inf)
+        # Rows of one chunk may crowd the top: widen the cut until it holds k distinct chunks.
+        take = min(candidates, 4 * k)
+        while True:
+            top = np.argpartition(-scores, take - 1)[:take] if take < used else np.arange(used)
+            top = top[np.argsort(-scores[top], kind="stable")]
+            top = top[mask[top]]
+            _, first = np.unique(self._ids[top], return_index=True)
+            if len(first) >= k or take >= candidates:
+                break
+            take = min(candidates, 4 * take)
+        best = top[np.sort(first)][:k]  # each chunk's best row, best first
+        return [(int(self._ids[i]), float(scores[i])) for i in best]
+
+    def _shortlist(self, query: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """The ``SHORTLIST`` rows whose coarse prefix best matches ``query``'s (live, filtered rows only)."""
+        import numpy as np
+
+        prefix = query[: self._coarse_dims]
+        norm = float(np.linalg.norm(prefix))
+        coarse = self._coarse[: self._used] @ (prefix / norm if norm > 0 else prefix)
+        if mask is not None:
+            coarse = np.where(mask, coarse, -np.inf)
+        rows = np.argpartition(-coarse, SHORTLIST - 1)[:SHORTLIST]
+        return rows if mask is None else rows[mask[rows]]
+
+    def _best_chunks(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Top ``k`` chunks among ``rows`` (scored ``scores``), each by its best row."""
+        import numpy as np
+
+        order = np.argsort(-scores, kind="stable")
+        rows, scores = rows[order], scores[order]
+        _, first = np.unique(self._ids[rows], return_index=True)
+        best = np.sort(first)[:k]
+        return [(int(self._ids[rows[i]]), float(scores[i])) for i in best]
 
     def _grow(self, capacity: int) -> None:
         import numpy as np
 
         matrix = np.zeros((capacity, self.dimension), dtype=np.float32)
         matrix[: self._used] = self._matrix[: self._used]
+        coarse = np.zeros((capacity, self._coarse_dims), dtype=np.float32)
+        coarse[: self._used] = self._coarse[: self._used]
+        self._coarse = coarse
         ids = np.zeros(capacity, dtype=np.int64)
         ids[: self._used] = self._ids[: self._used]
         docs = np.zeros(capacity, dtype=np.int64)
@@ -113,9 +187,15 @@ class VectorIndex:
         keep = self._alive[: self._used].nonzero()[0]
         n = len(keep)
         self._matrix[:n] = self._matrix[keep]
+        self._coarse[:n] = self._coarse[keep]
         self._ids[:n] = self._ids[keep]
         self._docs[:n] = self._docs[keep]
         self._alive[:n] = True
         self._alive[n:] = False
         self._used = n
-        self._row = {int(cid): row for row, cid in enumerate(self._ids[:n])}
+        self._dead = 0
+        self._row = {}
+        ids = self._ids[:n].tolist()
+        for row, cid in enumerate(ids):
+            first, count = self._row.get(cid, (row, 0))
+            self._row[cid] = (first, count + 1)

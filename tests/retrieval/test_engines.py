@@ -291,3 +291,109 @@ async def test_concurrent_writers_on_two_replicas_lose_nothing(postgres_url: str
     finally:
         for kb in replicas:
             await kb.close()
+
+
+def _sqlite_windows(path: Path, dimension: int) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        row = conn.execute("SELECT coalesce(sum(length(embedding)), 0) FROM chunks").fetchone()
+    finally:
+        conn.close()
+    return int(row[0]) // (4 * dimension)
+
+
+def _postgres_windows(url: str) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM mcp_suite_retrieval.chunk_vectors").fetchone()
+    return int(row[0]) if row else 0
+
+
+async def test_copy_carries_every_window_vector_both_ways(tmp_path: Path, postgres_url: str) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    turns = "\n\n".join(f"**User:** question {i} about the backup schedule" + " detail" * 40 for i in range(6))
+    (notes / "chat.md").write_text(f"# Chat\n\n{turns}\n\n**User:** where is the spare key kept?\n", encoding="utf-8")
+    (notes / "short.md").write_text("# Short\n\nOne paragraph only.\n", encoding="utf-8")
+    settings = RetrievalSettings(data_dir=tmp_path / "data", roots=[notes])
+    async with Client(build_server(settings)) as client:
+        assert not (await client.call_tool("ingest", {"paths": [str(notes)]})).is_error
+    first = settings.database_path
+    windows = _sqlite_windows(first, 256)
+    conn = sqlite3.connect(first)
+    chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    conn.close()
+    assert windows > chunks  # some chunk holds several windows
+
+    back = tmp_path / "back.db"
+    await copy_database(parse_database_url(f"sqlite:///{first}"), parse_database_url(postgres_url))
+    assert _postgres_windows(postgres_url) == windows
+    await copy_database(parse_database_url(postgres_url), parse_database_url(f"sqlite:///{back}"))
+    assert _sqlite_windows(back, 256) == windows
+    original, returned = sqlite3.connect(first), sqlite3.connect(back)
+    try:
+        query = "SELECT id, embedding, embed_hash FROM chunks ORDER BY id"
+        assert returned.execute(query).fetchall() == original.execute(query).fetchall()  # byte for byte
+    finally:
+        original.close()
+        returned.close()
+    # The copy on PostgreSQL searches by the best window as the source does.
+    pg = await KnowledgeBase.open(parse_database_url(postgres_url), EMBEDDER)
+    lite = await KnowledgeBase.open(parse_database_url(f"sqlite:///{first}"), EMBEDDER)
+    try:
+        for kb in (pg, lite):
+            await kb.vector_index()
+        on_pg = await search(pg, "spare key", k=3, mode="semantic")
+        on_lite = await search(lite, "spare key", k=3, mode="semantic")
+        assert [h.chunk_id for h in on_pg.hits] == [h.chunk_id for h in on_lite.hits]
+    finally:
+        await pg.close()
+        await lite.close()
+
+
+async def test_a_postgres_index_from_before_windows_is_migrated(postgres_url: str) -> None:
+    import numpy as np
+
+    from mcp_suite.servers.retrieval.storage.postgres import PostgresStorage, hnsw_index_name
+    from mcp_suite.servers.retrieval.storage.postgres_schema import MIGRATIONS as PG_MIGRATIONS
+    from mcp_suite.shared.database_url import PostgresUrl
+    from mcp_suite.shared.postgres import PostgresDatabase
+
+    url = parse_database_url(postgres_url)
+    assert isinstance(url, PostgresUrl)
+    old = await PostgresDatabase.open(url, "retrieval", PG_MIGRATIONS[:1])
+    vector = np.arange(1, 9, dtype="<f4")
+    try:
+
+        async def write(session: object) -> None:
+            conn = session.conn  # type: ignore[attr-defined]
+            await conn.execute(
+                "INSERT INTO index_info (key, value) VALUES ('embedder', %s)",
+                ('{"provider": "test", "model": "m", "dimension": 8}',),
+            )
+            await conn.execute(
+                "INSERT INTO documents (id, source, kind, title, doc_type, mtime, size, content_hash, ingested_at, "
+                "updated_at) VALUES (1, 's', 'text', 'T', 'text', 0, 1, 'h', 'now', 'now')"
+            )
+            await conn.execute(
+                "INSERT INTO chunks (document_id, ordinal, text, start_line, end_line, start_char, end_char, "
+                "token_count, text_hash, embedding, embed_hash) "
+                "VALUES (1, 0, 'x', 1, 1, 0, 1, 1, 'h', %s::vector, 'e')",
+                ("[" + ",".join(str(float(v)) for v in vector) + "]",),
+            )
+
+        await old.run(write)
+    finally:
+        await old.close()
+    storage = await PostgresStorage.open(url)
+    try:
+        async with storage.snapshot() as tx:
+            rows = await tx.vectors()
+            assert [(cid, doc) for cid, doc, _ in rows] == [(1, 1)]
+            assert rows[0][2] == vector.tobytes()
+            assert await tx.embeddings_by_hash(["e"]) == {"e": vector.tobytes()}
+            index = await tx._one("SELECT 1 FROM pg_indexes WHERE indexname = %s", (hnsw_index_name(8),))
+            assert index is not None
+    finally:
+        await storage.close()

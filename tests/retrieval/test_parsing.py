@@ -249,6 +249,54 @@ def test_rst_skips_comments_and_toctree() -> None:
     assert [b.text for b in doc.blocks] == ["Title\n#####", "Body text."]
 
 
+API_RST = """:mod:`!os.path` --- Common pathname manipulations
+==================================================
+
+.. module:: os.path
+   :synopsis: Operations on pathnames.
+
+.. index:: single: path; operations
+
+This module implements some useful functions on pathnames.
+
+.. function:: basename(path)
+
+   Return the base name of pathname *path*.
+
+   .. versionchanged:: 3.6
+      Accepts a :term:`path-like object`.
+
+.. function:: dirname(path)
+
+   Return the directory name of pathname *path*.
+
+--------------
+
+Rules and ``literals``
+----------------------
+
+Text after a transition.
+"""
+
+
+def test_rst_api_entries_keep_their_signature_and_stay_together() -> None:
+    # Python-docs-style rST: the object's name is only on its directive line.
+    doc = parse_text(API_RST, name="os.path.rst")
+    assert doc.title == "os.path --- Common pathname manipulations"  # inline markup gone from headings
+    assert_spans_exact(doc)
+    texts = [b.text for b in doc.blocks]
+    assert any(t.startswith(".. function:: basename(path)") and "base name" in t for t in texts)
+    assert any(t.startswith(".. index:: single: path; operations") for t in texts)
+    assert any("synopsis: Operations on pathnames" in t for t in texts)
+    assert "--------------" not in texts  # a transition is a separator, not a paragraph
+    headings = [b.heading_path for b in doc.blocks if b.kind == "heading"]
+    assert headings[-1] == ("os.path --- Common pathname manipulations", "Rules and literals")
+    # Index entries, module synopsis and entries no longer cut the section into one chunk per entry.
+    chunks = chunk_document(doc)
+    assert len(chunks) == 2
+    assert "basename(path)" in chunks[0].text and "dirname(path)" in chunks[0].text
+
+
 # --------------------------------------------------------------------------------------------------
 # Plain text
 

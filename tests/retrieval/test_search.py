@@ -63,6 +63,28 @@ def test_zscore_fusion_of_one_list_keeps_its_order_and_weights_confidence() -> N
     assert fuse([], RankingConfig()) == ({}, {})
 
 
+def test_zscore_fusion_counts_what_bm25_did_not_match_as_zero() -> None:
+    # Only one chunk holds any query word: BM25 at its most certain. The vectors' favourites, found by
+    # them alone, must not bury it (unpadded, a one-hit list only adds its weight).
+    semantic = ranked({i: 0.20 - 0.01 * i for i in range(2, 12)} | {i: 0.05 for i in range(12, 52)})
+    lists = [("lexical", 1.5, [(1, 5.6)]), ("semantic", 1.0, semantic)]
+    unpadded, _ = fuse(lists, RankingConfig())
+    assert max(unpadded, key=unpadded.__getitem__) != 1
+    padded, _ = fuse(lists, RankingConfig(), depth=50)
+    assert max(padded, key=padded.__getitem__) == 1
+    # A full lexical list is standardised as before; vector lists are never padded, and a lexical list
+    # is padded only up to the chunks there are (the vector list's length) and only in hybrid fusion.
+    full = ranked({i: 10.0 - 0.1 * i for i in range(50)})
+    both = [("lexical", 1.0, full), ("semantic", 1.0, semantic)]
+    assert fuse(both, RankingConfig(), depth=50) == fuse(both, RankingConfig())
+    only_vectors = [("semantic", 1.0, semantic[:3])]
+    assert fuse(only_vectors, RankingConfig(), depth=50) == fuse(only_vectors, RankingConfig())
+    small = [("lexical", 1.0, [(1, 3.0), (2, 1.0)]), ("semantic", 1.0, ranked({1: 0.2, 2: 0.3}))]
+    assert fuse(small, RankingConfig(), depth=50) == fuse(small, RankingConfig())
+    lexical_only = [("lexical", 1.0, [(1, 5.6), (2, 1.0)])]
+    assert fuse(lexical_only, RankingConfig(), depth=50) == fuse(lexical_only, RankingConfig())
+
+
 def test_vector_index_add_remove_filter_and_compact() -> None:
     rng = np.random.default_rng(0)
     index = VectorIndex(16)

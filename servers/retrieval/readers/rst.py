@@ -1,5 +1,10 @@
 """reStructuredText reader: adornment-styled headings (levels in order of first use), directives, literal
 blocks, tables, lists; a leading field list becomes metadata.
+
+A directive's line with an argument (``.. function:: join(path, *paths)``, ``.. class:: Popen(args)``,
+``.. versionchanged:: 3.6``) stays in its block: in API documentation it is the only place the
+object's name occurs, and leaving it out also cut every entry into a chunk of its own. Heading text
+loses its inline markup (``:mod:`!os.path``` is ``os.path``); a transition (a lone rule) is skipped.
 """
 
 from __future__ import annotations
@@ -17,13 +22,18 @@ _RST_LIST = re.compile(r"^[ \t]*(?:[-*+•]|\d+[.)]|#\.|\(\d+\)|[a-zA-Z][.)])[ \
 _RST_GRID = re.compile(r"^[ \t]*\+[-=+]+\+[ \t]*$")
 _RST_SIMPLE_TABLE = re.compile(r"^[ \t]*=+(?:[ \t]+=+)+[ \t]*$")
 _RST_FIELD = re.compile(r"^:([\w][\w \-]*):[ \t]*(.*)$")
+_RST_ROLE = re.compile(r":[\w.+-]+(?::[\w.+-]+)*:`[!~]?([^`<]*?)\s*(?:<[^>]*>)?`")
+_RST_LITERAL = re.compile(r"``([^`]+)``")
+_RST_REFERENCE = re.compile(r"`([^`<]*?)\s*(?:<[^>]*>)?`__?")
+_RST_EMPHASIS = re.compile(r"\*\*?([^*]+)\*\*?")
 _RST_CODE_DIRECTIVES = frozenset({"code", "code-block", "sourcecode", "literalinclude", "doctest", "testcode", "math"})
-# Directives with no prose worth indexing.
+# Directives with no prose worth indexing. ``index`` and ``module`` are kept: their entries and synopsis
+# are the words a reader searches by, and skipped text between two blocks would end a chunk there.
 _RST_SKIP_DIRECTIVES = frozenset(
-    {"toctree", "image", "figure", "contents", "include", "highlight", "index", "raw", "meta", "only",
-     "automodule", "autoclass", "autofunction", "currentmodule", "module", "sectnum", "default-role", "role",
-     "tabularcolumns", "csv-table", "list-table"}
+    {"toctree", "image", "figure", "contents", "include", "highlight", "raw", "meta", "only",
+     "automodule", "autoclass", "autofunction", "sectnum", "default-role", "role", "tabularcolumns"}
 )  # fmt: skip
+_RST_TABLE_DIRECTIVES = frozenset({"csv-table", "list-table", "table"})
 
 
 def _indented_end(lines: list[str], j: int) -> int:
@@ -40,6 +50,15 @@ def _indented_end(lines: list[str], j: int) -> int:
             continue
         break
     return last + 1
+
+
+def plain_rst(text: str) -> str:
+    """Heading text without rST inline markup: roles, literals, references, emphasis."""
+    text = _RST_ROLE.sub(r"\1", text)
+    text = _RST_LITERAL.sub(r"\1", text)
+    text = _RST_REFERENCE.sub(r"\1", text)
+    text = _RST_EMPHASIS.sub(r"\1", text)
+    return " ".join(text.replace("`", "").split())
 
 
 def parse_rst(text: str, name: str) -> ParsedDocument:
@@ -65,7 +84,7 @@ def parse_rst(text: str, name: str) -> ParsedDocument:
         nxt = lines[i + 1] if i + 1 < n else ""
         # Over- and underlined title.
         if _RST_ADORN.match(line) and i + 2 < n and lines[i + 2].strip() == stripped and lines[i + 1].strip():
-            title = lines[i + 1].strip()
+            title = plain_rst(lines[i + 1].strip())
             doc.add("heading", i, i + 2, level=level_of((stripped[0], True)), title=title)
             i += 3
             continue
@@ -75,8 +94,11 @@ def parse_rst(text: str, name: str) -> ParsedDocument:
             and len(nxt.strip()) >= min(len(stripped), 3)
             and not _RST_ADORN.match(line)
         ):
-            doc.add("heading", i, i + 1, level=level_of((nxt.strip()[0], False)), title=stripped)
+            doc.add("heading", i, i + 1, level=level_of((nxt.strip()[0], False)), title=plain_rst(stripped))
             i += 2
+            continue
+        if _RST_ADORN.match(line) and line[:1] not in (" ", "\t"):  # a transition: a rule between paragraphs
+            i += 1
             continue
         if literal_next and line[:1] in (" ", "\t"):
             end = _indented_end(lines, i)
@@ -90,7 +112,11 @@ def parse_rst(text: str, name: str) -> ParsedDocument:
             end = _indented_end(lines, i + 1)
             if kind in _RST_CODE_DIRECTIVES:
                 doc.add("code", i, end - 1)
-            elif kind not in _RST_SKIP_DIRECTIVES and end - 1 > i:
+            elif kind in _RST_TABLE_DIRECTIVES:
+                doc.add("table", i, end - 1)
+            elif kind not in _RST_SKIP_DIRECTIVES and directive.group(2):  # a described object: keep its name
+                doc.add("paragraph", i, end - 1)
+            elif kind not in _RST_SKIP_DIRECTIVES and end - 1 > i:  # an admonition: its body
                 doc.add("paragraph", i + 1, end - 1)
             i = end
             continue

@@ -120,7 +120,7 @@ class NewChunk:
     end_char: int
     token_count: int
     text_hash: str
-    embedding: bytes | None  # float32 little-endian
+    embedding: bytes | None  # float32 little-endian; a chunk's window vectors concatenated (views.py)
     page: int | None = None
     anchor: str | None = None
     embed_hash: str | None = None  # hash of the text the vector was computed from (see ingest)
@@ -205,7 +205,10 @@ class Reader(Protocol):
         ...
 
     async def all_chunk_ids(self) -> list[int]: ...
-    async def vectors(self, ids: Sequence[int] | None = None) -> list[tuple[int, int, bytes]]: ...
+    async def vectors(self, ids: Sequence[int] | None = None) -> list[tuple[int, int, bytes]]:
+        """(chunk id, document id, blob of its window vectors) of the given chunks, or of every embedded one."""
+        ...
+
     async def all_chunk_contexts(self) -> list[tuple[int, str, list[str], str]]: ...
     async def lexical_rows(self, ids: Sequence[int]) -> list[LexicalRow]: ...
     async def lexical_search(self, words: Sequence[str], where: DocumentFilter, limit: int) -> list[tuple[int, float]]:

@@ -55,16 +55,23 @@ def lexical_source(path: Path) -> Iterator[LexicalSource]:
 
 
 def vector_batches(path: Path, dimension: int, batch: int) -> Iterator[tuple[list[int], list[int], bytes]]:
-    """(chunk ids, document ids, their float32 vectors concatenated) of every stored vector of ``dimension``
-    floats, ``batch`` rows at a time, in chunk id order, from one snapshot on a read-only plain connection."""
+    """(chunk id, document id) per vector and the float32 vectors concatenated, for every stored vector of
+    ``dimension`` floats (a chunk may hold several: its windows), ``batch`` chunks at a time, in chunk id
+    order, from one snapshot on a read-only plain connection."""
+    size = 4 * dimension
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     try:
         conn.execute(f"PRAGMA busy_timeout = {30_000}")
         cursor = conn.execute(
-            "SELECT id, document_id, embedding FROM chunks WHERE length(embedding) = ? ORDER BY id", (4 * dimension,)
+            "SELECT id, document_id, embedding FROM chunks WHERE length(embedding) > 0 "
+            "AND length(embedding) % ? = 0 ORDER BY id",
+            (size,),
         )
         while rows := cursor.fetchmany(batch):
-            yield [r[0] for r in rows], [r[1] for r in rows], b"".join(r[2] for r in rows)
+            counts = [len(r[2]) // size for r in rows]
+            ids = [r[0] for r, n in zip(rows, counts, strict=True) for _ in range(n)]
+            docs = [r[1] for r, n in zip(rows, counts, strict=True) for _ in range(n)]
+            yield ids, docs, b"".join(r[2] for r in rows)
     finally:
         conn.close()
 

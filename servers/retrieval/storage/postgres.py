@@ -6,8 +6,10 @@ pool. Writes run through ``db.run`` (SERIALIZABLE, retried on conflicts), so eve
 depends on inside its transaction. A change to chunks bumps ``generation`` (replicas compare it to catch
 their in-memory indexes up) and publishes a ``resources`` change for the other replicas' clients.
 
-Vectors live in a pgvector column; each recorded embedder dimension gets a partial HNSW index
-(``vector_cosine_ops``) that the one-shot vector search uses, while a filtered search scans exactly.
+Vectors live in ``chunk_vectors``, one pgvector row per embedded window of a chunk (SQLite keeps a chunk's
+windows concatenated in one blob; readers here hand back that same blob). Each recorded embedder dimension
+gets a partial HNSW index (``vector_cosine_ops``) that the one-shot vector search uses, while a filtered
+search scans exactly.
 The SQL full-text path ranks with ``ts_rank_cd`` over the generated ``tsvector``; a running server
 ranks with the in-memory BM25 index, fed from these rows through FTS5 (:func:`.fts5.rows_source`).
 """
@@ -43,7 +45,12 @@ from mcp_suite.servers.retrieval.storage.base import (
 )
 from mcp_suite.servers.retrieval.storage.postgres_filters import filter_clause
 from mcp_suite.servers.retrieval.storage.postgres_schema import MIGRATIONS, TEXT_SEARCH_CONFIG
-from mcp_suite.servers.retrieval.storage.postgres_vectors import PgVectorSearch, sync_connection, to_blob, to_pgvector
+from mcp_suite.servers.retrieval.storage.postgres_vectors import (
+    PgVectorSearch,
+    join_windows,
+    sync_connection,
+    window_rows,
+)
 from mcp_suite.shared.changes import Change, ChangeFeed, publish
 from mcp_suite.shared.database_url import Engine, PostgresUrl
 from mcp_suite.shared.embeddings import EmbedderInfo
@@ -115,7 +122,7 @@ def _chunk(row: Sequence[Any]) -> ChunkRow:
 
 
 def hnsw_index_name(dimension: int) -> str:
-    return f"chunks_embedding_hnsw_{dimension}"
+    return f"chunk_vectors_hnsw_{dimension}"
 
 
 class PostgresTx:
@@ -160,6 +167,19 @@ class PostgresTx:
         data = json.loads(raw)
         return EmbedderInfo(data["provider"], data["model"], int(data["dimension"]))
 
+    async def recorded_dimension(self) -> int:
+        """The recorded embedder's dimension (0 when none): what a chunk's blob is split into windows by."""
+        recorded = await self.recorded_embedder()
+        return recorded.dimension if recorded else 0
+
+    async def _insert_windows(self, rows: Sequence[tuple[int, bytes | None]]) -> None:
+        windows = window_rows(rows, await self.recorded_dimension())
+        if windows:
+            async with self.conn.cursor() as cursor:
+                await cursor.executemany(
+                    "INSERT INTO chunk_vectors (chunk_id, window_no, embedding) VALUES (%s, %s, %s::vector)", windows
+                )
+
     async def record_embedder(self, info: EmbedderInfo) -> None:
         value = {"provider": info.provider, "model": info.model, "dimension": info.dimension}
         await self.set_info("embedder", json.dumps(value))
@@ -174,8 +194,8 @@ class PostgresTx:
             dim = sql.Literal(info.dimension)
             await self.conn.execute(
                 sql.SQL(
-                    "CREATE INDEX IF NOT EXISTS {} ON chunks USING hnsw ((embedding::vector({})) vector_cosine_ops) "
-                    "WHERE vector_dims(embedding) = {}"
+                    "CREATE INDEX IF NOT EXISTS {} ON chunk_vectors "
+                    "USING hnsw ((embedding::vector({})) vector_cosine_ops) WHERE vector_dims(embedding) = {}"
                 ).format(sql.Identifier(hnsw_index_name(info.dimension)), dim, dim)
             )
 
@@ -261,8 +281,8 @@ class PostgresTx:
             async with self.conn.cursor() as cursor:
                 await cursor.executemany(
                     "INSERT INTO chunks (id, document_id, ordinal, text, heading_path, heading, title, start_line, "
-                    "end_line, start_char, end_char, token_count, text_hash, embedding, embed_hash, page, anchor) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s, %s)",
+                    "end_line, start_char, end_char, token_count, text_hash, embed_hash, page, anchor) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
                     [
                         (
                             chunk_id,
@@ -278,7 +298,6 @@ class PostgresTx:
                             chunk.end_char,
                             chunk.token_count,
                             chunk.text_hash,
-                            to_pgvector(chunk.embedding),
                             chunk.embed_hash if chunk.embedding is not None else None,
                             chunk.page,
                             chunk.anchor,
@@ -286,6 +305,7 @@ class PostgresTx:
                         for chunk_id, chunk in zip(new_ids, chunks, strict=True)
                     ],
                 )
+            await self._insert_windows([(cid, c.embedding) for cid, c in zip(new_ids, chunks, strict=True)])
         await self.changed()
         return document_id, new_ids, removed
 
@@ -320,9 +340,17 @@ class PostgresTx:
         found: dict[str, bytes] = {}
         unique = list(dict.fromkeys(hashes))
         if unique:
-            query = "SELECT embed_hash, embedding FROM chunks WHERE embedding IS NOT NULL AND embed_hash = ANY(%s)"
-            for embed_hash, vector in await self._all(query, (unique,)):
-                found.setdefault(embed_hash, to_blob(vector))
+            # One chunk per hash (the lowest id), all of its windows.
+            query = (
+                "SELECT v.chunk_id, v.embedding, f.embed_hash FROM (SELECT DISTINCT ON (embed_hash) embed_hash, id "
+                "FROM chunks c WHERE embed_hash = ANY(%s) "
+                "AND EXISTS (SELECT 1 FROM chunk_vectors w WHERE w.chunk_id = c.id) "
+                "ORDER BY embed_hash, id) f JOIN chunk_vectors v ON v.chunk_id = f.id ORDER BY v.chunk_id, v.window_no"
+            )
+            rows = await self._all(query, (unique,))
+            hash_of = {int(row[0]): row[2] for row in rows}
+            for cid, blob in join_windows(rows).items():
+                found[hash_of[cid]] = blob
         return found
 
     async def get_chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
@@ -356,21 +384,23 @@ class PostgresTx:
         return await self.chunks_in_range(document_id, 0, 2**31 - 1)
 
     async def chunk_ids(self) -> list[int]:
-        return [row[0] for row in await self._all("SELECT id FROM chunks WHERE embedding IS NOT NULL ORDER BY id")]
+        return [row[0] for row in await self._all("SELECT DISTINCT chunk_id FROM chunk_vectors ORDER BY chunk_id")]
 
     async def all_chunk_ids(self) -> list[int]:
         return [row[0] for row in await self._all("SELECT id FROM chunks ORDER BY id")]
 
     async def vectors(self, ids: Sequence[int] | None = None) -> list[tuple[int, int, bytes]]:
+        """(chunk id, document id, blob of its window vectors) per chunk, in id order."""
+        query = (
+            "SELECT v.chunk_id, v.embedding, c.document_id FROM chunk_vectors v JOIN chunks c ON c.id = v.chunk_id "
+            "{} ORDER BY v.chunk_id, v.window_no"
+        )
         if ids is None:
-            query = "SELECT id, document_id, embedding FROM chunks WHERE embedding IS NOT NULL ORDER BY id"
-            rows = await self._all(query)
+            rows = await self._all(query.format(""))
         else:
-            query = (
-                "SELECT id, document_id, embedding FROM chunks WHERE embedding IS NOT NULL AND id = ANY(%s) ORDER BY id"
-            )
-            rows = await self._all(query, (list(ids),))
-        return [(row[0], row[1], to_blob(row[2])) for row in rows]
+            rows = await self._all(query.format("WHERE v.chunk_id = ANY(%s)"), (list(ids),))
+        docs = {int(row[0]): int(row[2]) for row in rows}
+        return [(cid, docs[cid], blob) for cid, blob in join_windows(rows).items()]
 
     async def all_chunk_contexts(self) -> list[tuple[int, str, list[str], str]]:
         query = (
@@ -380,11 +410,15 @@ class PostgresTx:
         return [(row[0], row[1], json.loads(row[2]), row[3]) for row in await self._all(query)]
 
     async def set_embeddings(self, rows: Sequence[tuple[int, bytes | None, str | None]]) -> None:
+        """Replace the windows of chunks; the recorded embedder (recorded first) gives their dimension."""
+        ids = [cid for cid, _, _ in rows]
+        await self.conn.execute("DELETE FROM chunk_vectors WHERE chunk_id = ANY(%s)", (ids,))
         async with self.conn.cursor() as cursor:
             await cursor.executemany(
-                "UPDATE chunks SET embedding = %s::vector, embed_hash = %s WHERE id = %s",
-                [(to_pgvector(blob), h, cid) for cid, blob, h in rows],
+                "UPDATE chunks SET embed_hash = %s WHERE id = %s",
+                [(h if blob else None, cid) for cid, blob, h in rows],
             )
+        await self._insert_windows([(cid, blob) for cid, blob, _ in rows])
         await self.changed()
 
     async def has_chunks(self) -> bool:
@@ -483,7 +517,9 @@ class PostgresTx:
             r[0]: r[1]
             for r in await self._all("SELECT doc_type, count(*) FROM documents GROUP BY doc_type ORDER BY doc_type")
         }
-        chunk_stats = await self._one("SELECT count(embedding), coalesce(sum(token_count), 0) FROM chunks")
+        chunk_stats = await self._one(
+            "SELECT (SELECT count(DISTINCT chunk_id) FROM chunk_vectors), coalesce(sum(token_count), 0) FROM chunks"
+        )
         assert chunk_stats is not None
         tags = {
             r[0]: r[1]

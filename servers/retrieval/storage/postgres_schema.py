@@ -1,7 +1,8 @@
 """The PostgreSQL schema of the retrieval index (schema ``mcp_suite_retrieval``), as ordered migrations.
 
 The tables mirror SQLite's (see :mod:`.sqlite_schema`) with the engine's own types: identity ids, a
-pgvector ``embedding`` column (no fixed dimension: the embedder decides it, and an HNSW index per recorded
+``chunk_vectors`` table of pgvector values, one row per embedded window of a chunk, where SQLite
+concatenates them in one blob (no fixed dimension: the embedder decides it, and an HNSW index per recorded
 dimension is created by :mod:`.postgres` when an embedder is first recorded), and a generated
 ``tsvector`` over chunk text, heading path and title (weights A, B, C) with a GIN index for the SQL
 full-text path. ``generation`` counts committed changes to chunks, so every replica can tell when its
@@ -107,6 +108,35 @@ MIGRATIONS = [
             message text NOT NULL,
             failed_at text NOT NULL
         );
+        """,
+    ),
+    Migration(
+        "retrieval/0002_chunk_vectors",
+        # A chunk is embedded as several windows (views.py) and a pgvector value holds one vector: the
+        # windows move to their own table, one row each, and the HNSW index of the recorded dimension with
+        # them (dropping chunks.embedding drops its old index).
+        """
+        CREATE TABLE chunk_vectors (
+            chunk_id bigint NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+            window_no integer NOT NULL,
+            embedding vector NOT NULL,
+            PRIMARY KEY (chunk_id, window_no)
+        );
+        INSERT INTO chunk_vectors (chunk_id, window_no, embedding)
+            SELECT id, 0, embedding FROM chunks WHERE embedding IS NOT NULL;
+        ALTER TABLE chunks DROP COLUMN embedding;
+        DO $$
+        DECLARE dim integer;
+        BEGIN
+            SELECT (value::json ->> 'dimension')::integer INTO dim FROM index_info WHERE key = 'embedder';
+            IF dim > 0 THEN
+                EXECUTE format(
+                    'CREATE INDEX %I ON chunk_vectors USING hnsw ((embedding::vector(%s)) vector_cosine_ops) '
+                    'WHERE vector_dims(embedding) = %s',
+                    'chunk_vectors_hnsw_' || dim, dim, dim
+                );
+            END IF;
+        END $$;
         """,
     ),
 ]
