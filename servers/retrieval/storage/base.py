@@ -10,6 +10,7 @@ storage modules: filters travel as :class:`DocumentFilter` and each engine compi
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
@@ -93,6 +94,49 @@ class ChunkRow:
     kind: str
     page: int | None = None
     anchor: str | None = None
+
+
+def document_row(row: Sequence[Any]) -> DocumentRow:
+    """A document as both engines' SELECTs list its columns."""
+    return DocumentRow(
+        id=row[0],
+        source=row[1],
+        kind=row[2],
+        title=row[3],
+        doc_type=row[4],
+        mtime=row[5],
+        size=row[6],
+        content_hash=row[7],
+        tags=json.loads(row[8]),
+        meta=json.loads(row[9]),
+        chunk_count=row[10],
+        ingested_at=row[11],
+        updated_at=row[12],
+        chunker_version=row[13],
+    )
+
+
+def chunk_row(row: Sequence[Any]) -> ChunkRow:
+    """A chunk joined with its document, as both engines' SELECTs list the columns."""
+    return ChunkRow(
+        id=row[0],
+        document_id=row[1],
+        ordinal=row[2],
+        text=row[3],
+        heading_path=json.loads(row[4]),
+        start_line=row[5],
+        end_line=row[6],
+        start_char=row[7],
+        end_char=row[8],
+        token_count=row[9],
+        text_hash=row[10],
+        source=row[11],
+        title=row[12],
+        doc_type=row[13],
+        kind=row[14],
+        page=row[15],
+        anchor=row[16],
+    )
 
 
 @dataclass(frozen=True)

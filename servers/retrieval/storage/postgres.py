@@ -41,6 +41,8 @@ from mcp_suite.servers.retrieval.storage.base import (
     NewChunk,
     NewDocument,
     Totals,
+    chunk_row,
+    document_row,
     now_iso,
 )
 from mcp_suite.servers.retrieval.storage.postgres_filters import filter_clause
@@ -78,47 +80,6 @@ _EVAL_COLUMNS = "run, " + ", ".join(EVAL_FIELDS)
 # proportions of BM25_WEIGHTS (scaled so the largest is 1).
 _SCALE = max(BM25_WEIGHTS)
 _RANK_WEIGHTS = "{0, " + ", ".join(f"{BM25_WEIGHTS[i] / _SCALE:.4f}" for i in (2, 1, 0)) + "}"
-
-
-def _document(row: Sequence[Any]) -> DocumentRow:
-    return DocumentRow(
-        id=row[0],
-        source=row[1],
-        kind=row[2],
-        title=row[3],
-        doc_type=row[4],
-        mtime=row[5],
-        size=row[6],
-        content_hash=row[7],
-        tags=json.loads(row[8]),
-        meta=json.loads(row[9]),
-        chunk_count=row[10],
-        ingested_at=row[11],
-        updated_at=row[12],
-        chunker_version=row[13],
-    )
-
-
-def _chunk(row: Sequence[Any]) -> ChunkRow:
-    return ChunkRow(
-        id=row[0],
-        document_id=row[1],
-        ordinal=row[2],
-        text=row[3],
-        heading_path=json.loads(row[4]),
-        start_line=row[5],
-        end_line=row[6],
-        start_char=row[7],
-        end_char=row[8],
-        token_count=row[9],
-        text_hash=row[10],
-        source=row[11],
-        title=row[12],
-        doc_type=row[13],
-        kind=row[14],
-        page=row[15],
-        anchor=row[16],
-    )
 
 
 def hnsw_index_name(dimension: int) -> str:
@@ -203,18 +164,18 @@ class PostgresTx:
 
     async def find_document(self, source: str) -> DocumentRow | None:
         row = await self._one(f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.source = %s", (source,))
-        return _document(row) if row else None
+        return document_row(row) if row else None
 
     async def get_document(self, document_id: int) -> DocumentRow | None:
         row = await self._one(f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.id = %s", (document_id,))
-        return _document(row) if row else None
+        return document_row(row) if row else None
 
     async def documents_with_prefix(self, prefix: str, kind: str = "file") -> list[DocumentRow]:
         query = (
             f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.kind = %s AND left(d.source, %s) = %s "
             'ORDER BY d.source COLLATE "C"'
         )
-        return [_document(row) for row in await self._all(query, (kind, len(prefix), prefix))]
+        return [document_row(row) for row in await self._all(query, (kind, len(prefix), prefix))]
 
     async def list_documents(
         self, where: DocumentFilter = NO_FILTER, limit: int = 100, offset: int = 0
@@ -225,7 +186,7 @@ class PostgresTx:
         query = (
             f'SELECT {_DOC_COLUMNS} FROM documents d WHERE {clause} ORDER BY d.source COLLATE "C" LIMIT %s OFFSET %s'
         )
-        rows = [_document(row) for row in await self._all(query, (*params, limit, offset))]
+        rows = [document_row(row) for row in await self._all(query, (*params, limit, offset))]
         return rows, int(total[0]) if total else 0
 
     async def matching_document_ids(self, where: DocumentFilter) -> list[int]:
@@ -357,7 +318,7 @@ class PostgresTx:
         if not ids:
             return {}
         query = f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ANY(%s)"
-        return {row[0]: _chunk(row) for row in await self._all(query, (list(ids),))}
+        return {row[0]: chunk_row(row) for row in await self._all(query, (list(ids),))}
 
     async def identical_chunks(self, ids: Sequence[int], limit: int) -> dict[int, list[int]]:
         if not ids:
@@ -378,7 +339,7 @@ class PostgresTx:
             f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE c.document_id = %s AND c.ordinal BETWEEN %s AND %s ORDER BY c.ordinal"
         )
-        return [_chunk(row) for row in await self._all(query, (document_id, first, last))]
+        return [chunk_row(row) for row in await self._all(query, (document_id, first, last))]
 
     async def document_chunks(self, document_id: int) -> list[ChunkRow]:
         return await self.chunks_in_range(document_id, 0, 2**31 - 1)

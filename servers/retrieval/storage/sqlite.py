@@ -32,6 +32,8 @@ from mcp_suite.servers.retrieval.storage.base import (
     NewChunk,
     NewDocument,
     Totals,
+    chunk_row,
+    document_row,
     now_iso,
 )
 from mcp_suite.servers.retrieval.storage.sqlite_schema import open_database
@@ -50,47 +52,6 @@ _CHUNK_COLUMNS = (
     "c.id, c.document_id, c.ordinal, c.text, c.heading_path, c.start_line, c.end_line, c.start_char, c.end_char, "
     "c.token_count, c.text_hash, d.source, d.title, d.doc_type, d.kind, c.page, c.anchor"
 )
-
-
-def _document(row: Any) -> DocumentRow:
-    return DocumentRow(
-        id=row[0],
-        source=row[1],
-        kind=row[2],
-        title=row[3],
-        doc_type=row[4],
-        mtime=row[5],
-        size=row[6],
-        content_hash=row[7],
-        tags=json.loads(row[8]),
-        meta=json.loads(row[9]),
-        chunk_count=row[10],
-        ingested_at=row[11],
-        updated_at=row[12],
-        chunker_version=row[13],
-    )
-
-
-def _chunk(row: Any) -> ChunkRow:
-    return ChunkRow(
-        id=row[0],
-        document_id=row[1],
-        ordinal=row[2],
-        text=row[3],
-        heading_path=json.loads(row[4]),
-        start_line=row[5],
-        end_line=row[6],
-        start_char=row[7],
-        end_char=row[8],
-        token_count=row[9],
-        text_hash=row[10],
-        source=row[11],
-        title=row[12],
-        doc_type=row[13],
-        kind=row[14],
-        page=row[15],
-        anchor=row[16],
-    )
 
 
 _EVAL_COLUMNS = "run, " + ", ".join(EVAL_FIELDS)
@@ -167,12 +128,12 @@ class SqliteTx:
     async def find_document(self, source: str) -> DocumentRow | None:
         async with self.conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.source = ?", (source,)) as cur:
             row = await cur.fetchone()
-        return _document(row) if row else None
+        return document_row(row) if row else None
 
     async def get_document(self, document_id: int) -> DocumentRow | None:
         async with self.conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.id = ?", (document_id,)) as cur:
             row = await cur.fetchone()
-        return _document(row) if row else None
+        return document_row(row) if row else None
 
     async def documents_with_prefix(self, prefix: str, kind: str = "file") -> list[DocumentRow]:
         # substr() instead of LIKE: paths may contain % and _.
@@ -180,7 +141,7 @@ class SqliteTx:
             f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.kind = ? AND substr(d.source, 1, ?) = ? ORDER BY d.source"
         )
         async with self.conn.execute(sql, (kind, len(prefix), prefix)) as cur:
-            return [_document(row) for row in await cur.fetchall()]
+            return [document_row(row) for row in await cur.fetchall()]
 
     async def list_documents(
         self, where: DocumentFilter = NO_FILTER, limit: int = 100, offset: int = 0
@@ -190,7 +151,7 @@ class SqliteTx:
             total = (await cur.fetchone())[0]  # type: ignore[index]
         sql = f"SELECT {_DOC_COLUMNS} FROM documents d WHERE {clause} ORDER BY d.source LIMIT ? OFFSET ?"
         async with self.conn.execute(sql, (*params, limit, offset)) as cur:
-            rows = [_document(row) for row in await cur.fetchall()]
+            rows = [document_row(row) for row in await cur.fetchall()]
         return rows, total
 
     async def replace_document(self, doc: NewDocument, chunks: Sequence[NewChunk]) -> tuple[int, list[int], list[int]]:
@@ -335,7 +296,7 @@ class SqliteTx:
             )
             async with self.conn.execute(sql, part) as cur:
                 for row in await cur.fetchall():
-                    chunk = _chunk(row)
+                    chunk = chunk_row(row)
                     result[chunk.id] = chunk
         return result
 
@@ -363,7 +324,7 @@ class SqliteTx:
             "WHERE c.document_id = ? AND c.ordinal BETWEEN ? AND ? ORDER BY c.ordinal"
         )
         async with self.conn.execute(sql, (document_id, first, last)) as cur:
-            return [_chunk(row) for row in await cur.fetchall()]
+            return [chunk_row(row) for row in await cur.fetchall()]
 
     async def document_chunks(self, document_id: int) -> list[ChunkRow]:
         return await self.chunks_in_range(document_id, 0, 2**62)
