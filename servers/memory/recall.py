@@ -207,6 +207,9 @@ class Recall:
     async def _load(self) -> None:
         started = time.perf_counter()
         matrix = VectorMatrix(self.embedder.info.dimension)
+        # Taken before the snapshot: the background flush stores a batch and then drops it from _unstored
+        # without our lock, so a batch stored while we read is in this copy, and one stored before is read.
+        unstored = dict(self._unstored)
         async with self.db.snapshot() as conn:
             mark = await self._max_observation_id(conn)
             async with conn.execute(
@@ -225,12 +228,13 @@ class Recall:
                 (self.namespace, mark),
             ) as cur:
                 for obs_id, entity_id, content in await cur.fetchall():
-                    if (OBSERVATION, obs_id) not in self._unstored:
+                    if (OBSERVATION, obs_id) not in unstored:
                         self._pending.setdefault((OBSERVATION, obs_id), (entity_id, content))
             await self._scan_entities(conn)
             await self._retire(conn, matrix)
-        for (kind, key_id), (entity_id, blob) in self._unstored.items():  # embedded, not stored yet
-            matrix.add_blobs(kind, [(key_id, entity_id, blob)])
+        for (kind, key_id), (entity_id, blob) in unstored.items():  # embedded, not stored when we read
+            if (kind, key_id) not in matrix:
+                matrix.add_blobs(kind, [(key_id, entity_id, blob)])
         self._matrix, self._obs_mark, self._entity_seq = matrix, mark, seq
         log.info(
             "semantic index of namespace %r: %d vectors loaded, %d texts to embed (%.2fs)",
