@@ -76,7 +76,7 @@ class PostgresSession:
         return list(await cursor.fetchall())
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
     # libpq's first line names the failure; the lines after it are hints our message replaces.
     first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
     return " ".join(first.removeprefix("connection failed: ").split())
@@ -85,7 +85,7 @@ def _one_line(exc: BaseException) -> str:
 def config_error(url: PostgresUrl, exc: psycopg.Error) -> DatabaseConfigError:
     """Turn a failed login or connect into one line that says what to change."""
     where = url.redacted()
-    detail = _one_line(exc)
+    detail = one_line(exc)
     if exc.sqlstate == "28P01" or "password authentication failed" in detail:
         return DatabaseConfigError(
             f"PostgreSQL at {where} refused the login (wrong user or password); fix the credentials in --database-url"
@@ -123,7 +123,7 @@ async def _ensure_vector(conn: AsyncConnection) -> None:
         ) from None
     except (pg_errors.UndefinedFile, pg_errors.FeatureNotSupported) as exc:
         raise DatabaseConfigError(
-            f"the PostgreSQL server has no pgvector ({_one_line(exc)}); install pgvector on it "
+            f"the PostgreSQL server has no pgvector ({one_line(exc)}); install pgvector on it "
             "(e.g. the postgresql-16-pgvector package) or use a provider that offers the vector extension"
         ) from None
     log.info("created the vector extension in database %s", database)
@@ -231,7 +231,7 @@ class PostgresDatabase:
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             if body_done and not _rolled_back(exc):
                 raise CommitUncertainError(
-                    f"the connection to {self.url.redacted()} dropped during COMMIT ({_one_line(exc)}); "
+                    f"the connection to {self.url.redacted()} dropped during COMMIT ({one_line(exc)}); "
                     "the change may or may not be stored: check before repeating it"
                 ) from exc
             raise

@@ -48,9 +48,8 @@ def _check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--registry",
         metavar="DB",
-        type=Path,
-        help="a prompt registry file (DATA_DIR/prompts.db) to compare with: content changed under a version it "
-        "already published is an error; read-only",
+        help="the prompt registry to compare with, a file (DATA_DIR/prompts.db) or a database URL "
+        "(postgresql://…): content changed under a version it already published is an error; read-only",
     )
 
 
@@ -64,7 +63,8 @@ def run_check(settings: Any, args: argparse.Namespace, out: TextIO | None = None
     if getattr(args, "registry", None) is not None:
         from mcp_suite.servers.prompts.registry import published_hashes  # storage: only for --registry
 
-        published = published_hashes(args.registry.expanduser())
+        where = args.registry
+        published = published_hashes(where if "://" in where else Path(where).expanduser())
     report = check_library(folder, published)
     for problem in report.problems:
         print(problem, file=out)

@@ -24,6 +24,8 @@ import re
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from pathlib import Path
 
+import anyio
+
 from mcp_suite.servers.prompts.records import now
 from mcp_suite.servers.prompts.rollout import validate_splits
 from mcp_suite.servers.prompts.storage import open_storage
@@ -38,8 +40,8 @@ from mcp_suite.servers.prompts.storage.base import (
     PublishOutcome,
 )
 from mcp_suite.servers.prompts.versioning import LABEL_PATTERN
-from mcp_suite.shared.database_url import DatabaseUrl, PostgresUrl, SqliteUrl
-from mcp_suite.shared.errors import ConflictError, InvalidInputError
+from mcp_suite.shared.database_url import DatabaseUrl, PostgresUrl, SqliteUrl, parse_database_url
+from mcp_suite.shared.errors import ConflictError, DatabaseConfigError, InvalidInputError
 
 __all__ = [
     "Conflict",
@@ -156,8 +158,26 @@ def _check_label(label: str) -> None:
         )
 
 
-def published_hashes(path: str | os.PathLike[str]) -> dict[tuple[str, str], str]:
-    """(name, version) → content hash of every published version in the registry file at ``path``, read-only."""
-    from mcp_suite.servers.prompts.storage.sqlite import published_hashes as read
+def published_hashes(where: str | os.PathLike[str]) -> dict[tuple[str, str], str]:
+    """(name, version) → content hash of every published version, read-only.
 
-    return read(path)
+    ``where`` is a registry file (``DATA_DIR/prompts.db``) or a database URL (``sqlite:///…``,
+    ``postgresql://…``): a CI check compares a library with whatever registry the team serves from.
+    """
+    text = os.fspath(where)
+    if "://" not in text:
+        from mcp_suite.servers.prompts.storage.sqlite import published_hashes as read_file
+
+        return read_file(text)
+    url = parse_database_url(text)
+    if isinstance(url, SqliteUrl):
+        from mcp_suite.servers.prompts.storage.sqlite import published_hashes as read_file
+
+        return read_file(url.path)
+    try:
+        from mcp_suite.servers.prompts.storage.postgres import published_hashes as read_database
+    except ImportError as exc:
+        raise DatabaseConfigError(
+            f"PostgreSQL needs the postgres extra ({exc.name} is missing); run: pip install 'mcp-suite[postgres]'"
+        ) from None
+    return anyio.run(read_database, url)

@@ -338,6 +338,43 @@ def test_check_with_a_registry_catches_content_changed_under_a_published_version
     assert code == 1 and "no prompt registry at" in out
 
 
+def test_check_compares_with_a_registry_given_as_a_database_url(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path, database_url: str
+) -> None:
+    """A team's CI checks its library against the registry it serves from, on either engine."""
+    from mcp_suite.servers.prompts.cli import SPEC as PROMPTS
+
+    library = tmp_path / "lib"
+    library.mkdir()
+    greet = library / "greet.yaml"
+    greet.write_text("name: Greet\nversion: 1\ninput_variables: [who]\ntemplate: 'Hi {{ who }}'\n", encoding="utf-8")
+    publish = ["publish", str(library), "--data-dir", str(data_dir), "--database-url", database_url]
+    assert run(PROMPTS, publish, "mcp-suite prompts") == 0
+    capsys.readouterr()
+
+    assert cli(capsys, "check", str(library), "--registry", database_url, "--data-dir", str(data_dir))[0] == 0
+    greet.write_text("name: Greet\nversion: 1\ninput_variables: [who]\ntemplate: 'Hello {{ who }}'\n")
+    code, out = cli(capsys, "check", str(library), "--registry", database_url, "--data-dir", str(data_dir))
+    assert code == 1
+    assert f"{greet}:2: error: Greet version 1 is already published with different content" in out
+
+
+def test_check_against_a_database_without_a_registry_says_so(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path, postgres_url: str
+) -> None:
+    library = broken_library(tmp_path / "lib")
+    code, out = cli(capsys, "check", str(library), "--registry", postgres_url, "--data-dir", str(data_dir))
+    assert code == 1
+    assert "no prompt registry at postgresql://" in out and "Traceback" not in out
+    # Nothing was created there: a check never migrates the database it reads.
+    code, out = cli(capsys, "check", str(library), "--registry", postgres_url, "--data-dir", str(data_dir))
+    assert "no prompt registry at" in out
+
+    unreachable = "postgresql://nobody:secret@127.0.0.1:1/none"
+    code, out = cli(capsys, "check", str(library), "--registry", unreachable, "--data-dir", str(data_dir))
+    assert code == 1 and "cannot reach PostgreSQL" in out and "secret" not in out
+
+
 def test_check_reports_a_broken_price_table(capsys: pytest.CaptureFixture[str], tmp_path: Path, data_dir: Path) -> None:
     library = tmp_path / "lib"
     library.mkdir()

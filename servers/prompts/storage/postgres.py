@@ -44,8 +44,15 @@ from mcp_suite.servers.prompts.storage.base import (
 from mcp_suite.servers.prompts.storage.schema import POSTGRES_MIGRATIONS
 from mcp_suite.shared.changes import Change, ChangeFeed, publish
 from mcp_suite.shared.database_url import PostgresUrl
-from mcp_suite.shared.errors import StorageError
-from mcp_suite.shared.postgres import DriverError, PostgresDatabase, PostgresSession
+from mcp_suite.shared.errors import NotFoundError, StorageError
+from mcp_suite.shared.postgres import (
+    DriverError,
+    PostgresDatabase,
+    PostgresSession,
+    connect,
+    one_line,
+    schema_name,
+)
 
 T = TypeVar("T")
 SERVER = "prompts"
@@ -415,3 +422,24 @@ async def _count(session: PostgresSession, table: str) -> int:
 async def _label_target(session: PostgresSession, name: str, label: str) -> str | None:
     rows = await session.fetchall("SELECT version FROM labels WHERE name = %s AND label = %s", (name, label))
     return str(rows[0][0]) if rows else None
+
+
+async def published_hashes(url: PostgresUrl) -> dict[tuple[str, str], str]:
+    """(name, version) → content hash of every published version in the registry at ``url``, read-only.
+
+    For CI checks (``mcp-suite prompts check --registry postgresql://…``): one plain connection, never
+    creates or migrates the schema, so pointing a check at the production database changes nothing.
+    """
+    table = f"{schema_name(SERVER)}.prompt_versions"
+    conn = await connect(url)
+    try:
+        cursor = await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+        found = await cursor.fetchone()
+        if not (found and found[0]):
+            raise NotFoundError(f"no prompt registry at {url.redacted()} (no table {table})")
+        cursor = await conn.execute(f"SELECT name, version, content_hash FROM {table}")
+        return {(str(r[0]), str(r[1])): str(r[2]) for r in await cursor.fetchall()}
+    except DriverError as exc:
+        raise StorageError(f"PostgreSQL at {url.redacted()} failed: {one_line(exc)}") from exc
+    finally:
+        await conn.close()
