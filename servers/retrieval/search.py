@@ -14,6 +14,10 @@ barely stands out from the rest (a flat, unsure list) counts less, so a weak leg
 strong one down the way rank fusion lets it. Weighted Reciprocal Rank Fusion
 (``weight / (rrf_k + rank)``) remains available (``fusion="rrf"``).
 
+In hybrid mode each candidate then gains ``neighbour_share`` of its better adjacent candidate's
+score (same document, ordinal ± 1; :mod:`smoothing`): an answer that straddles a chunk boundary, or
+whose neighbour carries the question's words, outranks an isolated chunk of the same score.
+
 Stored feedback then nudges the fused score by at most ``feedback_weight`` times the score range
 of the top ten candidates (RRF: ``feedback_weight / (rrf_k + 1)``) — enough to reorder neighbours,
 never enough to lift an irrelevant chunk over a clear winner. An optional reranker reorders the fused
@@ -38,6 +42,7 @@ from mcp_suite.servers.retrieval.dedup import AlsoIn, distinct_hits
 from mcp_suite.servers.retrieval.documents import DocType
 from mcp_suite.servers.retrieval.lexical import LexicalIndex
 from mcp_suite.servers.retrieval.library import KnowledgeBase
+from mcp_suite.servers.retrieval.smoothing import smooth_neighbours
 from mcp_suite.servers.retrieval.storage.base import ChunkRow, DocumentFilter
 from mcp_suite.shared.errors import ConflictError, InvalidInputError
 
@@ -142,6 +147,7 @@ class RankingConfig:
     rrf_k: int = 60
     feedback_weight: float = 0.5
     fusion: Fusion = "zscore"
+    neighbour_share: float = 0.25  # hybrid: share of the better adjacent candidate's score (smoothing.py)
 
 
 class Reranker(Protocol):
@@ -301,6 +307,9 @@ async def search(
     candidates = sorted(fused, key=lambda cid: -fused[cid])[: max(depth, k)]
     rows = await kb.chunks(candidates)
     candidates = [cid for cid in candidates if cid in rows]
+    if mode == "hybrid" and ranking.neighbour_share > 0:
+        fused.update(smooth_neighbours(fused, candidates, rows, ranking.neighbour_share))
+        candidates.sort(key=lambda cid: -fused[cid])
     if ranking.feedback_weight > 0:
         counts = await kb.feedback_counts([rows[cid].text_hash for cid in candidates], query)
         if counts:
