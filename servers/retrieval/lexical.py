@@ -302,20 +302,8 @@ class LexicalIndex:
             return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
         return np.concatenate(parts_rows), np.concatenate(parts_tf)
 
-    def idf(self, term: str) -> float:
-        """BM25's idf of ``term`` over the live rows (0 when no row holds it)."""
-        import numpy as np
-
-        rows, _ = self._postings(term)
-        if len(rows) and len(self._row) != self._used:
-            rows = rows[self._alive[rows]]
-        hits = int(np.size(rows))
-        live = len(self._row)
-        return max(math.log((live - hits + 0.5) / (hits + 0.5)), 1e-6) if hits else 0.0
-
-    def scores(self, terms: Sequence[str], term_weights: Sequence[float] | None = None) -> np.ndarray:
-        """BM25 of every row for single-token phrases ``terms`` (repeats count again, as in FTS5), each term's
-        share times its weight in ``term_weights`` (1 when not given)."""
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 of every row for single-token phrases ``terms`` (repeats count again, as in FTS5)."""
         import numpy as np
 
         used = self._used
@@ -328,7 +316,7 @@ class LexicalIndex:
         lengths = self._lengths
         row_parts: list[np.ndarray] = []
         value_parts: list[np.ndarray] = []
-        for n, term in enumerate(terms):
+        for term in terms:
             rows, tf = self._postings(term)
             if not all_alive and len(rows):
                 keep = alive[rows]
@@ -342,8 +330,7 @@ class LexicalIndex:
             tf64 = tf.astype(np.float64)
             norm = (K1 * (1.0 - B)) + (K1 * B / avgdl) * lengths[rows] if avgdl > 0 else K1 * (1.0 - B)
             row_parts.append(rows)
-            weight = 1.0 if term_weights is None else term_weights[n]
-            value_parts.append((weight * idf * (K1 + 1.0)) * tf64 / (tf64 + norm))
+            value_parts.append(idf * (K1 + 1.0) * tf64 / (tf64 + norm))
         if not row_parts:
             return np.zeros(used)
         return np.bincount(np.concatenate(row_parts), weights=np.concatenate(value_parts), minlength=used)
@@ -354,7 +341,6 @@ class LexicalIndex:
         k: int,
         doc_ids: Sequence[int] | None = None,
         extra: Sequence[tuple[int, float]] = (),
-        term_weights: Sequence[float] | None = None,
     ) -> list[tuple[int, float]]:
         """Top ``k`` (chunk id, score) by BM25, best first; ``doc_ids`` restricts the rows ranked.
 
@@ -365,7 +351,7 @@ class LexicalIndex:
 
         if k <= 0 or self._used == 0:
             return []
-        scores = self.scores(terms, term_weights)
+        scores = self.scores(terms)
         for cid, value in extra:
             row = self._row.get(int(cid))
             if row is not None:
