@@ -66,6 +66,7 @@ def ranking_config(settings: RetrievalSettings) -> RankingConfig:
         feedback_weight=settings.feedback_weight,
         fusion=settings.fusion,
         neighbour_share=settings.neighbour_share,
+        passage_chunks=settings.passage_chunks,
     )
 
 

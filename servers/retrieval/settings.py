@@ -76,6 +76,13 @@ class RetrievalSettings(ServerSettings):
         le=1,
         description="hybrid search: share of the better adjacent chunk's score a candidate gains (0 turns it off)",
     )
+    passage_chunks: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="hybrid search: adjacent chunks of one document among the results join into one hit of at "
+        "most this many chunks (1 turns it off)",
+    )
     feedback_weight: float = Field(
         default=0.5, ge=0, le=5, description="how strongly feedback nudges ranking (0 turns it off)"
     )

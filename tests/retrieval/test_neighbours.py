@@ -1,13 +1,13 @@
-"""Neighbour smoothing: a hybrid candidate gains a share of its best adjacent candidate's score."""
+"""Adjacent chunks in hybrid search: neighbour smoothing of scores and joining neighbours into one passage."""
 
 from __future__ import annotations
 
 import pytest
 from mcp import Client
 
+from mcp_suite.servers.retrieval.neighbours import join_adjacent, passage_row, smooth_neighbours
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
-from mcp_suite.servers.retrieval.smoothing import smooth_neighbours
 from mcp_suite.servers.retrieval.storage.base import ChunkRow
 
 pytestmark = pytest.mark.anyio
@@ -20,10 +20,10 @@ def row(chunk_id: int, document_id: int, ordinal: int) -> ChunkRow:
         ordinal=ordinal,
         text=f"chunk {chunk_id}",
         heading_path=[],
-        start_line=1,
-        end_line=1,
-        start_char=0,
-        end_char=8,
+        start_line=10 * ordinal + 1,
+        end_line=10 * ordinal + 9,
+        start_char=100 * ordinal,
+        end_char=100 * ordinal + 90,
         token_count=2,
         text_hash=str(chunk_id),
         source=f"doc{document_id}",
@@ -59,7 +59,8 @@ async def test_hybrid_search_lifts_chunks_whose_neighbours_match(settings: Retri
     short_note = f"# Short note\n\n{section('detector', 5)}\n"
     scores: dict[float, dict[str, list[float]]] = {}
     for share in (0.0, 0.25):
-        async with Client(build_server(settings.model_copy(update={"neighbour_share": share}))) as client:
+        update = {"neighbour_share": share, "passage_chunks": 1}
+        async with Client(build_server(settings.model_copy(update=update))) as client:
             for name, text in (("long", long_note), ("short", short_note)):
                 result = await client.call_tool("ingest_text", {"text": text, "source": name})
                 assert not result.is_error
@@ -74,3 +75,36 @@ async def test_hybrid_search_lifts_chunks_whose_neighbours_match(settings: Retri
     assert scores[0.25]["short"] == scores[0.0]["short"]  # no neighbour, no change
     assert min(scores[0.25]["long"]) > min(scores[0.0]["long"])
     assert max(scores[0.25]["long"]) > max(scores[0.25]["short"])
+
+
+def test_adjacent_candidates_join_the_better_ones_passage() -> None:
+    rows = {1: row(1, 1, 1), 2: row(2, 2, 0), 3: row(3, 1, 2), 4: row(4, 1, 0), 5: row(5, 1, 3), 6: row(6, 2, 1)}
+    assert join_adjacent([1, 2, 3, 4, 5, 6], rows, 2, 10) == [[1, 3], [2, 6], [4], [5]]
+    assert join_adjacent([1, 2, 3, 4, 5, 6], rows, 3, 10) == [[1, 3, 4], [2, 6], [5]]
+    assert join_adjacent([1, 2, 3], rows, 1, 10) == [[1], [2], [3]]
+    # Three passages shown: chunk 6 ranked below the third (chunk 4) and no longer joins chunk 2.
+    assert join_adjacent([1, 2, 3, 4, 5, 6], rows, 2, 3) == [[1, 3], [2], [4], [5], [6]]
+    passage = passage_row([3, 1], rows)  # the better chunk second in the document
+    assert passage.id == 3 and passage.text == "chunk 1\n\nchunk 3"
+    assert (passage.start_line, passage.end_line, passage.start_char, passage.end_char) == (11, 29, 100, 290)
+    assert passage_row([2], rows) is rows[2]
+
+
+async def test_hybrid_hits_are_distinct_passages(settings: RetrievalSettings) -> None:
+    note = f"# Note\n\n## Part one\n\n{section('detector', 6)}\n\n## Part two\n\n{section('detector', 6)}\n"
+    texts: dict[int, str] = {}
+    hits: list[dict[str, object]] = []
+    for joined in (1, 2):
+        async with Client(build_server(settings.model_copy(update={"passage_chunks": joined}))) as client:
+            assert not (await client.call_tool("ingest_text", {"text": note, "source": "note"})).is_error
+            found = await client.call_tool("search", {"query": "quasar flux calibration", "k": 10})
+            assert found.structured_content is not None
+            hits = found.structured_content["hits"]
+            if joined == 1:
+                assert len(hits) >= 2 and all(not h["joined_chunk_ids"] for h in hits)
+                texts = {int(h["chunk_id"]): str(h["text"]) for h in hits}
+    passages = [h for h in hits if h["joined_chunk_ids"]]
+    assert passages and len(hits) < len(texts)
+    for hit in passages:
+        ids = sorted([int(hit["chunk_id"]), *hit["joined_chunk_ids"]])  # type: ignore[misc]
+        assert hit["text"] == "\n\n".join(texts[i] for i in ids)
