@@ -65,6 +65,8 @@ def ranking_config(settings: RetrievalSettings) -> RankingConfig:
         rrf_k=settings.rrf_k,
         feedback_weight=settings.feedback_weight,
         fusion=settings.fusion,
+        neighbour_share=settings.neighbour_share,
+        passage_chunks=settings.passage_chunks,
     )
 
 

@@ -14,6 +14,12 @@ barely stands out from the rest (a flat, unsure list) counts less, so a weak leg
 strong one down the way rank fusion lets it. Weighted Reciprocal Rank Fusion
 (``weight / (rrf_k + rank)``) remains available (``fusion="rrf"``).
 
+In hybrid mode each candidate then gains ``neighbour_share`` of its better adjacent candidate's
+score (same document, ordinal ± 1; :mod:`neighbours`): an answer that straddles a chunk boundary, or
+whose neighbour carries the question's words, outranks an isolated chunk of the same score. Last,
+a ranked chunk adjacent to a better one joins its hit (``passage_chunks``, text in document order)
+rather than taking a slot of its own: k hits are k distinct passages.
+
 Stored feedback then nudges the fused score by at most ``feedback_weight`` times the score range
 of the top ten candidates (RRF: ``feedback_weight / (rrf_k + 1)``) — enough to reorder neighbours,
 never enough to lift an irrelevant chunk over a clear winner. An optional reranker reorders the fused
@@ -38,6 +44,7 @@ from mcp_suite.servers.retrieval.dedup import AlsoIn, distinct_hits
 from mcp_suite.servers.retrieval.documents import DocType
 from mcp_suite.servers.retrieval.lexical import LexicalIndex
 from mcp_suite.servers.retrieval.library import KnowledgeBase
+from mcp_suite.servers.retrieval.neighbours import join_adjacent, passage_row, smooth_neighbours
 from mcp_suite.servers.retrieval.storage.base import ChunkRow, DocumentFilter
 from mcp_suite.shared.errors import ConflictError, InvalidInputError
 
@@ -122,6 +129,10 @@ class SearchHit(BaseModel):
     lexical_rank: int | None = Field(default=None, description="rank in the BM25 list, if it was there")
     semantic_rank: int | None = Field(default=None, description="rank in the vector list, if it was there")
     also_in: list[AlsoIn] = Field(default_factory=list, description="other sources holding the same passage")
+    joined_chunk_ids: list[int] = Field(
+        default_factory=list,
+        description="adjacent chunks of the same document joined into this hit (their text is included)",
+    )
 
 
 class SearchResult(BaseModel):
@@ -142,6 +153,8 @@ class RankingConfig:
     rrf_k: int = 60
     feedback_weight: float = 0.5
     fusion: Fusion = "zscore"
+    neighbour_share: float = 0.25  # hybrid: share of the better adjacent candidate's score (neighbours.py)
+    passage_chunks: int = 2  # hybrid: adjacent ranked chunks join into passages of at most this many
 
 
 class Reranker(Protocol):
@@ -301,6 +314,9 @@ async def search(
     candidates = sorted(fused, key=lambda cid: -fused[cid])[: max(depth, k)]
     rows = await kb.chunks(candidates)
     candidates = [cid for cid in candidates if cid in rows]
+    if mode == "hybrid" and ranking.neighbour_share > 0:
+        fused.update(smooth_neighbours(fused, candidates, rows, ranking.neighbour_share))
+        candidates.sort(key=lambda cid: -fused[cid])
     if ranking.feedback_weight > 0:
         counts = await kb.feedback_counts([rows[cid].text_hash for cid in candidates], query)
         if counts:
@@ -318,7 +334,14 @@ async def search(
         candidates = [pool[i] for i in order]
         fused = {pool[i]: float(scores[i]) for i in range(len(pool))}
         notes.append("reranked")
-    all_hits = [hit_from_chunk(rows[cid], fused[cid], (best_rank[cid][0], best_rank[cid][1])) for cid in candidates]
+    limit = ranking.passage_chunks if mode == "hybrid" else 1
+    groups = join_adjacent(candidates, rows, limit, k) if limit > 1 else [[cid] for cid in candidates]
+    all_hits: list[SearchHit] = []
+    for group in groups:
+        best = group[0]
+        hit = hit_from_chunk(passage_row(group, rows), fused[best], (best_rank[best][0], best_rank[best][1]))
+        hit.joined_chunk_ids = sorted(group[1:], key=lambda cid: rows[cid].ordinal)
+        all_hits.append(hit)
     hits = await distinct_hits(kb, all_hits, k)  # copies from other renderings/files collapse into one hit
     return SearchResult(query=query, mode=mode, hits=hits, notes=notes, took_ms=_ms(started))
 

@@ -70,6 +70,19 @@ class RetrievalSettings(ServerSettings):
     lexical_weight: float = Field(default=1.5, ge=0, description="weight of the BM25 ranking in hybrid fusion")
     semantic_weight: float = Field(default=1.0, ge=0, description="weight of the vector ranking in hybrid fusion")
     rrf_k: int = Field(default=60, ge=1, le=1000, description="Reciprocal Rank Fusion constant (fusion rrf)")
+    neighbour_share: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="hybrid search: share of the better adjacent chunk's score a candidate gains (0 turns it off)",
+    )
+    passage_chunks: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="hybrid search: adjacent chunks of one document among the results join into one hit of at "
+        "most this many chunks (1 turns it off)",
+    )
     feedback_weight: float = Field(
         default=0.5, ge=0, le=5, description="how strongly feedback nudges ranking (0 turns it off)"
     )
