@@ -53,6 +53,8 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=78)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--coarse-from", type=int, help="rows from which the shortlist runs (default: the module's)")
+    parser.add_argument("--coarse-dims", type=int, help="prefix dimensions of the coarse pass (default: the module's)")
+    parser.add_argument("--shortlist", type=int, help="rows rescored on every dimension (default: the module's)")
     parser.add_argument("-k", type=int, default=50, help="chunks asked for per search (the server asks 50)")
     args = parser.parse_args()
 
@@ -63,6 +65,10 @@ def main() -> int:
 
     if args.coarse_from is not None:
         vectors.COARSE_FROM = args.coarse_from
+    if args.coarse_dims is not None:
+        vectors.COARSE_DIMS = args.coarse_dims
+    if args.shortlist is not None:
+        vectors.SHORTLIST = args.shortlist
     rows, dimension = asyncio.run(_load(args.db))
     index = vectors.VectorIndex(dimension)
     started = time.perf_counter()
@@ -103,6 +109,8 @@ def main() -> int:
                 "chunks": len(index),
                 "rows": int(len(full)),
                 "coarse_from": vectors.COARSE_FROM,
+                "coarse_dims": vectors.COARSE_DIMS,
+                "shortlist": vectors.SHORTLIST,
                 "load_s": round(load_s, 2),
                 "search_p50_ms": round(1000 * statistics.median(times), 2),
                 "search_p95_ms": round(1000 * times[int(0.95 * (len(times) - 1))], 2),
