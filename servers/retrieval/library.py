@@ -93,8 +93,9 @@ class KnowledgeBase:
         self._checked_version: Any = None
         self._lexical: LexicalIndex | None = None
         self._lexical_build: Future[tuple[LexicalIndex, str]] | None = None
-        # A one-shot process (a CLI search) answers from SQL full text and a scan of the stored vectors:
-        # building the in-memory indexes costs more than the one search they would serve.
+        # A one-shot process (a CLI search) answers from SQL full text and the storage's own vector search
+        # (a memory-mapped cache on SQLite, HNSW on PostgreSQL): building the in-memory indexes costs more
+        # than the one search they would serve.
         self._in_memory = in_memory
         self._lexical_unavailable = not self._in_memory
         self._lexical_version: Any = None

@@ -24,6 +24,7 @@ document.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -49,6 +50,91 @@ def single_threaded_blas() -> None:
     _blas_limited = True
 
 
+def coarse_rows(vectors: np.ndarray, dims: int) -> np.ndarray:
+    """The leading ``dims`` dimensions of each row, renormalised (the coarse pass's matrix)."""
+    import numpy as np
+
+    prefix = vectors[:, :dims]
+    norms = np.linalg.norm(prefix, axis=1, keepdims=True)
+    out: np.ndarray = (prefix / np.where(norms > 0, norms, 1.0)).astype(np.float32, copy=False)
+    return out
+
+
+def coarse_dims(dimension: int) -> int:
+    """Prefix width of the coarse pass for vectors of ``dimension`` (0: none, too narrow to save anything)."""
+    return COARSE_DIMS if dimension >= 2 * COARSE_DIMS else 0
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Vector rows as parallel arrays (the index's live part, or a memory-mapped cache): each row's full
+    vector, its coarse prefix (``coarse_dims`` columns, possibly none), and its chunk and document ids."""
+
+    matrix: np.ndarray
+    coarse: np.ndarray
+    ids: np.ndarray
+    docs: np.ndarray
+
+    def search(
+        self, query: np.ndarray, k: int, doc_ids: Sequence[int] | None = None, alive: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (chunk id, cosine of its best row) for a unit ``query``, among ``alive`` rows (all when
+        None) of the documents ``doc_ids`` (all when None)."""
+        import numpy as np
+
+        used = len(self.ids)
+        if used == 0 or k <= 0:
+            return []
+        query = query.astype(np.float32, copy=False)
+        mask = alive if alive is not None else np.ones(used, dtype=bool)
+        if doc_ids is not None:
+            mask = mask & np.isin(self.docs, np.asarray(doc_ids, dtype=np.int64))
+        masked = doc_ids is not None or alive is not None  # the common case (no filter, nothing dead) skips the mask
+        candidates = int(mask.sum()) if masked else used
+        if candidates == 0:
+            return []
+        if self.coarse.shape[1] and used >= COARSE_FROM and candidates > SHORTLIST:
+            rows = self._shortlist(query, mask if masked else None)
+            return self._best_chunks(rows, self.matrix[rows] @ query, k)
+        scores = self.matrix @ query
+        if masked:
+            scores = np.where(mask, scores, -np.inf)
+        # Rows of one chunk may crowd the top: widen the cut until it holds k distinct chunks.
+        take = min(candidates, 4 * k)
+        while True:
+            top = np.argpartition(-scores, take - 1)[:take] if take < used else np.arange(used)
+            top = top[np.argsort(-scores[top], kind="stable")]
+            top = top[mask[top]]
+            _, first = np.unique(self.ids[top], return_index=True)
+            if len(first) >= k or take >= candidates:
+                break
+            take = min(candidates, 4 * take)
+        best = top[np.sort(first)][:k]  # each chunk's best row, best first
+        return [(int(self.ids[i]), float(scores[i])) for i in best]
+
+    def _shortlist(self, query: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """At least ``SHORTLIST`` rows whose coarse prefix best matches ``query``'s (live, filtered rows only)."""
+        import numpy as np
+
+        prefix = query[: self.coarse.shape[1]]
+        norm = float(np.linalg.norm(prefix))
+        coarse = self.coarse @ (prefix / norm if norm > 0 else prefix)
+        if mask is not None:
+            coarse = np.where(mask, coarse, -np.inf)
+        rows = top_rows(coarse, SHORTLIST)
+        return rows if mask is None else rows[mask[rows]]
+
+    def _best_chunks(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Top ``k`` chunks among ``rows`` (scored ``scores``), each by its best row."""
+        import numpy as np
+
+        order = np.argsort(-scores, kind="stable")
+        rows, scores = rows[order], scores[order]
+        _, first = np.unique(self.ids[rows], return_index=True)
+        best = np.sort(first)[:k]
+        return [(int(self.ids[rows[i]]), float(scores[i])) for i in best]
+
+
 class VectorIndex:
     """Chunk id → its unit vectors (consecutive rows), with the document id of each row for pre-ranking filters."""
 
@@ -59,7 +145,7 @@ class VectorIndex:
         self.dimension = dimension
         self._matrix = np.zeros((0, dimension), dtype=np.float32)
         # The coarse prefix matrix, kept only when it is a real saving (wide vectors).
-        self._coarse_dims = COARSE_DIMS if dimension >= 2 * COARSE_DIMS else 0
+        self._coarse_dims = coarse_dims(dimension)
         self._coarse = np.zeros((0, self._coarse_dims), dtype=np.float32)
         self._ids = np.zeros(0, dtype=np.int64)
         self._docs = np.zeros(0, dtype=np.int64)
@@ -103,9 +189,7 @@ class VectorIndex:
         start, end = self._used, need
         self._matrix[start:end] = vectors
         if self._coarse_dims:
-            prefix = vectors[:, : self._coarse_dims]
-            norms = np.linalg.norm(prefix, axis=1, keepdims=True)
-            self._coarse[start:end] = prefix / np.where(norms > 0, norms, 1.0)
+            self._coarse[start:end] = coarse_rows(vectors, self._coarse_dims)
         self._ids[start:end] = np.repeat(np.asarray(chunk_ids, dtype=np.int64), counts)
         self._docs[start:end] = np.repeat(np.asarray(doc_ids, dtype=np.int64), counts)
         self._alive[start:end] = True
@@ -138,59 +222,9 @@ class VectorIndex:
 
     def search(self, query: np.ndarray, k: int, doc_ids: Sequence[int] | None = None) -> list[tuple[int, float]]:
         """Top ``k`` (chunk id, cosine of its best vector) for a unit ``query``; ``doc_ids`` restricts the rows."""
-        import numpy as np
-
-        if self._used == 0 or k <= 0:
-            return []
         used = self._used
-        query = query.astype(np.float32, copy=False)
-        mask = self._alive[:used]
-        if doc_ids is not None:
-            mask = mask & np.isin(self._docs[:used], np.asarray(doc_ids, dtype=np.int64))
-        masked = doc_ids is not None or self._dead > 0  # the common case (no filter, nothing dead) skips the mask
-        candidates = int(mask.sum()) if masked else used
-        if candidates == 0:
-            return []
-        if self._coarse_dims and used >= COARSE_FROM and candidates > SHORTLIST:
-            rows = self._shortlist(query, mask if masked else None)
-            return self._best_chunks(rows, self._matrix[rows] @ query, k)
-        scores = self._matrix[:used] @ query
-        if masked:
-            scores = np.where(mask, scores, -np.inf)
-        # Rows of one chunk may crowd the top: widen the cut until it holds k distinct chunks.
-        take = min(candidates, 4 * k)
-        while True:
-            top = np.argpartition(-scores, take - 1)[:take] if take < used else np.arange(used)
-            top = top[np.argsort(-scores[top], kind="stable")]
-            top = top[mask[top]]
-            _, first = np.unique(self._ids[top], return_index=True)
-            if len(first) >= k or take >= candidates:
-                break
-            take = min(candidates, 4 * take)
-        best = top[np.sort(first)][:k]  # each chunk's best row, best first
-        return [(int(self._ids[i]), float(scores[i])) for i in best]
-
-    def _shortlist(self, query: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        """At least ``SHORTLIST`` rows whose coarse prefix best matches ``query``'s (live, filtered rows only)."""
-        import numpy as np
-
-        prefix = query[: self._coarse_dims]
-        norm = float(np.linalg.norm(prefix))
-        coarse = self._coarse[: self._used] @ (prefix / norm if norm > 0 else prefix)
-        if mask is not None:
-            coarse = np.where(mask, coarse, -np.inf)
-        rows = top_rows(coarse, SHORTLIST)
-        return rows if mask is None else rows[mask[rows]]
-
-    def _best_chunks(self, rows: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """Top ``k`` chunks among ``rows`` (scored ``scores``), each by its best row."""
-        import numpy as np
-
-        order = np.argsort(-scores, kind="stable")
-        rows, scores = rows[order], scores[order]
-        _, first = np.unique(self._ids[rows], return_index=True)
-        best = np.sort(first)[:k]
-        return [(int(self._ids[rows[i]]), float(scores[i])) for i in best]
+        rows = Rows(self._matrix[:used], self._coarse[:used], self._ids[:used], self._docs[:used])
+        return rows.search(query, k, doc_ids, self._alive[:used] if self._dead else None)
 
     def _grow(self, capacity: int) -> None:
         import numpy as np

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import anyio
 
-from mcp_suite.servers.retrieval.scan import VectorScan
 from mcp_suite.servers.retrieval.storage import fts5, sqlite_transfer
 from mcp_suite.servers.retrieval.storage.base import (
     BM25_WEIGHTS,
@@ -37,6 +36,7 @@ from mcp_suite.servers.retrieval.storage.base import (
     now_iso,
 )
 from mcp_suite.servers.retrieval.storage.sqlite_schema import open_database
+from mcp_suite.servers.retrieval.storage.vector_cache import CachedVectorSearch
 from mcp_suite.shared.database_url import Engine
 from mcp_suite.shared.db import Connection, Database
 from mcp_suite.shared.embeddings import EmbedderInfo
@@ -570,8 +570,8 @@ class SqliteStorage:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot read the full-text index of {self.location}: {exc}") from exc
 
-    def vector_search(self, dimension: int) -> VectorScan:
-        return VectorScan(lambda batch: fts5.vector_batches(self.path, dimension, batch), dimension)
+    def vector_search(self, dimension: int) -> CachedVectorSearch:
+        return CachedVectorSearch(self.path, dimension)
 
     async def size_bytes(self) -> int:
         try:
