@@ -22,6 +22,7 @@ import logging
 import mmap
 import os
 import sqlite3
+import stat
 import struct
 import tempfile
 from collections.abc import Sequence
@@ -135,6 +136,8 @@ class CachedVectorSearch:
                     _pad_to(handle, offset)
                     if array.size:
                         handle.write(np.ascontiguousarray(array).data)
+            # The cache holds what the database holds: readable by the same people, no more.
+            os.chmod(temp, stat.S_IMODE(self.database.stat().st_mode))
             os.replace(temp, self.path)
         except OSError as exc:
             log.debug("vector cache %s not written: %s", self.path, exc)
