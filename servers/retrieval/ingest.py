@@ -385,12 +385,13 @@ class Ingestor:
             vectors = await self.kb.reuse_embeddings(embed_hashes)
             missing = list({h: i for i, h in enumerate(embed_hashes) if h not in vectors}.values())
             if missing:
-                matrix = await self.kb.embed([t for i in missing for t in embed_texts[i]])
-                row = 0
+                # A window text that recurs in the document (a repeated note, a boilerplate paragraph under
+                # the same heading) is embedded once.
+                unique = list(dict.fromkeys(t for i in missing for t in embed_texts[i]))
+                matrix = await self.kb.embed(unique)
+                row_of = {text: row for row, text in enumerate(unique)}
                 for i in missing:
-                    count = len(embed_texts[i])
-                    vectors[embed_hashes[i]] = to_blob(matrix[row : row + count])
-                    row += count
+                    vectors[embed_hashes[i]] = to_blob(matrix[[row_of[t] for t in embed_texts[i]]])
                 embedded = len(missing)
         user_meta = dict(self.options.metadata)
         if not user_meta and existing is not None:
