@@ -11,12 +11,16 @@ from mcp_suite.servers.retrieval.factory import build_embedder, ingest_options
 from mcp_suite.servers.retrieval.ingest import Ingestor
 from mcp_suite.servers.retrieval.library import KnowledgeBase
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.shared.embeddings import NoEmbedder
+from mcp_suite.shared.errors import ConflictError
 
 NOTE = "# Backups\n\nThe nightly backup runs at 02:00 and keeps {n} copies on the NAS.\n\n## Restore\n\nAsk ops.\n"
 
 
 @pytest.mark.anyio
-async def test_pipelined_folder_ingest_keeps_order_reuse_and_errors(tmp_path: Path, settings: RetrievalSettings) -> None:
+async def test_pipelined_folder_ingest_keeps_order_reuse_and_errors(
+    tmp_path: Path, settings: RetrievalSettings
+) -> None:
     folder = tmp_path / "notes"
     folder.mkdir()
     for i in range(6):
@@ -37,5 +41,28 @@ async def test_pipelined_folder_ingest_keeps_order_reuse_and_errors(tmp_path: Pa
         assert set(stored) == {name for name, item in by_name.items() if item.status == "added"}
         again = await Ingestor(kb, ingest_options(settings)).ingest_paths([folder])
         assert again.unchanged == 6 and again.errors == 1 and again.chunks_embedded == 0
+    finally:
+        await kb.close()
+
+
+@pytest.mark.anyio
+async def test_a_systemic_failure_stops_the_folder_ingest_as_itself(
+    tmp_path: Path, settings: RetrievalSettings
+) -> None:
+    """The embedder guard's refusal comes out of the two-stage ingest as the error it is, not as a group."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"{i}.md").write_text(NOTE.format(n=i), encoding="utf-8")
+    lexical = await KnowledgeBase.open(settings.database, NoEmbedder())
+    try:
+        await Ingestor(lexical, ingest_options(settings)).ingest_text("Deploys on Tuesdays.", source="deploys.md")
+    finally:
+        await lexical.close()
+    kb = await KnowledgeBase.open(settings.database, build_embedder(settings))
+    try:
+        with pytest.raises(ConflictError, match="reindex"):
+            await Ingestor(kb, ingest_options(settings)).ingest_paths([folder])
+        assert [doc.source for doc in (await kb.list_documents())[0]] == ["deploys.md"]
     finally:
         await kb.close()
