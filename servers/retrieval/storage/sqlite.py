@@ -205,7 +205,8 @@ class SqliteTx:
                     document_id,
                 ),
             )
-        await self._set_tags(document_id, doc.tags)
+        if existing is not None or doc.tags:  # a new document has no tags to replace
+            await self._set_tags(document_id, doc.tags)
         return document_id, await self._insert_chunks(document_id, doc.title, chunks), removed
 
     async def _insert_chunks(self, document_id: int, title: str, chunks: Sequence[NewChunk]) -> list[int]:
@@ -258,9 +259,10 @@ class SqliteTx:
 
     async def _set_tags(self, document_id: int, tags: Sequence[str]) -> None:
         await self.conn.execute("DELETE FROM doc_tags WHERE document_id = ?", (document_id,))
-        await self.conn.executemany(
-            "INSERT OR IGNORE INTO doc_tags (document_id, tag) VALUES (?, ?)", [(document_id, t) for t in tags]
-        )
+        if tags:
+            await self.conn.executemany(
+                "INSERT OR IGNORE INTO doc_tags (document_id, tag) VALUES (?, ?)", [(document_id, t) for t in tags]
+            )
 
     async def delete_document(self, document_id: int) -> list[int]:
         """Delete a document with its chunks; returns the removed chunk ids."""
