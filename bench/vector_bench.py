@@ -107,7 +107,7 @@ def main() -> int:
             {
                 "db": str(args.db),
                 "chunks": len(index),
-                "rows": int(len(full)),
+                "rows": len(full),
                 "coarse_from": vectors.COARSE_FROM,
                 "coarse_dims": vectors.COARSE_DIMS,
                 "shortlist": vectors.SHORTLIST,

@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from mcp import Client
 
+from mcp_suite.servers.retrieval import vectors
 from mcp_suite.servers.retrieval.factory import build_embedder
 from mcp_suite.servers.retrieval.library import KnowledgeBase
-from mcp_suite.servers.retrieval import vectors
 from mcp_suite.servers.retrieval.search import search
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
-from mcp_suite.servers.retrieval.storage.base import NewChunk, NewDocument
 from mcp_suite.servers.retrieval.storage import vector_cache
+from mcp_suite.servers.retrieval.storage.base import NewChunk, NewDocument
 from mcp_suite.servers.retrieval.storage.sqlite import SqliteTx
 from mcp_suite.servers.retrieval.storage.sqlite_schema import open_database
 from mcp_suite.servers.retrieval.storage.vector_cache import CachedVectorSearch, cache_path
