@@ -463,24 +463,9 @@ class Ingestor:
         # the same chunk text under another heading.
         embed_texts = [embedding_texts(doc.title, c.heading_path, c.text) for c in chunks]
         embed_hashes = [text_hash(embed_key(t)) for t in embed_texts]
-        vectors: dict[str, bytes] = {}
-        embedded = 0
         # Refuse before embedding: a paid API should not be billed for vectors the index will reject.
         await self.kb.check_embedder()
-        if self.kb.semantic_enabled and chunks:
-            vectors = await self.kb.reuse_embeddings(embed_hashes)
-            # The document before this one may still be being written: its vectors are reused from here.
-            vectors.update((h, self._recent[h]) for h in embed_hashes if h in self._recent and h not in vectors)
-            missing = list({h: i for i, h in enumerate(embed_hashes) if h not in vectors}.values())
-            if missing:
-                # A window text that recurs in the document (a repeated note, a boilerplate paragraph under
-                # the same heading) is embedded once.
-                unique = list(dict.fromkeys(t for i in missing for t in embed_texts[i]))
-                matrix = await self.kb.embed(unique)
-                row_of = {text: row for row, text in enumerate(unique)}
-                for i in missing:
-                    vectors[embed_hashes[i]] = to_blob(matrix[[row_of[t] for t in embed_texts[i]]])
-                embedded = len(missing)
+        vectors, embedded = await self._vectors(embed_texts, embed_hashes)
         user_meta = dict(self.options.metadata)
         if not user_meta and existing is not None:
             user_meta = {k: existing.meta[k] for k in self._user_meta_keys(existing) if k in existing.meta}
@@ -521,6 +506,25 @@ class Ingestor:
         ]
         self._recent = vectors
         return Prepared(new_doc, new_chunks, existing is not None, embedded)
+
+    async def _vectors(self, texts: list[list[str]], hashes: list[str]) -> tuple[dict[str, bytes], int]:
+        """Each chunk's window vectors by embed hash, reused where the same windows were embedded before, and
+        how many chunks had to be embedded."""
+        if not self.kb.semantic_enabled or not texts:
+            return {}, 0
+        vectors = await self.kb.reuse_embeddings(hashes)
+        # The document before this one may still be being written: its vectors are reused from here.
+        vectors.update((h, self._recent[h]) for h in hashes if h in self._recent and h not in vectors)
+        missing = list({h: i for i, h in enumerate(hashes) if h not in vectors}.values())
+        if missing:
+            # A window text that recurs in the document (a repeated note, a boilerplate paragraph under the
+            # same heading) is embedded once.
+            unique = list(dict.fromkeys(t for i in missing for t in texts[i]))
+            matrix = await self.kb.embed(unique)
+            row_of = {text: row for row, text in enumerate(unique)}
+            for i in missing:
+                vectors[hashes[i]] = to_blob(matrix[[row_of[t] for t in texts[i]]])
+        return vectors, len(missing)
 
     async def _write(self, prepared: Prepared) -> IngestItem:
         await self.kb.write_document(prepared.doc, prepared.chunks)
