@@ -276,6 +276,8 @@ class Ingestor:
                             continue
                     elif folder is not None:
                         file = file.resolve()
+                    if str(file) in seen:  # named twice (a folder and a file in it): once is enough
+                        continue
                     seen.add(str(file))
                     await send.send((file, await self._prepare_file(file)))
 

@@ -39,7 +39,8 @@ async def test_pipelined_folder_ingest_keeps_order_reuse_and_errors(
         assert report.added == 6 and report.errors == 1
         stored = {Path(doc.source).name: doc.chunk_count for doc in (await kb.list_documents(limit=100))[0]}
         assert set(stored) == {name for name, item in by_name.items() if item.status == "added"}
-        again = await Ingestor(kb, ingest_options(settings)).ingest_paths([folder])
+        # A file named on its own and through its folder is read once.
+        again = await Ingestor(kb, ingest_options(settings)).ingest_paths([folder / "00-note.md", folder])
         assert again.unchanged == 6 and again.errors == 1 and again.chunks_embedded == 0
     finally:
         await kb.close()
