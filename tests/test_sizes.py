@@ -29,8 +29,6 @@ LONG_FUNCTIONS_ALLOWED = {
     # Block readers: one loop of a line-by-line state machine each; splitting it scatters the state.
     "servers/retrieval/readers/markdown.py": {"parse_markdown"},
     "servers/retrieval/readers/rst.py": {"parse_rst"},
-    # One document's transaction (replace, chunks, vectors, report) reads best in one place; just over.
-    "servers/retrieval/ingest.py": {"_store"},
     "servers/retrieval/evaluation.py": {"evaluate"},
 }
 

@@ -116,8 +116,8 @@ def _meta(values: list[str] | None) -> dict[str, str]:
 def _with_kb(
     settings: RetrievalSettings, work: Callable[[Any], Awaitable[int]], *, one_shot: bool = False, embedder: Any = None
 ) -> int:
-    """Run ``work`` with the knowledge base open. ``one_shot``: a single search, answered from FTS5 and a scan of
-    the stored vectors instead of building the in-memory BM25 index a long-running server keeps."""
+    """Run ``work`` with the knowledge base open. ``one_shot``: a single search, answered from FTS5 and the stored
+    vectors (a memory-mapped cache of them on SQLite) instead of building the in-memory indexes a server keeps."""
     import anyio
 
     from mcp_suite.servers.retrieval.factory import build_embedder

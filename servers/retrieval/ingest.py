@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 from pydantic import BaseModel, Field
 
 from mcp_suite.servers.retrieval.chunking import CHUNKER_VERSION
@@ -176,6 +177,33 @@ def read_regular_file(path: Path, limit: int) -> bytes:
 # -- the pipeline --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A changed source parsed, chunked and embedded, ready to be written in one transaction."""
+
+    doc: NewDocument
+    chunks: list[NewChunk]
+    replaces: bool  # an indexed version exists
+    embedded: int  # chunks whose vectors were computed for it
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    existing: DocumentRow
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Failed:
+    source: str
+    kind: Literal["file", "url"]
+    message: str
+
+
+# What preparing one source comes to; applied (written, recorded) in source order.
+Outcome = Prepared | Unchanged | Failed | IngestItem
+
+
 class Ingestor:
     """One ingest run's state: the knowledge base, options, progress reporting and the report."""
 
@@ -194,6 +222,7 @@ class Ingestor:
         self.report = IngestReport()
         self._tags = normalise_tags(options.tags)
         self._errored: set[str] | None = None  # sources with a stored ingest error, read on first need
+        self._recent: dict[str, bytes] = {}  # the last prepared document's vectors, by embed hash
 
     async def _progress(self, done: float, total: float | None, message: str) -> None:
         if self.progress is not None:
@@ -234,19 +263,40 @@ class Ingestor:
         total = len(plan)
         await self._progress(0, total, f"ingesting {total} files")
         seen: set[str] = set()
-        for done, (file, folder) in enumerate(plan, start=1):
-            if folder is not None and self.confine is not None:
-                # A symlink inside a root may point anywhere; it is checked where it leads.
-                try:
-                    file = self.confine(file)
-                except AccessDeniedError as exc:
-                    self.report.record(IngestItem(source=str(file), status="skipped", message=str(exc)))
-                    continue
-            elif folder is not None:
-                file = file.resolve()
-            seen.add(str(file))
-            await self._ingest_file(file)
-            await self._progress(done, total, f"{done}/{total} {file.name}")
+
+        async def prepare_all(send: MemoryObjectSendStream[tuple[Path, Outcome]]) -> None:
+            async with send:
+                for file, folder in plan:
+                    if folder is not None and self.confine is not None:
+                        # A symlink inside a root may point anywhere; it is checked where it leads.
+                        try:
+                            file = self.confine(file)
+                        except AccessDeniedError as exc:
+                            await send.send((file, IngestItem(source=str(file), status="skipped", message=str(exc))))
+                            continue
+                    elif folder is not None:
+                        file = file.resolve()
+                    if str(file) in seen:  # named twice (a folder and a file in it): once is enough
+                        continue
+                    seen.add(str(file))
+                    await send.send((file, await self._prepare_file(file)))
+
+        # Two stages, one file apart: while a document is written (the database thread), the next one is read,
+        # parsed, chunked and embedded (worker threads), so both cores work. Outcomes are applied in file order.
+        send, receive = anyio.create_memory_object_stream[tuple[Path, Outcome]](0)
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(prepare_all, send)
+                async with receive:
+                    done = 0
+                    async for file, outcome in receive:
+                        await self._apply(outcome)
+                        done += 1
+                        await self._progress(done, total, f"{done}/{total} {file.name}")
+        except BaseExceptionGroup as group:  # one stage's failure (the other is cancelled): raise it as it was
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
         for folder in folders:
             gone = [
                 d
@@ -274,7 +324,8 @@ class Ingestor:
         for doc in docs:
             self.report.record(IngestItem(source=doc.source, status="removed", message=why))
 
-    async def _ingest_file(self, path: Path) -> None:
+    async def _prepare_file(self, path: Path) -> Outcome:
+        """Everything up to the write for one file: read, parse, chunk and embed it (or say why not)."""
         source = str(path)
         try:
             stat = path.stat()
@@ -292,11 +343,10 @@ class Ingestor:
                 and existing.mtime == stat.st_mtime
                 and existing.chunker_version >= CHUNKER_VERSION
             ):
-                await self._unchanged(existing, stat.st_mtime)
-                return
+                return Unchanged(existing, stat.st_mtime)
             data = await anyio.to_thread.run_sync(read_regular_file, path, self.options.max_file_bytes)
             self.report.bytes_read += len(data)
-            await self._store(
+            return await self._prepare(
                 source=source,
                 kind="file",
                 data=data,
@@ -307,12 +357,32 @@ class Ingestor:
         except (ConflictError, EmbeddingError):
             raise
         except SuiteError as exc:
-            await self._failed(source, "file", str(exc))
+            return Failed(source, "file", str(exc))
         except OSError as exc:
-            await self._failed(source, "file", f"{source}: {exc.strerror or exc}")
+            return Failed(source, "file", f"{source}: {exc.strerror or exc}")
         except Exception as exc:  # a reader bug on one file must not abort a folder of thousands
             log.exception("failed to ingest %s", source)
-            await self._failed(source, "file", f"{source}: could not be read ({type(exc).__name__}: {exc})")
+            return Failed(source, "file", f"{source}: could not be read ({type(exc).__name__}: {exc})")
+
+    async def _apply(self, outcome: Outcome) -> IngestItem:
+        """Record one prepared outcome: write the document, refresh an unchanged one's metadata, or report."""
+        if isinstance(outcome, IngestItem):
+            self.report.record(outcome)
+            return outcome
+        if isinstance(outcome, Unchanged):
+            return await self._unchanged(outcome.existing, outcome.mtime)
+        if isinstance(outcome, Failed):
+            await self._failed(outcome.source, outcome.kind, outcome.message)
+            return IngestItem(source=outcome.source, status="error", message=outcome.message)
+        try:
+            return await self._write(outcome)
+        except (ConflictError, EmbeddingError):
+            raise
+        except SuiteError as exc:
+            if outcome.doc.kind != "file":
+                raise
+            await self._failed(outcome.doc.source, "file", str(exc))
+            return IngestItem(source=outcome.doc.source, status="error", message=str(exc))
 
     async def _failed(self, source: str, kind: Literal["file", "url"], message: str) -> None:
         """Report the error and keep it as the source's last ingest error (shown in the console)."""
@@ -321,7 +391,7 @@ class Ingestor:
         if self._errored is not None:
             self._errored.add(source)
 
-    async def _unchanged(self, existing: DocumentRow, mtime: float) -> None:
+    async def _unchanged(self, existing: DocumentRow, mtime: float) -> IngestItem:
         if self._errored is None:  # read once per run: a success clears an earlier error
             self._errored = set(await self.kb.ingest_errors())
         if existing.source in self._errored:
@@ -336,7 +406,9 @@ class Ingestor:
         tags = self._tags or existing.tags
         if existing.mtime != mtime or tags != existing.tags or meta != existing.meta:
             await self.kb.update_metadata(existing.id, mtime=mtime, tags=tags, meta=meta)
-        self.report.record(IngestItem(source=existing.source, status="unchanged", chunks=existing.chunk_count))
+        item = IngestItem(source=existing.source, status="unchanged", chunks=existing.chunk_count)
+        self.report.record(item)
+        return item
 
     @staticmethod
     def _user_meta_keys(existing: DocumentRow) -> set[str]:
@@ -353,6 +425,23 @@ class Ingestor:
         parse: Callable[[], ParsedDocument],
         title: str | None = None,
     ) -> IngestItem:
+        prepared = await self._prepare(
+            source=source, kind=kind, data=data, mtime=mtime, existing=existing, parse=parse, title=title
+        )
+        return await self._apply(prepared)
+
+    async def _prepare(
+        self,
+        *,
+        source: str,
+        kind: Literal["file", "url", "text"],
+        data: bytes,
+        mtime: float,
+        existing: DocumentRow | None,
+        parse: Callable[[], ParsedDocument],
+        title: str | None = None,
+    ) -> Prepared | Unchanged:
+        """Parse, chunk and embed a changed source (nothing is written yet); an unchanged one says so."""
         digest = content_hash(data)
         if (
             existing is not None
@@ -360,8 +449,7 @@ class Ingestor:
             and existing.chunker_version >= CHUNKER_VERSION
             and not self.options.force
         ):
-            await self._unchanged(existing, mtime)
-            return IngestItem(source=source, status="unchanged", chunks=existing.chunk_count)
+            return Unchanged(existing, mtime)
         from mcp_suite.servers.retrieval.chunking import chunk_document
 
         def parse_and_chunk() -> tuple[ParsedDocument, list[Any]]:
@@ -377,21 +465,9 @@ class Ingestor:
         # the same chunk text under another heading.
         embed_texts = [embedding_texts(doc.title, c.heading_path, c.text) for c in chunks]
         embed_hashes = [text_hash(embed_key(t)) for t in embed_texts]
-        vectors: dict[str, bytes] = {}
-        embedded = 0
         # Refuse before embedding: a paid API should not be billed for vectors the index will reject.
         await self.kb.check_embedder()
-        if self.kb.semantic_enabled and chunks:
-            vectors = await self.kb.reuse_embeddings(embed_hashes)
-            missing = list({h: i for i, h in enumerate(embed_hashes) if h not in vectors}.values())
-            if missing:
-                matrix = await self.kb.embed([t for i in missing for t in embed_texts[i]])
-                row = 0
-                for i in missing:
-                    count = len(embed_texts[i])
-                    vectors[embed_hashes[i]] = to_blob(matrix[row : row + count])
-                    row += count
-                embedded = len(missing)
+        vectors, embedded = await self._vectors(embed_texts, embed_hashes)
         user_meta = dict(self.options.metadata)
         if not user_meta and existing is not None:
             user_meta = {k: existing.meta[k] for k in self._user_meta_keys(existing) if k in existing.meta}
@@ -430,13 +506,36 @@ class Ingestor:
             )
             for i, (c, h, e) in enumerate(zip(chunks, hashes, embed_hashes, strict=True))
         ]
-        await self.kb.write_document(new_doc, new_chunks)
+        self._recent = vectors
+        return Prepared(new_doc, new_chunks, existing is not None, embedded)
+
+    async def _vectors(self, texts: list[list[str]], hashes: list[str]) -> tuple[dict[str, bytes], int]:
+        """Each chunk's window vectors by embed hash, reused where the same windows were embedded before, and
+        how many chunks had to be embedded."""
+        if not self.kb.semantic_enabled or not texts:
+            return {}, 0
+        vectors = await self.kb.reuse_embeddings(hashes)
+        # The document before this one may still be being written: its vectors are reused from here.
+        vectors.update((h, self._recent[h]) for h in hashes if h in self._recent and h not in vectors)
+        missing = list({h: i for i, h in enumerate(hashes) if h not in vectors}.values())
+        if missing:
+            # A window text that recurs in the document (a repeated note, a boilerplate paragraph under the
+            # same heading) is embedded once.
+            unique = list(dict.fromkeys(t for i in missing for t in texts[i]))
+            matrix = await self.kb.embed(unique)
+            row_of = {text: row for row, text in enumerate(unique)}
+            for i in missing:
+                vectors[hashes[i]] = to_blob(matrix[[row_of[t] for t in texts[i]]])
+        return vectors, len(missing)
+
+    async def _write(self, prepared: Prepared) -> IngestItem:
+        await self.kb.write_document(prepared.doc, prepared.chunks)
         item = IngestItem(
-            source=source,
-            status="updated" if existing is not None else "added",
-            chunks=len(new_chunks),
-            embedded=embedded,
-            message=None if new_chunks else "no text to index",
+            source=prepared.doc.source,
+            status="updated" if prepared.replaces else "added",
+            chunks=len(prepared.chunks),
+            embedded=prepared.embedded,
+            message=None if prepared.chunks else "no text to index",
         )
         self.report.record(item)
         return item

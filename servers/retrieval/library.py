@@ -93,8 +93,9 @@ class KnowledgeBase:
         self._checked_version: Any = None
         self._lexical: LexicalIndex | None = None
         self._lexical_build: Future[tuple[LexicalIndex, str]] | None = None
-        # A one-shot process (a CLI search) answers from SQL full text and a scan of the stored vectors:
-        # building the in-memory indexes costs more than the one search they would serve.
+        # A one-shot process (a CLI search) answers from SQL full text and the storage's own vector search
+        # (a memory-mapped cache on SQLite, HNSW on PostgreSQL): building the in-memory indexes costs more
+        # than the one search they would serve.
         self._in_memory = in_memory
         self._lexical_unavailable = not self._in_memory
         self._lexical_version: Any = None
@@ -158,10 +159,11 @@ class KnowledgeBase:
 
     async def _guard_write(self, tx: Writer) -> None:
         # Inside the write transaction, so two processes with different embedders cannot both win.
-        if await tx.has_chunks():
-            recorded = await tx.recorded_embedder()
-            if recorded is not None:
-                self._refuse_mismatch(recorded)
+        recorded = await tx.recorded_embedder()
+        if recorded == self.embedder.info:
+            return  # the common case, every document of an ingest: nothing to check or write
+        if recorded is not None and await tx.has_chunks():
+            self._refuse_mismatch(recorded)
         await tx.record_embedder(self.embedder.info)
 
     # -- embedding -----------------------------------------------------------------------------
@@ -192,7 +194,9 @@ class KnowledgeBase:
             return written
 
         document_id, new_ids, removed = await self.storage.run(change)
-        self._checked_version = None  # the first write records the embedder; look again next time
+        # The write recorded this embedder (or found it recorded): the index is compatible now. Our own commits
+        # leave the storage version alone, so check_embedder keeps this until another process writes.
+        self._mismatch = None
         if self._vectors is not None:
             self._vectors.remove(removed)
             self._vectors.add_blobs(

@@ -1,5 +1,5 @@
-"""The one-shot terminal search: answered from FTS5 and a streaming scan of the stored vectors (no in-memory
-index build), with the same hits a running server returns."""
+"""The one-shot terminal search: answered from FTS5 and a memory-mapped cache of the stored vectors (no in-memory
+index build), with the same hits a running server returns; the cache follows every change to the index."""
 
 from __future__ import annotations
 
@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 from mcp import Client
 
+from mcp_suite.servers.retrieval import vectors
 from mcp_suite.servers.retrieval.factory import build_embedder
 from mcp_suite.servers.retrieval.library import KnowledgeBase
-from mcp_suite.servers.retrieval.scan import VectorScan
 from mcp_suite.servers.retrieval.search import search
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
+from mcp_suite.servers.retrieval.storage import vector_cache
 from mcp_suite.servers.retrieval.storage.base import NewChunk, NewDocument
-from mcp_suite.servers.retrieval.storage.fts5 import vector_batches
 from mcp_suite.servers.retrieval.storage.sqlite import SqliteTx
 from mcp_suite.servers.retrieval.storage.sqlite_schema import open_database
+from mcp_suite.servers.retrieval.storage.vector_cache import CachedVectorSearch, cache_path
 from mcp_suite.servers.retrieval.vectors import VectorIndex
 from tests.support import script
 
@@ -34,46 +35,122 @@ QUERIES = [
 ]
 
 
-@pytest.mark.anyio
-async def test_vector_scan_ranks_like_the_in_memory_index(tmp_path: Path) -> None:
-    rng = np.random.default_rng(3)
-    dim, n = 16, 300
-    vectors = rng.normal(size=(n, dim)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    db = await open_database(tmp_path / "r.db")
-    for doc in range(10):
-        chunks = [
-            NewChunk(i, f"t{doc}-{i}", (), 1, 1, 0, 1, 1, f"h{doc}-{i}", vectors[doc * 30 + i].tobytes())
-            for i in range(30)
-        ]
-        new = NewDocument(f"s{doc}", "text", "t", "text", 0.0, 1, str(doc))
-        async with db.transaction() as conn:
-            await SqliteTx(conn).replace_document(new, chunks)
+async def _write(db_path: Path, source: str, vectors: np.ndarray, per_chunk: int = 1) -> None:
+    db = await open_database(db_path)
+    chunks = [
+        NewChunk(
+            i,
+            f"{source}-{i}",
+            (),
+            1,
+            1,
+            0,
+            1,
+            1,
+            f"{source}-{i}",
+            vectors[i * per_chunk : (i + 1) * per_chunk].tobytes(),
+        )
+        for i in range(len(vectors) // per_chunk)
+    ]
+    async with db.transaction() as conn:
+        await SqliteTx(conn).replace_document(NewDocument(source, "text", "t", "text", 0.0, 1, source), chunks)
+    await db.close()
+
+
+async def _in_memory(db_path: Path, dim: int) -> VectorIndex:
+    db = await open_database(db_path)
     async with db.snapshot() as conn, conn.execute("SELECT id, document_id, embedding FROM chunks") as cur:
         rows = [(r[0], r[1], r[2]) for r in await cur.fetchall()]
     await db.close()
     index = VectorIndex(dim)
     index.add_blobs(rows)
-    scan = VectorScan(
-        lambda batch: vector_batches(tmp_path / "r.db", dim, batch), dim, batch=37
-    )  # batches that do not divide the rows
-    for query in (vectors[7], vectors[123], rng.normal(size=dim).astype(np.float32)):
-        query = query / np.linalg.norm(query)
+    return index
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    return (matrix / np.linalg.norm(matrix, axis=-1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("coarse_from", [None, 100])  # exact scan; coarse shortlist
+async def test_vector_cache_ranks_like_the_in_memory_index(
+    tmp_path: Path, coarse_from: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if coarse_from is not None:
+        monkeypatch.setattr(vectors, "COARSE_FROM", coarse_from)
+        monkeypatch.setattr(vectors, "SHORTLIST", 60)
+    rng = np.random.default_rng(3)
+    dim = 128  # wide enough for the coarse prefix
+    matrix = _unit(rng.normal(size=(600, dim)))
+    db_path = tmp_path / "r.db"
+    for doc in range(10):
+        await _write(db_path, f"s{doc}", matrix[doc * 60 : (doc + 1) * 60], per_chunk=2)  # two windows a chunk
+    index = await _in_memory(db_path, dim)
+    cache = CachedVectorSearch(db_path, dim)
+    for query in (matrix[7], matrix[123], _unit(rng.normal(size=dim))):
         for k in (1, 5, 50):
             for docs in (None, [2, 5]):
-                found, expected = scan.search(query, k, docs), index.search(query, k, docs)
+                found, expected = cache.search(query, k, docs), index.search(query, k, docs)
                 assert [cid for cid, _ in found] == [cid for cid, _ in expected]
                 assert [score for _, score in found] == pytest.approx([score for _, score in expected], abs=1e-6)
-    assert scan.search(vectors[0], 5, []) == []
-    # Equal scores come back in chunk id order, whatever batch each row was read in.
-    tie = np.tile(vectors[7], (3, 1))
-    db = await open_database(tmp_path / "r.db")
-    chunks = [NewChunk(i, f"tie{i}", (), 1, 1, 0, 1, 1, f"tie{i}", tie[i].tobytes()) for i in range(3)]
-    async with db.transaction() as conn:
-        await SqliteTx(conn).replace_document(NewDocument("ties", "text", "t", "text", 0.0, 1, "x"), chunks)
+    assert cache.search(matrix[0], 5, []) == []
+    assert cache_path(db_path).is_file()
+    again = CachedVectorSearch(db_path, dim)  # a later process maps the file written by the first
+    assert again.search(matrix[123], 5) == cache.search(matrix[123], 5)
+    assert again._map is not None
+
+
+@pytest.mark.anyio
+async def test_vector_cache_follows_every_change_to_the_index(tmp_path: Path) -> None:
+    """A cache written before an ingest, a re-ingest, a delete or a re-embed is never used after it."""
+    rng = np.random.default_rng(5)
+    dim = 16
+    first, second = _unit(rng.normal(size=(20, dim))), _unit(rng.normal(size=(20, dim)))
+    db_path = tmp_path / "r.db"
+    await _write(db_path, "a", first)
+
+    def top(query: np.ndarray) -> tuple[int, float]:
+        return CachedVectorSearch(db_path, dim).search(query, 1)[0]
+
+    assert top(first[3])[1] == pytest.approx(1.0)
+    await _write(db_path, "b", second)  # a new document
+    assert top(second[4])[1] == pytest.approx(1.0)
+    # Re-ingesting the last document hands out the very chunk ids it frees: only the counter tells the files apart.
+    before = top(second[4])[0]
+    await _write(db_path, "b", second[::-1].copy())
+    moved = before + 11  # second[4] now 15th of the same ids (21-40)
+    assert top(second[4]) == (moved, pytest.approx(1.0))
+    db = await open_database(db_path)
+    async with db.transaction() as conn:  # a re-embed rewrites a vector in place
+        await conn.execute("UPDATE chunks SET embedding = ? WHERE id = ?", (first[3].tobytes(), moved))
+    async with db.transaction() as conn:  # a delete
+        await conn.execute("DELETE FROM documents WHERE source = 'a'")
     await db.close()
-    top = scan.search(vectors[7], 4)
-    assert [cid for cid, _ in top] == sorted(cid for cid, _ in top)
+    assert top(first[3]) == (moved, pytest.approx(1.0))  # the new vector, not the deleted document's
+    assert top(second[4])[1] < 0.9
+    # Another database at the same path (deleted and made anew, same counter) is not mistaken for the old one.
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    await _write(db_path, "c", first)
+    assert top(first[3])[1] == pytest.approx(1.0)
+
+
+@pytest.mark.anyio
+async def test_vector_cache_serves_from_memory_where_it_cannot_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(9)
+    matrix = _unit(rng.normal(size=(10, 16)))
+    db_path = tmp_path / "r.db"
+    await _write(db_path, "a", matrix)
+    cache_path(db_path).write_bytes(b"MCPSVEC1 torn")  # a torn file is rebuilt
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError("read-only folder")
+
+    monkeypatch.setattr(vector_cache.os, "replace", refuse)
+    assert CachedVectorSearch(db_path, 16).search(matrix[2], 1)[0][1] == pytest.approx(1.0)
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 @pytest.mark.anyio

@@ -54,28 +54,6 @@ def lexical_source(path: Path) -> Iterator[LexicalSource]:
         conn.close()
 
 
-def vector_batches(path: Path, dimension: int, batch: int) -> Iterator[tuple[list[int], list[int], bytes]]:
-    """(chunk id, document id) per vector and the float32 vectors concatenated, for every stored vector of
-    ``dimension`` floats (a chunk may hold several: its windows), ``batch`` chunks at a time, in chunk id
-    order, from one snapshot on a read-only plain connection."""
-    size = 4 * dimension
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {30_000}")
-        cursor = conn.execute(
-            "SELECT id, document_id, embedding FROM chunks WHERE length(embedding) > 0 "
-            "AND length(embedding) % ? = 0 ORDER BY id",
-            (size,),
-        )
-        while rows := cursor.fetchmany(batch):
-            counts = [len(r[2]) // size for r in rows]
-            ids = [r[0] for r, n in zip(rows, counts, strict=True) for _ in range(n)]
-            docs = [r[1] for r, n in zip(rows, counts, strict=True) for _ in range(n)]
-            yield ids, docs, b"".join(r[2] for r in rows)
-    finally:
-        conn.close()
-
-
 class FtsTokenizer:
     """A private in-memory FTS5 table with the index's tokenizer: text in, the index's terms out.
 

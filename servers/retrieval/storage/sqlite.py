@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import anyio
 
-from mcp_suite.servers.retrieval.scan import VectorScan
 from mcp_suite.servers.retrieval.storage import fts5, sqlite_transfer
 from mcp_suite.servers.retrieval.storage.base import (
     BM25_WEIGHTS,
@@ -37,6 +36,7 @@ from mcp_suite.servers.retrieval.storage.base import (
     now_iso,
 )
 from mcp_suite.servers.retrieval.storage.sqlite_schema import open_database
+from mcp_suite.servers.retrieval.storage.vector_cache import CachedVectorSearch
 from mcp_suite.shared.database_url import Engine
 from mcp_suite.shared.db import Connection, Database
 from mcp_suite.shared.embeddings import EmbedderInfo
@@ -99,11 +99,19 @@ class SqliteTx:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    # One trip to the database thread per query (execute and fetch together), not three (execute, fetch, close):
+    # a folder ingest makes a dozen queries per file, and each trip is a thread hand-off.
+    async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(await self.conn.execute_fetchall(sql, params))
+
+    async def _first(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = await self.conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
+
     # -- index identity ------------------------------------------------------------------------------
 
     async def get_info(self, key: str) -> str | None:
-        async with self.conn.execute("SELECT value FROM index_info WHERE key = ?", (key,)) as cur:
-            row = await cur.fetchone()
+        row = await self._first("SELECT value FROM index_info WHERE key = ?", (key,))
         return row[0] if row else None
 
     async def set_info(self, key: str, value: str) -> None:
@@ -126,13 +134,11 @@ class SqliteTx:
     # -- documents -----------------------------------------------------------------------------------
 
     async def find_document(self, source: str) -> DocumentRow | None:
-        async with self.conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.source = ?", (source,)) as cur:
-            row = await cur.fetchone()
+        row = await self._first(f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.source = ?", (source,))
         return document_row(row) if row else None
 
     async def get_document(self, document_id: int) -> DocumentRow | None:
-        async with self.conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.id = ?", (document_id,)) as cur:
-            row = await cur.fetchone()
+        row = await self._first(f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.id = ?", (document_id,))
         return document_row(row) if row else None
 
     async def documents_with_prefix(self, prefix: str, kind: str = "file") -> list[DocumentRow]:
@@ -140,18 +146,15 @@ class SqliteTx:
         sql = (
             f"SELECT {_DOC_COLUMNS} FROM documents d WHERE d.kind = ? AND substr(d.source, 1, ?) = ? ORDER BY d.source"
         )
-        async with self.conn.execute(sql, (kind, len(prefix), prefix)) as cur:
-            return [document_row(row) for row in await cur.fetchall()]
+        return [document_row(row) for row in await self._all(sql, (kind, len(prefix), prefix))]
 
     async def list_documents(
         self, where: DocumentFilter = NO_FILTER, limit: int = 100, offset: int = 0
     ) -> tuple[list[DocumentRow], int]:
         clause, params = filter_clause(where)
-        async with self.conn.execute(f"SELECT count(*) FROM documents d WHERE {clause}", tuple(params)) as cur:
-            total = (await cur.fetchone())[0]  # type: ignore[index]
+        total = (await self._first(f"SELECT count(*) FROM documents d WHERE {clause}", tuple(params)))[0]
         sql = f"SELECT {_DOC_COLUMNS} FROM documents d WHERE {clause} ORDER BY d.source LIMIT ? OFFSET ?"
-        async with self.conn.execute(sql, (*params, limit, offset)) as cur:
-            rows = [document_row(row) for row in await cur.fetchall()]
+        rows = [document_row(row) for row in await self._all(sql, (*params, limit, offset))]
         return rows, total
 
     async def replace_document(self, doc: NewDocument, chunks: Sequence[NewChunk]) -> tuple[int, list[int], list[int]]:
@@ -183,8 +186,7 @@ class SqliteTx:
             document_id = int(cur.lastrowid or 0)
         else:
             document_id = existing.id
-            async with self.conn.execute("SELECT id FROM chunks WHERE document_id = ?", (document_id,)) as cur:
-                removed = [row[0] for row in await cur.fetchall()]
+            removed = [row[0] for row in await self._all("SELECT id FROM chunks WHERE document_id = ?", (document_id,))]
             await self.conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
             await self.conn.execute(
                 "UPDATE documents SET kind = ?, title = ?, doc_type = ?, mtime = ?, size = ?, content_hash = ?, "
@@ -205,15 +207,15 @@ class SqliteTx:
                     document_id,
                 ),
             )
-        await self._set_tags(document_id, doc.tags)
+        if existing is not None or doc.tags:  # a new document has no tags to replace
+            await self._set_tags(document_id, doc.tags)
         return document_id, await self._insert_chunks(document_id, doc.title, chunks), removed
 
     async def _insert_chunks(self, document_id: int, title: str, chunks: Sequence[NewChunk]) -> list[int]:
         heading_texts = [" / ".join(chunk.heading_path) for chunk in chunks]
         # Explicit ids, so all chunks go in with one executemany (one trip to the database thread, not
         # one per chunk). The caller's write transaction holds the lock, so max(id) cannot move under us.
-        async with self.conn.execute("SELECT coalesce(max(id), 0) FROM chunks") as cur:
-            first_id = int((await cur.fetchone())[0]) + 1  # type: ignore[index]
+        first_id = int((await self._first("SELECT coalesce(max(id), 0) FROM chunks"))[0]) + 1
         new_ids = list(range(first_id, first_id + len(chunks)))
         await self.conn.executemany(
             "INSERT INTO chunks (id, document_id, ordinal, text, heading_path, start_line, end_line, start_char, "
@@ -258,14 +260,14 @@ class SqliteTx:
 
     async def _set_tags(self, document_id: int, tags: Sequence[str]) -> None:
         await self.conn.execute("DELETE FROM doc_tags WHERE document_id = ?", (document_id,))
-        await self.conn.executemany(
-            "INSERT OR IGNORE INTO doc_tags (document_id, tag) VALUES (?, ?)", [(document_id, t) for t in tags]
-        )
+        if tags:
+            await self.conn.executemany(
+                "INSERT OR IGNORE INTO doc_tags (document_id, tag) VALUES (?, ?)", [(document_id, t) for t in tags]
+            )
 
     async def delete_document(self, document_id: int) -> list[int]:
         """Delete a document with its chunks; returns the removed chunk ids."""
-        async with self.conn.execute("SELECT id FROM chunks WHERE document_id = ?", (document_id,)) as cur:
-            removed = [row[0] for row in await cur.fetchall()]
+        removed = [row[0] for row in await self._all("SELECT id FROM chunks WHERE document_id = ?", (document_id,))]
         await self.conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
         return removed
 
@@ -280,9 +282,8 @@ class SqliteTx:
             part = unique[start : start + 500]
             marks = ",".join("?" * len(part))
             sql = f"SELECT embed_hash, embedding FROM chunks WHERE embedding IS NOT NULL AND embed_hash IN ({marks})"
-            async with self.conn.execute(sql, part) as cur:
-                for row in await cur.fetchall():
-                    found.setdefault(row[0], row[1])
+            for row in await self._all(sql, part):
+                found.setdefault(row[0], row[1])
         return found
 
     async def get_chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
@@ -294,10 +295,9 @@ class SqliteTx:
                 f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id "
                 f"WHERE c.id IN ({marks})"
             )
-            async with self.conn.execute(sql, part) as cur:
-                for row in await cur.fetchall():
-                    chunk = chunk_row(row)
-                    result[chunk.id] = chunk
+            for row in await self._all(sql, part):
+                chunk = chunk_row(row)
+                result[chunk.id] = chunk
         return result
 
     async def identical_chunks(self, ids: Sequence[int], limit: int) -> dict[int, list[int]]:
@@ -313,9 +313,8 @@ class SqliteTx:
             "WHERE n <= ?"
         )
         found: dict[int, list[int]] = {}
-        async with self.conn.execute(sql, [*ids, limit]) as cur:
-            for first, other in await cur.fetchall():
-                found.setdefault(first, []).append(other)
+        for first, other in await self._all(sql, [*ids, limit]):
+            found.setdefault(first, []).append(other)
         return found
 
     async def chunks_in_range(self, document_id: int, first: int, last: int) -> list[ChunkRow]:
@@ -323,29 +322,25 @@ class SqliteTx:
             f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE c.document_id = ? AND c.ordinal BETWEEN ? AND ? ORDER BY c.ordinal"
         )
-        async with self.conn.execute(sql, (document_id, first, last)) as cur:
-            return [chunk_row(row) for row in await cur.fetchall()]
+        return [chunk_row(row) for row in await self._all(sql, (document_id, first, last))]
 
     async def document_chunks(self, document_id: int) -> list[ChunkRow]:
         return await self.chunks_in_range(document_id, 0, 2**62)
 
     async def chunk_ids(self) -> list[int]:
-        async with self.conn.execute("SELECT id FROM chunks WHERE embedding IS NOT NULL ORDER BY id") as cur:
-            return [row[0] for row in await cur.fetchall()]
+        return [row[0] for row in await self._all("SELECT id FROM chunks WHERE embedding IS NOT NULL ORDER BY id")]
 
     async def vectors(self, ids: Sequence[int] | None = None) -> list[tuple[int, int, bytes]]:
         """(chunk id, document id, vector blob) for the given chunks, or for all chunks that have one."""
         if ids is None:
             sql = "SELECT id, document_id, embedding FROM chunks WHERE embedding IS NOT NULL ORDER BY id"
-            async with self.conn.execute(sql) as cur:
-                return [(row[0], row[1], row[2]) for row in await cur.fetchall()]
+            return [(row[0], row[1], row[2]) for row in await self._all(sql)]
         rows: list[tuple[int, int, bytes]] = []
         for start in range(0, len(ids), 500):
             part = list(ids[start : start + 500])
             marks = ",".join("?" * len(part))
             sql = f"SELECT id, document_id, embedding FROM chunks WHERE embedding IS NOT NULL AND id IN ({marks})"
-            async with self.conn.execute(sql, part) as cur:
-                rows.extend((row[0], row[1], row[2]) for row in await cur.fetchall())
+            rows.extend((row[0], row[1], row[2]) for row in await self._all(sql, part))
         return rows
 
     async def all_chunk_contexts(self) -> list[tuple[int, str, list[str], str]]:
@@ -354,8 +349,7 @@ class SqliteTx:
             "SELECT c.id, c.text, c.heading_path, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
             "ORDER BY c.id"
         )
-        async with self.conn.execute(sql) as cur:
-            return [(row[0], row[1], json.loads(row[2]), row[3]) for row in await cur.fetchall()]
+        return [(row[0], row[1], json.loads(row[2]), row[3]) for row in await self._all(sql)]
 
     async def set_embeddings(self, rows: Sequence[tuple[int, bytes | None, str | None]]) -> None:
         """Set (chunk id, vector, hash of the embedded text) of chunks."""
@@ -364,12 +358,10 @@ class SqliteTx:
         )
 
     async def has_chunks(self) -> bool:
-        async with self.conn.execute("SELECT EXISTS (SELECT 1 FROM chunks)") as cur:
-            return bool((await cur.fetchone())[0])  # type: ignore[index]
+        return bool((await self._first("SELECT EXISTS (SELECT 1 FROM chunks)"))[0])
 
     async def count_chunks(self) -> int:
-        async with self.conn.execute("SELECT count(*) FROM chunks") as cur:
-            return int((await cur.fetchone())[0])  # type: ignore[index]
+        return int((await self._first("SELECT count(*) FROM chunks"))[0])
 
     # -- feedback ------------------------------------------------------------------------------------
 
@@ -392,14 +384,12 @@ class SqliteTx:
             "sum(CASE WHEN query_key = ? THEN 1 - useful ELSE 0 END) "
             f"FROM feedback WHERE text_hash IN ({marks}) GROUP BY text_hash"
         )
-        async with self.conn.execute(sql, (query_key, query_key, *unique)) as cur:
-            for row in await cur.fetchall():
-                result[row[0]] = (int(row[1]), int(row[2]), int(row[3]), int(row[4]))
+        for row in await self._all(sql, (query_key, query_key, *unique)):
+            result[row[0]] = (int(row[1]), int(row[2]), int(row[3]), int(row[4]))
         return result
 
     async def feedback_total(self) -> int:
-        async with self.conn.execute("SELECT count(*) FROM feedback") as cur:
-            return int((await cur.fetchone())[0])  # type: ignore[index]
+        return int((await self._first("SELECT count(*) FROM feedback"))[0])
 
     # -- ingest errors -------------------------------------------------------------------------------
 
@@ -425,8 +415,7 @@ class SqliteTx:
     async def add_eval_runs(self, rows: Sequence[dict[str, Any]]) -> int:
         """Store one evaluation run (a row per mode, keys as in :class:`EvalRunRow` without ``id`` and
         ``run``); returns its run number."""
-        async with self.conn.execute("SELECT coalesce(max(run), 0) + 1 FROM eval_runs") as cur:
-            run = int((await cur.fetchone())[0])  # type: ignore[index]
+        run = int((await self._first("SELECT coalesce(max(run), 0) + 1 FROM eval_runs"))[0])
         names = _EVAL_COLUMNS.split(", ")
         await self.conn.executemany(
             f"INSERT INTO eval_runs ({_EVAL_COLUMNS}) VALUES ({', '.join('?' * len(names))})",
@@ -453,16 +442,13 @@ class SqliteTx:
             "SELECT doc_type, count(*) FROM documents GROUP BY doc_type ORDER BY doc_type"
         ) as cur:
             by_type = {row[0]: row[1] for row in await cur.fetchall()}
-        async with self.conn.execute("SELECT count(*) FROM chunks WHERE embedding IS NOT NULL") as cur:
-            embedded = (await cur.fetchone())[0]  # type: ignore[index]
-        async with self.conn.execute("SELECT coalesce(sum(token_count), 0) FROM chunks") as cur:
-            tokens = (await cur.fetchone())[0]  # type: ignore[index]
+        embedded = (await self._first("SELECT count(*) FROM chunks WHERE embedding IS NOT NULL"))[0]
+        tokens = (await self._first("SELECT coalesce(sum(token_count), 0) FROM chunks"))[0]
         async with self.conn.execute(
             "SELECT tag, count(*) FROM doc_tags GROUP BY tag ORDER BY count(*) DESC LIMIT 50"
         ) as cur:
             tags = {row[0]: row[1] for row in await cur.fetchall()}
-        async with self.conn.execute("SELECT count(*) FROM feedback") as cur:
-            feedback = int((await cur.fetchone())[0])  # type: ignore[index]
+        feedback = int((await self._first("SELECT count(*) FROM feedback"))[0])
         return Totals(docs, size, chunk_total, embedded, tokens, by_type, tags, last, feedback)
 
     # -- search --------------------------------------------------------------------------------------
@@ -486,13 +472,11 @@ class SqliteTx:
                 "LIMIT ?"
             )
             args = (_match(words), *params, limit)
-        async with self.conn.execute(sql, args) as cur:
-            return [(row[0], float(row[1])) for row in await cur.fetchall()]
+        return [(row[0], float(row[1])) for row in await self._all(sql, args)]
 
     async def matching_document_ids(self, where: DocumentFilter) -> list[int]:
         clause, params = filter_clause(where)
-        async with self.conn.execute(f"SELECT d.id FROM documents d WHERE {clause}", tuple(params)) as cur:
-            return [row[0] for row in await cur.fetchall()]
+        return [row[0] for row in await self._all(f"SELECT d.id FROM documents d WHERE {clause}", tuple(params))]
 
     async def phrase_scores(self, phrases: Sequence[str]) -> list[tuple[int, float]] | None:
         """(rowid, -bm25) of every row matching ``phrases``, unordered: the part of a BM25 score that
@@ -502,12 +486,10 @@ class SqliteTx:
             f"SELECT rowid, -bm25(chunks_fts, {w_text}, {w_heading}, {w_title}) FROM chunks_fts "
             "WHERE chunks_fts MATCH ?"
         )
-        async with self.conn.execute(sql, (_match(phrases),)) as cur:
-            return [(row[0], float(row[1])) for row in await cur.fetchall()]
+        return [(row[0], float(row[1])) for row in await self._all(sql, (_match(phrases),))]
 
     async def all_chunk_ids(self) -> list[int]:
-        async with self.conn.execute("SELECT id FROM chunks ORDER BY id") as cur:
-            return [row[0] for row in await cur.fetchall()]
+        return [row[0] for row in await self._all("SELECT id FROM chunks ORDER BY id")]
 
     async def lexical_rows(self, ids: Sequence[int]) -> list[LexicalRow]:
         """(chunk id, document id, text, heading, title) exactly as ``chunks_fts`` indexed them."""
@@ -519,8 +501,7 @@ class SqliteTx:
                 "SELECT f.rowid, c.document_id, f.text, f.heading, f.title FROM chunks_fts f "
                 f"JOIN chunks c ON c.id = f.rowid WHERE f.rowid IN ({marks}) ORDER BY f.rowid"
             )
-            async with self.conn.execute(sql, part) as cur:
-                rows.extend((r[0], r[1], r[2], r[3], r[4]) for r in await cur.fetchall())
+            rows.extend((r[0], r[1], r[2], r[3], r[4]) for r in await self._all(sql, part))
         return rows
 
 
@@ -570,8 +551,8 @@ class SqliteStorage:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot read the full-text index of {self.location}: {exc}") from exc
 
-    def vector_search(self, dimension: int) -> VectorScan:
-        return VectorScan(lambda batch: fts5.vector_batches(self.path, dimension, batch), dimension)
+    def vector_search(self, dimension: int) -> CachedVectorSearch:
+        return CachedVectorSearch(self.path, dimension)
 
     async def size_bytes(self) -> int:
         try:

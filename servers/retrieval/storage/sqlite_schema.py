@@ -4,7 +4,8 @@ Tables: ``documents`` (one row per source, with its metadata and content hash), 
 ``chunks`` (text, heading path, spans, ordinal, a hash of the text and the float32 vector as a
 blob), ``chunks_fts`` (FTS5 over chunk text, heading path and title, for BM25), ``feedback``,
 ``index_info`` (which embedder built the vectors), ``eval_runs`` (stored evaluation scores) and
-``ingest_errors`` (the last ingest error of each source).
+``ingest_errors`` (the last ingest error of each source), and ``vector_generation`` (what the one-shot
+search's vector cache is checked against).
 
 Migration names are ``retrieval/NNNN_what``; databases written before that recorded ``NNNN_retrieval_what``,
 and :func:`open_database` renames those records first so nothing is applied twice.
@@ -137,6 +138,29 @@ MIGRATIONS = [
             message TEXT NOT NULL,
             failed_at TEXT NOT NULL
         );
+        """,
+    ),
+    # A counter every change to a chunk's vectors bumps, in the transaction that makes it, and a random id of
+    # this database: together they say whether a one-shot search's vector cache (vector_cache.py) is current.
+    # Its own table, not index_info: a copied index gets a new id and is not refused as non-empty.
+    Migration(
+        "retrieval/0007_vector_generation",
+        """
+        CREATE TABLE vector_generation (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            index_id TEXT NOT NULL,
+            generation INTEGER NOT NULL
+        );
+        INSERT INTO vector_generation (id, index_id, generation) VALUES (1, lower(hex(randomblob(16))), 0);
+        CREATE TRIGGER chunks_generation_insert AFTER INSERT ON chunks BEGIN
+            UPDATE vector_generation SET generation = generation + 1 WHERE id = 1;
+        END;
+        CREATE TRIGGER chunks_generation_delete AFTER DELETE ON chunks BEGIN
+            UPDATE vector_generation SET generation = generation + 1 WHERE id = 1;
+        END;
+        CREATE TRIGGER chunks_generation_update AFTER UPDATE OF embedding, document_id ON chunks BEGIN
+            UPDATE vector_generation SET generation = generation + 1 WHERE id = 1;
+        END;
         """,
     ),
 ]
