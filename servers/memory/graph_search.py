@@ -64,22 +64,20 @@ class GraphSearch(GraphCore):
         if mode == "hybrid" and not semantic_on:
             mode = "lexical"
         want = limit + 1  # one extra tells us whether more exist
-        # The semantic leg first: it brings the vector index up to date through the database, which it
+        # The query vector first: bringing the vector index up to date reads the database, which it
         # cannot do inside the snapshot below (SQLite has one connection).
-        semantic: list[SemanticHit] = []
         query_vector: np.ndarray | None = None
         if mode != "lexical" and query.strip():
+            assert self.recall is not None
             try:
-                semantic, query_vector = await self._semantic(query, as_of)
+                query_vector = await self.recall.query_vector(query)
             except EmbeddingError as exc:
                 if mode == "semantic":
                     raise
                 notes.append(f"Meaning-based matching is unavailable ({exc}); these are word matches only.")
         async with self.db.snapshot() as conn:  # one snapshot: the words and the result see the same graph
-            lexical: list[LexicalHit] = []
-            if mode != "semantic":
-                pool = max(want, FUSION_POOL) if mode == "hybrid" else want
-                lexical = await self._lexical(conn, query, pool, as_of)
+            pool = max(want, FUSION_POOL) if mode == "hybrid" else want
+            lexical, semantic = await self._legs(conn, query, mode, pool, query_vector, as_of)
             if mode == "lexical":
                 ranked = [(hit.entity_id, 1.0) for hit in lexical]
             elif mode == "semantic":
@@ -127,12 +125,12 @@ class GraphSearch(GraphCore):
         if not ids:
             return {}
         aliases = self.sql.aggregate("alias", "' '")
-        async with conn.execute(
+        rows = await conn.execute_fetchall(
             f"SELECT e.id, e.name || coalesce(' ' || (SELECT {aliases} FROM aliases a "
             f"WHERE a.entity_id = e.id), '') FROM entities e WHERE e.id IN {self.ids_in}",
             (json.dumps(list(ids)),),
-        ) as cur:
-            return {entity_id: text for entity_id, text in await cur.fetchall()}
+        )
+        return {entity_id: text for entity_id, text in rows}
 
     async def _lexical_as_of(self, conn: Conn, query: str, want: int, as_of: str) -> list[LexicalHit]:
         """Word and substring matching over what held at ``as_of`` (the search index holds only the
@@ -160,12 +158,18 @@ class GraphSearch(GraphCore):
         hits.sort()
         return [LexicalHit(entity_id, max(tier, 0), in_name=tier < 0) for tier, _, entity_id in hits[:want]]
 
-    async def _semantic(self, query: str, as_of: str | None) -> tuple[list[SemanticHit], np.ndarray]:
-        """Entities nearest in meaning, best first, and the query vector. (Entities deleted meanwhile by
-        another process, or created after ``as_of``, are dropped when the results are read.)"""
-        assert self.recall is not None
-        found, query_vector = await self.recall.search(query, FUSION_POOL, past=as_of is not None)
-        return [SemanticHit(entity_id, score) for entity_id, score in found], query_vector
+    async def _legs(
+        self, conn: Conn, query: str, mode: SearchMode, pool: int, vector: np.ndarray | None, as_of: str | None
+    ) -> tuple[list[LexicalHit], list[SemanticHit]]:
+        """The word leg (SQL) and the meaning leg (a scan of the vectors in memory). (Entities deleted
+        meanwhile by another process, or created after ``as_of``, drop out when the results are read.)"""
+        lexical = await self._lexical(conn, query, pool, as_of) if mode != "semantic" else []
+        semantic: list[SemanticHit] = []
+        if vector is not None:
+            assert self.recall is not None
+            found = self.recall.nearest(vector, FUSION_POOL, past=as_of is not None)
+            semantic = [SemanticHit(entity_id, score) for entity_id, score in found]
+        return lexical, semantic
 
     def _matches(
         self, hits: SearchRows, scores: dict[int, float], query: str, query_vector: np.ndarray | None
