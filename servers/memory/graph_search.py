@@ -148,7 +148,7 @@ class GraphSearch(GraphCore):
         ) as cur:
             async for entity_id, name, entity_type, facts in cur:
                 text = f"{name}\n{entity_type}\n{facts}".casefold()
-                matched = _matched(words, text)
+                matched = search.matched(words, text)
                 if words and matched == len(words):
                     hits.append((-1 if _all_in(words, name) else 0, -matched, entity_id))
                 elif needle in text:
@@ -182,7 +182,7 @@ class GraphSearch(GraphCore):
             cosines = self.recall.cosines(query_vector, [fact.id for fact in hits.facts])
         per_entity: dict[int, list[ObservationMatch]] = {r.id: [] for r in hits.entities}
         for fact in hits.facts:
-            lexical = _matched(words, fact.content) / len(words) if words else 0.0
+            lexical = search.matched(words, fact.content) / len(words) if words else 0.0
             cosine = cosines.get(fact.id, 0.0)
             score = max(lexical, cosine if cosine >= FLOOR else 0.0)
             if score > 0:
@@ -196,11 +196,5 @@ class GraphSearch(GraphCore):
         return matches
 
 
-def _matched(words: Sequence[str], text: str) -> int:
-    """How many of the (casefolded) query ``words`` occur in ``text`` as a word or a word prefix."""
-    tokens = {t.casefold() for t in search.words(text)}
-    return sum(1 for w in words if w in tokens or any(t.startswith(w) for t in tokens))
-
-
 def _all_in(words: Sequence[str], text: str) -> bool:
-    return bool(words) and _matched(words, text) == len(words)
+    return bool(words) and search.matched(words, text) == len(words)

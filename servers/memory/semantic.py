@@ -169,29 +169,39 @@ class VectorMatrix:
             rough = self._coarse[:used] @ _prefix(query[None, :])[0]
             rough -= NOISE
             np.maximum(rough, 0.0, out=rough)
-            rough[~live] = 0.0
+            if not live.all():
+                rough[~live] = 0.0
             totals = np.bincount(groups, weights=rough, minlength=entities)
             shortlist = max(SHORTLIST, 4 * k)
             if shortlist < entities:
+                candidates = np.argpartition(-totals, shortlist - 1)[:shortlist]
                 kept = np.zeros(entities, dtype=bool)
-                kept[np.argpartition(-totals, shortlist - 1)[:shortlist]] = True
+                kept[candidates] = True
                 live = live & kept[groups]  # a lookup per row: cheaper than np.isin
+            else:
+                candidates = np.arange(entities)
             rows = np.flatnonzero(live)
             scores = self._matrix[rows] @ query
             scores -= NOISE
             np.maximum(scores, 0.0, out=scores)
-            totals = np.bincount(groups[rows], weights=scores, minlength=entities)
+            totals = np.bincount(groups[rows], weights=scores, minlength=entities)[candidates]
         else:
             scores = self._matrix[:used] @ query
             excess = np.where(live, np.clip(scores - NOISE, 0.0, None), 0.0)
+            candidates = np.arange(entities)
             totals = np.bincount(groups, weights=excess, minlength=entities)
+        # The best k of the candidates (only the shortlist has exact scores).
         k = min(k, int(np.count_nonzero(totals)))
         if k <= 0:
             return []
         top = np.argpartition(-totals, k - 1)[:k] if k < len(totals) else np.arange(len(totals))
         top = top[np.argsort(-totals[top], kind="stable")]
         entity_at = self._entity_at
-        return [(entity_at[i], score) for i, score in zip(top.tolist(), totals[top].tolist(), strict=True) if score > 0]
+        return [
+            (entity_at[i], score)
+            for i, score in zip(candidates[top].tolist(), totals[top].tolist(), strict=True)
+            if score > 0
+        ]
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[Kind, int, float]]:
         """The ``k`` rows most similar to the unit vector ``query``, best first, with their cosine."""
