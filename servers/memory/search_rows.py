@@ -50,27 +50,26 @@ class SearchRows:
 
 
 def _statement(in_ints: str, as_of: str | None) -> str:
-    """The one query: ids, [as_of], namespace; ids, [as_of]; ids, ids, [as_of]."""
+    """The one query: ids, [as_of], namespace; ids, [as_of]; ids, [as_of]; ids, [as_of]."""
     existed, _ = existed_at("e", as_of)
     facts, _ = valid_at("o", as_of)
     links, _ = valid_at("r", as_of)
-    # Two index lookups joined by UNION: `from_id IN … OR to_id IN …` makes PostgreSQL scan relations.
-    touching = (
-        f"SELECT id FROM relations WHERE from_id IN {in_ints} UNION SELECT id FROM relations WHERE to_id IN {in_ints}"
+    relation = (
+        f"SELECT {_RELATION}, r.id, r.from_id, r.to_id, f.name, t.name, r.relation_type FROM relations r "
+        "JOIN entities f ON f.id = r.from_id JOIN entities t ON t.id = r.to_id "
     )
-    sql = (
+    # Relations from a hit, then to one (a relation between two hits comes twice; read_search_rows keeps
+    # one): two index lookups, where `from_id IN … OR to_id IN …` makes PostgreSQL scan the table.
+    return (
         f"SELECT {_ENTITY}, e.id, e.id, e.id, e.name, e.entity_type, '' FROM entities e "
         f"WHERE e.id IN {in_ints} AND {existed} AND e.namespace = ? "
         "UNION ALL "
         f"SELECT {_OBSERVATION}, o.id, o.entity_id, o.entity_id, o.content, '', '' FROM observations o "
         f"WHERE o.entity_id IN {in_ints} AND {facts} "
-        "UNION ALL "
-        f"SELECT {_RELATION}, r.id, r.from_id, r.to_id, f.name, t.name, r.relation_type FROM relations r "
-        "JOIN entities f ON f.id = r.from_id JOIN entities t ON t.id = r.to_id "
-        f"WHERE r.id IN ({touching}) AND {links} "
+        f"UNION ALL {relation} WHERE r.from_id IN {in_ints} AND {links} "
+        f"UNION ALL {relation} WHERE r.to_id IN {in_ints} AND {links} "
         "ORDER BY 1, 2"
     )
-    return sql
 
 
 async def read_search_rows(
@@ -82,10 +81,10 @@ async def read_search_rows(
     _, existed = existed_at("e", as_of)
     _, valid = valid_at("o", as_of)
     payload = json.dumps(list(ids))
-    params = (payload, *existed, namespace, payload, *valid, payload, payload, *valid)
+    params = (payload, *existed, namespace, payload, *valid, payload, *valid, payload, *valid)
     found: dict[int, EntityRow] = {}
     facts: list[Fact] = []
-    links: list[Link] = []
+    links: dict[int, Link] = {}
     rows = await conn.execute_fetchall(_statement(in_ints, as_of), params)
     for kind, row_id, first, second, text, other, relation_type in rows:
         if kind == _ENTITY:
@@ -93,10 +92,10 @@ async def read_search_rows(
         elif kind == _OBSERVATION:
             facts.append(Fact(row_id, first, text))
         else:
-            links.append(Link(first, second, text, other, relation_type))
+            links[row_id] = Link(first, second, text, other, relation_type)
     # Ids that exist elsewhere (deleted meanwhile, another namespace, created after as_of) bring nothing.
     return SearchRows(
         entities=[found[i] for i in dict.fromkeys(ids) if i in found],
         facts=[f for f in facts if f.entity_id in found],
-        links=[link for link in links if link.from_id in found or link.to_id in found],
+        links=[link for link in links.values() if link.from_id in found or link.to_id in found],
     )
