@@ -7,8 +7,8 @@ and fuses them with the BM25 tiers using :func:`fuse`.
 Rows are observations (keyed by observation id) and entity lines ``name (type)`` (keyed by entity
 id). A small matrix is scored exactly (one matrix-vector product). Past ``COARSE_FROM`` rows the full
 product is bandwidth-bound (20,000 entities with 3 facts each are 80,000 × 256 floats, 80 MB, about
-8 ms a query), so a 64-dimension prefix copy (a quarter of the bytes) picks ``SHORTLIST`` entities
-and only their rows are scored in full; no approximate index is needed.
+8 ms a query), so a ``COARSE_DIMS``-dimension prefix copy (15 MB) picks ``SHORTLIST`` entities and only
+their rows are scored in full; no approximate index is needed.
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ def entity_text(name: str, entity_type: str) -> str:
     return f"{name} ({entity_type})"
 
 
-COARSE_DIMS = 64
-"""Dimensions of the candidate-picking copy of a large matrix (wordllama is trained to work truncated)."""
+COARSE_DIMS = 48
+"""Dimensions of the candidate-picking copy of a large matrix (wordllama is trained to work truncated).
+48 rather than 64: a quarter fewer bytes per query and the same memory-search recall on both seeds of
+``bench/memory_quality_bench.py``; 32 lost questions on seed 1."""
 COARSE_FROM = 20_000
 """Matrices with more rows than this search in two stages; smaller ones are scored in full."""
 SHORTLIST = 800

@@ -1,6 +1,6 @@
 """The in-memory vector scan behind search by meaning, and the word rule of the per-hit matches.
 
-A large matrix is searched in two stages (a 64-dimension prefix copy shortlists entities, their rows
+A large matrix is searched in two stages (a short prefix copy of the vectors shortlists entities, their rows
 are then scored in full): pinned here against the exact one-stage scan on real wordllama vectors.
 """
 
