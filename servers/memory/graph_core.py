@@ -191,16 +191,27 @@ class GraphCore:
     async def _subgraph(self, conn: Conn, rows: Sequence[EntityRow], as_of: str | None = None) -> KnowledgeGraph:
         entities = await self._entities(conn, rows, as_of=as_of)
         payload = json.dumps([r.id for r in rows])
+        # Two index lookups joined by UNION: `from_id IN … OR to_id IN …` makes PostgreSQL scan relations.
         relations = await self._relations(
-            conn, f"r.from_id IN {self.ids_in} OR r.to_id IN {self.ids_in}", (payload, payload), as_of
+            conn,
+            f"r.id IN (SELECT id FROM relations WHERE from_id IN {self.ids_in} "
+            f"UNION SELECT id FROM relations WHERE to_id IN {self.ids_in})",
+            (payload, payload),
+            as_of,
         )
-        if as_of is not None:  # both ends must have existed then
-            names = {n for (n,) in [(r.name,) for r in rows]}
-            existing = await self._ids(conn, [n for r in relations for n in (r.from_, r.to) if n not in names])
-            alive = {r.id for r in await self._rows_by_id(conn, list(existing.values()), as_of)}
-            kept = {n for n, i in existing.items() if i in alive} | names
-            relations = [r for r in relations if r.from_ in kept and r.to in kept]
+        if as_of is not None:
+            relations = await self._both_ends_existed(conn, rows, relations, as_of)
         return KnowledgeGraph(entities=entities, relations=relations)
+
+    async def _both_ends_existed(
+        self, conn: Conn, rows: Sequence[EntityRow], relations: list[Relation], as_of: str
+    ) -> list[Relation]:
+        """The relations among ``relations`` (each touching one of ``rows``) whose both ends existed at ``as_of``."""
+        names = {r.name for r in rows}
+        existing = await self._ids(conn, [n for r in relations for n in (r.from_, r.to) if n not in names])
+        alive = {r.id for r in await self._rows_by_id(conn, list(existing.values()), as_of)}
+        kept = {n for n, i in existing.items() if i in alive} | names
+        return [r for r in relations if r.from_ in kept and r.to in kept]
 
     async def _insert_observations(
         self, conn: Conn, facts: Sequence[tuple[int, str]], changes: Changes, valid_from: str | None = None

@@ -10,8 +10,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mcp_suite.servers.memory import limits, search
-from mcp_suite.servers.memory.graph_core import EntityRow, GraphCore, valid_at
-from mcp_suite.servers.memory.models import EntityMatch, KnowledgeGraph, ObservationMatch, SearchMode
+from mcp_suite.servers.memory.graph_core import GraphCore, valid_at
+from mcp_suite.servers.memory.models import (
+    Entity,
+    EntityMatch,
+    KnowledgeGraph,
+    ObservationMatch,
+    Relation,
+    SearchMode,
+)
+from mcp_suite.servers.memory.search_rows import SearchRows, read_search_rows
 from mcp_suite.servers.memory.semantic import FLOOR, LexicalHit, SemanticHit, fuse
 from mcp_suite.shared.embeddings import EmbeddingError
 from mcp_suite.shared.errors import InvalidInputError
@@ -23,8 +31,6 @@ if TYPE_CHECKING:
 
 FUSION_POOL = 50
 """Candidates each leg of a hybrid search contributes before fusion."""
-SEMANTIC_ROWS = 200
-"""Entities the semantic leg proposes before they are checked against the store."""
 MATCHES_SHOWN = 3
 """Matching observations listed per search hit."""
 
@@ -58,32 +64,41 @@ class GraphSearch(GraphCore):
         if mode == "hybrid" and not semantic_on:
             mode = "lexical"
         want = limit + 1  # one extra tells us whether more exist
-        lexical: list[LexicalHit] = []
-        if mode != "semantic":
-            lexical = await self._lexical(query, max(want, FUSION_POOL) if mode == "hybrid" else want, as_of)
-        semantic: list[SemanticHit] = []
-        obs_scores: dict[int, float] = {}
+        # The query vector first: bringing the vector index up to date reads the database, which it
+        # cannot do inside the snapshot below (SQLite has one connection).
         query_vector: np.ndarray | None = None
         if mode != "lexical" and query.strip():
+            assert self.recall is not None
             try:
-                semantic, obs_scores, query_vector = await self._semantic(query, as_of)
+                query_vector = await self.recall.query_vector(query)
             except EmbeddingError as exc:
                 if mode == "semantic":
                     raise
                 notes.append(f"Meaning-based matching is unavailable ({exc}); these are word matches only.")
-        if mode == "lexical":
-            ranked = [(hit.entity_id, 1.0) for hit in lexical]
-        elif mode == "semantic":
-            ranked = [(hit.entity_id, round(hit.score, 4)) for hit in semantic]
-        else:
-            ranked = fuse(lexical, semantic)
-        found = ranked[:want]
-        ids = [entity_id for entity_id, _ in found[:limit]]
-        async with self.db.snapshot() as conn:
-            rows = await self._rows_by_id(conn, ids, as_of, namespace=True)
-            graph = await self._subgraph(conn, rows, as_of)
-            matches = await self._matches(conn, rows, dict(found), query, obs_scores, query_vector, as_of)
-        graph.matches = matches
+        async with self.db.snapshot() as conn:  # one snapshot: the words and the result see the same graph
+            pool = max(want, FUSION_POOL) if mode == "hybrid" else want
+            lexical, semantic = await self._legs(conn, query, mode, pool, query_vector, as_of)
+            if mode == "lexical":
+                ranked = [(hit.entity_id, 1.0) for hit in lexical]
+            elif mode == "semantic":
+                ranked = [(hit.entity_id, round(hit.score, 4)) for hit in semantic]
+            else:
+                ranked = fuse(lexical, semantic)
+            found = ranked[:want]
+            hits = await read_search_rows(
+                conn, self.ids_in, self.namespace, [entity_id for entity_id, _ in found[:limit]], as_of
+            )
+            relations = [Relation(from_=r.from_name, to=r.to_name, relationType=r.relation_type) for r in hits.links]
+            if as_of is not None:
+                relations = await self._both_ends_existed(conn, hits.entities, relations, as_of)
+        facts: dict[int, list[str]] = {row.id: [] for row in hits.entities}
+        for fact in hits.facts:
+            facts[fact.entity_id].append(fact.content)
+        graph = KnowledgeGraph(
+            entities=[Entity(name=r.name, entityType=r.entity_type, observations=facts[r.id]) for r in hits.entities],
+            relations=relations,
+        )
+        graph.matches = self._matches(hits, dict(found), query, query_vector)
         graph.asOf = as_of
         if len(found) > limit:
             notes.append(
@@ -94,12 +109,11 @@ class GraphSearch(GraphCore):
             graph.hint = " ".join(notes)
         return graph
 
-    async def _lexical(self, query: str, want: int, as_of: str | None) -> list[LexicalHit]:
+    async def _lexical(self, conn: Conn, query: str, want: int, as_of: str | None) -> list[LexicalHit]:
         if as_of is not None:
-            return await self._lexical_as_of(query, want, as_of)
-        async with self.db.snapshot() as conn:
-            found = await self.sql.lexical(conn, self.namespace, query, want)
-            names = await self._names(conn, [i for i, tier in found.items() if tier == 0])
+            return await self._lexical_as_of(conn, query, want, as_of)
+        found = await self.sql.lexical(conn, self.namespace, query, want)
+        names = await self._names(conn, [i for i, tier in found.items() if tier == 0])
         words = [w.casefold() for w in search.words(query)]
         return [
             LexicalHit(entity_id, tier, in_name=tier == 0 and _all_in(words, names.get(entity_id, "")))
@@ -111,33 +125,30 @@ class GraphSearch(GraphCore):
         if not ids:
             return {}
         aliases = self.sql.aggregate("alias", "' '")
-        async with conn.execute(
+        rows = await conn.execute_fetchall(
             f"SELECT e.id, e.name || coalesce(' ' || (SELECT {aliases} FROM aliases a "
             f"WHERE a.entity_id = e.id), '') FROM entities e WHERE e.id IN {self.ids_in}",
             (json.dumps(list(ids)),),
-        ) as cur:
-            return {entity_id: text for entity_id, text in await cur.fetchall()}
+        )
+        return {entity_id: text for entity_id, text in rows}
 
-    async def _lexical_as_of(self, query: str, want: int, as_of: str) -> list[LexicalHit]:
+    async def _lexical_as_of(self, conn: Conn, query: str, want: int, as_of: str) -> list[LexicalHit]:
         """Word and substring matching over what held at ``as_of`` (the search index holds only the
         present, so the past is scanned: slower, and only asked for when looking back)."""
         valid, valid_params = valid_at("o", as_of)
         words = [w.casefold() for w in search.words(query)]
         needle = query.casefold()
         hits: list[tuple[int, int, int]] = []  # (tier, -words matched, id)
-        async with (
-            self.db.snapshot() as conn,
-            conn.execute(
-                "SELECT e.id, e.name, e.entity_type, coalesce((SELECT "
-                f"{self.sql.aggregate('o.content', self.sql.newline)} "
-                f"FROM observations o WHERE o.entity_id = e.id AND {valid}), '') FROM entities e "
-                "WHERE e.namespace = ? AND e.created_at <= ? ORDER BY e.id",
-                (*valid_params, self.namespace, as_of),
-            ) as cur,
-        ):
+        async with conn.execute(
+            "SELECT e.id, e.name, e.entity_type, coalesce((SELECT "
+            f"{self.sql.aggregate('o.content', self.sql.newline)} "
+            f"FROM observations o WHERE o.entity_id = e.id AND {valid}), '') FROM entities e "
+            "WHERE e.namespace = ? AND e.created_at <= ? ORDER BY e.id",
+            (*valid_params, self.namespace, as_of),
+        ) as cur:
             async for entity_id, name, entity_type, facts in cur:
                 text = f"{name}\n{entity_type}\n{facts}".casefold()
-                matched = _matched(words, text)
+                matched = search.matched(words, text)
                 if words and matched == len(words):
                     hits.append((-1 if _all_in(words, name) else 0, -matched, entity_id))
                 elif needle in text:
@@ -147,49 +158,37 @@ class GraphSearch(GraphCore):
         hits.sort()
         return [LexicalHit(entity_id, max(tier, 0), in_name=tier < 0) for tier, _, entity_id in hits[:want]]
 
-    async def _semantic(self, query: str, as_of: str | None) -> tuple[list[SemanticHit], dict[int, float], np.ndarray]:
-        """Entities nearest in meaning, best first, and the query vector. (Entities deleted meanwhile by
-        another process, or created after ``as_of``, are dropped when the results are read.)"""
-        assert self.recall is not None
-        found, query_vector = await self.recall.search(query, SEMANTIC_ROWS, past=as_of is not None)
-        return [SemanticHit(entity_id, score) for entity_id, score in found[:FUSION_POOL]], {}, query_vector
+    async def _legs(
+        self, conn: Conn, query: str, mode: SearchMode, pool: int, vector: np.ndarray | None, as_of: str | None
+    ) -> tuple[list[LexicalHit], list[SemanticHit]]:
+        """The word leg (SQL) and the meaning leg (a scan of the vectors in memory). (Entities deleted
+        meanwhile by another process, or created after ``as_of``, drop out when the results are read.)"""
+        lexical = await self._lexical(conn, query, pool, as_of) if mode != "semantic" else []
+        semantic: list[SemanticHit] = []
+        if vector is not None:
+            assert self.recall is not None
+            found = self.recall.nearest(vector, FUSION_POOL, past=as_of is not None)
+            semantic = [SemanticHit(entity_id, score) for entity_id, score in found]
+        return lexical, semantic
 
-    async def _matches(
-        self,
-        conn: Conn,
-        rows: Sequence[EntityRow],
-        scores: dict[int, float],
-        query: str,
-        obs_scores: dict[int, float],
-        query_vector: np.ndarray | None,
-        as_of: str | None,
+    def _matches(
+        self, hits: SearchRows, scores: dict[int, float], query: str, query_vector: np.ndarray | None
     ) -> list[EntityMatch]:
         """Per hit, the observations that match: by meaning (cosine) and/or by words (share of the query's
         words they contain), whichever is higher, best first."""
-        if not rows:
-            return []
-        valid, valid_params = valid_at("o", as_of)
-        async with conn.execute(
-            f"SELECT o.id, o.entity_id, o.content FROM observations o WHERE o.entity_id IN {self.ids_in} AND {valid} "
-            "ORDER BY o.id",
-            (json.dumps([r.id for r in rows]), *valid_params),
-        ) as cur:
-            facts = await cur.fetchall()
         words = [w.casefold() for w in search.words(query)]
-        cosines: dict[int, float] = dict(obs_scores)
+        cosines: dict[int, float] = {}
         if query_vector is not None and self.recall is not None:
-            cosines |= self.recall.cosines(query_vector, [obs_id for obs_id, _, _ in facts if obs_id not in cosines])
-        per_entity: dict[int, list[ObservationMatch]] = {r.id: [] for r in rows}
-        for obs_id, entity_id, content in facts:
-            lexical = 0.0
-            if words:
-                lexical = _matched(words, content) / len(words)
-            cosine = cosines.get(obs_id, 0.0)
+            cosines = self.recall.cosines(query_vector, [fact.id for fact in hits.facts])
+        per_entity: dict[int, list[ObservationMatch]] = {r.id: [] for r in hits.entities}
+        for fact in hits.facts:
+            lexical = search.matched(words, fact.content) / len(words) if words else 0.0
+            cosine = cosines.get(fact.id, 0.0)
             score = max(lexical, cosine if cosine >= FLOOR else 0.0)
             if score > 0:
-                per_entity[entity_id].append(ObservationMatch(content=content, score=round(score, 4)))
+                per_entity[fact.entity_id].append(ObservationMatch(content=fact.content, score=round(score, 4)))
         matches: list[EntityMatch] = []
-        for row in rows:
+        for row in hits.entities:
             found = sorted(per_entity[row.id], key=lambda m: -m.score)
             top = found[0].score if found else 0.0
             shown = [m for m in found if m.score >= 0.5 * top][:MATCHES_SHOWN]
@@ -197,11 +196,5 @@ class GraphSearch(GraphCore):
         return matches
 
 
-def _matched(words: Sequence[str], text: str) -> int:
-    """How many of the (casefolded) query ``words`` occur in ``text`` as a word or a word prefix."""
-    tokens = {t.casefold() for t in search.words(text)}
-    return sum(1 for w in words if w in tokens or any(t.startswith(w) for t in tokens))
-
-
 def _all_in(words: Sequence[str], text: str) -> bool:
-    return bool(words) and _matched(words, text) == len(words)
+    return bool(words) and search.matched(words, text) == len(words)

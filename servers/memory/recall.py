@@ -105,13 +105,16 @@ class Recall:
 
     # ---- search ---------------------------------------------------------------------------------
 
-    async def search(self, query: str, k: int, past: bool = False) -> tuple[list[tuple[int, float]], np.ndarray]:
-        """The ``k`` entities closest in meaning to ``query`` (see ``VectorMatrix.search_entities``)
-        with their score, and the query's vector. ``past`` also weighs facts that no longer hold."""
+    async def query_vector(self, query: str) -> np.ndarray:
+        """The index brought up to date, and ``query`` embedded: what :meth:`nearest` needs."""
         await self.catch_up()
-        vector = (await self._embed_query(query))[0]
-        assert self._matrix is not None
-        return self._matrix.search_entities(vector, k, past), vector
+        vector: np.ndarray = (await self._embed_query(query))[0]
+        return vector
+
+    def nearest(self, vector: np.ndarray, k: int, past: bool = False) -> list[tuple[int, float]]:
+        """The ``k`` entities closest in meaning to ``vector`` with their score (see
+        ``VectorMatrix.search_entities``); ``past`` also weighs facts that no longer hold."""
+        return self._matrix.search_entities(vector, k, past) if self._matrix is not None else []
 
     async def _embed_query(self, query: str) -> np.ndarray:
         # One short text with a loaded static model takes microseconds: cheaper than a thread hop.

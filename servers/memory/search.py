@@ -1,12 +1,14 @@
-"""Turning a free-text ``search_nodes`` query into safe FTS5 query strings.
+"""Turning a free-text ``search_nodes`` query into safe FTS5 query strings, and matching its words in Python.
 
 User text never reaches FTS5 syntax unquoted: every word becomes a quoted phrase, so operators
-(AND, NEAR, column filters, ``*``) in a query are just text.
+(AND, NEAR, column filters, ``*``) in a query are just text. :func:`matched` applies the same word-or-prefix
+rule to a text in memory (the per-hit matches, the scan of the past).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -48,3 +50,10 @@ def any_word(query: str) -> str | None:
 def substring(query: str) -> str | None:
     """The whole query as one trigram phrase, i.e. a case-insensitive substring match."""
     return _quote(query) if len(query) >= TRIGRAM_MIN_CHARS else None
+
+
+def matched(words: Sequence[str], text: str) -> int:
+    """How many of the (casefolded) query ``words`` occur in ``text`` as a word or a word prefix."""
+    # Each token behind a NUL (never part of a word): "some token starts with w" is one substring test.
+    tokens = "\0" + "\0".join(t.casefold() for t in _WORD.findall(text))
+    return sum(1 for w in words if "\0" + w in tokens)

@@ -8,13 +8,13 @@ and replies with a typed model from :mod:`mcp_suite.servers.memory.models`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from mcp_suite.servers.memory import limits
 from mcp_suite.servers.memory.graph import GraphStore
@@ -51,8 +51,11 @@ Batch = Field(min_length=0, max_length=limits.MAX_ITEMS_PER_CALL)
 
 
 def json_text(data: Any) -> str:
-    # Same layout as the reference's JSON.stringify(value, null, 2).
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    # Same layout as the reference's JSON.stringify(value, null, 2), and as json.dumps(indent=2,
+    # ensure_ascii=False) for every value we send (scores are rounded, so no float prints with an
+    # exponent); pydantic-core's encoder, because json.dumps with an indent falls back to pure Python
+    # (a 20-hit search result: 0.24 ms against 0.03 ms).
+    return to_json(data, indent=2).decode()
 
 
 def _reply(model: BaseModel, text: str | None = None, key: str | None = None) -> CallToolResult:

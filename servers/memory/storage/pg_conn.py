@@ -1,8 +1,9 @@
 """aiosqlite's connection API over a psycopg connection, so the graph code runs unchanged on PostgreSQL.
 
 Only what the graph uses: ``execute`` (awaited, or entered as ``async with`` for a cursor),
-``executemany``, and cursors with ``fetchone``/``fetchall``/``rowcount``/``async for``. SQL is written
-with ``?`` placeholders, as for SQLite; they become psycopg's ``%s`` here (a literal ``%`` is escaped).
+``execute_fetchall``, ``executemany``, and cursors with ``fetchone``/``fetchall``/``rowcount``/``async for``.
+SQL is written with ``?`` placeholders, as for SQLite; they become psycopg's ``%s`` here (a literal ``%`` is
+escaped).
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ class PgConn:
 
     def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> _Execution:
         return _Execution(self.raw, sql, tuple(parameters or ()))
+
+    async def execute_fetchall(self, sql: str, parameters: Iterable[Any] | None = None) -> list[Row]:
+        """Every row of one statement (as aiosqlite's helper: one call, no cursor to manage)."""
+        async with self.execute(sql, parameters) as cursor:
+            return await cursor.fetchall()
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> None:
         rows = [tuple(p) for p in parameters]

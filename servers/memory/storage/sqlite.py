@@ -128,7 +128,9 @@ class SqliteMemoryDatabase:
             return await change(conn)
 
     async def data_version(self) -> object:
-        return await self.db.pragma("data_version")
+        # Asked before every search: one call into aiosqlite's thread (a cursor would take three).
+        rows = list(await self.db.conn.execute_fetchall("PRAGMA data_version"))
+        return rows[0][0] if rows else None
 
     async def announce(self, conn: Conn, namespace: str) -> None:
         return None

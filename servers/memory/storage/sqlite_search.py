@@ -8,7 +8,7 @@ than a trigram scan the entities instead.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import aiosqlite
 
@@ -92,9 +92,8 @@ async def _collect(
 
 async def _count(conn: aiosqlite.Connection, table: str, match: str) -> int:
     # Across namespaces: only an estimate of the ranking work, which is what matters here.
-    async with conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,)) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
+    rows = list(await conn.execute_fetchall(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,)))
+    return int(rows[0][0]) if rows else 0
 
 
 async def _take(
@@ -107,15 +106,13 @@ async def _take(
     tier: int,
     order: str,
 ) -> None:
-    async with conn.execute(
+    # One call to aiosqlite's thread for the statement and its (LIMIT-bounded) rows: each call costs a hop.
+    rows = await conn.execute_fetchall(
         f"SELECT e.id FROM {table} JOIN entities e ON e.id = {table}.rowid "
         f"WHERE {table} MATCH ? AND e.namespace = ? ORDER BY {table}.{order} LIMIT ?",
         (match, namespace, want + len(found)),
-    ) as cur:
-        async for (entity_id,) in cur:
-            found.setdefault(entity_id, tier)
-            if len(found) >= want:
-                break
+    )
+    _add(rows, want, found, tier)
 
 
 async def _collect_short(
@@ -135,3 +132,11 @@ async def _collect_short(
             found.setdefault(entity_id, 1)
             if len(found) >= want:
                 break
+
+
+def _add(rows: Iterable[Sequence[int]], want: int, found: dict[int, int], tier: int) -> None:
+    """Add entity ids of ``rows`` to ``found`` (first tier wins) until it holds ``want``."""
+    for (entity_id,) in rows:
+        found.setdefault(entity_id, tier)
+        if len(found) >= want:
+            break
