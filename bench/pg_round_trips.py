@@ -28,10 +28,10 @@ import anyio
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from memory_bench import BATCH, Workload, new_database, postgres_server  # noqa: E402
+from memory_bench import BATCH, Workload, new_database, postgres_server
 
-from mcp_suite.servers.memory.server import build_server  # noqa: E402
-from mcp_suite.servers.memory.settings import MemorySettings  # noqa: E402
+from mcp_suite.servers.memory.server import build_server
+from mcp_suite.servers.memory.settings import MemorySettings
 
 
 class Counter:

@@ -10,6 +10,11 @@ in one transaction without lost updates; a conflict surfaces as a serialization 
 retries the whole change a bounded number of times. A connection that drops mid-change is retried the same
 way, but one that drops during COMMIT is not: the outcome is unknown, and the caller is told so.
 
+Round trips: a transaction starts with one statement (``BEGIN ISOLATION LEVEL …``, from the connection's
+``isolation_level``/``read_only``, set without a round trip before psycopg's ``transaction()``), and the pool's
+empty-query check on checkout is skipped for a connection handed back moments ago (see :class:`Checkout`): a
+read is BEGIN, its statements, COMMIT.
+
 Cancellation: every transaction sits inside the pool's connection context; a cancel at any await rolls the
 transaction back (or the pool discards the connection), so no transaction is left open on the server.
 """
@@ -18,13 +23,15 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TypeVar
 
 import psycopg
+from psycopg import IsolationLevel, sql
 from psycopg import errors as pg_errors
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
@@ -56,6 +63,46 @@ def schema_name(server: str) -> str:
 def _advisory_key(what: str) -> sql.Composed:
     # hashtextextended gives a stable bigint per name, so every replica computes the same lock key.
     return sql.SQL("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))").format(sql.Literal(f"mcp_suite:{what}"))
+
+
+RECENT_S = 2.0
+"""A connection handed back to the pool less than this long ago is not checked again on checkout."""
+
+
+class Checkout:
+    """The pool's check on checkout, skipped for a connection used moments ago.
+
+    The check (an empty query) finds a connection the server or a proxy dropped while it sat idle; for one
+    that finished a transaction a moment ago it is a round trip that learns nothing. The rare connection
+    dropped within that moment fails at its BEGIN, before anything ran, and :meth:`PostgresDatabase._start`
+    takes another one (checked, as :meth:`forget` makes every connection due for a check).
+    """
+
+    def __init__(self) -> None:
+        self._returned: weakref.WeakKeyDictionary[AsyncConnection, float] = weakref.WeakKeyDictionary()
+        self._unchecked: weakref.WeakSet[AsyncConnection] = weakref.WeakSet()
+
+    def returned(self, conn: AsyncConnection) -> None:
+        if not conn.broken and not conn.closed:
+            self._returned[conn] = time.monotonic()
+
+    def forget(self) -> None:
+        """One recent connection was dead: the others may be too (a server restart), so check each again."""
+        self._returned.clear()
+
+    def took_unchecked(self, conn: AsyncConnection) -> bool:
+        """Whether ``conn``, just checked out, skipped the check (asked once per checkout)."""
+        if conn in self._unchecked:
+            self._unchecked.discard(conn)
+            return True
+        return False
+
+    async def check(self, conn: AsyncConnection) -> None:
+        returned = self._returned.pop(conn, None)
+        if returned is not None and time.monotonic() - returned < RECENT_S:
+            self._unchecked.add(conn)
+            return
+        await AsyncConnectionPool.check_connection(conn)
 
 
 class CommitUncertainError(DatabaseConfigError):
@@ -155,10 +202,13 @@ class PostgresDatabase:
 
     engine: Engine = "postgresql"
 
-    def __init__(self, pool: AsyncConnectionPool[AsyncConnection], url: PostgresUrl, schema: str) -> None:
+    def __init__(
+        self, pool: AsyncConnectionPool[AsyncConnection], url: PostgresUrl, schema: str, checkout: Checkout
+    ) -> None:
         self.pool = pool
         self.url = url
         self.schema = schema
+        self.checkout = checkout
 
     @classmethod
     async def open(
@@ -191,6 +241,7 @@ class PostgresDatabase:
 
                 await register_vector_async(conn)
 
+        checkout = Checkout()
         pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
             url.conninfo,
             min_size=1,
@@ -199,7 +250,7 @@ class PostgresDatabase:
             name=f"mcp-suite-{server}",
             kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
             configure=configure,
-            check=AsyncConnectionPool.check_connection,  # a connection dropped while idle is replaced, not used
+            check=checkout.check,  # a connection dropped while idle is replaced, not used
         )
         try:
             await pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
@@ -209,7 +260,7 @@ class PostgresDatabase:
                 f"PostgreSQL at {url.redacted()} accepted one connection but the pool could not open more within "
                 f"{CONNECT_TIMEOUT_S}s; check max_connections and the server's log"
             ) from None
-        db = cls(pool, url, schema)
+        db = cls(pool, url, schema, checkout)
         try:
             await db.migrate(migrations)
         except BaseException:
@@ -221,11 +272,46 @@ class PostgresDatabase:
         await self.pool.close()
 
     @asynccontextmanager
-    async def _begin(self, mode: str) -> AsyncIterator[PostgresSession]:
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        """A pooled autocommit connection for statements outside a transaction (each its own)."""
+        async with self.pool.connection() as conn:
+            try:
+                yield conn
+            finally:
+                self.checkout.returned(conn)
+
+    async def _start(self, stack: AsyncExitStack, level: IsolationLevel, read_only: bool) -> AsyncConnection:
+        """A pooled connection inside a transaction begun with one statement, entered into ``stack``."""
+        for attempt in range(2):
+            held = AsyncExitStack()
+            conn = await held.enter_async_context(self.pool.connection())
+            held.callback(self.checkout.returned, conn)
+            unchecked = self.checkout.took_unchecked(conn)
+            try:
+                # No round trip: psycopg keeps them, and transaction() sends them as one BEGIN.
+                await conn.set_isolation_level(level)
+                await conn.set_read_only(read_only)
+                await held.enter_async_context(conn.transaction())
+            except psycopg.OperationalError as exc:
+                await held.__aexit__(type(exc), exc, exc.__traceback__)  # the pool discards the dead connection
+                if attempt or not unchecked:
+                    raise
+                self.checkout.forget()
+                log.info("a recently used connection to %s had dropped; taking another", self.url.redacted())
+                continue
+            except BaseException as exc:
+                await held.__aexit__(type(exc), exc, exc.__traceback__)
+                raise
+            stack.push_async_exit(held)
+            return conn
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    @asynccontextmanager
+    async def _begin(self, level: IsolationLevel, read_only: bool = False) -> AsyncIterator[PostgresSession]:
         body_done = False
         try:
-            async with self.pool.connection() as conn, conn.transaction():
-                await conn.execute(mode)
+            async with AsyncExitStack() as stack:
+                conn = await self._start(stack, level, read_only)
                 yield PostgresSession(conn)
                 body_done = True
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
@@ -237,10 +323,20 @@ class PostgresDatabase:
             raise
 
     def transaction(self) -> AbstractAsyncContextManager[PostgresSession]:
-        return self._begin("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE")
+        return self._begin(IsolationLevel.SERIALIZABLE)
 
     def snapshot(self) -> AbstractAsyncContextManager[PostgresSession]:
-        return self._begin("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return self._begin(IsolationLevel.REPEATABLE_READ, read_only=True)
+
+    def locked(self, key: str) -> AbstractAsyncContextManager[PostgresSession]:
+        """A READ COMMITTED transaction of its own holding the advisory lock ``key`` until it ends."""
+        return self._locked(key)
+
+    @asynccontextmanager
+    async def _locked(self, key: str) -> AsyncIterator[PostgresSession]:
+        async with self._begin(IsolationLevel.READ_COMMITTED) as session:
+            await session.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+            yield session
 
     async def run(self, change: Callable[[Session], Awaitable[T]]) -> T:
         async for attempt in AsyncRetrying(
@@ -260,7 +356,7 @@ class PostgresDatabase:
     def _migration_step(self) -> AbstractAsyncContextManager[PostgresSession]:
         # READ COMMITTED, not SERIALIZABLE: the statement after the advisory lock must see what the replica
         # that held the lock before committed; a serializable snapshot would predate it.
-        return self._begin("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        return self._begin(IsolationLevel.READ_COMMITTED)
 
     async def migrate(self, migrations: Sequence[Migration]) -> list[str]:
         schema = sql.Identifier(self.schema)

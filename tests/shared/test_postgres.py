@@ -137,6 +137,50 @@ async def test_a_connection_dropped_mid_change_is_retried(postgres_url: str) -> 
         await db.close()
 
 
+async def test_a_connection_dropped_just_after_use_is_replaced_not_used(postgres_url: str) -> None:
+    # Handed back a moment ago, the connection skips the pool's check on its next checkout; the server ends it
+    # meanwhile (a failover, an idle reaper): the read and the write after it still succeed, on a new one.
+    db = await open_pg(postgres_url)
+    try:
+        for _ in range(2):
+            async with db.snapshot() as session:
+                [(pid,)] = await session.fetchall("SELECT pg_backend_pid()")
+            assert admin_rows(postgres_url, f"SELECT pg_terminate_backend({pid})") == [(True,)]
+            await asyncio.sleep(0.05)  # the backend is gone before the next checkout
+            async with db.snapshot() as session:
+                [(other,)] = await session.fetchall("SELECT pg_backend_pid()")
+            assert other != pid
+            async with db.transaction() as session:
+                await session.execute("INSERT INTO notes (body) VALUES ('after a drop')")
+        async with db.snapshot() as session:
+            assert await session.fetchall("SELECT count(*) FROM notes") == [(2,)]
+    finally:
+        await db.close()
+
+
+async def test_a_transaction_starts_with_one_statement(postgres_url: str) -> None:
+    db = await open_pg(postgres_url)
+    try:
+        for begin, expected in (
+            (db.snapshot, ("repeatable read", "on")),
+            (db.transaction, ("serializable", "off")),
+            (db._migration_step, ("read committed", "off")),
+        ):
+            async with begin() as session:
+                rows = await session.fetchall(
+                    "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')"
+                )
+            assert rows == [expected]
+        async with db.locked("some key") as session:
+            rows = await session.fetchall(
+                "SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only'), "
+                "(SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())"
+            )
+        assert rows == [("read committed", "off", 1)]
+    finally:
+        await db.close()
+
+
 async def test_cancel_at_any_await_leaves_no_open_transaction(postgres_url: str) -> None:
     db = await open_pg(postgres_url)
     try:

@@ -144,13 +144,12 @@ class PostgresMemoryDatabase:
             assert isinstance(session, PostgresSession)
             return await change(PgConn(session.conn))
 
-        async with self._writing, self.db.pool.connection() as lock, lock.transaction():
-            await lock.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (self._lock_key,))
+        async with self._writing, self.db.locked(self._lock_key):
             return await self.db.run(attempt)
 
     async def data_version(self) -> object:
         # What the semantic index reads incrementally: new observations, new entity vectors, ended facts.
-        async with self.db.pool.connection() as conn:
+        async with self.db.connection() as conn:
             cursor = await conn.execute(
                 "SELECT (SELECT coalesce(max(id), 0) FROM observations), "
                 "(SELECT coalesce(max(seq), 0) FROM entity_vectors), "
