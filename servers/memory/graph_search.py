@@ -5,7 +5,6 @@ the matching observations of each hit.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -113,24 +112,11 @@ class GraphSearch(GraphCore):
         if as_of is not None:
             return await self._lexical_as_of(conn, query, want, as_of)
         found = await self.sql.lexical(conn, self.namespace, query, want)
-        names = await self._names(conn, [i for i, tier in found.items() if tier == 0])
         words = [w.casefold() for w in search.words(query)]
         return [
-            LexicalHit(entity_id, tier, in_name=tier == 0 and _all_in(words, names.get(entity_id, "")))
-            for entity_id, tier in found.items()
+            LexicalHit(entity_id, hit.tier, in_name=hit.tier == 0 and _all_in(words, hit.names))
+            for entity_id, hit in found.items()
         ]
-
-    async def _names(self, conn: Conn, ids: Sequence[int]) -> dict[int, str]:
-        """Each entity's name and aliases as one text, for ``ids``."""
-        if not ids:
-            return {}
-        aliases = self.sql.aggregate("alias", "' '")
-        rows = await conn.execute_fetchall(
-            f"SELECT e.id, e.name || coalesce(' ' || (SELECT {aliases} FROM aliases a "
-            f"WHERE a.entity_id = e.id), '') FROM entities e WHERE e.id IN {self.ids_in}",
-            (json.dumps(list(ids)),),
-        )
-        return {entity_id: text for entity_id, text in rows}
 
     async def _lexical_as_of(self, conn: Conn, query: str, want: int, as_of: str) -> list[LexicalHit]:
         """Word and substring matching over what held at ``as_of`` (the search index holds only the

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias, TypeVar
 
 from mcp_suite.shared.database_url import Engine
 
@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 Row: TypeAlias = Sequence[Any]  # a database row: its column types are the query's business
+
+
+class WordHit(NamedTuple):
+    """An entity the word search found: its tier, and (tier 0) its name and aliases as one text, read with
+    the hit so that "every query word is in the name" costs no second query."""
+
+    tier: int
+    names: str = ""
 
 
 class Dialect(Protocol):
@@ -64,9 +72,10 @@ class Dialect(Protocol):
         """Rewrite the search documents of ``ids`` from name (and aliases), type and current observations."""
         ...
 
-    async def lexical(self, conn: Conn, namespace: str, query: str, want: int) -> dict[int, int]:
+    async def lexical(self, conn: Conn, namespace: str, query: str, want: int) -> dict[int, WordHit]:
         """Up to ``want`` entities matching ``query`` now, best first, each with its tier: 0 every word (or
-        prefix), 1 the query as a case-insensitive substring, 2 any word (see ``GraphSearch.search``)."""
+        prefix), 1 the query as a case-insensitive substring, 2 any word (see ``GraphSearch.search``);
+        tier-0 hits carry their names."""
         ...
 
     async def copied(self, conn: Conn) -> None:

@@ -26,7 +26,7 @@ from mcp_suite.shared.database_url import Engine, PostgresUrl
 from mcp_suite.shared.postgres import PostgresDatabase, PostgresSession
 
 if TYPE_CHECKING:
-    from mcp_suite.servers.memory.storage.base import Conn
+    from mcp_suite.servers.memory.storage.base import Conn, WordHit
 
 T = TypeVar("T")
 SERVER = "memory"
@@ -77,7 +77,7 @@ class PostgresDialect:
     async def reindex(self, conn: Conn, ids: Sequence[int]) -> None:
         await postgres_search.reindex(_pg(conn), ids)
 
-    async def lexical(self, conn: Conn, namespace: str, query: str, want: int) -> dict[int, int]:
+    async def lexical(self, conn: Conn, namespace: str, query: str, want: int) -> dict[int, WordHit]:
         return await postgres_search.lexical(_pg(conn), namespace, query, want)
 
     async def copied(self, conn: Conn) -> None:

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mcp_suite.servers.memory import search
+from mcp_suite.servers.memory.storage.base import WordHit
 
 if TYPE_CHECKING:
-    from mcp_suite.servers.memory.storage.base import Conn
+    from mcp_suite.servers.memory.storage.base import Conn, Row
 
 # A JSON list of integers is an array literal once its brackets become braces; as an array (not a set
 # returned by a JSON function) the planner knows its size and walks the indexes for a few ids.
@@ -73,8 +74,8 @@ def tsquery(words: Sequence[str], joiner: str, weight: str = "") -> str:
     return f" {joiner} ".join(_lexeme(w, len(w) >= search.PREFIX_MIN_CHARS, weight) for w in words)
 
 
-async def lexical(conn: Conn, namespace: str, query: str, want: int) -> dict[int, int]:
-    found: dict[int, int] = {}
+async def lexical(conn: Conn, namespace: str, query: str, want: int) -> dict[int, WordHit]:
+    found: dict[int, WordHit] = {}
     words = search.words(query)
     if words:
         await _collect(conn, namespace, words, "&", want, found, tier=0)
@@ -88,61 +89,72 @@ async def lexical(conn: Conn, namespace: str, query: str, want: int) -> dict[int
             narrow, order, params = f"s.trigrams @> {pieces} AND", "DESC", (namespace, query, query)
         else:
             narrow, order, params = "", "ASC", (namespace, query)
-        await _take(
+        rows = await _fetch(
             conn,
-            f"SELECT s.entity_id FROM entity_search s WHERE s.namespace = ? AND {narrow} "
+            f"SELECT s.entity_id, '' FROM entity_search s WHERE s.namespace = ? AND {narrow} "
             f"strpos(s.haystack, lower(?)) > 0 ORDER BY s.entity_id {order} LIMIT ?",
-            params,
-            want,
-            found,
-            tier=1,
+            (*params, want + len(found)),
         )
+        _add(rows, want, found, tier=1)
     if len(found) < want and len(words) > 1:
         await _collect(conn, namespace, words, "|", want, found, tier=2)
     return found
 
 
 async def _collect(
-    conn: Conn, namespace: str, words: Sequence[str], joiner: str, want: int, found: dict[int, int], tier: int
+    conn: Conn, namespace: str, words: Sequence[str], joiner: str, want: int, found: dict[int, WordHit], tier: int
 ) -> None:
+    """Add up to ``want`` entities matching ``words`` to ``found``, best first: all ranked when they are few,
+    else name matches first (ranked if those are few), then the rest newest first."""
     match = tsquery(words, joiner)
-    if await _count(conn, match) <= RANK_CAP:
-        await _take_matching(conn, namespace, match, want, found, tier, ranked=True)
+    count, rows = await _ranked(conn, namespace, match, want + len(found))
+    if count <= RANK_CAP:
+        _add(rows, want, found, tier)
         return
     in_names = tsquery(words, joiner, weight="A")
-    await _take_matching(conn, namespace, in_names, want, found, tier, ranked=await _count(conn, in_names) <= RANK_CAP)
+    count, rows = await _ranked(conn, namespace, in_names, want + len(found))
+    if count > RANK_CAP:
+        rows = await _unranked(conn, namespace, in_names, want + len(found))
+    _add(rows, want, found, tier)
     if len(found) < want:
-        await _take_matching(conn, namespace, match, want, found, tier, ranked=False)
+        _add(await _unranked(conn, namespace, match, want + len(found)), want, found, tier)
 
 
-async def _count(conn: Conn, match: str) -> int:
-    # Across namespaces: only an estimate of the ranking work, which is what matters here.
-    async with conn.execute(
-        "SELECT count(*) FROM entity_search WHERE document @@ to_tsquery('simple', ?)",
-        (match,),
-    ) as cur:
-        row = await cur.fetchone()
-    return int(row[0]) if row else 0
-
-
-async def _take_matching(
-    conn: Conn, namespace: str, match: str, want: int, found: dict[int, int], tier: int, ranked: bool
-) -> None:
-    order = f"{_RANK} DESC, s.entity_id" if ranked else "s.entity_id DESC"
-    await _take(
+async def _ranked(conn: Conn, namespace: str, match: str, limit: int) -> tuple[int, list[Row]]:
+    """How many entities match (counted across namespaces, up to ``RANK_CAP + 1``: only an estimate of the
+    ranking work, which is what matters here) and, if at most ``RANK_CAP``, the best ``limit`` of the
+    namespace with their names: one statement, where counting first and then ranking would be two."""
+    rows = await _fetch(
         conn,
-        "SELECT s.entity_id FROM entity_search s, to_tsquery('simple', ?) q(query) "
-        f"WHERE s.namespace = ? AND s.document @@ q.query ORDER BY {order} LIMIT ?",
-        (match, namespace),
-        want,
-        found,
-        tier,
+        "SELECT c.n, t.entity_id, " + _NAMES + " FROM (SELECT count(*) AS n FROM (SELECT 1 FROM entity_search "
+        "WHERE document @@ to_tsquery('simple', ?) LIMIT ?) m) c LEFT JOIN LATERAL ("
+        f"SELECT s.entity_id, {_RANK} AS r FROM entity_search s, to_tsquery('simple', ?) q(query) "
+        "WHERE c.n <= ? AND s.namespace = ? AND s.document @@ q.query ORDER BY r DESC, s.entity_id LIMIT ?"
+        ") t ON true LEFT JOIN entities e ON e.id = t.entity_id ORDER BY t.r DESC, t.entity_id",
+        (match, RANK_CAP + 1, match, RANK_CAP, namespace, limit),
+    )
+    count = int(rows[0][0]) if rows else 0
+    return count, [(entity_id, names) for _, entity_id, names in rows if entity_id is not None]
+
+
+async def _unranked(conn: Conn, namespace: str, match: str, limit: int) -> list[Row]:
+    return await _fetch(
+        conn,
+        f"SELECT t.entity_id, {_NAMES} FROM (SELECT s.entity_id FROM entity_search s "
+        "WHERE s.namespace = ? AND s.document @@ to_tsquery('simple', ?) ORDER BY s.entity_id DESC LIMIT ?) t "
+        "JOIN entities e ON e.id = t.entity_id ORDER BY t.entity_id DESC",
+        (namespace, match, limit),
     )
 
 
-async def _take(conn: Conn, sql: str, params: tuple[object, ...], want: int, found: dict[int, int], tier: int) -> None:
-    async with conn.execute(sql, (*params, want + len(found))) as cur:
-        for (entity_id,) in await cur.fetchall():
-            found.setdefault(entity_id, tier)
-            if len(found) >= want:
-                break
+async def _fetch(conn: Conn, sql: str, params: tuple[object, ...]) -> list[Row]:
+    async with conn.execute(sql, params) as cur:
+        return list(await cur.fetchall())
+
+
+def _add(rows: list[Row], want: int, found: dict[int, WordHit], tier: int) -> None:
+    """Add the (entity id, names) ``rows`` to ``found`` (first tier wins) until it holds ``want``."""
+    for entity_id, names in rows:
+        found.setdefault(entity_id, WordHit(tier, names))
+        if len(found) >= want:
+            break

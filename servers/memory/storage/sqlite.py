@@ -20,7 +20,7 @@ from mcp_suite.shared.database_url import Engine, SqliteUrl
 from mcp_suite.shared.engine import Migration, SqliteEngine
 
 if TYPE_CHECKING:
-    from mcp_suite.servers.memory.storage.base import Conn
+    from mcp_suite.servers.memory.storage.base import Conn, WordHit
 
 T = TypeVar("T")
 
@@ -64,7 +64,7 @@ class SqliteDialect:
     async def reindex(self, conn: Conn, ids: Sequence[int]) -> None:
         await sqlite_search.reindex(_sqlite(conn), ids)
 
-    async def lexical(self, conn: Conn, namespace: str, query: str, want: int) -> dict[int, int]:
+    async def lexical(self, conn: Conn, namespace: str, query: str, want: int) -> dict[int, WordHit]:
         return await sqlite_search.lexical(_sqlite(conn), namespace, query, want)
 
     async def copied(self, conn: Conn) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import aiosqlite
 
 from mcp_suite.servers.memory import search
+from mcp_suite.servers.memory.storage.base import WordHit
 
 _FTS_TABLES = ("entity_fts", "entity_trigram")
 _IN_IDS = "(SELECT value FROM json_each(?))"
@@ -42,8 +44,8 @@ async def reindex(conn: aiosqlite.Connection, ids: Sequence[int]) -> None:
         )
 
 
-async def lexical(conn: aiosqlite.Connection, namespace: str, query: str, want: int) -> dict[int, int]:
-    found: dict[int, int] = {}
+async def lexical(conn: aiosqlite.Connection, namespace: str, query: str, want: int) -> dict[int, WordHit]:
+    found: dict[int, WordHit] = {}
     fts = search.all_words(query)
     if fts:
         await _collect(conn, namespace, "entity_fts", fts, want, found, tier=0)
@@ -67,7 +69,7 @@ async def _collect(
     table: str,
     match: str,
     want: int,
-    found: dict[int, int],
+    found: dict[int, WordHit],
     tier: int,
     ranked: bool = True,
 ) -> None:
@@ -102,13 +104,13 @@ async def _take(
     table: str,
     match: str,
     want: int,
-    found: dict[int, int],
+    found: dict[int, WordHit],
     tier: int,
     order: str,
 ) -> None:
     # One call to aiosqlite's thread for the statement and its (LIMIT-bounded) rows: each call costs a hop.
     rows = await conn.execute_fetchall(
-        f"SELECT e.id FROM {table} JOIN entities e ON e.id = {table}.rowid "
+        f"SELECT e.id, {table}.name FROM {table} JOIN entities e ON e.id = {table}.rowid "
         f"WHERE {table} MATCH ? AND e.namespace = ? ORDER BY {table}.{order} LIMIT ?",
         (match, namespace, want + len(found)),
     )
@@ -116,7 +118,7 @@ async def _take(
 
 
 async def _collect_short(
-    conn: aiosqlite.Connection, namespace: str, query: str, want: int, found: dict[int, int]
+    conn: aiosqlite.Connection, namespace: str, query: str, want: int, found: dict[int, WordHit]
 ) -> None:
     # Too short for the trigram index: scan, as the reference does for every query.
     needle = query.lower()
@@ -129,14 +131,14 @@ async def _collect_short(
         (namespace, needle, needle, needle, want + len(found)),
     ) as cur:
         async for (entity_id,) in cur:
-            found.setdefault(entity_id, 1)
+            found.setdefault(entity_id, WordHit(1))
             if len(found) >= want:
                 break
 
 
-def _add(rows: Iterable[Sequence[int]], want: int, found: dict[int, int], tier: int) -> None:
-    """Add entity ids of ``rows`` to ``found`` (first tier wins) until it holds ``want``."""
-    for (entity_id,) in rows:
-        found.setdefault(entity_id, tier)
+def _add(rows: Iterable[Sequence[Any]], want: int, found: dict[int, WordHit], tier: int) -> None:
+    """Add the (entity id, names) ``rows`` to ``found`` (first tier wins) until it holds ``want``."""
+    for entity_id, names in rows:
+        found.setdefault(entity_id, WordHit(tier, names))
         if len(found) >= want:
             break
