@@ -7,6 +7,8 @@ The statements sent are recorded alongside, so the report says what the trips we
 The workload is ``bench/memory_bench.py``'s (same generator and seed: half exact entity names, half topic
 words), on a private ``pgserver`` or ``--postgres-url``, through the SDK ``Client`` in memory. The semantic
 index is brought up to date before counting (the first search loads it), so what is counted is the steady state.
+The in-process p50 printed with the counts is only for an A/B in the same minutes (``PYTHONPATH=/work/main``
+runs main's code with this script).
 
 Usage: ``python bench/pg_round_trips.py [--size 2000] [--searches 40] [--postgres-url URL]``
 """
@@ -19,6 +21,7 @@ import re
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,10 +109,13 @@ async def measure(url: str, size: int, searches: int, data_dir: Path) -> None:
             await anyio.sleep(1.0)  # the background embedder stores what the load embedded
             await client.call_tool("search_nodes", {"query": "warm up"})
             per_kind: dict[str, list[int]] = {"name": [], "word": []}
+            times: list[float] = []
             seen: collections.Counter[str] = collections.Counter()
             for query in work.searches[:searches]:
                 counter.on, counter.trips, counter.statements = True, 0, []
+                started = time.perf_counter()
                 result = await client.call_tool("search_nodes", {"query": query})
+                times.append(time.perf_counter() - started)
                 counter.on = False
                 assert not result.is_error, result.content
                 per_kind["name" if query in work.names else "word"].append(counter.trips)
@@ -118,6 +124,7 @@ async def measure(url: str, size: int, searches: int, data_dir: Path) -> None:
     for kind, trips in per_kind.items():
         if trips:
             print(f"  {kind} queries: mean {statistics.fmean(trips):.2f}, min {min(trips)}, max {max(trips)}")
+    print(f"  in-process p50 {statistics.median(times) * 1000:.2f} ms (noisy: the counting wrappers add a little)")
     print("statements sent (times, over all counted searches):")
     for text, times in seen.most_common():
         print(f"  {times:4d}  {text}")
