@@ -6,6 +6,10 @@ tokenizer) with prefix terms, ranked by ``ts_rank`` with weights name 1.0 > type
 (SQLite: BM25 10 : 4 : 1). The substring tier is ``strpos`` over the lower-cased text, narrowed first
 by a GIN index over each document's trigrams (an array column: pgserver and several managed servers
 lack ``pg_trgm``); a query shorter than a trigram scans, oldest first, as on SQLite.
+
+Round trips: a word tier is one statement (a capped count of the matches and, when few enough to rank, the
+best of the namespace with their names, see :func:`_ranked`), the substring tier another; a search's
+other reads are in :mod:`mcp_suite.servers.memory.search_rows`.
 """
 
 from __future__ import annotations
