@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import anyio
+import psycopg
 import pytest
 from mcp import Client
 
@@ -157,6 +158,10 @@ async def test_copy_between_engines_keeps_every_row_and_the_search(
 
     counts = await copy_database(source, target)
     assert counts["documents"] == 3 and counts["chunks"] == 7 and counts["feedback"] == 1
+    if target is pg_url:  # the planner knows the copied rows at once (never-analysed tables read -1)
+        with psycopg.connect(postgres_url) as conn:
+            row = conn.execute("SELECT reltuples FROM pg_class WHERE oid = 'mcp_suite_retrieval.chunks'::regclass")
+            assert row.fetchone() == (7,)
     assert counts["ingest_errors"] == 1 and counts["doc_tags"] == 3 and counts["index_info"] == 1
 
     copied = await KnowledgeBase.open(target, embedder)

@@ -79,7 +79,8 @@ class Dialect(Protocol):
         ...
 
     async def copied(self, conn: Conn) -> None:
-        """Rows were inserted with their ids (``db copy``): make the next generated ids follow them."""
+        """Rows were inserted with their ids (``db copy``): make the next generated ids follow them (and, where the
+        engine plans by statistics, give the planner the copied rows' statistics)."""
         ...
 
     def vector_param(self, blob: bytes) -> object:

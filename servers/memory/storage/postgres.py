@@ -91,6 +91,8 @@ class PostgresDialect:
                 f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
                 f"coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)"
             )
+            # Planner statistics for the copied rows now, not whenever autovacuum gets to them.
+            await conn.execute(f"ANALYZE {table}")
 
     def vector_param(self, blob: bytes) -> object:
         return np.frombuffer(blob, dtype=np.float32)

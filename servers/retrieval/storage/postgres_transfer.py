@@ -88,6 +88,10 @@ async def import_tables(
                 ).format(sql.Literal(table), sql.Identifier(table))
             )
         await derive(session)
+        # Planner statistics for the copied rows now, not whenever autovacuum gets to them: until then a
+        # fresh copy is read with plans made for empty tables.
+        for table in [*COPY_TABLES, "chunk_vectors"]:
+            await conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
 
     await db.run(change)
 
