@@ -205,18 +205,18 @@ class Database:
         task is still there; awaiting it to the end is the only way to know the transaction's state. The
         cancellation (an anyio scope or a plain ``Task.cancel()``) is re-raised afterwards.
         """
-        task = asyncio.ensure_future(self.conn.execute(sql))
+        # execute_fetchall: one trip to the worker thread (execute + close would be two, on every BEGIN and COMMIT).
+        task = asyncio.ensure_future(self.conn.execute_fetchall(sql))
         interrupted: BaseException | None = None
         with anyio.CancelScope(shield=True):
             while True:
                 try:
-                    cursor = await asyncio.shield(task)
+                    await asyncio.shield(task)
                     break
                 except asyncio.CancelledError as exc:
                     if task.cancelled():
                         raise
                     interrupted = exc
-        await cursor.close()
         if interrupted is not None:
             raise interrupted
 
