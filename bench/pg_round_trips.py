@@ -7,8 +7,8 @@ The statements sent are recorded alongside, so the report says what the trips we
 The workload is ``bench/memory_bench.py``'s (same generator and seed: half exact entity names, half topic
 words), on a private ``pgserver`` or ``--postgres-url``, through the SDK ``Client`` in memory. The semantic
 index is brought up to date before counting (the first search loads it), so what is counted is the steady state.
-The in-process p50 printed with the counts is only for an A/B in the same minutes (``PYTHONPATH=/work/main``
-runs main's code with this script).
+The in-process p50 printed with the counts is only for an A/B in the same minutes (``PYTHONPATH=<another
+checkout>`` runs that checkout's code with this script).
 
 Usage: ``python bench/pg_round_trips.py [--size 2000] [--searches 40] [--postgres-url URL]``
 """
