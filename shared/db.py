@@ -4,6 +4,10 @@ Several server processes usually share one database file (every host spawns its 
 process), so every write runs in ``BEGIN IMMEDIATE``: SQLite then serialises writers across
 processes and ``busy_timeout`` makes the others wait instead of failing. Within one process the
 connection is shared by concurrent requests, so an asyncio lock keeps their transactions apart.
+
+Reads (:meth:`Database.snapshot`) run on a second, query-only connection: under WAL a reader never
+waits for a writer, so a search or an ingest's lookups do not queue behind a long write of the same
+process. A ``:memory:`` database, which another connection cannot open, reads on the one connection.
 """
 
 from __future__ import annotations
@@ -66,6 +70,25 @@ async def _enable_wal(conn: Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.02)
+
+
+async def _open_reader(path: Path) -> Connection | None:
+    """The query-only connection snapshots read on, or None (reads then share the writer's connection)."""
+    try:
+        conn = await aiosqlite.connect(str(path), isolation_level=None)
+    except sqlite3.Error as exc:
+        log.debug("reading %s on the writer's connection: %s", path, exc)
+        return None
+    conn.row_factory = aiosqlite.Row
+    try:
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA query_only = ON")
+    except sqlite3.Error as exc:
+        log.debug("reading %s on the writer's connection: %s", path, exc)
+        with anyio.CancelScope(shield=True):
+            await conn.close()
+        return None
+    return conn
 
 
 # Primary SQLite result codes (the low byte of an extended code) that describe the file or the disk,
@@ -143,10 +166,12 @@ def _prepare_folder(folder: Path) -> None:
 class Database:
     """A process's handle on one SQLite file."""
 
-    def __init__(self, conn: Connection, path: Path) -> None:
+    def __init__(self, conn: Connection, path: Path, reader: Connection | None = None) -> None:
         self.conn = conn
         self.path = path
         self._lock = asyncio.Lock()
+        self._reader = reader
+        self._read_lock = asyncio.Lock() if reader is not None else self._lock
         self._closed = False
 
     @classmethod
@@ -174,6 +199,9 @@ class Database:
             await conn.execute("PRAGMA foreign_keys = ON")
             db = cls(conn, path)
             await db.migrate(migrations)
+            if str(path) != ":memory:":
+                db._reader = await _open_reader(path)
+                db._read_lock = asyncio.Lock() if db._reader is not None else db._lock
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 await conn.close()
@@ -190,7 +218,10 @@ class Database:
             return
         self._closed = True
         with anyio.CancelScope(shield=True):
-            await self._end("ROLLBACK")
+            if self._reader is not None:
+                await self._end(self._reader, "ROLLBACK")
+                await self._reader.close()
+            await self._end(self.conn, "ROLLBACK")
             await self.conn.close()
 
     async def pragma(self, name: str) -> object:
@@ -198,7 +229,8 @@ class Database:
             row = await cursor.fetchone()
         return row[0] if row else None
 
-    async def _to_completion(self, sql: str) -> None:
+    @staticmethod
+    async def _to_completion(conn: Connection, sql: str) -> None:
         """Run a transaction-control statement to its end even if the caller is cancelled meanwhile.
 
         aiosqlite runs each statement in its worker thread, which finishes it whether or not the awaiting
@@ -206,7 +238,7 @@ class Database:
         cancellation (an anyio scope or a plain ``Task.cancel()``) is re-raised afterwards.
         """
         # execute_fetchall: one trip to the worker thread (execute + close would be two, on every BEGIN and COMMIT).
-        task = asyncio.ensure_future(self.conn.execute_fetchall(sql))
+        task = asyncio.ensure_future(conn.execute_fetchall(sql))
         interrupted: BaseException | None = None
         with anyio.CancelScope(shield=True):
             while True:
@@ -220,37 +252,37 @@ class Database:
         if interrupted is not None:
             raise interrupted
 
-    async def _end(self, sql: str) -> None:
+    async def _end(self, conn: Connection, sql: str) -> None:
         """ROLLBACK (or COMMIT) if a transaction is open; never raises for "no transaction is active"."""
         try:
-            await self._to_completion(sql)
+            await self._to_completion(conn, sql)
         except sqlite3.OperationalError as exc:
             if "no transaction is active" not in str(exc):
                 log.warning("%s on %s failed: %s", sql, self.path, exc)
 
-    async def _begin(self, sql: str) -> None:
+    async def _begin(self, conn: Connection, sql: str) -> None:
         try:
-            await self._to_completion(sql)
+            await self._to_completion(conn, sql)
         except BaseException as exc:
             # Cancelled while BEGIN ran in the worker thread: it did run, so the transaction is open; end it.
             with anyio.CancelScope(shield=True):
-                await self._end("ROLLBACK")
+                await self._end(conn, "ROLLBACK")
             _raise_translated(exc, self.path)
             raise
 
-    async def _finish(self, body_error: BaseException | None) -> None:
+    async def _finish(self, conn: Connection, body_error: BaseException | None) -> None:
         """End the open transaction: COMMIT after a clean body, ROLLBACK after an error or a cancellation."""
         if body_error is not None:
             with anyio.CancelScope(shield=True):
-                await self._end("ROLLBACK")
+                await self._end(conn, "ROLLBACK")
             return
         try:
-            await self._to_completion("COMMIT")
+            await self._to_completion(conn, "COMMIT")
         except BaseException as exc:
             # A COMMIT that failed (disk full, I/O error) or was cancelled mid-way may leave the transaction
             # open; SQLite's advice is an explicit ROLLBACK, which is a no-op if the COMMIT went through.
             with anyio.CancelScope(shield=True):
-                await self._end("ROLLBACK")
+                await self._end(conn, "ROLLBACK")
             _raise_translated(exc, self.path)
             raise
 
@@ -262,27 +294,32 @@ class Database:
         ``COMMIT``), so a cancelled call can never leave the shared connection inside a transaction.
         """
         async with self._lock:
-            await self._begin("BEGIN IMMEDIATE")
+            await self._begin(self.conn, "BEGIN IMMEDIATE")
             try:
                 yield self.conn
             except BaseException as exc:
-                await self._finish(exc)
+                await self._finish(self.conn, exc)
                 _raise_translated(exc, self.path)
                 raise
-            await self._finish(None)
+            await self._finish(self.conn, None)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Connection]:
-        """A consistent read: several queries see the same committed state (ended however the body exits)."""
-        async with self._lock:
-            await self._begin("BEGIN")
+        """A consistent read: several queries see the same committed state (ended however the body exits).
+
+        It runs on the query-only reader connection (a write in it fails), so it never waits for a write of
+        this process; it sees every transaction committed before it began.
+        """
+        conn = self._reader or self.conn
+        async with self._read_lock:
+            await self._begin(conn, "BEGIN")
             try:
-                yield self.conn
+                yield conn
             except BaseException as exc:
-                await self._finish(exc)
+                await self._finish(conn, exc)
                 _raise_translated(exc, self.path)
                 raise
-            await self._finish(None)
+            await self._finish(conn, None)
 
     async def migrate(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply the migrations not yet recorded, each with its record in one transaction."""

@@ -142,3 +142,46 @@ async def test_processes_opening_a_new_database_at_once(tmp_path: Path) -> None:
         assert bodies == ["seeded once", *(f"writer-{i}" for i in range(WRITERS))]
     finally:
         await db.close()
+
+
+async def test_a_snapshot_does_not_wait_for_a_write_in_progress(tmp_path: Path) -> None:
+    """Reads run on their own connection: a search is not queued behind a long write of the same process,
+    sees only what was committed, and cannot write."""
+    import anyio
+
+    db = await Database.open(tmp_path / "x.db", MIGRATIONS)
+    try:
+        writing, release = anyio.Event(), anyio.Event()
+
+        async def long_write() -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO notes (body) VALUES ('not yet committed')")
+                writing.set()
+                await release.wait()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(long_write)
+            await writing.wait()
+            with anyio.fail_after(5):  # on one shared connection this would wait for the write forever
+                async with db.snapshot() as conn:
+                    seen = [tuple(r) for r in await conn.execute_fetchall("SELECT body FROM notes")]
+            assert seen == [("seeded once",)]
+            release.set()
+        async with db.snapshot() as conn:
+            seen = [tuple(r) for r in await conn.execute_fetchall("SELECT body FROM notes ORDER BY id")]
+            assert seen == [("seeded once",), ("not yet committed",)]  # committed: the next snapshot sees it
+        with pytest.raises(Exception, match="readonly|read-only|query_only"):
+            async with db.snapshot() as conn:
+                await conn.execute("DELETE FROM notes")
+        assert await rows(db, "SELECT count(*) FROM notes") == [(2,)]
+    finally:
+        await db.close()
+
+
+async def test_an_in_memory_database_reads_on_its_one_connection() -> None:
+    db = await Database.open(":memory:", MIGRATIONS)
+    try:
+        async with db.snapshot() as conn:
+            assert [tuple(r) for r in await conn.execute_fetchall("SELECT body FROM notes")] == [("seeded once",)]
+    finally:
+        await db.close()

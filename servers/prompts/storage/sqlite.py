@@ -117,8 +117,11 @@ class SqlitePromptStorage:
 
     async def catalog(self) -> dict[str, PromptEntry]:
         entries: dict[str, PromptEntry] = {}
+        # data_version is per connection: read on the writer's, the one changed_elsewhere asks, before the
+        # snapshot begins (a commit between the two only makes the next check reload once more).
+        version = await self.db.pragma("data_version")
+        self._data_version = version if isinstance(version, int) else None
         async with self.db.snapshot() as conn:
-            self._data_version = await scalar_or_none(conn, "PRAGMA data_version", (), int)
             async with conn.execute(f"SELECT {VERSION_COLUMNS} FROM prompt_versions") as cur:
                 async for row in cur:
                     entry = entries.setdefault(row["name"], PromptEntry(row["name"]))
