@@ -49,13 +49,14 @@ def build_reranker(settings: RetrievalSettings, http: HttpPool | None = None) ->
 def ingest_options(settings: RetrievalSettings, **overrides: Any) -> IngestOptions:
     from mcp_suite.servers.retrieval.ingest import IngestOptions  # lazy: a terminal search needs no readers
 
-    return IngestOptions(
-        max_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.chunk_overlap,
-        max_file_bytes=int(settings.max_file_mb * 1_048_576),
-        default_excludes=settings.default_excludes,
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "max_tokens": settings.chunk_tokens,
+        "overlap_tokens": settings.chunk_overlap,
+        "max_file_bytes": int(settings.max_file_mb * 1_048_576),
+        "default_excludes": settings.default_excludes,
+        "workers": settings.ingest_workers,
+    }
+    return IngestOptions(**(values | overrides))
 
 
 def ranking_config(settings: RetrievalSettings) -> RankingConfig:

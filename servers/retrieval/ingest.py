@@ -15,11 +15,14 @@ embedder) stop the run.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import os
 import stat
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,8 +37,15 @@ from mcp_suite.servers.retrieval.chunking import CHUNKER_VERSION
 from mcp_suite.servers.retrieval.documents import DocType, ParsedDocument
 from mcp_suite.servers.retrieval.folders import FolderRules, Skipped, file_kind, walk_folder
 from mcp_suite.servers.retrieval.library import KnowledgeBase, to_blob
+from mcp_suite.servers.retrieval.prepare import (
+    BrokenProcessPool,
+    Chunked,
+    ChunkJob,
+    ChunkWorkers,
+    chunk_parsed,
+    default_workers,
+)
 from mcp_suite.servers.retrieval.storage.base import DocumentRow, NewChunk, NewDocument
-from mcp_suite.servers.retrieval.views import embed_key, embedding_texts
 from mcp_suite.shared.embeddings import EmbeddingError
 from mcp_suite.shared.errors import AccessDeniedError, ConflictError, InvalidInputError, SuiteError
 
@@ -137,14 +147,12 @@ class IngestOptions:
     max_file_bytes: int = 25 * 1024 * 1024
     force: bool = False  # re-parse and re-chunk even when unchanged (e.g. after changing the chunk size)
     default_excludes: bool = True  # leave out web assets, lock files, build folders, other renderings
+    workers: int | None = None  # processes that parse and chunk a large folder (None: the spare cores; 0: none)
+    worker_min_bytes: int = 2 * 1024 * 1024  # a folder smaller than this is not worth starting processes for
 
 
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def text_hash(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def normalise_tags(tags: Sequence[str]) -> list[str]:
@@ -202,6 +210,19 @@ class Failed:
 
 # What preparing one source comes to; applied (written, recorded) in source order.
 Outcome = Prepared | Unchanged | Failed | IngestItem
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """A changed file read and handed to a worker process; finished (embedded) when its turn comes."""
+
+    source: str
+    data: bytes
+    mtime: float
+    existing: DocumentRow | None
+    job: ChunkJob
+    chunked: asyncio.Future[Chunked | str] | None  # None: the pool had died, chunk it in a thread
+    digest: str
 
 
 class Ingestor:
@@ -263,26 +284,41 @@ class Ingestor:
         total = len(plan)
         await self._progress(0, total, f"ingesting {total} files")
         seen: set[str] = set()
+        workers = await self._chunk_workers(plan)
+        # With worker processes, files are read and handed to them this many files ahead of the embedding.
+        lookahead = 2 * workers.workers if workers is not None else 0
 
         async def prepare_all(send: MemoryObjectSendStream[tuple[Path, Outcome]]) -> None:
+            pending: deque[tuple[Path, Outcome | _Reading]] = deque()
             async with send:
-                for file, folder in plan:
-                    if folder is not None and self.confine is not None:
-                        # A symlink inside a root may point anywhere; it is checked where it leads.
-                        try:
-                            file = self.confine(file)
-                        except AccessDeniedError as exc:
-                            await send.send((file, IngestItem(source=str(file), status="skipped", message=str(exc))))
+                try:
+                    for file, folder in plan:
+                        if folder is not None and self.confine is not None:
+                            # A symlink inside a root may point anywhere; it is checked where it leads.
+                            try:
+                                file = self.confine(file)
+                            except AccessDeniedError as exc:
+                                pending.append((file, IngestItem(source=str(file), status="skipped", message=str(exc))))
+                                continue
+                        elif folder is not None:
+                            file = file.resolve()
+                        if str(file) in seen:  # named twice (a folder and a file in it): once is enough
                             continue
-                    elif folder is not None:
-                        file = file.resolve()
-                    if str(file) in seen:  # named twice (a folder and a file in it): once is enough
-                        continue
-                    seen.add(str(file))
-                    await send.send((file, await self._prepare_file(file)))
+                        seen.add(str(file))
+                        pending.append((file, await self._prepare_file(file, workers)))
+                        while len(pending) > lookahead:
+                            done, started = pending.popleft()
+                            await send.send((done, await self._finish_file(started)))
+                    while pending:
+                        done, started = pending.popleft()
+                        await send.send((done, await self._finish_file(started)))
+                finally:
+                    if workers is not None:
+                        workers.close()
 
         # Two stages, one file apart: while a document is written (the database thread), the next one is read,
-        # parsed, chunked and embedded (worker threads), so both cores work. Outcomes are applied in file order.
+        # parsed, chunked and embedded (worker threads, or for a large folder worker processes that run ahead),
+        # so both cores work. Outcomes are applied in file order.
         send, receive = anyio.create_memory_object_stream[tuple[Path, Outcome]](0)
         try:
             async with anyio.create_task_group() as tasks:
@@ -308,6 +344,23 @@ class Ingestor:
         self.report.seconds = time.perf_counter() - started
         return self.report
 
+    async def _chunk_workers(self, plan: Sequence[tuple[Path, Path | None]]) -> ChunkWorkers | None:
+        """Worker processes for this run, if the options allow them and the files are large enough together."""
+        count = default_workers() if self.options.workers is None else self.options.workers
+        if count <= 0 or not plan:
+            return None
+
+        def large_enough() -> bool:
+            size = 0
+            for file, _ in plan:
+                with contextlib.suppress(OSError):
+                    size += file.stat().st_size
+                if size >= self.options.worker_min_bytes:
+                    return True
+            return False
+
+        return ChunkWorkers(count) if await anyio.to_thread.run_sync(large_enough) else None
+
     def _walk(self, folder: Path) -> list[Path]:
         rules = FolderRules(self.options.include, self.options.exclude, self.options.default_excludes)
         files, skipped = walk_folder(folder, rules)
@@ -324,8 +377,12 @@ class Ingestor:
         for doc in docs:
             self.report.record(IngestItem(source=doc.source, status="removed", message=why))
 
-    async def _prepare_file(self, path: Path) -> Outcome:
-        """Everything up to the write for one file: read, parse, chunk and embed it (or say why not)."""
+    async def _prepare_file(self, path: Path, workers: ChunkWorkers | None = None) -> Outcome | _Reading:
+        """Everything up to the write for one file: read, parse, chunk and embed it (or say why not).
+
+        With ``workers`` a changed file is only read and handed to a worker process; :meth:`_finish_file`
+        embeds it when its turn comes.
+        """
         source = str(path)
         try:
             stat = path.stat()
@@ -346,6 +403,23 @@ class Ingestor:
                 return Unchanged(existing, stat.st_mtime)
             data = await anyio.to_thread.run_sync(read_regular_file, path, self.options.max_file_bytes)
             self.report.bytes_read += len(data)
+            if workers is not None:
+                digest = content_hash(data)
+                if self._is_unchanged(existing, digest):
+                    assert existing is not None
+                    return Unchanged(existing, stat.st_mtime)
+                job = ChunkJob(
+                    data=data,
+                    source=source,
+                    max_bytes=self.options.max_file_bytes,
+                    max_tokens=self.options.max_tokens,
+                    overlap_tokens=self.options.overlap_tokens,
+                )
+                try:
+                    chunked = workers.submit(job)
+                except BrokenProcessPool:  # a worker died earlier (killed, out of memory): go on in this process
+                    chunked = None
+                return _Reading(source, data, stat.st_mtime, existing, job, chunked, digest)
             return await self._prepare(
                 source=source,
                 kind="file",
@@ -356,13 +430,37 @@ class Ingestor:
             )
         except (ConflictError, EmbeddingError):
             raise
-        except SuiteError as exc:
-            return Failed(source, "file", str(exc))
-        except OSError as exc:
-            return Failed(source, "file", f"{source}: {exc.strerror or exc}")
-        except Exception as exc:  # a reader bug on one file must not abort a folder of thousands
-            log.exception("failed to ingest %s", source)
-            return Failed(source, "file", f"{source}: could not be read ({type(exc).__name__}: {exc})")
+        except Exception as exc:
+            return _file_failure(source, exc)
+
+    async def _finish_file(self, started: Outcome | _Reading) -> Outcome:
+        """A file handed to a worker, chunked there and now embedded here (other outcomes pass through)."""
+        if not isinstance(started, _Reading):
+            return started
+        result: Chunked | str | None = None
+        if started.chunked is not None:
+            try:
+                result = await started.chunked
+            except BrokenProcessPool:
+                log.warning("an ingest worker process died; chunking %s in the server process", started.source)
+        try:
+            if result is None:
+                result = await anyio.to_thread.run_sync(started.job.run)
+            if isinstance(result, str):
+                return Failed(started.source, "file", result)
+            return await self._prepare(
+                source=started.source,
+                kind="file",
+                data=started.data,
+                mtime=started.mtime,
+                existing=started.existing,
+                chunked=result,
+                digest=started.digest,
+            )
+        except (ConflictError, EmbeddingError):
+            raise
+        except Exception as exc:
+            return _file_failure(started.source, exc)
 
     async def _apply(self, outcome: Outcome) -> IngestItem:
         """Record one prepared outcome: write the document, refresh an unchanged one's metadata, or report."""
@@ -410,6 +508,15 @@ class Ingestor:
         self.report.record(item)
         return item
 
+    def _is_unchanged(self, existing: DocumentRow | None, digest: str) -> bool:
+        """The same bytes as the indexed version, chunked by the current chunker (and no --force)."""
+        return (
+            existing is not None
+            and existing.content_hash == digest
+            and existing.chunker_version >= CHUNKER_VERSION
+            and not self.options.force
+        )
+
     @staticmethod
     def _user_meta_keys(existing: DocumentRow) -> set[str]:
         return set(existing.meta.get("_user_keys", []))
@@ -438,33 +545,28 @@ class Ingestor:
         data: bytes,
         mtime: float,
         existing: DocumentRow | None,
-        parse: Callable[[], ParsedDocument],
+        parse: Callable[[], ParsedDocument] | None = None,
         title: str | None = None,
+        chunked: Chunked | None = None,
+        digest: str | None = None,
     ) -> Prepared | Unchanged:
-        """Parse, chunk and embed a changed source (nothing is written yet); an unchanged one says so."""
-        digest = content_hash(data)
-        if (
-            existing is not None
-            and existing.content_hash == digest
-            and existing.chunker_version >= CHUNKER_VERSION
-            and not self.options.force
-        ):
-            return Unchanged(existing, mtime)
-        from mcp_suite.servers.retrieval.chunking import chunk_document
+        """Parse, chunk and embed a changed source (nothing is written yet); an unchanged one says so.
 
-        def parse_and_chunk() -> tuple[ParsedDocument, list[Any]]:
-            doc = parse()
-            return doc, chunk_document(
-                doc, max_tokens=self.options.max_tokens, overlap_tokens=self.options.overlap_tokens
+        ``chunked`` is the parse and chunking done already (by a worker process, which checked ``digest``).
+        """
+        if chunked is None:
+            digest = content_hash(data)
+            if self._is_unchanged(existing, digest):
+                assert existing is not None
+                return Unchanged(existing, mtime)
+            assert parse is not None
+            options = self.options
+            chunked = await anyio.to_thread.run_sync(
+                lambda: chunk_parsed(parse(), options.max_tokens, options.overlap_tokens)
             )
-
-        doc, chunks = await anyio.to_thread.run_sync(parse_and_chunk)
-        hashes = [text_hash(c.text) for c in chunks]
-        # One vector per window of a chunk (views.py), each under the title and heading path: they carry
-        # meaning a short window lacks. Vectors are reused only for the same embedded texts, not merely
-        # the same chunk text under another heading.
-        embed_texts = [embedding_texts(doc.title, c.heading_path, c.text) for c in chunks]
-        embed_hashes = [text_hash(embed_key(t)) for t in embed_texts]
+        assert digest is not None
+        doc, chunks = chunked.doc, chunked.chunks
+        hashes, embed_texts, embed_hashes = chunked.hashes, chunked.embed_texts, chunked.embed_hashes
         # Refuse before embedding: a paid API should not be billed for vectors the index will reject.
         await self.kb.check_embedder()
         vectors, embedded = await self._vectors(embed_texts, embed_hashes)
@@ -628,6 +730,16 @@ class Ingestor:
             raise
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+
+def _file_failure(source: str, exc: Exception) -> Failed:
+    """One file's problem as its report item: a folder of thousands goes on past it."""
+    if isinstance(exc, SuiteError):
+        return Failed(source, "file", str(exc))
+    if isinstance(exc, OSError):
+        return Failed(source, "file", f"{source}: {exc.strerror or exc}")
+    log.error("failed to ingest %s", source, exc_info=exc)  # a reader bug
+    return Failed(source, "file", f"{source}: could not be read ({type(exc).__name__}: {exc})")
 
 
 def _charset(content_type: str | None) -> str | None:

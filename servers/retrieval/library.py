@@ -247,7 +247,7 @@ class KnowledgeBase:
         """Re-embed every chunk with the configured embedder and record it (one transaction)."""
         async with self.storage.snapshot() as tx:
             rows = await tx.all_chunk_contexts()
-        from mcp_suite.servers.retrieval.ingest import text_hash  # ingest imports this module
+        from mcp_suite.servers.retrieval.prepare import text_hash  # lazy: readers load only to ingest
         from mcp_suite.servers.retrieval.views import embed_key, embedding_texts
 
         blobs: list[tuple[int, bytes | None, str | None]] = []

@@ -51,6 +51,13 @@ class RetrievalSettings(ServerSettings):
         description="folder ingest leaves out stylesheets, scripts, minified and lock files, build/dependency "
         "folders, other renderings of a page and aggregate pages",
     )
+    ingest_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="processes that parse and chunk a large folder ingest (default: the cores beyond one, at most "
+        "4; 0: none, all in the server process)",
+    )
     max_url_mb: float = Field(default=10.0, gt=0, description="largest URL download in MB")
     url_timeout: float = Field(default=20.0, gt=0, le=300, description="seconds allowed per URL fetch")
     allow_private_urls: bool = Field(

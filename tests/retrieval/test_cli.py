@@ -154,3 +154,26 @@ async def test_stdio_server_ingests_and_searches(corpus: Path, data_dir: Path) -
         assert result.structured_content is not None
         hit = result.structured_content["hits"][0]
         assert Path(hit["source"]).name == "encryption.rst" and "Key rotation" in hit["citation"]
+
+
+@pytest.mark.anyio
+async def test_stdio_server_ingests_a_large_folder_in_worker_processes(tmp_path: Path, data_dir: Path) -> None:
+    """Past 2 MB a folder is chunked in spawned worker processes; they share the server's stdout, the MCP
+    channel in stdio mode, and must leave it alone."""
+    folder = tmp_path / "wiki"
+    folder.mkdir()
+    paragraph = "The {topic} service keeps its settings in {topic}.toml and restarts within {n} seconds. " * 6
+    for i in range(40):
+        sections = [f"## Part {j}\n\n" + paragraph.format(topic=f"svc{i}", n=j) for j in range(120)]
+        (folder / f"svc{i:02d}.md").write_text(f"# Service {i}\n\n" + "\n\n".join(sections), encoding="utf-8")
+    assert sum(p.stat().st_size for p in folder.iterdir()) > 2 * 1024 * 1024
+    params = stdio_server(
+        "mcp-suite-retrieval", "--root", str(folder), "--data-dir", str(data_dir), "--ingest-workers", "1"
+    )
+    async with Client(params) as client:
+        report = await client.call_tool("ingest", {"paths": [str(folder)]})
+        assert not report.is_error and report.structured_content is not None, report.content
+        assert (report.structured_content["added"], report.structured_content["errors"]) == (40, 0)
+        result = await client.call_tool("search", {"query": "where does svc17 keep its settings", "k": 3})
+        assert result.structured_content is not None
+        assert Path(result.structured_content["hits"][0]["source"]).name == "svc17.md"

@@ -3,6 +3,7 @@ one-file-at-a-time ingest gives (same report order, same vectors reused, errors 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ NOTE = "# Backups\n\nThe nightly backup runs at 02:00 and keeps {n} copies on th
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "worker-process"])
 async def test_pipelined_folder_ingest_keeps_order_reuse_and_errors(
-    tmp_path: Path, settings: RetrievalSettings
+    tmp_path: Path, settings: RetrievalSettings, workers: int
 ) -> None:
     folder = tmp_path / "notes"
     folder.mkdir()
@@ -30,7 +32,8 @@ async def test_pipelined_folder_ingest_keeps_order_reuse_and_errors(
     (folder / "04-bad.md").write_bytes(b"\x00\x01binary\x00" * 50)
     kb = await KnowledgeBase.open(settings.database, build_embedder(settings))
     try:
-        report = await Ingestor(kb, ingest_options(settings)).ingest_paths([folder])
+        options = ingest_options(settings, workers=workers, worker_min_bytes=0)
+        report = await Ingestor(kb, options).ingest_paths([folder])
         assert [Path(item.source).name for item in report.items] == sorted(p.name for p in folder.iterdir())
         by_name = {Path(item.source).name: item for item in report.items}
         assert by_name["02-note.md"].embedded == by_name["02-note.md"].chunks > 0
@@ -40,7 +43,7 @@ async def test_pipelined_folder_ingest_keeps_order_reuse_and_errors(
         stored = {Path(doc.source).name: doc.chunk_count for doc in (await kb.list_documents(limit=100))[0]}
         assert set(stored) == {name for name, item in by_name.items() if item.status == "added"}
         # A file named on its own and through its folder is read once.
-        again = await Ingestor(kb, ingest_options(settings)).ingest_paths([folder / "00-note.md", folder])
+        again = await Ingestor(kb, options).ingest_paths([folder / "00-note.md", folder])
         assert again.unchanged == 6 and again.errors == 1 and again.chunks_embedded == 0
     finally:
         await kb.close()
@@ -67,3 +70,39 @@ async def test_a_systemic_failure_stops_the_folder_ingest_as_itself(
         assert [doc.source for doc in (await kb.list_documents())[0]] == ["deploys.md"]
     finally:
         await kb.close()
+
+
+async def _stored_chunks(kb: KnowledgeBase) -> list[tuple[object, ...]]:
+    docs = (await kb.list_documents(limit=100))[0]
+    out: list[tuple[object, ...]] = []
+    for doc in sorted(docs, key=lambda d: d.source):
+        _, chunks = await kb.document(doc.id)
+        out += [(Path(doc.source).name, doc.title, doc.doc_type, doc.meta, dataclasses.astuple(c)[2:]) for c in chunks]
+    return out
+
+
+@pytest.mark.anyio
+async def test_worker_processes_chunk_exactly_as_the_server_process(tmp_path: Path, corpus: Path) -> None:
+    """A large folder is parsed and chunked in worker processes: same documents, chunks, embedded counts and
+    per-file errors as in one process (the engine plays no part: SQLite only)."""
+    (corpus / "zz-bad.md").write_bytes(b"\x00\x01binary\x00" * 50)
+    results = []
+    for workers in (0, 1):
+        settings = RetrievalSettings(
+            data_dir=tmp_path / f"data-{workers}", roots=[corpus], embedder="wordllama", chunk_tokens=120
+        )
+        kb = await KnowledgeBase.open(settings.database, build_embedder(settings))
+        try:
+            report = await Ingestor(kb, ingest_options(settings, workers=workers, worker_min_bytes=0)).ingest_paths(
+                [corpus]
+            )
+            items = [(Path(i.source).name, i.status, i.chunks, i.embedded, i.message) for i in report.items]
+            results.append((items, await _stored_chunks(kb)))
+        finally:
+            await kb.close()
+    (items, chunks), (worker_items, worker_chunks) = results
+    assert len(items) >= 5 and len(chunks) >= 10
+    assert worker_items == items
+    assert worker_chunks == chunks
+    bad = [message for name, status, _, _, message in worker_items if name == "zz-bad.md"]
+    assert bad and bad[0] and "zz-bad.md" in bad[0]

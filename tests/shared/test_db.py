@@ -170,7 +170,7 @@ async def test_a_snapshot_does_not_wait_for_a_write_in_progress(tmp_path: Path) 
         async with db.snapshot() as conn:
             seen = [tuple(r) for r in await conn.execute_fetchall("SELECT body FROM notes ORDER BY id")]
             assert seen == [("seeded once",), ("not yet committed",)]  # committed: the next snapshot sees it
-        with pytest.raises(Exception, match="readonly|read-only|query_only"):
+        with pytest.raises(Exception, match=r"readonly|read-only|query_only"):
             async with db.snapshot() as conn:
                 await conn.execute("DELETE FROM notes")
         assert await rows(db, "SELECT count(*) FROM notes") == [(2,)]
