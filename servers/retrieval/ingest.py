@@ -244,6 +244,10 @@ class Ingestor:
         self._tags = normalise_tags(options.tags)
         self._errored: set[str] | None = None  # sources with a stored ingest error, read on first need
         self._recent: dict[str, bytes] = {}  # the last prepared document's vectors, by embed hash
+        # The indexed documents under the folders being ingested, read in one query instead of one per file.
+        self._indexed: dict[str, DocumentRow] = {}
+        self._indexed_under: list[str] = []
+        self._embedder_checked = False
 
     async def _progress(self, done: float, total: float | None, message: str) -> None:
         if self.progress is not None:
@@ -281,6 +285,10 @@ class Ingestor:
                 )
         if refused and len(refused) == len(paths):
             raise refused[0]  # nothing to do at all: an error the caller cannot miss
+        for folder in folders:
+            prefix = str(folder) + os.sep
+            self._indexed.update((d.source, d) for d in await self.kb.documents_with_prefix(prefix))
+            self._indexed_under.append(prefix)
         total = len(plan)
         await self._progress(0, total, f"ingesting {total} files")
         seen: set[str] = set()
@@ -344,6 +352,13 @@ class Ingestor:
         self.report.seconds = time.perf_counter() - started
         return self.report
 
+    async def _existing(self, source: str) -> DocumentRow | None:
+        if (found := self._indexed.get(source)) is not None:
+            return found
+        if any(source.startswith(prefix) for prefix in self._indexed_under):
+            return None  # under a folder read at the start, and not indexed then
+        return await self.kb.find_document(source)
+
     async def _chunk_workers(self, plan: Sequence[tuple[Path, Path | None]]) -> ChunkWorkers | None:
         """Worker processes for this run, if the options allow them and the files are large enough together."""
         count = default_workers() if self.options.workers is None else self.options.workers
@@ -392,7 +407,7 @@ class Ingestor:
                     f"{self.options.max_file_bytes / 1_048_576:g} MB file limit (--max-file-mb); "
                     "split it into smaller files or raise the limit"
                 )
-            existing = await self.kb.find_document(source)
+            existing = await self._existing(source)
             if (
                 existing is not None
                 and not self.options.force
@@ -568,7 +583,9 @@ class Ingestor:
         doc, chunks = chunked.doc, chunked.chunks
         hashes, embed_texts, embed_hashes = chunked.hashes, chunked.embed_texts, chunked.embed_hashes
         # Refuse before embedding: a paid API should not be billed for vectors the index will reject.
-        await self.kb.check_embedder()
+        if not self._embedder_checked:  # once a run: each write checks again inside its transaction
+            await self.kb.check_embedder()
+            self._embedder_checked = True
         vectors, embedded = await self._vectors(embed_texts, embed_hashes)
         user_meta = dict(self.options.metadata)
         if not user_meta and existing is not None:
