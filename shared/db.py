@@ -225,9 +225,10 @@ class Database:
             await self.conn.close()
 
     async def pragma(self, name: str) -> object:
-        async with self.conn.execute(f"PRAGMA {name}") as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row else None
+        # One trip to aiosqlite's thread (a cursor's execute, fetchone and close would be three): searches ask
+        # for data_version several times each.
+        rows = list(await self.conn.execute_fetchall(f"PRAGMA {name}"))
+        return rows[0][0] if rows else None
 
     @staticmethod
     async def _to_completion(conn: Connection, sql: str) -> None:

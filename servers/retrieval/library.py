@@ -81,6 +81,9 @@ class WriteResult:
     removed_chunk_ids: list[int]
 
 
+_UNREAD: object = object()  # "read the version yourself"
+
+
 class KnowledgeBase:
     """A process's handle on one retrieval index."""
 
@@ -134,12 +137,19 @@ class KnowledgeBase:
                 return None
             return await tx.recorded_embedder()
 
-    async def check_embedder(self) -> None:
+    async def data_version(self) -> object:
+        """The storage's change counter (:meth:`Storage.version`): a search reads it once and hands it to
+        :meth:`check_embedder`, :meth:`vector_index` and :meth:`lexical_index`, which read it themselves
+        when not given it."""
+        return await self.storage.version()
+
+    async def check_embedder(self, version: object = _UNREAD) -> None:
         """Raise :class:`ConflictError` when the index was built by another embedder than the configured one.
 
         Checked once per database change (:meth:`Storage.version`), not on every search.
         """
-        version = await self.storage.version()
+        if version is _UNREAD:
+            version = await self.storage.version()
         if version != self._checked_version:
             recorded = await self.recorded_embedder()
             self._checked_version = version
@@ -279,7 +289,7 @@ class KnowledgeBase:
 
     # -- vectors -------------------------------------------------------------------------------
 
-    async def vector_index(self) -> VectorIndex | VectorSearch | None:
+    async def vector_index(self, version: object = _UNREAD) -> VectorIndex | VectorSearch | None:
         """The vector matrix, loaded on first use and caught up with other processes' commits."""
         if not self.semantic_enabled:
             return None
@@ -288,7 +298,8 @@ class KnowledgeBase:
                 recorded = await tx.recorded_embedder()
             dimension = (recorded.dimension if recorded else 0) or self.embedder.info.dimension
             return self.storage.vector_search(dimension)
-        version = await self.storage.version()
+        if version is _UNREAD:
+            version = await self.storage.version()
         if self._vectors is not None and version == self._data_version:
             return self._vectors
         async with self.storage.snapshot() as tx:
@@ -326,7 +337,7 @@ class KnowledgeBase:
         threading.Thread(target=build, daemon=True, name="lexical-build").start()
         self._lexical_build = future
 
-    async def lexical_index(self) -> LexicalIndex | None:
+    async def lexical_index(self, version: object = _UNREAD) -> LexicalIndex | None:
         """The in-memory BM25 index, caught up with every commit; None when it cannot be built (use SQL)."""
         async with self._lexical_lock:
             for attempt in range(2):
@@ -334,7 +345,8 @@ class KnowledgeBase:
                     return None
                 index = self._lexical
                 assert index is not None
-                version = await self.storage.version()
+                if attempt or version is _UNREAD:
+                    version = await self.storage.version()
                 if version != self._lexical_version:
                     async with self.storage.snapshot() as tx:
                         current = set(await tx.all_chunk_ids())
@@ -405,6 +417,17 @@ class KnowledgeBase:
     async def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         async with self.storage.snapshot() as tx:
             return await tx.get_chunks(ids)
+
+    async def chunks_and_feedback(
+        self, ids: Sequence[int], query: str
+    ) -> tuple[dict[int, ChunkRow], dict[str, tuple[int, int, int, int]]]:
+        """The rows of ``ids`` and the feedback counts of their texts (:meth:`feedback_counts`), in one snapshot."""
+        from mcp_suite.servers.retrieval.search import query_key
+
+        async with self.storage.snapshot() as tx:
+            rows = await tx.get_chunks(ids)
+            hashes = list(dict.fromkeys(row.text_hash for row in rows.values()))
+            return rows, (await tx.feedback_counts(hashes, query_key(query)) if hashes else {})
 
     async def chunk_with_neighbors(self, chunk_id: int, neighbors: int) -> tuple[ChunkRow, list[ChunkRow]]:
         async with self.storage.snapshot() as tx:

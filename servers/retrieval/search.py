@@ -260,12 +260,13 @@ async def search(
             )
         use_semantic = False
         notes.append("no embedder configured: hybrid search ran as lexical only")
+    version = await kb.data_version()  # one read for the embedder check and both indexes
     if use_semantic:
         if mode == "semantic":
-            await kb.check_embedder()
+            await kb.check_embedder(version)
         else:
             try:
-                await kb.check_embedder()
+                await kb.check_embedder(version)
             except ConflictError as exc:  # keep answering lexically, but say why
                 use_semantic = False
                 notes.append(f"semantic half skipped: {exc}")
@@ -274,8 +275,8 @@ async def search(
     queries = [query, *[q.strip() for q in expansions if q.strip() and q.strip() != query]]
     lists: list[tuple[str, float, list[tuple[int, float]]]] = []  # (retriever, weight, ranked (id, score))
     doc_ids = await kb.matching_document_ids(where)
-    vector_index = await kb.vector_index() if use_semantic else None
-    lexical_index = await kb.lexical_index() if use_lexical else None
+    vector_index = await kb.vector_index(version) if use_semantic else None
+    lexical_index = await kb.lexical_index(version) if use_lexical else None
 
     async def lexical(q: str, weight: float) -> None:
         words = query_words(q)
@@ -312,21 +313,22 @@ async def search(
         return SearchResult(query=query, mode=mode, hits=[], notes=notes, took_ms=_ms(started))
 
     candidates = sorted(fused, key=lambda cid: -fused[cid])[: max(depth, k)]
-    rows = await kb.chunks(candidates)
+    if ranking.feedback_weight > 0:
+        rows, counts = await kb.chunks_and_feedback(candidates, query)
+    else:
+        rows, counts = await kb.chunks(candidates), {}
     candidates = [cid for cid in candidates if cid in rows]
     if mode == "hybrid" and ranking.neighbour_share > 0:
         fused.update(smooth_neighbours(fused, candidates, rows, ranking.neighbour_share))
         candidates.sort(key=lambda cid: -fused[cid])
-    if ranking.feedback_weight > 0:
-        counts = await kb.feedback_counts([rows[cid].text_hash for cid in candidates], query)
-        if counts:
-            unit = _feedback_unit(fused, candidates, ranking)
-            for cid in candidates:
-                c = counts.get(rows[cid].text_hash)
-                if c:
-                    up, down, q_up, q_down = c
-                    fused[cid] += unit * math.tanh(0.5 * (up - down) + (q_up - q_down))
-            candidates.sort(key=lambda cid: -fused[cid])
+    if counts:
+        unit = _feedback_unit(fused, candidates, ranking)
+        for cid in candidates:
+            c = counts.get(rows[cid].text_hash)
+            if c:
+                up, down, q_up, q_down = c
+                fused[cid] += unit * math.tanh(0.5 * (up - down) + (q_up - q_down))
+        candidates.sort(key=lambda cid: -fused[cid])
     if reranker is not None:
         pool = candidates[: max(2 * k, 20)]
         scores = await reranker.rerank(query, [rows[cid].text for cid in pool])

@@ -128,10 +128,17 @@ class Rows:
         """Top ``k`` chunks among ``rows`` (scored ``scores``), each by its best row."""
         import numpy as np
 
-        order = np.argsort(-scores, kind="stable")
-        rows, scores = rows[order], scores[order]
-        _, first = np.unique(self.ids[rows], return_index=True)
-        best = np.sort(first)[:k]
+        # Sort only the best few rows (8 per chunk wanted), widening while they hold fewer than k chunks.
+        take = min(len(rows), 8 * k)
+        while True:
+            top = np.argpartition(-scores, take - 1)[:take] if take < len(rows) else np.arange(len(rows))
+            top = np.sort(top)  # row order first, so equal scores keep it (as a full stable sort would)
+            top = top[np.argsort(-scores[top], kind="stable")]
+            _, first = np.unique(self.ids[rows[top]], return_index=True)
+            if len(first) >= k or take >= len(rows):
+                break
+            take = min(len(rows), 4 * take)
+        best = top[np.sort(first)[:k]]
         return [(int(self.ids[rows[i]]), float(scores[i])) for i in best]
 
 
