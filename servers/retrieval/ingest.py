@@ -55,6 +55,7 @@ Progress = Callable[[float, float | None, str], Awaitable[None]]
 Confine = Callable[[Path], Path]
 
 MAX_REPORTED_ITEMS = 200
+BULK_FILES = 32  # from this many files, an ingest reads what it needs to know per file up front
 
 Status = Literal["added", "updated", "unchanged", "removed", "skipped", "error"]
 
@@ -248,6 +249,8 @@ class Ingestor:
         self._indexed: dict[str, DocumentRow] = {}
         self._indexed_under: list[str] = []
         self._embedder_checked = False
+        # For a bulk ingest, the embed hashes that may have stored vectors: others are not looked up.
+        self._stored_embeds: set[str] | None = None
 
     async def _progress(self, done: float, total: float | None, message: str) -> None:
         if self.progress is not None:
@@ -289,6 +292,11 @@ class Ingestor:
             prefix = str(folder) + os.sep
             self._indexed.update((d.source, d) for d in await self.kb.documents_with_prefix(prefix))
             self._indexed_under.append(prefix)
+        if len(plan) >= BULK_FILES:
+            # Per file, a lookup that finds nothing costs more than the set; the errors are read once too.
+            if self.kb.semantic_enabled:
+                self._stored_embeds = await self.kb.stored_embed_hashes()
+            self._errored = set(await self.kb.ingest_errors())
         total = len(plan)
         await self._progress(0, total, f"ingesting {total} files")
         seen: set[str] = set()
@@ -633,7 +641,11 @@ class Ingestor:
         how many chunks had to be embedded."""
         if not self.kb.semantic_enabled or not texts:
             return {}, 0
-        vectors = await self.kb.reuse_embeddings(hashes)
+        known = self._stored_embeds
+        lookup = hashes if known is None else [h for h in hashes if h in known]
+        vectors = await self.kb.reuse_embeddings(lookup) if lookup else {}
+        if known is not None:
+            known.update(hashes)  # written before any later file of this run is prepared
         # The document before this one may still be being written: its vectors are reused from here.
         vectors.update((h, self._recent[h]) for h in hashes if h in self._recent and h not in vectors)
         missing = list({h: i for i, h in enumerate(hashes) if h not in vectors}.values())
@@ -648,7 +660,11 @@ class Ingestor:
         return vectors, len(missing)
 
     async def _write(self, prepared: Prepared) -> IngestItem:
-        await self.kb.write_document(prepared.doc, prepared.chunks)
+        # Without a stored error for the source (read at the start of a bulk run), there is nothing to clear.
+        clear = self._errored is None or prepared.doc.source in self._errored
+        await self.kb.write_document(prepared.doc, prepared.chunks, clear_error=clear)
+        if self._errored is not None:
+            self._errored.discard(prepared.doc.source)
         item = IngestItem(
             source=prepared.doc.source,
             status="updated" if prepared.replaces else "added",

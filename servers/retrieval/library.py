@@ -194,13 +194,20 @@ class KnowledgeBase:
 
     # -- writes --------------------------------------------------------------------------------
 
-    async def write_document(self, doc: NewDocument, chunks: Sequence[NewChunk]) -> WriteResult:
-        """Replace ``doc`` and its chunks in one transaction, then bring the vector matrix up to date."""
+    async def write_document(
+        self, doc: NewDocument, chunks: Sequence[NewChunk], *, clear_error: bool = True
+    ) -> WriteResult:
+        """Replace ``doc`` and its chunks in one transaction, then bring the vector matrix up to date.
+
+        ``clear_error=False`` skips deleting the source's stored ingest error, for a caller that knows
+        there is none (a folder ingest reads them once).
+        """
 
         async def change(tx: Writer) -> tuple[int, list[int], list[int]]:
             await self._guard_write(tx)
             written = await tx.replace_document(doc, chunks)
-            await tx.clear_ingest_errors([doc.source])
+            if clear_error:
+                await tx.clear_ingest_errors([doc.source])
             return written
 
         document_id, new_ids, removed = await self.storage.run(change)
@@ -252,6 +259,12 @@ class KnowledgeBase:
             if recorded is None or not compatible(recorded, self.embedder.info):
                 return {}
             return await tx.embeddings_by_hash(hashes)
+
+    async def stored_embed_hashes(self) -> set[str]:
+        """Every embed hash that may have stored vectors (a superset on some engines): a bulk ingest asks
+        :meth:`reuse_embeddings` only about hashes in it."""
+        async with self.storage.snapshot() as tx:
+            return await tx.stored_embed_hashes()
 
     async def reindex(self, progress: Any = None) -> dict[str, Any]:
         """Re-embed every chunk with the configured embedder and record it (one transaction)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mcp_suite.servers.retrieval.factory import build_embedder, ingest_options
-from mcp_suite.servers.retrieval.ingest import Ingestor
+from mcp_suite.servers.retrieval.ingest import BULK_FILES, Ingestor
 from mcp_suite.servers.retrieval.library import KnowledgeBase
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.embeddings import NoEmbedder
@@ -106,3 +106,34 @@ async def test_worker_processes_chunk_exactly_as_the_server_process(tmp_path: Pa
     assert worker_chunks == chunks
     bad = [message for name, status, _, _, message in worker_items if name == "zz-bad.md"]
     assert bad and bad[0] and "zz-bad.md" in bad[0]
+
+
+@pytest.mark.anyio
+async def test_a_bulk_ingest_reuses_vectors_and_clears_errors_it_read_up_front(
+    tmp_path: Path, settings: RetrievalSettings
+) -> None:
+    """From BULK_FILES files on, stored embed hashes and ingest errors are read once, not per file: vectors
+    are still reused from any earlier file, and a fixed file's stored error is still cleared."""
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    count = BULK_FILES + 8
+    for i in range(count):
+        (folder / f"{i:03d}-note.md").write_text(NOTE.format(n=i), encoding="utf-8")
+    # The same note as the first file, many files later: its vectors come from the stored first one.
+    (folder / f"{count - 1:03d}-note.md").write_text(NOTE.format(n=0), encoding="utf-8")
+    (folder / "500-bad.md").write_bytes(b"\x00\x01binary\x00" * 50)
+    kb = await KnowledgeBase.open(settings.database, build_embedder(settings))
+    try:
+        report = await Ingestor(kb, ingest_options(settings)).ingest_paths([folder])
+        by_name = {Path(item.source).name: item for item in report.items}
+        assert report.added == count and report.errors == 1
+        assert by_name["001-note.md"].embedded > 0
+        assert by_name[f"{count - 1:03d}-note.md"].embedded == 0
+        assert [Path(s).name for s in await kb.ingest_errors()] == ["500-bad.md"]
+        (folder / "500-bad.md").write_text(NOTE.format(n=500), encoding="utf-8")
+        (folder / "000-note.md").write_text(NOTE.format(n=1000), encoding="utf-8")
+        again = await Ingestor(kb, ingest_options(settings)).ingest_paths([folder])
+        assert (again.added, again.updated, again.errors) == (1, 1, 0)
+        assert await kb.ingest_errors() == {}
+    finally:
+        await kb.close()

@@ -314,6 +314,12 @@ class PostgresTx:
                 found[hash_of[cid]] = blob
         return found
 
+    async def stored_embed_hashes(self) -> set[str]:
+        # A superset (chunks without vectors included) costs a lookup at most, never a wrong vector.
+        return {
+            row[0] for row in await self._all("SELECT DISTINCT embed_hash FROM chunks WHERE embed_hash IS NOT NULL")
+        }
+
     async def get_chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         if not ids:
             return {}

@@ -286,6 +286,10 @@ class SqliteTx:
                 found.setdefault(row[0], row[1])
         return found
 
+    async def stored_embed_hashes(self) -> set[str]:
+        sql = "SELECT DISTINCT embed_hash FROM chunks WHERE embed_hash IS NOT NULL AND embedding IS NOT NULL"
+        return {row[0] for row in await self._all(sql)}
+
     async def get_chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         result: dict[int, ChunkRow] = {}
         for start in range(0, len(ids), 500):
