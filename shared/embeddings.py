@@ -134,7 +134,6 @@ _EXPECTED_NORMALIZER = {
         {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
     ],
 }
-_MARKER = "\u2581"  # sentencepiece's word marker, which the normaliser puts in place of every space
 # Longer texts are summed in slices, so one huge text never gathers a huge (tokens × dim) block.
 _POOL_SLICE = 8192
 _WEIGHTS_KEY = "embedding.weight"  # the tensor wordllama.load reads from the safetensors file
@@ -147,23 +146,6 @@ def _open_tokenizer(path: Path) -> Tokenizer:
     tokenizer.no_padding()
     tokenizer.no_truncation()
     return tokenizer
-
-
-def _split_at_words(tokenizer: Tokenizer) -> None:
-    """Let BPE work word by word when that cannot change a single token id.
-
-    Without a pre-tokenizer the whole text is one "word" to BPE: merges are searched across all of it and
-    its word cache never hits. A merge only ever forms a vocabulary entry, so if no entry holds the word
-    marker ▁ after another character (only runs of ▁ do), no merge can span a point where ▁ follows
-    something else; splitting there gives the ids of the whole text, and each word is cached. Tokenizing
-    the benchmark corpora (3 million tokens, plus random runs of spaces, tabs and symbols) gave
-    identical ids, 25-30 % faster.
-    """
-    from tokenizers import Regex, pre_tokenizers
-
-    if any(_MARKER in token.lstrip(_MARKER) for token in tokenizer.get_vocab(with_added_tokens=False)):
-        return  # an entry spans words: only the whole text gives the model's ids
-    tokenizer.pre_tokenizer = pre_tokenizers.Split(Regex(f"{_MARKER}+[^{_MARKER}]*|[^{_MARKER}]+"), "isolated")
 
 
 def _normaliser_is_expected(tokenizer: Tokenizer) -> bool:
@@ -242,7 +224,6 @@ class StaticModel:
         self.bare_tokenizer: Tokenizer | None
         if _normaliser_is_expected(loaded):
             loaded.normalizer = None
-            _split_at_words(loaded)
             self.bare_tokenizer, self._full = loaded, None
         else:
             self.bare_tokenizer, self._full = None, loaded
