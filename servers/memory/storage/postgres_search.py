@@ -39,6 +39,16 @@ _NAMES = (
 _TRIGRAMS = (
     "(SELECT coalesce(array_agg(DISTINCT substr({0}, i, 3)), '{{}}') FROM generate_series(1, length({0}) - 2) i)"
 )
+_RANKED_TIER = (
+    "SELECT c.n, t.entity_id, t.r, " + _NAMES + " AS names FROM (SELECT count(*) AS n FROM (SELECT 1 FROM "
+    "entity_search WHERE document @@ to_tsquery('simple', ?) LIMIT ?) m) c LEFT JOIN LATERAL ("
+    f"SELECT s.entity_id, {_RANK} AS r FROM entity_search s, to_tsquery('simple', ?) q(query) "
+    "WHERE c.n <= ? AND s.namespace = ? AND s.document @@ q.query ORDER BY r DESC, s.entity_id LIMIT ?"
+    ") t ON true LEFT JOIN entities e ON e.id = t.entity_id"
+)
+"""One row per ranked hit (``n, entity_id, r, names``; a row of nulls after ``n`` when none): the count of
+matches (capped) and, if at most ``RANK_CAP``, the best ``limit`` of the namespace. Params: match, cap + 1,
+match, cap, namespace, limit."""
 _FACTS = (
     "coalesce((SELECT string_agg(content, chr(10) ORDER BY id) FROM observations o "
     "WHERE o.entity_id = e.id AND o.valid_to IS NULL), '')"
@@ -81,28 +91,64 @@ def tsquery(words: Sequence[str], joiner: str, weight: str = "") -> str:
 async def lexical(conn: Conn, namespace: str, query: str, want: int) -> dict[int, WordHit]:
     found: dict[int, WordHit] = {}
     words = search.words(query)
+    substring_done = False
     if words:
-        await _collect(conn, namespace, words, "&", want, found, tier=0)
-    if len(found) < want:
-        # The reference's rule, kept as it is: the whole query as a case-insensitive substring.
-        params: tuple[str, ...]
-        if len(query) >= search.TRIGRAM_MIN_CHARS:  # an uncorrelated array: the trigram index can answer it
-            pieces = _TRIGRAMS.format("x.n").replace(
-                "FROM generate_series", "FROM (SELECT lower(?) AS n) x, generate_series"
-            )
-            narrow, order, params = f"s.trigrams @> {pieces} AND", "DESC", (namespace, query, query)
-        else:
-            narrow, order, params = "", "ASC", (namespace, query)
-        rows = await _fetch(
-            conn,
-            f"SELECT s.entity_id, '' FROM entity_search s WHERE s.namespace = ? AND {narrow} "
-            f"strpos(s.haystack, lower(?)) > 0 ORDER BY s.entity_id {order} LIMIT ?",
-            (*params, want + len(found)),
-        )
-        _add(rows, want, found, tier=1)
+        substring_done = await _first_tiers(conn, namespace, query, words, want, found)
+    if len(found) < want and not substring_done:
+        sql, params = _substring(namespace, query)
+        _add(await _fetch(conn, sql, (*params, want + len(found))), want, found, tier=1)
     if len(found) < want and len(words) > 1:
         await _collect(conn, namespace, words, "|", want, found, tier=2)
     return found
+
+
+def _substring(namespace: str, query: str) -> tuple[str, tuple[str, ...]]:
+    """The substring tier (the reference's rule, kept as it is: the whole query as a case-insensitive
+    substring): ``entity_id, ''`` rows, a trailing ``LIMIT ?`` left to the caller."""
+    if len(query) >= search.TRIGRAM_MIN_CHARS:  # an uncorrelated array: the trigram index can answer it
+        pieces = _TRIGRAMS.format("x.n").replace(
+            "FROM generate_series", "FROM (SELECT lower(?) AS n) x, generate_series"
+        )
+        narrow, order, params = f"s.trigrams @> {pieces} AND", "DESC", (namespace, query, query)
+    else:
+        narrow, order, params = "", "ASC", (namespace, query)
+    return (
+        f"SELECT s.entity_id, '' FROM entity_search s WHERE s.namespace = ? AND {narrow} "
+        f"strpos(s.haystack, lower(?)) > 0 ORDER BY s.entity_id {order} LIMIT ?"
+    ), params
+
+
+async def _first_tiers(
+    conn: Conn, namespace: str, query: str, words: Sequence[str], want: int, found: dict[int, WordHit]
+) -> bool:
+    """Tier 0 (every word) and, when it leaves room, tier 1 (the substring) in one statement: the substring
+    branch runs only if the ranked tier found fewer than ``want`` (a condition PostgreSQL checks once, before
+    scanning), so a name query pays one round trip, not two. Returns whether the substring tier was read.
+
+    The same rows as the two statements one after the other: tier 0 ranked as :func:`_ranked` does, then up
+    to ``2 * want`` substring matches in the same order (the tier-0 hits among them are skipped by
+    :func:`_add`, and at most ``want - 1`` of them exist when the branch runs)."""
+    match = tsquery(words, "&")
+    substring, params = _substring(namespace, query)
+    sql = (
+        f"WITH ranked AS ({_RANKED_TIER}) "
+        "SELECT 0, n, entity_id, names, -r, entity_id FROM ranked UNION ALL "
+        f"SELECT 1, NULL, h.entity_id, '', 0, h.entity_id * {1 if 'ASC' in substring else -1} FROM ("
+        f"{substring}) h WHERE (SELECT count(entity_id) FROM ranked) < ? AND (SELECT max(n) FROM ranked) <= ? "
+        "ORDER BY 1, 5, 6"
+    )
+    rows = await _fetch(
+        conn, sql, (match, RANK_CAP + 1, match, RANK_CAP, namespace, want, *params, 2 * want, want, RANK_CAP)
+    )
+    count = int(rows[0][1]) if rows else 0
+    if count > RANK_CAP:
+        await _collect_many(conn, namespace, words, "&", want, found, tier=0)
+        return False
+    _add([(row[2], row[3]) for row in rows if row[0] == 0 and row[2] is not None], want, found, tier=0)
+    if len(found) < want:
+        _add([(row[2], row[3]) for row in rows if row[0] == 1], want, found, tier=1)
+        return True
+    return False
 
 
 async def _collect(
@@ -115,6 +161,14 @@ async def _collect(
     if count <= RANK_CAP:
         _add(rows, want, found, tier)
         return
+    await _collect_many(conn, namespace, words, joiner, want, found, tier)
+
+
+async def _collect_many(
+    conn: Conn, namespace: str, words: Sequence[str], joiner: str, want: int, found: dict[int, WordHit], tier: int
+) -> None:
+    """:func:`_collect` when more than ``RANK_CAP`` entities match: name matches first, then the rest newest first."""
+    match = tsquery(words, joiner)
     in_names = tsquery(words, joiner, weight="A")
     count, rows = await _ranked(conn, namespace, in_names, want + len(found))
     if count > RANK_CAP:
@@ -130,11 +184,7 @@ async def _ranked(conn: Conn, namespace: str, match: str, limit: int) -> tuple[i
     namespace with their names: one statement, where counting first and then ranking would be two."""
     rows = await _fetch(
         conn,
-        "SELECT c.n, t.entity_id, " + _NAMES + " FROM (SELECT count(*) AS n FROM (SELECT 1 FROM entity_search "
-        "WHERE document @@ to_tsquery('simple', ?) LIMIT ?) m) c LEFT JOIN LATERAL ("
-        f"SELECT s.entity_id, {_RANK} AS r FROM entity_search s, to_tsquery('simple', ?) q(query) "
-        "WHERE c.n <= ? AND s.namespace = ? AND s.document @@ q.query ORDER BY r DESC, s.entity_id LIMIT ?"
-        ") t ON true LEFT JOIN entities e ON e.id = t.entity_id ORDER BY t.r DESC, t.entity_id",
+        f"SELECT n, entity_id, names FROM ({_RANKED_TIER}) t ORDER BY r DESC, entity_id",
         (match, RANK_CAP + 1, match, RANK_CAP, namespace, limit),
     )
     count = int(rows[0][0]) if rows else 0
