@@ -8,9 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import anyio
-import anyio.lowlevel
-
 from mcp_suite.servers.memory import limits, search
 from mcp_suite.servers.memory.graph_core import GraphCore, valid_at
 from mcp_suite.servers.memory.models import (
@@ -150,26 +147,14 @@ class GraphSearch(GraphCore):
     async def _legs(
         self, conn: Conn, query: str, mode: SearchMode, pool: int, vector: np.ndarray | None, as_of: str | None
     ) -> tuple[list[LexicalHit], list[SemanticHit]]:
-        """The word leg (SQL) and the meaning leg (a scan of the vectors in memory), overlapped: the word
-        leg's first statement is sent, and the database answers it while this process scans the vectors
-        (the scan holds the event loop for a few ms; waiting for the answer first would add the two). (Entities
-        deleted meanwhile by another process, or created after ``as_of``, drop out when the results are read.)"""
-        lexical: list[LexicalHit] = []
+        """The word leg (SQL) and the meaning leg (a scan of the vectors in memory). (Entities deleted
+        meanwhile by another process, or created after ``as_of``, drop out when the results are read.)"""
+        lexical = await self._lexical(conn, query, pool, as_of) if mode != "semantic" else []
         semantic: list[SemanticHit] = []
-
-        async def words() -> None:
-            nonlocal lexical
-            lexical = await self._lexical(conn, query, pool, as_of)
-
-        async with anyio.create_task_group() as legs:
-            if mode != "semantic":
-                legs.start_soon(words)
-                # One turn of the event loop: the word leg runs until it waits for the database's answer.
-                await anyio.lowlevel.checkpoint()
-            if vector is not None:
-                assert self.recall is not None
-                found = self.recall.nearest(vector, FUSION_POOL, past=as_of is not None)
-                semantic = [SemanticHit(entity_id, score) for entity_id, score in found]
+        if vector is not None:
+            assert self.recall is not None
+            found = self.recall.nearest(vector, FUSION_POOL, past=as_of is not None)
+            semantic = [SemanticHit(entity_id, score) for entity_id, score in found]
         return lexical, semantic
 
     def _matches(
