@@ -98,27 +98,31 @@ async def lexical(conn: Conn, namespace: str, query: str, want: int) -> dict[int
     if words:
         substring_done = await _first_tiers(conn, namespace, query, words, want, found)
     if len(found) < want and not substring_done:
-        sql, params = _substring(namespace, query)
+        sql, params, _ = _substring(namespace, query)
         _add(await _fetch(conn, sql, (*params, want + len(found))), want, found, tier=1)
     if len(found) < want and len(words) > 1:
         await _collect(conn, namespace, words, "|", want, found, tier=2)
     return found
 
 
-def _substring(namespace: str, query: str) -> tuple[str, tuple[str, ...]]:
+def _substring(namespace: str, query: str) -> tuple[str, tuple[str, ...], bool]:
     """The substring tier (the reference's rule, kept as it is: the whole query as a case-insensitive
-    substring): ``entity_id, ''`` rows, a trailing ``LIMIT ?`` left to the caller."""
-    if len(query) >= search.TRIGRAM_MIN_CHARS:  # an uncorrelated array: the trigram index can answer it
+    substring): its ``entity_id, ''`` rows with a trailing ``LIMIT ?`` left to the caller, its parameters,
+    and whether it takes the newest first (a query shorter than a trigram scans oldest first)."""
+    params: tuple[str, ...] = (namespace, query)
+    if len(query) < search.TRIGRAM_MIN_CHARS:
+        narrow, newest_first = "", False
+    else:  # an uncorrelated array: the trigram index can answer it
         pieces = _TRIGRAMS.format("x.n").replace(
             "FROM generate_series", "FROM (SELECT lower(?) AS n) x, generate_series"
         )
-        narrow, order, params = f"s.trigrams @> {pieces} AND", "DESC", (namespace, query, query)
-    else:
-        narrow, order, params = "", "ASC", (namespace, query)
+        narrow, newest_first, params = f"s.trigrams @> {pieces} AND", True, (namespace, query, query)
     return (
         f"SELECT s.entity_id, '' FROM entity_search s WHERE s.namespace = ? AND {narrow} "
-        f"strpos(s.haystack, lower(?)) > 0 ORDER BY s.entity_id {order} LIMIT ?"
-    ), params
+        f"strpos(s.haystack, lower(?)) > 0 ORDER BY s.entity_id {'DESC' if newest_first else 'ASC'} LIMIT ?",
+        params,
+        newest_first,
+    )
 
 
 async def _first_tiers(
@@ -132,11 +136,11 @@ async def _first_tiers(
     to ``2 * want`` substring matches in the same order (the tier-0 hits among them are skipped by
     :func:`_add`, and at most ``want - 1`` of them exist when the branch runs)."""
     match = tsquery(words, "&")
-    substring, params = _substring(namespace, query)
+    substring, params, newest_first = _substring(namespace, query)
     sql = (
         f"WITH ranked AS ({_RANKED_TIER}) "
         "SELECT 0, n, entity_id, names, -r, entity_id FROM ranked UNION ALL "
-        f"SELECT 1, NULL, h.entity_id, '', 0, h.entity_id * {1 if 'ASC' in substring else -1} FROM ("
+        f"SELECT 1, NULL, h.entity_id, '', 0, {'-' if newest_first else ''}h.entity_id FROM ("
         f"{substring}) h WHERE (SELECT count(entity_id) FROM ranked) < ? AND (SELECT max(n) FROM ranked) <= ? "
         "ORDER BY 1, 5, 6"
     )
