@@ -87,7 +87,6 @@ class GraphCore:
         self.recall = recall
         self.ids_in = db.dialect.in_ints  # `x IN {ids_in}` with a JSON list of ints as the parameter
         self.texts_in = db.dialect.in_texts  # … of strings
-        self.among_ids = db.dialect.among_ints  # `x {among_ids}`: the same test, as the engine plans it best
 
     async def _run_change(self, body: Callable[[Conn, Changes], Awaitable[T]]) -> T:
         """One logical change: run by ``db.run`` (again, with fresh ``Changes``, after a conflict),

@@ -43,9 +43,6 @@ class Dialect(Protocol):
     """``(…)`` set expression of the integers in one JSON-list parameter: ``x IN {in_ints}``."""
     in_texts: str
     """The same for a JSON list of strings."""
-    among_ints: str
-    """``x {among_ints}``: ``x`` is one of the integers in one JSON-list parameter, in the form the engine
-    plans best for a few ids (an index probe per id) where a statement is planned once and run often."""
     now: str
     """The current UTC time as ISO-8601 text with milliseconds (how every timestamp is stored)."""
     newline: str

@@ -41,7 +41,6 @@ def _pg(conn: Conn) -> PgConn:
 
 class PostgresDialect:
     in_ints = postgres_search.IN_IDS
-    among_ints = postgres_search.ANY_ID
     in_texts = "(SELECT value FROM jsonb_array_elements_text(?::jsonb))"
     now = NOW
     newline = "chr(10)"

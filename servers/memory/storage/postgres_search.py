@@ -30,9 +30,6 @@ IN_IDS = "(SELECT unnest(translate(?, '[]', '{}')::bigint[]))"
 DOCUMENT_CHARS = 200_000
 """Observation text indexed for word search per entity: a tsvector may not exceed 1 MB (substring search
 still sees everything)."""
-ANY_ID = "= ANY(translate(?, '[]', '{}')::bigint[])"
-"""``x = ANY(array)``: in a prepared statement's generic plan PostgreSQL probes the index once per id, where
-``x IN (SELECT unnest(…))`` (a semi-join of unknown size) made it scan the relations table twice."""
 RANK_CAP = 2_000
 """Matches beyond this many are not all ranked: name matches first, then the rest newest first."""
 _RANK = "ts_rank('{0.1, 0.2, 0.4, 1.0}', s.document, q.query, 1)"
