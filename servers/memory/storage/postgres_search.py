@@ -8,8 +8,10 @@ by a GIN index over each document's trigrams (an array column: pgserver and seve
 lack ``pg_trgm``); a query shorter than a trigram scans, oldest first, as on SQLite.
 
 Round trips: a word tier is one statement (a capped count of the matches and, when few enough to rank, the
-best of the namespace with their names, see :func:`_ranked`), the substring tier another; a search's
-other reads are in :mod:`mcp_suite.servers.memory.search_rows`.
+best of the namespace with their names, see :func:`_ranked`); the every-word tier carries the substring
+tier in the same statement, run only when it leaves room (:func:`_first_tiers`: a name query is one trip,
+not two, which counts most against a server across a network). A search's other reads are in
+:mod:`mcp_suite.servers.memory.search_rows`.
 """
 
 from __future__ import annotations
