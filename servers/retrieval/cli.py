@@ -176,7 +176,8 @@ def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _ingest(settings: RetrievalSettings, args: argparse.Namespace) -> int:
     from mcp_suite.servers.retrieval.factory import ingest_options, url_policy
-    from mcp_suite.servers.retrieval.ingest import Ingestor, IngestReport
+    from mcp_suite.servers.retrieval.ingest import Ingestor
+    from mcp_suite.servers.retrieval.ingest_report import IngestReport
 
     options = ingest_options(
         settings, include=args.include, exclude=args.exclude, tags=args.tags, metadata=_meta(args.meta)

@@ -296,3 +296,14 @@ def _too_large(url: str, limit: int, size: int | None = None) -> str:
         f"{url} is larger than the {limit:,} byte limit{got} (--max-url-mb); raise it, or download the file and "
         "ingest it (held to --max-file-mb)"
     )
+
+
+def charset_of(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type header, if it names one."""
+    if not content_type:
+        return None
+    for part in content_type.split(";")[1:]:
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            return value.strip().strip('"')
+    return None

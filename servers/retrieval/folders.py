@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from mcp_suite.servers.retrieval.readers import detect_type
+from mcp_suite.shared.errors import InvalidInputError
 
 SkipReason = Literal[
     "excluded by pattern",
@@ -243,3 +244,22 @@ def _file_reason(path: Path, rel: str, name: str, rules: FolderRules) -> SkipRea
     if detect_type(Path(name)) is None:
         return "unsupported format"
     return None
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
+
+    Opened non-blocking and checked with ``fstat`` on the open descriptor, so a FIFO or device put
+    where a file was (even after the folder walk) is refused instead of blocking or streaming forever.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise InvalidInputError(f"{path}: {file_kind(mode)}, not a regular file; only regular files are read")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise InvalidInputError(
+            f"{path}: grew past the {limit / 1_048_576:g} MB file limit (--max-file-mb) while being read"
+        )
+    return data

@@ -15,12 +15,10 @@ embedder) stop the run.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import logging
 import os
-import stat
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,12 +29,13 @@ from typing import Any, Literal
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
-from pydantic import BaseModel, Field
 
 from mcp_suite.servers.retrieval.chunking import CHUNKER_VERSION
 from mcp_suite.servers.retrieval.documents import DocType, ParsedDocument
-from mcp_suite.servers.retrieval.folders import FolderRules, Skipped, file_kind, walk_folder
+from mcp_suite.servers.retrieval.folders import FolderRules, file_kind, read_regular_file, walk_folder
+from mcp_suite.servers.retrieval.ingest_report import IngestItem, IngestReport
 from mcp_suite.servers.retrieval.library import KnowledgeBase, to_blob
+from mcp_suite.servers.retrieval.outcomes import Failed, Outcome, Prepared, Reading, Unchanged, file_failure
 from mcp_suite.servers.retrieval.prepare import (
     BrokenProcessPool,
     Chunked,
@@ -54,87 +53,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[float, float | None, str], Awaitable[None]]
 Confine = Callable[[Path], Path]
 
-MAX_REPORTED_ITEMS = 200
 BULK_FILES = 32  # from this many files, an ingest reads what it needs to know per file up front
-
-Status = Literal["added", "updated", "unchanged", "removed", "skipped", "error"]
-
-
-class IngestItem(BaseModel):
-    """What happened to one source."""
-
-    source: str
-    status: Status
-    chunks: int = Field(default=0, description="chunks the source has in the index now")
-    embedded: int = Field(default=0, description="chunks whose vectors were computed in this run (others were reused)")
-    message: str | None = None
-
-
-class Exclusion(BaseModel):
-    """Files (or folders, shown with a trailing ``/``) a folder walk did not read, for one reason."""
-
-    reason: str = Field(description="e.g. 'other rendering', 'stylesheet', 'build output', 'not a regular file'")
-    count: int
-    examples: list[str] = Field(description="a few of them, relative to the ingested folder")
-
-
-class IngestReport(BaseModel):
-    """Totals of an ingest run, and the items that changed or failed (unchanged ones are only counted)."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    skipped: int = 0
-    errors: int = 0
-    chunks_written: int = 0
-    chunks_embedded: int = 0
-    bytes_read: int = 0
-    seconds: float = 0.0
-    items: list[IngestItem] = Field(default_factory=list)
-    items_omitted: int = Field(
-        default=0, description="changed or failed items left out of `items` to keep the report short"
-    )
-    excluded: list[Exclusion] = Field(
-        default_factory=list,
-        description="what folder walks left unread and why (default excludes, globs, non-regular files); "
-        "pass include globs or default_excludes=false to read them",
-    )
-
-    def add_exclusions(self, skipped: Skipped) -> None:
-        found = {e.reason: e for e in self.excluded}
-        for reason, count in skipped.counts.items():
-            if reason in found:
-                found[reason].count += count
-                room = 3 - len(found[reason].examples)
-                found[reason].examples += skipped.examples.get(reason, [])[: max(room, 0)]
-            else:
-                found[reason] = Exclusion(reason=reason, count=count, examples=list(skipped.examples.get(reason, [])))
-        self.excluded = sorted(found.values(), key=lambda e: (-e.count, e.reason))
-
-    def record(self, item: IngestItem) -> None:
-        count = getattr(self, "errors" if item.status == "error" else item.status)
-        setattr(self, "errors" if item.status == "error" else item.status, count + 1)
-        if item.status in ("added", "updated"):
-            self.chunks_written += item.chunks
-        self.chunks_embedded += item.embedded
-        if item.status == "unchanged":
-            return
-        if len(self.items) < MAX_REPORTED_ITEMS:
-            self.items.append(item)
-        else:
-            self.items_omitted += 1
-
-    def summary(self) -> str:
-        text = (
-            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.removed} removed, "
-            f"{self.skipped} skipped, {self.errors} errors; {self.chunks_written} chunks written, "
-            f"{self.chunks_embedded} new vectors computed (unchanged chunks keep theirs) in {self.seconds:.2f}s"
-        )
-        if self.excluded:
-            reasons = ", ".join(f"{e.count} {e.reason}" for e in self.excluded)
-            text += f"; not read: {reasons}"
-        return text
 
 
 @dataclass
@@ -164,66 +83,7 @@ def normalise_tags(tags: Sequence[str]) -> list[str]:
 # -- walking -------------------------------------------------------------------------------------
 
 
-def read_regular_file(path: Path, limit: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes.
-
-    Opened non-blocking and checked with ``fstat`` on the open descriptor, so a FIFO or device put
-    where a file was (even after the folder walk) is refused instead of blocking or streaming forever.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise InvalidInputError(f"{path}: {file_kind(mode)}, not a regular file; only regular files are read")
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise InvalidInputError(
-            f"{path}: grew past the {limit / 1_048_576:g} MB file limit (--max-file-mb) while being read"
-        )
-    return data
-
-
 # -- the pipeline --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A changed source parsed, chunked and embedded, ready to be written in one transaction."""
-
-    doc: NewDocument
-    chunks: list[NewChunk]
-    replaces: bool  # an indexed version exists
-    embedded: int  # chunks whose vectors were computed for it
-
-
-@dataclass(frozen=True)
-class Unchanged:
-    existing: DocumentRow
-    mtime: float
-
-
-@dataclass(frozen=True)
-class Failed:
-    source: str
-    kind: Literal["file", "url"]
-    message: str
-
-
-# What preparing one source comes to; applied (written, recorded) in source order.
-Outcome = Prepared | Unchanged | Failed | IngestItem
-
-
-@dataclass(frozen=True)
-class _Reading:
-    """A changed file read and handed to a worker process; finished (embedded) when its turn comes."""
-
-    source: str
-    data: bytes
-    mtime: float
-    existing: DocumentRow | None
-    job: ChunkJob
-    chunked: asyncio.Future[Chunked | str] | None  # None: the pool had died, chunk it in a thread
-    digest: str
 
 
 class Ingestor:
@@ -288,49 +148,11 @@ class Ingestor:
                 )
         if refused and len(refused) == len(paths):
             raise refused[0]  # nothing to do at all: an error the caller cannot miss
-        for folder in folders:
-            prefix = str(folder) + os.sep
-            self._indexed.update((d.source, d) for d in await self.kb.documents_with_prefix(prefix))
-            self._indexed_under.append(prefix)
-        if len(plan) >= BULK_FILES:
-            # Per file, a lookup that finds nothing costs more than the set; the errors are read once too.
-            if self.kb.semantic_enabled:
-                self._stored_embeds = await self.kb.stored_embed_hashes()
-            self._errored = set(await self.kb.ingest_errors())
+        await self._read_up_front(folders, len(plan))
         total = len(plan)
         await self._progress(0, total, f"ingesting {total} files")
         seen: set[str] = set()
         workers = await self._chunk_workers(plan)
-        # With worker processes, files are read and handed to them this many files ahead of the embedding.
-        lookahead = 2 * workers.workers if workers is not None else 0
-
-        async def prepare_all(send: MemoryObjectSendStream[tuple[Path, Outcome]]) -> None:
-            pending: deque[tuple[Path, Outcome | _Reading]] = deque()
-            async with send:
-                try:
-                    for file, folder in plan:
-                        if folder is not None and self.confine is not None:
-                            # A symlink inside a root may point anywhere; it is checked where it leads.
-                            try:
-                                file = self.confine(file)
-                            except AccessDeniedError as exc:
-                                pending.append((file, IngestItem(source=str(file), status="skipped", message=str(exc))))
-                                continue
-                        elif folder is not None:
-                            file = file.resolve()
-                        if str(file) in seen:  # named twice (a folder and a file in it): once is enough
-                            continue
-                        seen.add(str(file))
-                        pending.append((file, await self._prepare_file(file, workers)))
-                        while len(pending) > lookahead:
-                            done, started = pending.popleft()
-                            await send.send((done, await self._finish_file(started)))
-                    while pending:
-                        done, started = pending.popleft()
-                        await send.send((done, await self._finish_file(started)))
-                finally:
-                    if workers is not None:
-                        workers.close()
 
         # Two stages, one file apart: while a document is written (the database thread), the next one is read,
         # parsed, chunked and embedded (worker threads, or for a large folder worker processes that run ahead),
@@ -338,7 +160,7 @@ class Ingestor:
         send, receive = anyio.create_memory_object_stream[tuple[Path, Outcome]](0)
         try:
             async with anyio.create_task_group() as tasks:
-                tasks.start_soon(prepare_all, send)
+                tasks.start_soon(self._prepare_all, plan, seen, workers, send)
                 async with receive:
                     done = 0
                     async for file, outcome in receive:
@@ -359,6 +181,54 @@ class Ingestor:
                 await self._remove(gone, "file no longer exists")
         self.report.seconds = time.perf_counter() - started
         return self.report
+
+    async def _read_up_front(self, folders: Sequence[Path], files: int) -> None:
+        """What every file would otherwise ask the database for, in a few queries for the whole run."""
+        for folder in folders:
+            prefix = str(folder) + os.sep
+            self._indexed.update((d.source, d) for d in await self.kb.documents_with_prefix(prefix))
+            self._indexed_under.append(prefix)
+        if files >= BULK_FILES:
+            # Per file, a lookup that finds nothing costs more than the set; the errors are read once too.
+            if self.kb.semantic_enabled:
+                self._stored_embeds = await self.kb.stored_embed_hashes()
+            self._errored = set(await self.kb.ingest_errors())
+
+    async def _prepare_all(
+        self,
+        plan: Sequence[tuple[Path, Path | None]],
+        seen: set[str],
+        workers: ChunkWorkers | None,
+        send: MemoryObjectSendStream[tuple[Path, Outcome]],
+    ) -> None:
+        """The first stage: each file's outcome, in plan order (with workers, read this many files ahead)."""
+        lookahead = 2 * workers.workers if workers is not None else 0
+        pending: deque[tuple[Path, Outcome | Reading]] = deque()
+        async with send:
+            try:
+                for file, folder in plan:
+                    if folder is not None and self.confine is not None:
+                        # A symlink inside a root may point anywhere; it is checked where it leads.
+                        try:
+                            file = self.confine(file)
+                        except AccessDeniedError as exc:
+                            pending.append((file, IngestItem(source=str(file), status="skipped", message=str(exc))))
+                            continue
+                    elif folder is not None:
+                        file = file.resolve()
+                    if str(file) in seen:  # named twice (a folder and a file in it): once is enough
+                        continue
+                    seen.add(str(file))
+                    pending.append((file, await self._prepare_file(file, workers)))
+                    while len(pending) > lookahead:
+                        done, started = pending.popleft()
+                        await send.send((done, await self._finish_file(started)))
+                while pending:
+                    done, started = pending.popleft()
+                    await send.send((done, await self._finish_file(started)))
+            finally:
+                if workers is not None:
+                    workers.close()
 
     async def _existing(self, source: str) -> DocumentRow | None:
         if (found := self._indexed.get(source)) is not None:
@@ -400,7 +270,7 @@ class Ingestor:
         for doc in docs:
             self.report.record(IngestItem(source=doc.source, status="removed", message=why))
 
-    async def _prepare_file(self, path: Path, workers: ChunkWorkers | None = None) -> Outcome | _Reading:
+    async def _prepare_file(self, path: Path, workers: ChunkWorkers | None = None) -> Outcome | Reading:
         """Everything up to the write for one file: read, parse, chunk and embed it (or say why not).
 
         With ``workers`` a changed file is only read and handed to a worker process; :meth:`_finish_file`
@@ -442,7 +312,7 @@ class Ingestor:
                     chunked = workers.submit(job)
                 except BrokenProcessPool:  # a worker died earlier (killed, out of memory): go on in this process
                     chunked = None
-                return _Reading(source, data, stat.st_mtime, existing, job, chunked, digest)
+                return Reading(source, data, stat.st_mtime, existing, job, chunked, digest)
             return await self._prepare(
                 source=source,
                 kind="file",
@@ -454,11 +324,11 @@ class Ingestor:
         except (ConflictError, EmbeddingError):
             raise
         except Exception as exc:
-            return _file_failure(source, exc)
+            return file_failure(source, exc)
 
-    async def _finish_file(self, started: Outcome | _Reading) -> Outcome:
+    async def _finish_file(self, started: Outcome | Reading) -> Outcome:
         """A file handed to a worker, chunked there and now embedded here (other outcomes pass through)."""
-        if not isinstance(started, _Reading):
+        if not isinstance(started, Reading):
             return started
         result: Chunked | str | None = None
         if started.chunked is not None:
@@ -483,7 +353,7 @@ class Ingestor:
         except (ConflictError, EmbeddingError):
             raise
         except Exception as exc:
-            return _file_failure(started.source, exc)
+            return file_failure(started.source, exc)
 
     async def _apply(self, outcome: Outcome) -> IngestItem:
         """Record one prepared outcome: write the document, refresh an unchanged one's metadata, or report."""
@@ -722,7 +592,7 @@ class Ingestor:
         policy: Any = None,
     ) -> IngestReport:
         started = time.perf_counter()
-        from mcp_suite.servers.retrieval.fetching import BlockedUrlError, FetchError, fetch_url
+        from mcp_suite.servers.retrieval.fetching import BlockedUrlError, FetchError, charset_of, fetch_url
         from mcp_suite.servers.retrieval.readers import (
             DocumentTooLargeError,
             UnsupportedFormatError,
@@ -753,7 +623,7 @@ class Ingestor:
                     fetched.data,
                     name,
                     doc_type,
-                    _charset(getattr(fetched, "content_type", None)),
+                    charset_of(getattr(fetched, "content_type", None)),
                     self.options.max_file_bytes,  # a fetched page is held to the same limit as a file
                 ),
                 title=title,
@@ -763,26 +633,6 @@ class Ingestor:
             raise
         self.report.seconds = time.perf_counter() - started
         return self.report
-
-
-def _file_failure(source: str, exc: Exception) -> Failed:
-    """One file's problem as its report item: a folder of thousands goes on past it."""
-    if isinstance(exc, SuiteError):
-        return Failed(source, "file", str(exc))
-    if isinstance(exc, OSError):
-        return Failed(source, "file", f"{source}: {exc.strerror or exc}")
-    log.error("failed to ingest %s", source, exc_info=exc)  # a reader bug
-    return Failed(source, "file", f"{source}: could not be read ({type(exc).__name__}: {exc})")
-
-
-def _charset(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    for part in content_type.split(";")[1:]:
-        key, _, value = part.partition("=")
-        if key.strip().lower() == "charset" and value.strip():
-            return value.strip().strip('"')
-    return None
 
 
 def _parse_bytes(

@@ -35,7 +35,8 @@ from mcp_suite.servers.retrieval.factory import (
     ranking_config,
     url_policy,
 )
-from mcp_suite.servers.retrieval.ingest import Ingestor, IngestReport
+from mcp_suite.servers.retrieval.ingest import Ingestor
+from mcp_suite.servers.retrieval.ingest_report import IngestReport
 from mcp_suite.servers.retrieval.library import KnowledgeBase
 from mcp_suite.servers.retrieval.prompting import grounded_prompt
 from mcp_suite.servers.retrieval.roots import RootPolicy, roots_from_uris

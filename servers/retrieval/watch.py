@@ -13,7 +13,8 @@ from pathlib import Path
 
 import anyio
 
-from mcp_suite.servers.retrieval.ingest import IngestOptions, Ingestor, IngestReport
+from mcp_suite.servers.retrieval.ingest import IngestOptions, Ingestor
+from mcp_suite.servers.retrieval.ingest_report import IngestReport
 from mcp_suite.servers.retrieval.library import KnowledgeBase
 
 

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from mcp_suite.servers.retrieval.cli import ProgressBar, _print_report
-from mcp_suite.servers.retrieval.ingest import IngestItem, IngestReport
+from mcp_suite.servers.retrieval.ingest_report import IngestItem, IngestReport
 
 
 class Terminal(io.StringIO):

@@ -14,8 +14,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from mcp_suite.servers.retrieval.folders import FolderRules, walk_folder
-from mcp_suite.servers.retrieval.ingest import read_regular_file
+from mcp_suite.servers.retrieval.folders import FolderRules, read_regular_file, walk_folder
 from mcp_suite.servers.retrieval.server import build_server
 from mcp_suite.servers.retrieval.settings import RetrievalSettings
 from mcp_suite.shared.errors import InvalidInputError
