@@ -136,6 +136,9 @@ class PromptService:
         self._prices_stamp: tuple[int, int] | None = None
         self._served: list[ServedPrompt] | None = None
         self._fingerprint: object = None
+        # Refreshes run one at a time: a slow one started before a write (the change feed's first, say) must
+        # not finish after the write's own refresh and put the older catalog back.
+        self._refreshing = anyio.Lock()
         self._resource_state: dict[str, tuple[str, object]] | None = None
         self._resource_updates: set[str] = set()
         self._sync_lock = anyio.Lock()
@@ -161,14 +164,15 @@ class PromptService:
 
     async def refresh(self, *, reload: bool = True) -> bool:
         """Reload the in-memory catalog (``reload``) and recompute what is served; True when that changed."""
-        if reload:
-            self.catalog = await self.registry.catalog()
-        self._served = None
-        fingerprint = self._current_fingerprint()
-        changed = fingerprint != self._fingerprint
-        self._fingerprint = fingerprint
-        self._note_resource_updates()
-        return changed
+        async with self._refreshing:
+            if reload:
+                self.catalog = await self.registry.catalog()
+            self._served = None
+            fingerprint = self._current_fingerprint()
+            changed = fingerprint != self._fingerprint
+            self._fingerprint = fingerprint
+            self._note_resource_updates()
+            return changed
 
     def _note_resource_updates(self) -> None:
         """Remember which ``prompts://{name}/source`` and ``…/versions`` resources now read differently."""
