@@ -67,7 +67,7 @@ class IngestOptions:
     max_file_bytes: int = 25 * 1024 * 1024
     force: bool = False  # re-parse and re-chunk even when unchanged (e.g. after changing the chunk size)
     default_excludes: bool = True  # leave out web assets, lock files, build folders, other renderings
-    workers: int | None = None  # processes that parse and chunk a large folder (None: the spare cores; 0: none)
+    workers: int | None = None  # processes that parse and chunk a large folder (None: the cores beyond two; 0: none)
     worker_min_bytes: int = 2 * 1024 * 1024  # a folder smaller than this is not worth starting processes for
 
 

@@ -98,9 +98,13 @@ def _run_in_worker(job: ChunkJob) -> Chunked | str:
 
 
 def default_workers() -> int:
-    """Worker processes for a large folder: the cores beyond the one the server's own stages use (≤ 4)."""
+    """Worker processes for a large folder: the cores beyond two (at most 4).
+
+    The server's own stages keep about two cores busy (the event loop with embedding, SQLite's thread and the
+    tokenizer's): on a 2-core machine a worker only competes with them, measured level with none.
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(0, min(4, cores - 1))
+    return max(0, min(4, cores - 2))
 
 
 class ChunkWorkers:

@@ -55,7 +55,7 @@ class RetrievalSettings(ServerSettings):
         default=None,
         ge=0,
         le=64,
-        description="processes that parse and chunk a large folder ingest (default: the cores beyond one, at most "
+        description="processes that parse and chunk a large folder ingest (default: the cores beyond two, at most "
         "4; 0: none, all in the server process)",
     )
     max_url_mb: float = Field(default=10.0, gt=0, description="largest URL download in MB")
