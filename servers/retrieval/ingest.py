@@ -37,7 +37,7 @@ from mcp_suite.servers.retrieval.ingest_report import IngestItem, IngestReport
 from mcp_suite.servers.retrieval.library import KnowledgeBase, to_blob
 from mcp_suite.servers.retrieval.outcomes import Failed, Outcome, Prepared, Reading, Unchanged, file_failure
 from mcp_suite.servers.retrieval.prepare import (
-    BrokenProcessPool,
+    BrokenExecutor,
     Chunked,
     ChunkJob,
     ChunkWorkers,
@@ -310,7 +310,7 @@ class Ingestor:
                 )
                 try:
                     chunked = workers.submit(job)
-                except BrokenProcessPool:  # a worker died earlier (killed, out of memory): go on in this process
+                except BrokenExecutor:  # a worker died earlier (killed, out of memory): go on in this process
                     chunked = None
                 return Reading(source, data, stat.st_mtime, existing, job, chunked, digest)
             return await self._prepare(
@@ -334,7 +334,7 @@ class Ingestor:
         if started.chunked is not None:
             try:
                 result = await started.chunked
-            except BrokenProcessPool:
+            except BrokenExecutor:
                 log.warning("an ingest worker process died; chunking %s in the server process", started.source)
         try:
             if result is None:

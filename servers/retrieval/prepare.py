@@ -11,20 +11,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from mcp_suite.servers.retrieval.chunking import chunk_document
 from mcp_suite.servers.retrieval.documents import Chunk, DocType, ParsedDocument
 from mcp_suite.servers.retrieval.views import embed_key, embedding_texts
 from mcp_suite.shared.errors import SuiteError
 
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
 log = logging.getLogger(__name__)
 
-__all__ = ["BrokenProcessPool", "ChunkJob", "ChunkWorkers", "Chunked", "chunk_parsed", "default_workers", "text_hash"]
+__all__ = ["BrokenExecutor", "ChunkJob", "ChunkWorkers", "Chunked", "chunk_parsed", "default_workers", "text_hash"]
 
 
 def text_hash(text: str) -> str:
@@ -120,8 +122,11 @@ class ChunkWorkers:
         self._pool: ProcessPoolExecutor | None = None
 
     def submit(self, job: ChunkJob) -> asyncio.Future[Chunked | str]:
-        """Start chunking ``job`` in a worker; raises :class:`BrokenProcessPool` if the pool died."""
+        """Start chunking ``job`` in a worker; raises :class:`BrokenExecutor` if the pool died."""
         if self._pool is None:
+            import multiprocessing  # here, not at import: the server starts without them
+            from concurrent.futures import ProcessPoolExecutor
+
             context = multiprocessing.get_context("spawn")
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_start_worker)
         return asyncio.wrap_future(self._pool.submit(_run_in_worker, job))
