@@ -434,7 +434,8 @@ class KnowledgeBase:
     async def chunks_and_feedback(
         self, ids: Sequence[int], query: str
     ) -> tuple[dict[int, ChunkRow], dict[str, tuple[int, int, int, int]]]:
-        """The rows of ``ids`` and the feedback counts of their texts (:meth:`feedback_counts`), in one snapshot."""
+        """The rows of ``ids`` and the feedback counts of their texts (useful and not, for any query and for
+        this one), in one snapshot."""
         from mcp_suite.servers.retrieval.search import query_key
 
         async with self.storage.snapshot() as tx:
@@ -587,9 +588,3 @@ class KnowledgeBase:
             return chunk
 
         return await self.storage.run(change)
-
-    async def feedback_counts(self, hashes: Sequence[str], query: str) -> dict[str, tuple[int, int, int, int]]:
-        from mcp_suite.servers.retrieval.search import query_key
-
-        async with self.storage.snapshot() as tx:
-            return await tx.feedback_counts(hashes, query_key(query))
