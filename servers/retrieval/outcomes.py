@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from typing import Literal
 
 from mcp_suite.servers.retrieval.ingest_report import IngestItem
-from mcp_suite.servers.retrieval.prepare import Chunked, ChunkJob
+from mcp_suite.servers.retrieval.prepare import Chunked, ChunkJob, failure_message
 from mcp_suite.servers.retrieval.storage.base import DocumentRow, NewChunk, NewDocument
-from mcp_suite.shared.errors import SuiteError
-
-log = logging.getLogger("mcp_suite.servers.retrieval.ingest")
 
 
 @dataclass(frozen=True)
@@ -57,9 +53,4 @@ class Reading:
 
 def file_failure(source: str, exc: Exception) -> Failed:
     """One file's problem as its report item: a folder of thousands goes on past it."""
-    if isinstance(exc, SuiteError):
-        return Failed(source, "file", str(exc))
-    if isinstance(exc, OSError):
-        return Failed(source, "file", f"{source}: {exc.strerror or exc}")
-    log.error("failed to ingest %s", source, exc_info=exc)  # a reader bug
-    return Failed(source, "file", f"{source}: could not be read ({type(exc).__name__}: {exc})")
+    return Failed(source, "file", failure_message(source, exc))

@@ -84,18 +84,23 @@ def _start_worker() -> None:
     os.dup2(2, 1)
 
 
+def failure_message(source: str, exc: Exception) -> str:
+    """One file's problem as its report line (a reader bug is logged too): a folder of thousands goes on."""
+    if isinstance(exc, SuiteError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"{source}: {exc.strerror or exc}"
+    log.error("failed to ingest %s", source, exc_info=exc)
+    return f"{source}: could not be read ({type(exc).__name__}: {exc})"
+
+
 def _run_in_worker(job: ChunkJob) -> Chunked | str:
     """A worker's side: the chunks (the document without its text, which need not cross back), or the
     one-line reason the file could not be read, phrased as ingest reports it in one process."""
     try:
         chunked = job.run()
-    except SuiteError as exc:
-        return str(exc)
-    except OSError as exc:
-        return f"{job.source}: {exc.strerror or exc}"
-    except Exception as exc:  # a reader bug on one file must not abort a folder of thousands
-        log.exception("failed to ingest %s", job.source)
-        return f"{job.source}: could not be read ({type(exc).__name__}: {exc})"
+    except Exception as exc:
+        return failure_message(job.source, exc)
     return replace(chunked, doc=replace(chunked.doc, text="", blocks=()))
 
 
