@@ -3,6 +3,7 @@ leaves room, with the same hits, in the same order, as the tiers read one by one
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -99,3 +100,55 @@ async def test_more_matches_than_are_ranked_still_read_the_substring_tier(
         ("Programming", 0),
         ("Xlovelace Corp", 1),
     ]
+
+
+class RecordingConn(PgConn):
+    """A real psycopg connection that keeps the statements sent through it with their parameters."""
+
+    def __init__(self, raw: Any) -> None:
+        super().__init__(raw)
+        self.sent: list[tuple[str, tuple[Any, ...]]] = []
+
+    def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> _Execution:
+        self.sent.append((sql, tuple(parameters or ())))
+        return super().execute(sql, parameters)
+
+
+def generic(sql: str) -> str:
+    """``sql`` with numbered parameters, as PostgreSQL plans a prepared statement once for every value."""
+    numbers = iter(range(1, 1000))
+    return re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
+
+
+async def test_a_prepared_name_search_still_finds_the_name_through_the_trigram_index(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # psycopg prepares a statement after five runs, and PostgreSQL may then plan it once for all values. That
+    # generic plan of the substring branch once walked the primary key newest first, testing every row
+    # (54-79 ms a name query at 20,000 entities); it must look the trigrams up in their index.
+    settings = MemorySettings(data_dir=tmp_path, database_url=postgres_url)
+    async with connect(settings):
+        pass  # creates the schema
+    db = await open_storage(settings.database)
+    try:
+        async with db.transaction() as conn:
+            assert isinstance(conn, PgConn)
+            ids = await conn.execute_fetchall(
+                "INSERT INTO entities (namespace, name, entity_type) SELECT 'default', 'Entity' || "
+                "lpad(i::text, 5, '0'), 'thing' FROM generate_series(1, 5000) i RETURNING id"
+            )
+            await postgres_search.reindex(conn, [row[0] for row in ids])
+            await conn.execute("ANALYZE entity_search")
+        async with db.snapshot() as conn:
+            assert isinstance(conn, PgConn)
+            if conn.raw.info.server_version < 160000:
+                pytest.skip("EXPLAIN (GENERIC_PLAN) needs PostgreSQL 16")
+            recording = RecordingConn(conn.raw)
+            found = await postgres_search.lexical(recording, "default", "Entity04321", 10)
+            assert list(found) == [ids[4320][0]]
+            (sql, _), *_ = recording.sent
+            plan = "\n".join(row[0] for row in await conn.execute_fetchall(f"EXPLAIN (GENERIC_PLAN) {generic(sql)}"))
+    finally:
+        await db.close()
+    assert "entity_search_trigrams" in plan, plan
+    assert "Index Scan Backward using entity_search_pkey" not in plan, plan

@@ -24,7 +24,8 @@ from mcp_suite.servers.memory import search
 from mcp_suite.servers.memory.storage.base import WordHit
 
 if TYPE_CHECKING:
-    from mcp_suite.servers.memory.storage.base import Conn, Row
+    from mcp_suite.servers.memory.storage.base import Row
+    from mcp_suite.servers.memory.storage.pg_conn import PgConn
 
 # A JSON list of integers is an array literal once its brackets become braces; as an array (not a set
 # returned by a JSON function) the planner knows its size and walks the indexes for a few ids.
@@ -57,12 +58,12 @@ _FACTS = (
 )
 
 
-async def unindex(conn: Conn, ids: Sequence[int]) -> None:
+async def unindex(conn: PgConn, ids: Sequence[int]) -> None:
     if ids:
         await conn.execute(f"DELETE FROM entity_search WHERE entity_id IN {IN_IDS}", (json.dumps(list(ids)),))
 
 
-async def reindex(conn: Conn, ids: Sequence[int]) -> None:
+async def reindex(conn: PgConn, ids: Sequence[int]) -> None:
     if not ids:
         return
     await conn.execute(
@@ -90,7 +91,7 @@ def tsquery(words: Sequence[str], joiner: str, weight: str = "") -> str:
     return f" {joiner} ".join(_lexeme(w, len(w) >= search.PREFIX_MIN_CHARS, weight) for w in words)
 
 
-async def lexical(conn: Conn, namespace: str, query: str, want: int) -> dict[int, WordHit]:
+async def lexical(conn: PgConn, namespace: str, query: str, want: int) -> dict[int, WordHit]:
     found: dict[int, WordHit] = {}
     words = search.words(query)
     substring_done = False
@@ -116,16 +117,26 @@ def _substring(namespace: str, query: str) -> tuple[str, tuple[str, ...], bool]:
             "FROM generate_series", "FROM (SELECT lower(?) AS n) x, generate_series"
         )
         narrow, newest_first, params = f"s.trigrams @> {pieces} AND", True, (namespace, query, query)
+    if not newest_first:  # no index narrows it: the primary key, oldest first, until enough match
+        return (
+            "SELECT s.entity_id, '' FROM entity_search s WHERE s.namespace = ? AND "
+            "strpos(s.haystack, lower(?)) > 0 ORDER BY s.entity_id LIMIT ?",
+            params,
+            newest_first,
+        )
+    # OFFSET 0 plans the trigram lookup on its own, before the ordering. The statements are prepared after a few
+    # runs, and a prepared statement's generic plan (one plan for every query) otherwise walks the primary key
+    # newest first, testing each row: 54-79 ms a name query at 20,000 entities, against 1 ms through the index.
     return (
-        f"SELECT s.entity_id, '' FROM entity_search s WHERE s.namespace = ? AND {narrow} "
-        f"strpos(s.haystack, lower(?)) > 0 ORDER BY s.entity_id {'DESC' if newest_first else 'ASC'} LIMIT ?",
+        "SELECT m.entity_id, '' FROM (SELECT s.entity_id FROM entity_search s WHERE s.namespace = ? AND "
+        f"{narrow} strpos(s.haystack, lower(?)) > 0 OFFSET 0) m ORDER BY m.entity_id DESC LIMIT ?",
         params,
         newest_first,
     )
 
 
 async def _first_tiers(
-    conn: Conn, namespace: str, query: str, words: Sequence[str], want: int, found: dict[int, WordHit]
+    conn: PgConn, namespace: str, query: str, words: Sequence[str], want: int, found: dict[int, WordHit]
 ) -> bool:
     """Tier 0 (every word) and, when it leaves room, tier 1 (the substring) in one statement: the substring
     branch runs only if the ranked tier found fewer than ``want`` (a condition PostgreSQL checks once, before
@@ -158,7 +169,7 @@ async def _first_tiers(
 
 
 async def _collect(
-    conn: Conn, namespace: str, words: Sequence[str], joiner: str, want: int, found: dict[int, WordHit], tier: int
+    conn: PgConn, namespace: str, words: Sequence[str], joiner: str, want: int, found: dict[int, WordHit], tier: int
 ) -> None:
     """Add up to ``want`` entities matching ``words`` to ``found``, best first: all ranked when they are few,
     else name matches first (ranked if those are few), then the rest newest first."""
@@ -171,7 +182,7 @@ async def _collect(
 
 
 async def _collect_many(
-    conn: Conn, namespace: str, words: Sequence[str], joiner: str, want: int, found: dict[int, WordHit], tier: int
+    conn: PgConn, namespace: str, words: Sequence[str], joiner: str, want: int, found: dict[int, WordHit], tier: int
 ) -> None:
     """:func:`_collect` when more than ``RANK_CAP`` entities match: name matches first, then the rest newest first."""
     match = tsquery(words, joiner)
@@ -184,7 +195,7 @@ async def _collect_many(
         _add(await _unranked(conn, namespace, match, want + len(found)), want, found, tier)
 
 
-async def _ranked(conn: Conn, namespace: str, match: str, limit: int) -> tuple[int, list[Row]]:
+async def _ranked(conn: PgConn, namespace: str, match: str, limit: int) -> tuple[int, list[Row]]:
     """How many entities match (counted across namespaces, up to ``RANK_CAP + 1``: only an estimate of the
     ranking work, which is what matters here) and, if at most ``RANK_CAP``, the best ``limit`` of the
     namespace with their names: one statement, where counting first and then ranking would be two."""
@@ -197,7 +208,7 @@ async def _ranked(conn: Conn, namespace: str, match: str, limit: int) -> tuple[i
     return count, [(entity_id, names) for _, entity_id, names in rows if entity_id is not None]
 
 
-async def _unranked(conn: Conn, namespace: str, match: str, limit: int) -> list[Row]:
+async def _unranked(conn: PgConn, namespace: str, match: str, limit: int) -> list[Row]:
     return await _fetch(
         conn,
         f"SELECT t.entity_id, {_NAMES} FROM (SELECT s.entity_id FROM entity_search s "
@@ -207,7 +218,7 @@ async def _unranked(conn: Conn, namespace: str, match: str, limit: int) -> list[
     )
 
 
-async def _fetch(conn: Conn, sql: str, params: tuple[object, ...]) -> list[Row]:
+async def _fetch(conn: PgConn, sql: str, params: tuple[object, ...]) -> list[Row]:
     async with conn.execute(sql, params) as cur:
         return list(await cur.fetchall())
 
