@@ -164,6 +164,7 @@ def build_server(settings: MemorySettings) -> SuiteServer:
             live["state"] = state
             async with db.listen() as heard, anyio.create_task_group() as tasks:
                 tasks.start_soon(recall.run)
+                tasks.start_soon(db.maintain)
                 if heard is not None:
                     tasks.start_soon(relay, heard)
                 try:

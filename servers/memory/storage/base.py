@@ -125,6 +125,11 @@ class MemoryDatabase(Protocol):
         """Tell other replicas, once this transaction commits, that the graph of ``namespace`` changed."""
         ...
 
+    async def maintain(self) -> None:
+        """Background upkeep for the server's lifetime, run as a task until cancelled (PostgreSQL: planner
+        statistics after bulk writes, see :mod:`mcp_suite.shared.pg_statistics`); returns at once if none."""
+        ...
+
     def listen(self) -> AbstractAsyncContextManager[AsyncIterator[str] | None]:
         """The namespaces other replicas changed (``"*"``: any may have changed while the feed was
         deaf), or None on an engine without replicas."""

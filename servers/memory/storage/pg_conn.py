@@ -18,6 +18,7 @@ import psycopg
 from mcp_suite.shared.postgres import AsyncConnection
 
 Row = tuple[Any, ...]
+_WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE")
 
 
 @lru_cache(maxsize=512)
@@ -50,16 +51,17 @@ class PgCursor:
 class _Execution:
     """What ``execute`` returns: awaitable for the cursor, or an ``async with`` that closes it."""
 
-    def __init__(self, conn: AsyncConnection, sql: str, params: Sequence[object]) -> None:
-        self._conn, self._sql, self._params = conn, sql, params
+    def __init__(self, owner: PgConn, sql: str, params: Sequence[object]) -> None:
+        self._owner, self._sql, self._params = owner, sql, params
         self._cursor: PgCursor | None = None
 
     async def _run(self) -> PgCursor:
-        cursor = self._conn.cursor()
+        cursor = self._owner.raw.cursor()
         if self._params:
             await cursor.execute(to_pyformat(self._sql), tuple(self._params))
         else:  # without parameters psycopg reads no placeholders, so nothing is escaped
             await cursor.execute(self._sql)
+        self._owner.count(cursor)
         self._cursor = PgCursor(cursor)
         return self._cursor
 
@@ -81,9 +83,15 @@ class PgConn:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.raw = conn
+        self.changed = 0
+        """Rows inserted, updated or deleted through this connection (what planner statistics follow)."""
+
+    def count(self, cursor: psycopg.AsyncCursor[Row]) -> None:
+        if (cursor.statusmessage or "").startswith(_WRITES) and cursor.rowcount > 0:
+            self.changed += cursor.rowcount
 
     def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> _Execution:
-        return _Execution(self.raw, sql, tuple(parameters or ()))
+        return _Execution(self, sql, tuple(parameters or ()))
 
     async def execute_fetchall(self, sql: str, parameters: Iterable[Any] | None = None) -> list[Row]:
         """Every row of one statement (as aiosqlite's helper: one call, no cursor to manage)."""
@@ -95,3 +103,4 @@ class PgConn:
         if rows:
             async with self.raw.cursor() as cursor:
                 await cursor.executemany(to_pyformat(sql), rows)
+                self.count(cursor)

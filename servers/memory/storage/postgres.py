@@ -23,6 +23,7 @@ from mcp_suite.servers.memory.storage.pg_conn import PgConn
 from mcp_suite.servers.memory.storage.postgres_schema import MIGRATIONS, NOW
 from mcp_suite.shared.changes import RESYNC, ChangeFeed, publish
 from mcp_suite.shared.database_url import Engine, PostgresUrl
+from mcp_suite.shared.pg_statistics import PlannerStatistics
 from mcp_suite.shared.postgres import PostgresDatabase, PostgresSession
 
 if TYPE_CHECKING:
@@ -117,6 +118,8 @@ class PostgresMemoryDatabase:
         self._feed = ChangeFeed(db.url, SERVER)  # its origin stamps this process's announcements
         self._writing = anyio.Lock()  # this process's writers queue here, holding one pooled connection at most
         self._lock_key = f"mcp_suite:{db.schema}:writer"
+        # The tables a search's plans read statistics of (vectors are read whole, by id order).
+        self.statistics = PlannerStatistics(db, ("entities", "observations", "relations", "aliases", "entity_search"))
 
     @classmethod
     async def open(cls, url: PostgresUrl) -> PostgresMemoryDatabase:
@@ -125,7 +128,9 @@ class PostgresMemoryDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Conn]:
         async with self.db.transaction() as session:
-            yield PgConn(session.conn)
+            conn = PgConn(session.conn)
+            yield conn
+        self.statistics.wrote(conn.changed)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Conn]:
@@ -142,12 +147,23 @@ class PostgresMemoryDatabase:
         released with that connection's transaction however it ends. Reads take no lock.
         """
 
+        changed = 0
+
         async def attempt(session: object) -> T:
+            nonlocal changed
             assert isinstance(session, PostgresSession)
-            return await change(PgConn(session.conn))
+            conn = PgConn(session.conn)
+            done = await change(conn)
+            changed = conn.changed
+            return done
 
         async with self._writing, self.db.locked(self._lock_key):
-            return await self.db.run(attempt)
+            done = await self.db.run(attempt)
+        self.statistics.wrote(changed)
+        return done
+
+    async def maintain(self) -> None:
+        await self.statistics.run()
 
     async def data_version(self) -> object:
         # What the semantic index reads incrementally: new observations, new entity vectors, ended facts.

@@ -135,6 +135,9 @@ class SqliteMemoryDatabase:
     async def announce(self, conn: Conn, namespace: str) -> None:
         return None
 
+    async def maintain(self) -> None:
+        return None  # nothing to keep up: SQLite plans these queries from its indexes, without statistics
+
     @asynccontextmanager
     async def listen(self) -> AsyncIterator[AsyncIterator[str] | None]:
         yield None
