@@ -322,6 +322,17 @@ class Database:
                 raise
             await self._finish(conn, None)
 
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[Connection]:
+        """The reader connection with no transaction around its statements: each sees the latest commit.
+        For a read whose statements need not agree with each other, it saves ``BEGIN`` and ``COMMIT``."""
+        async with self._read_lock:
+            try:
+                yield self._reader or self.conn
+            except BaseException as exc:
+                _raise_translated(exc, self.path)
+                raise
+
     async def migrate(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply the migrations not yet recorded, each with its record in one transaction."""
         await self.conn.execute(

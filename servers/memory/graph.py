@@ -4,9 +4,9 @@ One :class:`GraphStore` serves one namespace of one database (a SQLite file or a
 see :mod:`mcp_suite.servers.memory.storage`). Each public method is one logical change or one
 consistent read: writes run through ``MemoryDatabase.run()`` (one transaction; writers in other
 processes queue rather than interleave, and PostgreSQL conflicts are retried), reads inside
-``MemoryDatabase.snapshot()``. Checks that can fail (missing entities, oversized calls) run before the
-first write, and any exception rolls the whole call back, so a rejected call leaves the
-database as it was.
+``MemoryDatabase.snapshot()`` (a search in ``reads()``: its ranking and rows need not see one state).
+Checks that can fail (missing entities, oversized calls) run before the first write, and any exception
+rolls the whole call back, so a rejected call leaves the database as it was.
 
 Semantics follow ``@modelcontextprotocol/server-memory``: existing names, facts and relations are
 skipped, deleting an entity deletes its observations and relations, deleting something absent is

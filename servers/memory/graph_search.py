@@ -74,7 +74,9 @@ class GraphSearch(GraphCore):
                 if mode == "semantic":
                     raise
                 notes.append(f"Meaning-based matching is unavailable ({exc}); these are word matches only.")
-        async with self.db.snapshot() as conn:  # one snapshot: the words and the result see the same graph
+        # No snapshot: the ranking and the rows read for it may see successive commits (an entity deleted
+        # in between drops out, one changed shows its newer facts), which saves BEGIN and COMMIT.
+        async with self.db.reads() as conn:
             pool = max(want, FUSION_POOL) if mode == "hybrid" else want
             lexical, semantic = await self._legs(conn, query, mode, pool, query_vector, as_of)
             if mode == "lexical":

@@ -47,6 +47,7 @@ class Recall:
         self.db = db
         self.namespace = namespace
         self.embedder = embedder
+        self._vector = db.dialect.vector_column.format("v.vector")  # a stored vector, as selected
         self._matrix: VectorMatrix | None = None
         self._obs_mark = 0  # every observation with id <= this is in the matrix (or was deleted)
         self._entity_seq = 0  # entity vectors with seq <= this are in the matrix
@@ -216,7 +217,7 @@ class Recall:
         async with self.db.snapshot() as conn:
             mark = await self._max_observation_id(conn)
             async with conn.execute(
-                "SELECT v.observation_id, o.entity_id, v.vector FROM observation_vectors v "
+                f"SELECT v.observation_id, o.entity_id, {self._vector} FROM observation_vectors v "
                 "JOIN observations o ON o.id = v.observation_id JOIN entities e ON e.id = o.entity_id "
                 "WHERE e.namespace = ?",
                 (self.namespace,),
@@ -252,7 +253,7 @@ class Recall:
         async with self.db.snapshot() as conn:
             async with conn.execute(
                 # A straight join fixes the loop order: walk new observation ids, not the namespace's entities.
-                "SELECT o.id, o.entity_id, o.content, v.vector FROM observations o "
+                f"SELECT o.id, o.entity_id, o.content, {self._vector} FROM observations o "
                 f"{self.db.dialect.straight_join} entities e ON e.id = o.entity_id "
                 "LEFT JOIN observation_vectors v ON v.observation_id = o.id "
                 "WHERE o.id > ? AND e.namespace = ? ORDER BY o.id",
@@ -288,7 +289,8 @@ class Recall:
 
     async def _load_entities(self, conn: Conn, matrix: VectorMatrix, after: int) -> int:
         async with conn.execute(
-            f"SELECT v.seq, v.entity_id, v.vector FROM entity_vectors v {self.db.dialect.straight_join} entities e "
+            f"SELECT v.seq, v.entity_id, {self._vector} FROM entity_vectors v "
+            f"{self.db.dialect.straight_join} entities e "
             "ON e.id = v.entity_id WHERE v.seq > ? AND e.namespace = ? ORDER BY v.seq",
             (after, self.namespace),
         ) as cur:

@@ -48,6 +48,8 @@ class Dialect(Protocol):
     newline: str
     """A newline character as an SQL expression."""
     straight_join: str
+    vector_column: str
+    """How a vector column is selected for :meth:`vector_blob` (``{}``: the column), e.g. in a form that parses fast."""
     """A join the planner must not reorder (SQLite ``CROSS JOIN``); a plain ``JOIN`` elsewhere."""
     insert_observations: str
     """Insert ``(entity id, content)`` pairs of a JSON-list parameter from ``valid_from`` (or now),
@@ -88,7 +90,7 @@ class Dialect(Protocol):
         ...
 
     def vector_blob(self, stored: object) -> bytes:
-        """A stored vector back as a float32 blob."""
+        """A vector selected as :attr:`vector_column` says, back as a float32 blob."""
         ...
 
 
@@ -110,6 +112,12 @@ class MemoryDatabase(Protocol):
 
     def snapshot(self) -> AbstractAsyncContextManager[Conn]:
         """A consistent read-only view."""
+        ...
+
+    def reads(self) -> AbstractAsyncContextManager[Conn]:
+        """A connection for reads, outside any transaction: each statement sees what was committed when it
+        ran. Cheaper than :meth:`snapshot` (no ``BEGIN`` and ``COMMIT``: two round trips on PostgreSQL), for
+        reads whose statements need not see one state, as a search that ranks and then reads its hits."""
         ...
 
     async def run(self, change: Callable[[Conn], Awaitable[T]]) -> T:

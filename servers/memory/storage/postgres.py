@@ -46,6 +46,9 @@ class PostgresDialect:
     now = NOW
     newline = "chr(10)"
     straight_join = "JOIN"
+    # pgvector's binary form (a 4-byte header, then big-endian float4s) as bytea: its text form is parsed in
+    # Python, 5.1 s for 60,000 vectors of 256 dimensions against 0.6 s (the first search after a start).
+    vector_column = "vector_send({})"
     insert_observations = (
         "INSERT INTO observations (entity_id, content, valid_from) "
         f"SELECT (j.value->>0)::bigint, j.value->>1, coalesce(?::text, {NOW}) "
@@ -99,6 +102,8 @@ class PostgresDialect:
         return np.frombuffer(blob, dtype=np.float32)
 
     def vector_blob(self, stored: object) -> bytes:
+        if isinstance(stored, bytes):  # vector_send: dimensions (int2), unused (int2), float4s
+            return np.frombuffer(stored, dtype=">f4", offset=4).astype(np.float32).tobytes()
         if isinstance(stored, Vector):
             stored = stored.to_numpy()
         if not isinstance(stored, np.ndarray):
@@ -136,6 +141,11 @@ class PostgresMemoryDatabase:
     async def snapshot(self) -> AsyncIterator[Conn]:
         async with self.db.snapshot() as session:
             yield PgConn(session.conn)
+
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[Conn]:
+        async with self.db.connection() as conn:
+            yield PgConn(conn)
 
     async def run(self, change: Callable[[Conn], Awaitable[T]]) -> T:
         """``change`` at SERIALIZABLE, retried on conflict, while holding this database's writer lock.

@@ -36,6 +36,7 @@ class SqliteDialect:
     now = NOW
     newline = "char(10)"
     straight_join = "CROSS JOIN"
+    vector_column = "{}"
     insert_observations = (
         "INSERT INTO observations (entity_id, content, valid_from) "
         f"SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), coalesce(?, {NOW}) "
@@ -120,6 +121,11 @@ class SqliteMemoryDatabase:
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Conn]:
         async with self.db.snapshot() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[Conn]:
+        async with self.db.reads() as conn:
             yield conn
 
     async def run(self, change: Callable[[Conn], Awaitable[T]]) -> T:
