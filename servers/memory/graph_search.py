@@ -87,7 +87,7 @@ class GraphSearch(GraphCore):
                 ranked = fuse(lexical, semantic)
             found = ranked[:want]
             hits = await read_search_rows(
-                conn, self.ids_in, self.namespace, [entity_id for entity_id, _ in found[:limit]], as_of
+                conn, self.sql.one_of_ints, self.namespace, [entity_id for entity_id, _ in found[:limit]], as_of
             )
             relations = [Relation(from_=r.from_name, to=r.to_name, relationType=r.relation_type) for r in hits.links]
             if as_of is not None:

@@ -3,7 +3,7 @@
 A search's hits need their entity rows, their observations (for the result and for the per-hit
 matches) and every relation touching them. Read one query at a time that is four round trips (on
 PostgreSQL each also pays for planning); one ``UNION ALL`` of the three reads, tagged by kind, is
-one. The SQL is what both engines share; the id-set expression comes from the engine's dialect.
+one. The SQL is what both engines share; the id-set test comes from the engine's dialect.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class SearchRows:
     """Relations touching any of them, oldest first."""
 
 
-def _statement(in_ints: str, as_of: str | None) -> str:
+def _statement(one_of_ints: str, as_of: str | None) -> str:
     """The one query: ids, [as_of], namespace; ids, [as_of]; ids, [as_of]; ids, [as_of]."""
     existed, _ = existed_at("e", as_of)
     facts, _ = valid_at("o", as_of)
@@ -62,18 +62,18 @@ def _statement(in_ints: str, as_of: str | None) -> str:
     # one): two index lookups, where `from_id IN … OR to_id IN …` makes PostgreSQL scan the table.
     return (
         f"SELECT {_ENTITY}, e.id, e.id, e.id, e.name, e.entity_type, '' FROM entities e "
-        f"WHERE e.id IN {in_ints} AND {existed} AND e.namespace = ? "
+        f"WHERE e.id {one_of_ints} AND {existed} AND e.namespace = ? "
         "UNION ALL "
         f"SELECT {_OBSERVATION}, o.id, o.entity_id, o.entity_id, o.content, '', '' FROM observations o "
-        f"WHERE o.entity_id IN {in_ints} AND {facts} "
-        f"UNION ALL {relation} WHERE r.from_id IN {in_ints} AND {links} "
-        f"UNION ALL {relation} WHERE r.to_id IN {in_ints} AND {links} "
+        f"WHERE o.entity_id {one_of_ints} AND {facts} "
+        f"UNION ALL {relation} WHERE r.from_id {one_of_ints} AND {links} "
+        f"UNION ALL {relation} WHERE r.to_id {one_of_ints} AND {links} "
         "ORDER BY 1, 2"
     )
 
 
 async def read_search_rows(
-    conn: Conn, in_ints: str, namespace: str, ids: Sequence[int], as_of: str | None = None
+    conn: Conn, one_of_ints: str, namespace: str, ids: Sequence[int], as_of: str | None = None
 ) -> SearchRows:
     """Entities, observations and relations of ``ids`` in one round trip (see the module docstring)."""
     if not ids:
@@ -85,7 +85,7 @@ async def read_search_rows(
     found: dict[int, EntityRow] = {}
     facts: list[Fact] = []
     links: dict[int, Link] = {}
-    rows = await conn.execute_fetchall(_statement(in_ints, as_of), params)
+    rows = await conn.execute_fetchall(_statement(one_of_ints, as_of), params)
     for kind, row_id, first, second, text, other, relation_type in rows:
         if kind == _ENTITY:
             found[row_id] = EntityRow(row_id, text, other)

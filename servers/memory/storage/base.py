@@ -43,6 +43,9 @@ class Dialect(Protocol):
     """``(…)`` set expression of the integers in one JSON-list parameter: ``x IN {in_ints}``."""
     in_texts: str
     """The same for a JSON list of strings."""
+    one_of_ints: str
+    """``x {one_of_ints}``: x is one of the integers of one JSON-list parameter, each looked up in x's index
+    (PostgreSQL ``= ANY(array)``; its ``IN (SELECT unnest(…))`` hash-joins and scans a small table instead)."""
     now: str
     """The current UTC time as ISO-8601 text with milliseconds (how every timestamp is stored)."""
     newline: str

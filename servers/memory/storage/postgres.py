@@ -42,6 +42,7 @@ def _pg(conn: Conn) -> PgConn:
 
 class PostgresDialect:
     in_ints = postgres_search.IN_IDS
+    one_of_ints = "= ANY(translate(?, '[]', '{}')::bigint[])"
     in_texts = "(SELECT value FROM jsonb_array_elements_text(?::jsonb))"
     now = NOW
     newline = "chr(10)"

@@ -33,6 +33,7 @@ def _sqlite(conn: Conn) -> aiosqlite.Connection:
 
 class SqliteDialect:
     in_ints = in_texts = "(SELECT value FROM json_each(?))"
+    one_of_ints = f"IN {in_ints}"
     now = NOW
     newline = "char(10)"
     straight_join = "CROSS JOIN"
