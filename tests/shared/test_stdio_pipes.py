@@ -71,4 +71,3 @@ def test_a_file_on_stdin_keeps_the_sdk_transport(tmp_path: Path) -> None:
         proc = run(stdin)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["fallback"]
-
