@@ -1,5 +1,6 @@
-"""shared.pg_statistics on a real PostgreSQL: ANALYZE runs in the background once a server's writes reach the
-threshold, then again only when they have doubled, and a memory server's bulk write sets it off."""
+"""shared.pg_statistics on a real PostgreSQL: ANALYZE runs in the background once a table's writes reach the
+threshold, then again only when they have doubled, each table on its own count, and a memory server's bulk
+write sets it off (its writes counted per table from the statements)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import psycopg
 import pytest
 
 from mcp_suite.servers.memory.settings import MemorySettings
+from mcp_suite.shared.engine import Migration
 from mcp_suite.shared.pg_statistics import FIRST_ROWS, PlannerStatistics
 from tests.memory.helpers import call, connect, entity
-from tests.shared.test_postgres import open_pg
+from tests.shared.test_postgres import NOTES, open_pg
 
 pytestmark = pytest.mark.anyio
 
@@ -39,20 +41,38 @@ async def test_analyzes_once_due_and_again_only_when_the_changes_double(postgres
         stats = PlannerStatistics(db, ["notes"], first=10)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(stats.run)
-            stats.wrote(9)
+            stats.wrote({"notes": 9, "elsewhere": 100})  # a table not listed is not analyzed
             await anyio.sleep(0.3)
             assert stats.runs == 0
             assert last_analyzed(postgres_url, db.schema, "notes") is None
 
-            stats.wrote(1)
+            stats.wrote({"notes": 1})
             await wait_for(lambda: stats.runs == 1)
             assert last_analyzed(postgres_url, db.schema, "notes") is not None
 
-            stats.wrote(9)  # 19 changed rows: the next round is due at 20
+            stats.wrote({"notes": 9})  # 19 changed rows: the next round is due at 20
             await anyio.sleep(0.3)
             assert stats.runs == 1
-            stats.wrote(1)
+            stats.wrote({"notes": 1})
             await wait_for(lambda: stats.runs == 2)
+            tasks.cancel_scope.cancel()
+    finally:
+        await db.close()
+
+
+async def test_each_table_is_due_on_its_own_count(postgres_url: str) -> None:
+    migrations = [*NOTES, Migration("002_tags", "CREATE TABLE tags (id bigserial PRIMARY KEY)")]
+    db = await open_pg(postgres_url, migrations=migrations)
+    try:
+        stats = PlannerStatistics(db, ["notes", "tags"], first=10)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(stats.run)
+            stats.wrote({"notes": 100})
+            await wait_for(lambda: stats.runs == 1)
+            # Filled after notes, tags is due at its own first 10 rows, not at twice notes' 100.
+            stats.wrote({"tags": 10})
+            await wait_for(lambda: stats.runs == 2)
+            assert last_analyzed(postgres_url, db.schema, "tags") is not None
             tasks.cancel_scope.cancel()
     finally:
         await db.close()
@@ -67,10 +87,10 @@ async def test_a_failed_round_is_logged_and_the_task_keeps_running(
         stats = PlannerStatistics(db, ["no_such_table"], first=1)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(stats.run)
-            stats.wrote(1)
+            stats.wrote({"no_such_table": 1})
             await wait_for(lambda: "not refreshed" in caplog.text)
             assert stats.runs == 0
-            stats.wrote(5)  # still serving: the next round is attempted too
+            stats.wrote({"no_such_table": 5})  # still serving: the next round is attempted too
             await wait_for(lambda: caplog.text.count("not refreshed") == 2)
             tasks.cancel_scope.cancel()
     finally:
@@ -79,9 +99,10 @@ async def test_a_failed_round_is_logged_and_the_task_keeps_running(
 
 async def test_a_memory_server_analyzes_its_tables_after_a_bulk_write(postgres_url: str, tmp_path: Path) -> None:
     settings = MemorySettings(data_dir=tmp_path, database_url=postgres_url)
-    batch = [entity(f"Entity {i}", "thing", f"fact number {i}") for i in range(FIRST_ROWS // 2)]
+    batch = [entity(f"Entity {i}", "thing", f"fact number {i}") for i in range(FIRST_ROWS)]
     async with connect(settings) as client:
         assert last_analyzed(postgres_url, "mcp_suite_memory", "entity_search") is None
-        await call(client, "create_entities", entities=batch)  # rows: entities + observations + search rows
+        await call(client, "create_entities", entities=batch)  # as many rows in entities, observations, search
         await wait_for(lambda: last_analyzed(postgres_url, "mcp_suite_memory", "entity_search") is not None)
         assert last_analyzed(postgres_url, "mcp_suite_memory", "entities") is not None
+        assert last_analyzed(postgres_url, "mcp_suite_memory", "relations") is None  # nothing written there

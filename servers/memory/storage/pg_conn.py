@@ -8,6 +8,7 @@ escaped).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Generator, Iterable, Sequence
 from functools import lru_cache
 from types import TracebackType
@@ -18,7 +19,14 @@ import psycopg
 from mcp_suite.shared.postgres import AsyncConnection
 
 Row = tuple[Any, ...]
-_WRITES = ("INSERT", "UPDATE", "DELETE", "MERGE")
+_WRITE = re.compile(r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(\w+)", re.IGNORECASE)
+
+
+@lru_cache(maxsize=512)
+def written_table(sql: str) -> str | None:
+    """The table an ``INSERT``, ``UPDATE`` or ``DELETE`` statement writes (None for anything else)."""
+    match = _WRITE.match(sql)
+    return match.group(1).lower() if match else None
 
 
 @lru_cache(maxsize=512)
@@ -61,7 +69,7 @@ class _Execution:
             await cursor.execute(to_pyformat(self._sql), tuple(self._params))
         else:  # without parameters psycopg reads no placeholders, so nothing is escaped
             await cursor.execute(self._sql)
-        self._owner.count(cursor)
+        self._owner.count(self._sql, cursor)
         self._cursor = PgCursor(cursor)
         return self._cursor
 
@@ -83,12 +91,13 @@ class PgConn:
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.raw = conn
-        self.changed = 0
-        """Rows inserted, updated or deleted through this connection (what planner statistics follow)."""
+        self.changed: dict[str, int] = {}
+        """Rows inserted, updated or deleted through this connection, per table (what planner statistics follow)."""
 
-    def count(self, cursor: psycopg.AsyncCursor[Row]) -> None:
-        if (cursor.statusmessage or "").startswith(_WRITES) and cursor.rowcount > 0:
-            self.changed += cursor.rowcount
+    def count(self, sql: str, cursor: psycopg.AsyncCursor[Row]) -> None:
+        table = written_table(sql)
+        if table and cursor.rowcount > 0:
+            self.changed[table] = self.changed.get(table, 0) + cursor.rowcount
 
     def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> _Execution:
         return _Execution(self, sql, tuple(parameters or ()))
@@ -103,4 +112,4 @@ class PgConn:
         if rows:
             async with self.raw.cursor() as cursor:
                 await cursor.executemany(to_pyformat(sql), rows)
-                self.count(cursor)
+                self.count(sql, cursor)

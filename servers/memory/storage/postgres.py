@@ -158,7 +158,7 @@ class PostgresMemoryDatabase:
         released with that connection's transaction however it ends. Reads take no lock.
         """
 
-        changed = 0
+        changed: dict[str, int] = {}
 
         async def attempt(session: object) -> T:
             nonlocal changed
