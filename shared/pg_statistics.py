@@ -28,7 +28,7 @@ from mcp_suite.shared.postgres import PostgresDatabase
 log = logging.getLogger(__name__)
 
 FIRST_ROWS = 1_000
-"""Rows changed before the first ``ANALYZE`` of a process (the next at twice as many, and so on)."""
+"""Rows of a table a process changes before analyzing it the first time (the next time at twice as many)."""
 
 
 class PlannerStatistics:
