@@ -51,17 +51,6 @@ def announce_list_changed(server: MCPServer[Any], *, prompts: bool = False, reso
     low.create_initialization_options = with_list_changed  # type: ignore[method-assign]
 
 
-async def serve_on_streams(server: MCPServer[Any], read_stream: Any, write_stream: Any) -> None:
-    """Serve ``server`` over a pair of message streams, as its stdio transport would.
-
-    mcp 2.3: ``MCPServer`` serves only the transports it opens itself (``run_stdio_async`` opens the SDK's
-    stdio transport); running it on other streams goes through the low-level ``Server.run``, which it keeps
-    in the private ``_lowlevel_server``. Used for stdio on pipes (:mod:`mcp_suite.shared.stdio_pipes`).
-    """
-    low = server._lowlevel_server
-    await low.run(read_stream, write_stream, low.create_initialization_options())
-
-
 def connection_state(session: ServerSession) -> dict[str, Any]:
     """The per-connection scratch dict (``Connection.state``, public) of the connection ``session`` belongs to.
 

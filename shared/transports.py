@@ -229,7 +229,7 @@ def serve(server: MCPServer[Any], settings: ServerSettings) -> None:
         if sys.stdin.isatty():
             # A person ran it in a terminal, not a host: say why it sits silent and what to do instead.
             print(stdio_greeting(server.name), file=sys.stderr, flush=True)
-        anyio.run(_run_stdio, server)
+        anyio.run(server.run_stdio_async)
         return
 
     import uvicorn
@@ -246,18 +246,6 @@ def serve(server: MCPServer[Any], settings: ServerSettings) -> None:
     mode = " (stateless)" if settings.stateless else ""
     log.info("%s listening on http://%s:%s%s%s", server.name, settings.host, settings.port, path, mode)
     anyio.run(uvicorn.Server(config).serve)
-
-
-async def _run_stdio(server: MCPServer[Any]) -> None:
-    # Pipes (how hosts start a server) are served by the event loop; anything else by the SDK's own threads.
-    from mcp_suite.shared.sdk_adapter import serve_on_streams
-    from mcp_suite.shared.stdio_pipes import event_loop_stdio
-
-    async with event_loop_stdio() as streams:
-        if streams is None:
-            await server.run_stdio_async()
-        else:
-            await serve_on_streams(server, *streams)
 
 
 def stdio_greeting(name: str) -> str:

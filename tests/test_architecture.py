@@ -17,7 +17,7 @@ SERVER_MCP_ALLOWED = {
     "prompts": {"broadcast.py", "sampling.py", "resources.py", "tools.py"},
     "memory": {"resources.py", "tools.py"},
 }
-SHARED_MCP_ALLOWED = {"server.py", "transports.py", "stdio_pipes.py", "cli.py", "sdk_adapter.py"}
+SHARED_MCP_ALLOWED = {"server.py", "transports.py", "cli.py", "sdk_adapter.py"}
 SQL = re.compile(r"\b(SELECT\s+.+\s+FROM|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+TABLE)\b", re.I)
 
 
