@@ -8,6 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import anyio
+import anyio.lowlevel
+
 from mcp_suite.servers.memory import limits, search
 from mcp_suite.servers.memory.graph_core import GraphCore, valid_at
 from mcp_suite.servers.memory.models import (
@@ -63,29 +66,18 @@ class GraphSearch(GraphCore):
         if mode == "hybrid" and not semantic_on:
             mode = "lexical"
         want = limit + 1  # one extra tells us whether more exist
-        # The query vector first: bringing the vector index up to date reads the database, which it
-        # cannot do inside the snapshot below (SQLite has one connection).
-        query_vector: np.ndarray | None = None
-        if mode != "lexical" and query.strip():
-            assert self.recall is not None
-            try:
-                query_vector = await self.recall.query_vector(query)
-            except EmbeddingError as exc:
-                if mode == "semantic":
-                    raise
-                notes.append(f"Meaning-based matching is unavailable ({exc}); these are word matches only.")
+        pool = max(want, FUSION_POOL) if mode == "hybrid" else want
+        lexical, semantic, query_vector = await self._legs(query, mode, pool, as_of, notes)
+        if mode == "lexical":
+            ranked = [(hit.entity_id, 1.0) for hit in lexical]
+        elif mode == "semantic":
+            ranked = [(hit.entity_id, round(hit.score, 4)) for hit in semantic]
+        else:
+            ranked = fuse(lexical, semantic)
+        found = ranked[:want]
         # No snapshot: the ranking and the rows read for it may see successive commits (an entity deleted
         # in between drops out, one changed shows its newer facts), which saves BEGIN and COMMIT.
         async with self.db.reads() as conn:
-            pool = max(want, FUSION_POOL) if mode == "hybrid" else want
-            lexical, semantic = await self._legs(conn, query, mode, pool, query_vector, as_of)
-            if mode == "lexical":
-                ranked = [(hit.entity_id, 1.0) for hit in lexical]
-            elif mode == "semantic":
-                ranked = [(hit.entity_id, round(hit.score, 4)) for hit in semantic]
-            else:
-                ranked = fuse(lexical, semantic)
-            found = ranked[:want]
             hits = await read_search_rows(
                 conn, self.sql.one_of_ints, self.namespace, [entity_id for entity_id, _ in found[:limit]], as_of
             )
@@ -147,17 +139,53 @@ class GraphSearch(GraphCore):
         return [LexicalHit(entity_id, max(tier, 0), in_name=tier < 0) for tier, _, entity_id in hits[:want]]
 
     async def _legs(
-        self, conn: Conn, query: str, mode: SearchMode, pool: int, vector: np.ndarray | None, as_of: str | None
-    ) -> tuple[list[LexicalHit], list[SemanticHit]]:
-        """The word leg (SQL) and the meaning leg (a scan of the vectors in memory). (Entities deleted
-        meanwhile by another process, or created after ``as_of``, drop out when the results are read.)"""
-        lexical = await self._lexical(conn, query, pool, as_of) if mode != "semantic" else []
+        self, query: str, mode: SearchMode, pool: int, as_of: str | None, notes: list[str]
+    ) -> tuple[list[LexicalHit], list[SemanticHit], np.ndarray | None]:
+        """The word leg (SQL) and the meaning leg (the query embedded, then a scan of the vectors in memory),
+        overlapped: the word leg's statements run in the database (its own process, or SQLite's thread)
+        while this thread embeds and scans, so a hybrid search waits for the longer leg, not for both.
+        (Entities deleted meanwhile by another process, or created after ``as_of``, drop out when the
+        results are read.) Also returns the query vector, which scores the matching observations."""
+        lexical: list[LexicalHit] = []
         semantic: list[SemanticHit] = []
-        if vector is not None:
-            assert self.recall is not None
-            found = self.recall.nearest(vector, FUSION_POOL, past=as_of is not None)
-            semantic = [SemanticHit(entity_id, score) for entity_id, score in found]
-        return lexical, semantic
+        query_vector: np.ndarray | None = None
+        failed: list[Exception] = []  # raised as themselves below, not wrapped in an exception group
+
+        async def word_leg() -> None:
+            try:
+                async with self.db.reads() as conn:
+                    lexical.extend(await self._lexical(conn, query, pool, as_of))
+            except Exception as exc:
+                failed.append(exc)
+
+        async with anyio.create_task_group() as tasks:
+            if mode != "semantic":
+                tasks.start_soon(word_leg)
+                await anyio.lowlevel.checkpoint()  # its first statement is sent before the scan holds the loop
+            try:
+                query_vector = await self._query_vector(query, mode, notes)
+                if query_vector is not None:
+                    assert self.recall is not None
+                    found = self.recall.nearest(query_vector, FUSION_POOL, past=as_of is not None)
+                    semantic = [SemanticHit(entity_id, score) for entity_id, score in found]
+            except Exception as exc:
+                failed.append(exc)
+        if failed:
+            raise failed[0]
+        return lexical, semantic, query_vector
+
+    async def _query_vector(self, query: str, mode: SearchMode, notes: list[str]) -> np.ndarray | None:
+        """The query embedded (bringing the vector index up to date first), or None for a word search."""
+        if mode == "lexical" or not query.strip():
+            return None
+        assert self.recall is not None
+        try:
+            return await self.recall.query_vector(query)
+        except EmbeddingError as exc:
+            if mode == "semantic":
+                raise
+            notes.append(f"Meaning-based matching is unavailable ({exc}); these are word matches only.")
+            return None
 
     def _matches(
         self, hits: SearchRows, scores: dict[int, float], query: str, query_vector: np.ndarray | None

@@ -140,6 +140,21 @@ async def test_without_an_embedder_search_is_lexical(settings: MemorySettings) -
     assert vector_counts(plain) == (0, 0)
 
 
+async def test_an_unreachable_embedding_endpoint_leaves_word_matches(settings: MemorySettings) -> None:
+    # Nothing listens on port 9 (discard): the meaning leg fails while the word leg runs beside it.
+    settings = settings.model_copy(
+        update={"embedder": "openai", "embedding_url": "http://127.0.0.1:9/v1", "embedding_model": "m"}
+    )
+    async with connect(settings) as client:
+        await call(client, "create_entities", entities=STAFF)
+        result = await call(client, "search_nodes", query="violin")
+        assert [e["name"] for e in result["entities"]] == ["Mia Stone"]
+        assert "Meaning-based matching is unavailable" in result["hint"]
+        error = await fail(client, "search_nodes", query="violin", mode="semantic")
+        assert "embedding" in error.lower()
+        assert await names(client, "violin", mode="lexical") == ["Mia Stone"]
+
+
 @pytest.mark.sqlite_only  # rewrites stored blobs by hand
 async def test_a_different_embedder_rebuilds_the_vectors(settings: MemorySettings, tmp_path: Path) -> None:
     async with connect(settings) as client:
