@@ -163,10 +163,9 @@ class GraphSearch(GraphCore):
                 tasks.start_soon(word_leg)
                 await anyio.lowlevel.checkpoint()  # its first statement is sent before the scan holds the loop
             try:
-                query_vector = await self._query_vector(query, mode, notes)
-                if query_vector is not None:
-                    assert self.recall is not None
-                    found = self.recall.nearest(query_vector, FUSION_POOL, past=as_of is not None)
+                meaning = await self._meaning(query, mode, as_of, notes)
+                if meaning is not None:
+                    query_vector, found = meaning
                     semantic = [SemanticHit(entity_id, score) for entity_id, score in found]
             except Exception as exc:
                 failed.append(exc)
@@ -174,13 +173,15 @@ class GraphSearch(GraphCore):
             raise failed[0]
         return lexical, semantic, query_vector
 
-    async def _query_vector(self, query: str, mode: SearchMode, notes: list[str]) -> np.ndarray | None:
-        """The query embedded (bringing the vector index up to date first), or None for a word search."""
+    async def _meaning(
+        self, query: str, mode: SearchMode, as_of: str | None, notes: list[str]
+    ) -> tuple[np.ndarray, list[tuple[int, float]]] | None:
+        """The query vector and the entities nearest to it, or None for a word search."""
         if mode == "lexical" or not query.strip():
             return None
         assert self.recall is not None
         try:
-            return await self.recall.query_vector(query)
+            return await self.recall.search(query, FUSION_POOL, past=as_of is not None)
         except EmbeddingError as exc:
             if mode == "semantic":
                 raise

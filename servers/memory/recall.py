@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import anyio
+import anyio.lowlevel
 
 from mcp_suite.servers.memory.semantic import ENTITY, OBSERVATION, Kind, VectorMatrix, entity_text
 from mcp_suite.servers.memory.storage.base import MemoryDatabase, scalar
@@ -111,6 +112,44 @@ class Recall:
         await self.catch_up()
         vector: np.ndarray = (await self._embed_query(query))[0]
         return vector
+
+    async def search(self, query: str, k: int, past: bool = False) -> tuple[np.ndarray, list[tuple[int, float]]]:
+        """``query`` embedded and its ``k`` nearest entities (:meth:`nearest`), from an up-to-date index.
+
+        When this process wrote nothing since the index was last brought up to date, the one thing to
+        learn is whether another process committed: that check (a round trip on PostgreSQL) runs beside
+        the embedding and the scan rather than before them, and only if another process did commit is
+        the index brought up to date and scanned again."""
+        if not self._current():
+            vector = await self.query_vector(query)
+            return vector, self.nearest(vector, k, past)
+        versions: list[object] = []
+        failed: list[Exception] = []  # raised as themselves below, not wrapped in an exception group
+
+        async def check() -> None:
+            try:
+                versions.append(await self.db.data_version())
+            except Exception as exc:
+                failed.append(exc)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(check)
+            await anyio.lowlevel.checkpoint()  # the check is sent before the scan holds the loop
+            try:
+                vector = (await self._embed_query(query))[0]
+                found = self.nearest(vector, k, past)
+            except Exception as exc:
+                failed.append(exc)
+        if failed:
+            raise failed[0]
+        if versions[0] == self._data_version and self._current():
+            return vector, found
+        await self.catch_up()
+        return vector, self.nearest(vector, k, past)
+
+    def _current(self) -> bool:
+        """Up to date but for other processes' commits: loaded, nothing of ours unread, unembedded or unchecked."""
+        return self._matrix is not None and self._checked_model and not self._dirty and not self._pending
 
     def nearest(self, vector: np.ndarray, k: int, past: bool = False) -> list[tuple[int, float]]:
         """The ``k`` entities closest in meaning to ``vector`` with their score (see

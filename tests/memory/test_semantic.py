@@ -93,6 +93,21 @@ async def test_a_search_right_after_a_write_sees_it(settings: MemorySettings) ->
     assert found[0] == "Dr. Okafor"
 
 
+async def test_a_search_sees_what_another_server_wrote_since_its_last_search(settings: MemorySettings) -> None:
+    # Two servers on one store, as two processes would be: the reader's index is loaded and current
+    # when the other writes, so only its check for other writers can tell it to read again.
+    async with connect(settings) as reader, connect(settings) as writer:
+        await call(writer, "create_entities", entities=STAFF[1:])
+        assert "Dr. Okafor" not in await names(reader, "physician", mode="semantic")
+        await call(writer, "create_entities", entities=STAFF[:1])
+        first = await names(reader, "physician", mode="semantic")
+        again = await names(reader, "physician", mode="semantic")
+        await call(writer, "delete_entities", entityNames=["Dr. Okafor"])
+        after_delete = await names(reader, "physician")
+    assert first[0] == "Dr. Okafor" and again == first
+    assert "Dr. Okafor" not in after_delete
+
+
 async def test_superseded_facts_stop_matching(settings: MemorySettings) -> None:
     async with connect(settings) as client:
         await call(client, "create_entities", entities=[entity("Ann", "person", "works as a doctor"), *STAFF])
