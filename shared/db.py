@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 import anyio
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 30_000
 
 Connection = aiosqlite.Connection
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,15 @@ async def _open_reader(path: Path) -> Connection | None:
 # not the query: they become a StorageError whose message says what the user can do about it.
 _SQLITE_PERM, _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 3, 5, 6, 8
 _SQLITE_IOERR, _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 10, 11, 13, 14, 26
+
+
+async def in_thread(conn: Connection, work: Callable[[sqlite3.Connection], T]) -> T:
+    """``work`` run on ``conn``'s own thread with its ``sqlite3`` connection: several statements for one
+    await, where each aiosqlite call is a hop to that thread and back (and a hop waits for the event loop,
+    so statements run while the loop is busy elsewhere only if they are issued together). aiosqlite runs
+    every call this way but offers no public hook for it."""
+    run: Callable[..., Awaitable[T]] = conn._execute
+    return await run(work, conn._conn)
 
 
 def storage_error(exc: BaseException, path: Path | str | None = None) -> StorageError | None:

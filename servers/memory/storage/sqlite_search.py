@@ -8,13 +8,16 @@ than a trigram scan the entities instead.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import aiosqlite
 
 from mcp_suite.servers.memory import search
 from mcp_suite.servers.memory.storage.base import WordHit
+from mcp_suite.shared.db import in_thread
 
 _FTS_TABLES = ("entity_fts", "entity_trigram")
 _IN_IDS = "(SELECT value FROM json_each(?))"
@@ -45,26 +48,32 @@ async def reindex(conn: aiosqlite.Connection, ids: Sequence[int]) -> None:
 
 
 async def lexical(conn: aiosqlite.Connection, namespace: str, query: str, want: int) -> dict[int, WordHit]:
+    """The word tiers (see ``GraphSearch.search``), every statement of them in one call to the connection's
+    thread: the leg then runs to its end while the event loop scans the vectors (see ``in_thread``)."""
+    return await in_thread(conn, partial(_lexical, namespace=namespace, query=query, want=want))
+
+
+def _lexical(conn: sqlite3.Connection, namespace: str, query: str, want: int) -> dict[int, WordHit]:
     found: dict[int, WordHit] = {}
     fts = search.all_words(query)
     if fts:
-        await _collect(conn, namespace, "entity_fts", fts, want, found, tier=0)
+        _collect(conn, namespace, "entity_fts", fts, want, found, tier=0)
     if len(found) < want:
         phrase = search.substring(query)
         if phrase:
             # Substring hits are not ranked: BM25 over trigrams says little about relevance.
-            await _collect(conn, namespace, "entity_trigram", phrase, want, found, tier=1, ranked=False)
+            _collect(conn, namespace, "entity_trigram", phrase, want, found, tier=1, ranked=False)
         else:
-            await _collect_short(conn, namespace, query, want, found)
+            _collect_short(conn, namespace, query, want, found)
     if len(found) < want:
         loose = search.any_word(query)
         if loose:
-            await _collect(conn, namespace, "entity_fts", loose, want, found, tier=2)
+            _collect(conn, namespace, "entity_fts", loose, want, found, tier=2)
     return found
 
 
-async def _collect(
-    conn: aiosqlite.Connection,
+def _collect(
+    conn: sqlite3.Connection,
     namespace: str,
     table: str,
     match: str,
@@ -80,26 +89,26 @@ async def _collect(
     follows newest first. Queries with up to ``RANK_CAP`` matches are ranked in full.
     """
     if not ranked:
-        await _take(conn, namespace, table, match, want, found, tier, order="rowid DESC")
+        _take(conn, namespace, table, match, want, found, tier, order="rowid DESC")
         return
-    if await _count(conn, table, match) <= RANK_CAP:
-        await _take(conn, namespace, table, match, want, found, tier, order="rank")
+    if _count(conn, table, match) <= RANK_CAP:
+        _take(conn, namespace, table, match, want, found, tier, order="rank")
         return
     in_names = f"{{name}} : ({match})"
-    ranked_names = await _count(conn, table, in_names) <= RANK_CAP
-    await _take(conn, namespace, table, in_names, want, found, tier, order="rank" if ranked_names else "rowid DESC")
+    ranked_names = _count(conn, table, in_names) <= RANK_CAP
+    _take(conn, namespace, table, in_names, want, found, tier, order="rank" if ranked_names else "rowid DESC")
     if len(found) < want:
-        await _take(conn, namespace, table, match, want, found, tier, order="rowid DESC")
+        _take(conn, namespace, table, match, want, found, tier, order="rowid DESC")
 
 
-async def _count(conn: aiosqlite.Connection, table: str, match: str) -> int:
+def _count(conn: sqlite3.Connection, table: str, match: str) -> int:
     # Across namespaces: only an estimate of the ranking work, which is what matters here.
-    rows = list(await conn.execute_fetchall(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,)))
-    return int(rows[0][0]) if rows else 0
+    row = conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", (match,)).fetchone()
+    return int(row[0]) if row else 0
 
 
-async def _take(
-    conn: aiosqlite.Connection,
+def _take(
+    conn: sqlite3.Connection,
     namespace: str,
     table: str,
     match: str,
@@ -108,32 +117,32 @@ async def _take(
     tier: int,
     order: str,
 ) -> None:
-    # One call to aiosqlite's thread for the statement and its (LIMIT-bounded) rows: each call costs a hop.
-    rows = await conn.execute_fetchall(
+    rows = conn.execute(
         f"SELECT e.id, {table}.name FROM {table} JOIN entities e ON e.id = {table}.rowid "
         f"WHERE {table} MATCH ? AND e.namespace = ? ORDER BY {table}.{order} LIMIT ?",
         (match, namespace, want + len(found)),
-    )
+    ).fetchall()
     _add(rows, want, found, tier)
 
 
-async def _collect_short(
-    conn: aiosqlite.Connection, namespace: str, query: str, want: int, found: dict[int, WordHit]
-) -> None:
+def _collect_short(conn: sqlite3.Connection, namespace: str, query: str, want: int, found: dict[int, WordHit]) -> None:
     # Too short for the trigram index: scan, as the reference does for every query.
     needle = query.lower()
-    async with conn.execute(
+    cursor = conn.execute(
         # `+e.namespace`: walking entities in id order lets LIMIT stop the scan early; the planner
         # would otherwise pick a namespace index and sort every row of the namespace first.
         "SELECT e.id FROM entities e WHERE +e.namespace = ? AND (instr(lower(e.name), ?) OR "
         "instr(lower(e.entity_type), ?) OR EXISTS (SELECT 1 FROM observations o "
         "WHERE o.entity_id = e.id AND o.valid_to IS NULL AND instr(lower(o.content), ?))) ORDER BY e.id LIMIT ?",
         (namespace, needle, needle, needle, want + len(found)),
-    ) as cur:
-        async for (entity_id,) in cur:
+    )
+    try:
+        for (entity_id,) in cursor:
             found.setdefault(entity_id, WordHit(1))
             if len(found) >= want:
                 break
+    finally:
+        cursor.close()
 
 
 def _add(rows: Iterable[Sequence[Any]], want: int, found: dict[int, WordHit], tier: int) -> None:
