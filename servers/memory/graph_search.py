@@ -8,9 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import anyio
-import anyio.lowlevel
-
 from mcp_suite.servers.memory import limits, search
 from mcp_suite.servers.memory.graph_core import GraphCore, valid_at
 from mcp_suite.servers.memory.models import (
@@ -23,6 +20,7 @@ from mcp_suite.servers.memory.models import (
 )
 from mcp_suite.servers.memory.search_rows import SearchRows, read_search_rows
 from mcp_suite.servers.memory.semantic import FLOOR, LexicalHit, SemanticHit, fuse
+from mcp_suite.shared.alongside import alongside
 from mcp_suite.shared.embeddings import EmbeddingError
 from mcp_suite.shared.errors import InvalidInputError
 
@@ -146,32 +144,18 @@ class GraphSearch(GraphCore):
         while this thread embeds and scans, so a hybrid search waits for the longer leg, not for both.
         (Entities deleted meanwhile by another process, or created after ``as_of``, drop out when the
         results are read.) Also returns the query vector, which scores the matching observations."""
-        lexical: list[LexicalHit] = []
-        semantic: list[SemanticHit] = []
-        query_vector: np.ndarray | None = None
-        failed: list[Exception] = []  # raised as themselves below, not wrapped in an exception group
 
-        async def word_leg() -> None:
-            try:
-                async with self.db.reads() as conn:
-                    lexical.extend(await self._lexical(conn, query, pool, as_of))
-            except Exception as exc:
-                failed.append(exc)
+        async def word_leg() -> list[LexicalHit]:
+            if mode == "semantic":
+                return []
+            async with self.db.reads() as conn:
+                return await self._lexical(conn, query, pool, as_of)
 
-        async with anyio.create_task_group() as tasks:
-            if mode != "semantic":
-                tasks.start_soon(word_leg)
-                await anyio.lowlevel.checkpoint()  # its first statement is sent before the scan holds the loop
-            try:
-                meaning = await self._meaning(query, mode, as_of, notes)
-                if meaning is not None:
-                    query_vector, found = meaning
-                    semantic = [SemanticHit(entity_id, score) for entity_id, score in found]
-            except Exception as exc:
-                failed.append(exc)
-        if failed:
-            raise failed[0]
-        return lexical, semantic, query_vector
+        lexical, meaning = await alongside(word_leg, lambda: self._meaning(query, mode, as_of, notes))
+        if meaning is None:
+            return lexical, [], None
+        query_vector, found = meaning
+        return lexical, [SemanticHit(entity_id, score) for entity_id, score in found], query_vector
 
     async def _meaning(
         self, query: str, mode: SearchMode, as_of: str | None, notes: list[str]

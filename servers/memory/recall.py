@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import anyio
-import anyio.lowlevel
 
 from mcp_suite.servers.memory.semantic import ENTITY, OBSERVATION, Kind, VectorMatrix, entity_text
 from mcp_suite.servers.memory.storage.base import MemoryDatabase, scalar
+from mcp_suite.shared.alongside import alongside
 from mcp_suite.shared.embeddings import Embedder, WordLlamaEmbedder
 
 if TYPE_CHECKING:
@@ -123,26 +123,13 @@ class Recall:
         if not self._current():
             vector = await self.query_vector(query)
             return vector, self.nearest(vector, k, past)
-        versions: list[object] = []
-        failed: list[Exception] = []  # raised as themselves below, not wrapped in an exception group
 
-        async def check() -> None:
-            try:
-                versions.append(await self.db.data_version())
-            except Exception as exc:
-                failed.append(exc)
+        async def scan() -> tuple[np.ndarray, list[tuple[int, float]]]:
+            vector: np.ndarray = (await self._embed_query(query))[0]
+            return vector, self.nearest(vector, k, past)
 
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(check)
-            await anyio.lowlevel.checkpoint()  # the check is sent before the scan holds the loop
-            try:
-                vector = (await self._embed_query(query))[0]
-                found = self.nearest(vector, k, past)
-            except Exception as exc:
-                failed.append(exc)
-        if failed:
-            raise failed[0]
-        if versions[0] == self._data_version and self._current():
+        version, (vector, found) = await alongside(self.db.data_version, scan)
+        if version == self._data_version and self._current():
             return vector, found
         await self.catch_up()
         return vector, self.nearest(vector, k, past)
