@@ -315,8 +315,12 @@ async def run_workload(target: Target, store: Path, work: Workload, errlog: Text
 
         hits: list[int] = []
         name_first: list[bool] = []
+        # The two halves apart: a p50 of the mix is the border between them when one half is all faster.
+        kinds = {"names": OpStats(), "words": OpStats()}
         for query in work.searches:
             result = await timed_call(client, ops["search_nodes"], "search_nodes", {"query": query})
+            if result is not None:
+                kinds["names" if query in work.names else "words"].samples.append(ops["search_nodes"].samples[-1])
             if result is not None and not result.is_error:
                 data = payload(result)
                 hits.append(_graph_counts(data)[0])
@@ -327,6 +331,7 @@ async def run_workload(target: Target, store: Path, work: Workload, errlog: Text
             "mean_entities_returned": round(statistics.fmean(hits), 1) if hits else None,
             # Sanity check that both sides did real work: a name query should put that entity first.
             "name_queries_entity_first": f"{sum(name_first)}/{len(name_first)}",
+            **{f"p50_ms_{kind}": stats.summary().get("p50_ms") for kind, stats in kinds.items()},
         }
 
         opened: list[int] = []
@@ -630,6 +635,12 @@ def render(results: dict[str, Any]) -> str:
             lines.append(f"| search_nodes mean entities returned | {shown} | | |")
             shown = " | ".join(str(x.get("name_queries_entity_first", "—")) for x in searches)
             lines.append(f"| search_nodes name query → that entity first | {shown} | | |")
+            for kind, label in (("names", "entity names"), ("words", "topic words")):
+                o, q, r = (x.get(f"p50_ms_{kind}") for x in searches)
+                lines.append(
+                    f"| search_nodes p50 of the {label} alone | {_ms(o)} | {_ms(q)} | {_ms(r)} "
+                    f"| {_ratio(r, o)} | {_ratio(r, q)} |"
+                )
         loads = [res.get("load_s") for res in (ours, pg, ref)]
         if any(loads):
             lines.append(
@@ -678,12 +689,17 @@ def check_targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]
         if big and "ops" in big.get(key, {}) and "ops" in big.get("reference", {}):
             size = max(int(s) for s in results["sizes"])
             for op in ("add_observations", "search_nodes"):
-                o = big[key]["ops"][op].get("p50_ms")
-                r = big["reference"]["ops"][op].get("p50_ms")
-                ok = bool(o and r and r / o >= 5 and size >= 20_000)
+                ours, ref = big[key]["ops"][op], big["reference"]["ops"][op]
+                # For searches, each half of the mix must hold on its own too (see run_workload).
+                parts = ["p50_ms"] + (["p50_ms_names", "p50_ms_words"] if op == "search_nodes" else [])
+                ok = all(ours.get(p) and ref.get(p) and ref[p] / ours[p] >= 5 for p in parts) and size >= 20_000
+                measured = _ratio(ref.get("p50_ms"), ours.get("p50_ms"))
+                if op == "search_nodes":
+                    halves = (_ratio(ref.get(p), ours.get(p)) for p in parts[1:])
+                    measured += " (names {}, words {})".format(*halves)
                 note = "" if size >= 20_000 else f" (only measured at {size:,})"
                 checks.append(
-                    (f"{op} p50 on {engine} ≥ 5× faster at 20,000{note}", _ratio(r, o), ok if size >= 20_000 else None)
+                    (f"{op} p50 on {engine} ≥ 5× faster at 20,000{note}", measured, ok if size >= 20_000 else None)
                 )
     for size, by_target in results.get("sizes", {}).items():
         for key, what in (("ours", "concurrency"), ("postgres", "concurrency"), ("postgres", "replicas")):

@@ -235,6 +235,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     memory = generate(args.people, args.questions, args.seed)
     hits: dict[str, dict[str, list[int]]] = {m: {} for m in (*MODES, "reference", "bm25")}
     latency: dict[str, list[float]] = {m: [] for m in MODES}
+    returned: dict[str, list[int]] = {"hybrid": [], "reference": []}
     with tempfile.TemporaryDirectory(prefix="memory-quality-") as tmp:
         settings = MemorySettings(data_dir=Path(tmp))
         async with Client(build_server(settings)) as client:
@@ -259,6 +260,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 hits["reference"].setdefault(q.kind, []).append(int(q.answer in ref[:K]))
                 bm25 = bm25_any_word(settings.database_path, q.text)
                 hits["bm25"].setdefault(q.kind, []).append(int(q.answer in bm25[:K]))
+                if q.kind == "name":  # precision: what else a lookup by name brings, at the default limit
+                    result = await client.call_tool("search_nodes", {"query": q.text})
+                    assert result.structured_content is not None, result.content
+                    returned["hybrid"].append(len(result.structured_content["entities"]))
+                    returned["reference"].append(len(ref))
     kinds = list(dict.fromkeys(q.kind for q in memory.questions))
     reworded = [kind for kind in kinds if kind in PARAPHRASED]
     recall = {
@@ -276,6 +282,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "first_semantic_search_s": round(index_s, 2),
         "recall_at_5": recall,
         "search_p50_ms": {m: round(statistics.median(v) * 1000, 2) for m, v in latency.items()},
+        "name_lookup_entities_mean": {who: round(statistics.fmean(v), 2) for who, v in returned.items() if v},
     }
 
 
@@ -314,6 +321,12 @@ def render(results: dict[str, Any]) -> str:
         f"hybrid / plain BM25 {ratio('bm25')}, hybrid / reference {ratio('reference')} (target ≥ 5×).",
         "Examples: " + "; ".join(f"{k}: {v!r}" for k, v in results["examples"].items()),
     ]
+    lookups = results.get("name_lookup_entities_mean")
+    if lookups:
+        rows.append(
+            f"Name questions at the default limit return {lookups['hybrid']} entities on average (hybrid; "
+            f"the reference rule: {lookups['reference']}, every entity containing the name)."
+        )
     return "\n".join(rows)
 
 

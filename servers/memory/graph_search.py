@@ -19,7 +19,7 @@ from mcp_suite.servers.memory.models import (
     SearchMode,
 )
 from mcp_suite.servers.memory.search_rows import SearchRows, read_search_rows
-from mcp_suite.servers.memory.semantic import FLOOR, LexicalHit, SemanticHit, fuse
+from mcp_suite.servers.memory.semantic import FLOOR, LexicalHit, SemanticHit, fuse, lookup
 from mcp_suite.shared.alongside import alongside
 from mcp_suite.shared.embeddings import EmbeddingError
 from mcp_suite.shared.errors import InvalidInputError
@@ -53,7 +53,8 @@ class GraphSearch(GraphCore):
         their name, type or an observation (the reference server's rule, so nothing it would find
         is missed); then, for several words, entities containing any of them. ``semantic``: by
         meaning (nearest observation or entity-line vectors). ``hybrid`` fuses both (see
-        :func:`~mcp_suite.servers.memory.semantic.fuse`).
+        :func:`~mcp_suite.servers.memory.semantic.fuse`). A query that is an entity's name or alias is a
+        lookup (:func:`~mcp_suite.servers.memory.semantic.lookup`): no any-word tier, no hits by meaning alone.
         """
         notes: list[str] = []
         semantic_on = self.recall is not None and self.recall.enabled
@@ -67,7 +68,7 @@ class GraphSearch(GraphCore):
         pool = max(want, FUSION_POOL) if mode == "hybrid" else want
         lexical, semantic, query_vector = await self._legs(query, mode, pool, as_of, notes)
         if mode == "lexical":
-            ranked = [(hit.entity_id, 1.0) for hit in lexical]
+            ranked = [(hit.entity_id, 1.0) for hit in lookup(lexical)]
         elif mode == "semantic":
             ranked = [(hit.entity_id, round(hit.score, 4)) for hit in semantic]
         else:
@@ -106,7 +107,12 @@ class GraphSearch(GraphCore):
         found = await self.sql.lexical(conn, self.namespace, query, want)
         words = [w.casefold() for w in search.words(query)]
         return [
-            LexicalHit(entity_id, hit.tier, in_name=hit.tier == 0 and _all_in(words, hit.names))
+            LexicalHit(
+                entity_id,
+                hit.tier,
+                in_name=hit.tier == 0 and _all_in(words, hit.names),
+                named=hit.tier == 0 and _names(query, hit.names),
+            )
             for entity_id, hit in found.items()
         ]
 
@@ -117,6 +123,7 @@ class GraphSearch(GraphCore):
         words = [w.casefold() for w in search.words(query)]
         needle = query.casefold()
         hits: list[tuple[int, int, int]] = []  # (tier, -words matched, id)
+        named: set[int] = set()
         async with conn.execute(
             "SELECT e.id, e.name, e.entity_type, coalesce((SELECT "
             f"{self.sql.aggregate('o.content', self.sql.newline)} "
@@ -129,12 +136,17 @@ class GraphSearch(GraphCore):
                 matched = search.matched(words, text)
                 if words and matched == len(words):
                     hits.append((-1 if _all_in(words, name) else 0, -matched, entity_id))
+                    if _names(query, name):
+                        named.add(entity_id)
                 elif needle in text:
                     hits.append((1, -matched, entity_id))
                 elif matched:
                     hits.append((2, -matched, entity_id))
         hits.sort()
-        return [LexicalHit(entity_id, max(tier, 0), in_name=tier < 0) for tier, _, entity_id in hits[:want]]
+        return [
+            LexicalHit(entity_id, max(tier, 0), in_name=tier < 0, named=entity_id in named)
+            for tier, _, entity_id in hits[:want]
+        ]
 
     async def _legs(
         self, query: str, mode: SearchMode, pool: int, as_of: str | None, notes: list[str]
@@ -199,3 +211,9 @@ class GraphSearch(GraphCore):
 
 def _all_in(words: Sequence[str], text: str) -> bool:
     return bool(words) and search.matched(words, text) == len(words)
+
+
+def _names(query: str, names: str) -> bool:
+    """Whether ``query`` is one of ``names`` (a name and its aliases, one per line), case and outer spaces aside."""
+    wanted = query.strip().casefold()
+    return bool(wanted) and any(name.strip().casefold() == wanted for name in names.split("\n"))

@@ -283,6 +283,7 @@ class LexicalHit:
     entity_id: int
     tier: int  # 0 all words, 1 substring, 2 any word
     in_name: bool = False  # every query word is in the entity's name (or an alias): the strongest evidence
+    named: bool = False  # the query is the entity's name (or an alias), case aside: a lookup (see fuse)
 
 
 @dataclass(frozen=True)
@@ -321,7 +322,13 @@ def fuse(lexical: Sequence[LexicalHit], semantic: Sequence[SemanticHit]) -> list
     nothing real (the lexical leg on a paraphrase, the semantic leg on a made-up code name) adds
     little, and cannot push the other leg's good hits down: an entity strong in one leg keeps at
     least that leg's score, and agreement between legs ranks highest.
+
+    A query that names an entity is a lookup (see :func:`lookup`): meaning may reorder what the words
+    found, but adds nothing of its own (other names read alike to an embedder: "Entity09182" is near
+    "Entity01928", "Anna Berg" near "Anne Borg").
     """
+    named = any(hit.named for hit in lexical)
+    lexical = lookup(lexical)
     scores: dict[int, float] = {}
     for rank, hit in enumerate(lexical):
         weight = 2.0 if hit.in_name else 1.0 if hit.tier in STRONG_LEXICAL_TIERS else 0.35
@@ -331,8 +338,17 @@ def fuse(lexical: Sequence[LexicalHit], semantic: Sequence[SemanticHit]) -> list
         for rank, sem in enumerate(semantic):
             weight = semantic_weight(sem.score, best)
             # A weak meaning match may reorder what the words found, but is not a result on its own.
-            if weight >= SEMANTIC_ONLY_MIN or (weight > 0 and sem.entity_id in scores):
+            if (weight >= SEMANTIC_ONLY_MIN and not named) or (weight > 0 and sem.entity_id in scores):
                 scores[sem.entity_id] = scores.get(sem.entity_id, 0.0) + weight / (RRF_K + rank + 1)
     top = 2.0 / (RRF_K + 1)
     ordered = sorted(scores.items(), key=lambda item: -item[1])
     return [(entity_id, round(min(1.0, score / top), 4)) for entity_id, score in ordered if score > 0]
+
+
+def lookup(lexical: Sequence[LexicalHit]) -> list[LexicalHit]:
+    """When the query is an entity's name, only that entity and those containing the whole query (every
+    word, or the exact text): a lookup of "Anna Berg" is not answered with every other Anna. Otherwise
+    all the hits, unchanged."""
+    if not any(hit.named for hit in lexical):
+        return list(lexical)
+    return [hit for hit in lexical if hit.tier in STRONG_LEXICAL_TIERS]

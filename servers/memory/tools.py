@@ -213,9 +213,10 @@ def _register_lookup_tools(server: SuiteServer, graph_of: GraphOf) -> None:
 
         Matches entity names, types and observation content, by words and by meaning: a question
         such as "where does Alice work" finds "Alice is employed by Globex". Best matches first;
-        `matches` lists, per entity, its observations that match with a 0-1 score. Returns the
-        matching entities and every relation that touches them. With `as_of`, searches the
-        facts that held at that moment.
+        `matches` lists, per entity, its observations that match with a 0-1 score. A query that is
+        exactly an entity's name returns that entity and the entities mentioning it, not look-alikes.
+        Returns the matching entities and every relation that touches them. With `as_of`, searches
+        the facts that held at that moment.
         """
         return _reply(await graph_of(ctx).search(query, limit=limit, mode=mode, as_of=as_of))
 

@@ -3,6 +3,7 @@ background embedding (a write never waits for it) and entities stored before vec
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,40 @@ async def test_exact_words_stay_first_when_meaning_is_fused_in(settings: MemoryS
     assert [e["name"] for e in result["entities"]] == ["Mia Stone"]
     # The extra fields leave the reference's shape intact: entities are exactly {name, entityType, observations}.
     assert set(result["entities"][0]) == {"name", "entityType", "observations"}
+
+
+TEAM = [
+    entity("Anna Berg", "person", "works as a nurse"),
+    entity("Anne Borg", "person", "works as a nurse"),
+    entity("Anna Lind", "person", "works as a pilot"),
+    entity("Project Falcon", "project", "led by Anna Berg"),
+    entity("Server42", "host", "runs the billing database"),
+    entity("Server43", "host", "backs up the wiki"),
+]
+
+
+async def test_a_query_that_names_an_entity_is_a_lookup(settings: MemorySettings) -> None:
+    async with connect(settings) as client:
+        await call(client, "create_entities", entities=TEAM)
+        named = await call(client, "search_nodes", query="Anna Berg")
+        host = await names(client, "Server42")
+        spaced = await names(client, " anna berg ", mode="lexical")
+        partial = await names(client, "Anna")
+        unnamed = await names(client, "nurse Anna")
+        hosts = await names(client, "server")
+        await anyio.sleep(0.01)  # stored times have millisecond resolution
+        moment = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        past = await names(client, "Anna Berg", as_of=moment)
+    # The entity, then what mentions its whole name; not Anna Lind (one word) nor Anne Borg (alike by meaning).
+    assert [e["name"] for e in named["entities"]] == ["Anna Berg", "Project Falcon"]
+    assert "hint" not in named
+    assert host == ["Server42"]  # Server43 reads alike to the embedder
+    assert spaced == ["Anna Berg", "Project Falcon"]
+    assert past == ["Anna Berg", "Project Falcon"]  # the scan of the past applies the same rule
+    # Not a name: every Anna, and the any-word and meaning tiers as before.
+    assert set(partial) >= {"Anna Berg", "Anna Lind"}
+    assert set(unnamed) >= {"Anna Berg", "Anne Borg", "Anna Lind"}
+    assert set(hosts) == {"Server42", "Server43"}
 
 
 async def test_writes_are_embedded_in_the_background(settings: MemorySettings) -> None:
