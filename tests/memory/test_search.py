@@ -55,6 +55,12 @@ async def test_everything_the_reference_substring_match_finds_is_found(settings:
         assert set(await search(client, "gR")) == {"Ada Lovelace", "Programming", "Grace Hopper"}  # under 3 chars
         assert set(await search(client, "")) == {e["name"] for e in PEOPLE}  # "" matches all, as in the reference
         assert await search(client, "zebra unicorn") == []
+        # Beyond ASCII, mid-word and across words (no word starts with these, so only the substring tier finds
+        # them): PostgreSQL's trigram index must hold the pieces a query's text is cut into.
+        await call(client, "create_entities", entities=[entity("Zoë Ærø", "person", "drinks café crème", "smørrebrød")])
+        assert await search(client, "afé cr", mode="lexical") == ["Zoë Ærø"]
+        assert await search(client, "OË Æ", mode="lexical") == ["Zoë Ærø"]
+        assert await search(client, "rrebrø", mode="lexical") == ["Zoë Ærø"]
 
 
 async def test_query_syntax_is_just_text(settings: MemorySettings) -> None:
