@@ -111,7 +111,7 @@ class GraphSearch(GraphCore):
                 entity_id,
                 hit.tier,
                 in_name=hit.tier == 0 and _all_in(words, hit.names),
-                named=hit.tier == 0 and _names(query, hit.names),
+                named=hit.tier == 0 and _is_name(query, hit.names),
             )
             for entity_id, hit in found.items()
         ]
@@ -136,7 +136,7 @@ class GraphSearch(GraphCore):
                 matched = search.matched(words, text)
                 if words and matched == len(words):
                     hits.append((-1 if _all_in(words, name) else 0, -matched, entity_id))
-                    if _names(query, name):
+                    if _is_name(query, name):
                         named.add(entity_id)
                 elif needle in text:
                     hits.append((1, -matched, entity_id))
@@ -213,7 +213,7 @@ def _all_in(words: Sequence[str], text: str) -> bool:
     return bool(words) and search.matched(words, text) == len(words)
 
 
-def _names(query: str, names: str) -> bool:
+def _is_name(query: str, names: str) -> bool:
     """Whether ``query`` is one of ``names`` (a name and its aliases, one per line), case and outer spaces aside."""
     wanted = query.strip().casefold()
     return bool(wanted) and any(name.strip().casefold() == wanted for name in names.split("\n"))
