@@ -152,3 +152,33 @@ async def test_a_prepared_name_search_still_finds_the_name_through_the_trigram_i
         await db.close()
     assert "entity_search_trigrams" in plan, plan
     assert "Index Scan Backward using entity_search_pkey" not in plan, plan
+
+
+async def test_names_are_looked_up_through_their_index_in_a_generic_plan(postgres_url: str, tmp_path: Path) -> None:
+    # Every write and open_nodes turns names into ids with `name IN <the dialect's text list>`. Given as the rows
+    # of a JSON function, the list was assumed to hold 100 names, and the generic plan scanned every entity
+    # (2.3 ms for three names at 20,000 entities, against 0.13 ms through the index).
+    settings = MemorySettings(data_dir=tmp_path, database_url=postgres_url)
+    async with connect(settings):
+        pass  # creates the schema
+    db = await open_storage(settings.database)
+    try:
+        async with db.transaction() as conn:
+            assert isinstance(conn, PgConn)
+            await conn.execute(
+                "INSERT INTO entities (namespace, name, entity_type) SELECT 'default', 'Entity' || "
+                "lpad(i::text, 5, '0'), 'thing' FROM generate_series(1, 5000) i"
+            )
+            await conn.execute("ANALYZE entities")
+        async with db.snapshot() as conn:
+            assert isinstance(conn, PgConn)
+            if conn.raw.info.server_version < 160000:
+                pytest.skip("EXPLAIN (GENERIC_PLAN) needs PostgreSQL 16")
+            sql = f"SELECT name, id FROM entities WHERE namespace = ? AND name IN {db.dialect.in_texts}"
+            found = await conn.execute_fetchall(sql, ("default", '["Entity00042", "Entity04321", "no such"]'))
+            plan = "\n".join(row[0] for row in await conn.execute_fetchall(f"EXPLAIN (GENERIC_PLAN) {generic(sql)}"))
+    finally:
+        await db.close()
+    assert sorted(name for name, _ in found) == ["Entity00042", "Entity04321"]
+    assert "entities_namespace_name_key" in plan, plan
+    assert "Seq Scan on entities" not in plan, plan

@@ -43,7 +43,10 @@ def _pg(conn: Conn) -> PgConn:
 class PostgresDialect:
     in_ints = postgres_search.IN_IDS
     one_of_ints = "= ANY(translate(?, '[]', '{}')::bigint[])"
-    in_texts = "(SELECT value FROM jsonb_array_elements_text(?::jsonb))"
+    # Unnested from an array, not the JSON function's set: the planner estimates 10 rows (index lookups by name),
+    # where for a set-returning JSON function it assumes 100 and scans the whole table (2.3 ms at 20,000 entities
+    # for three names, against 0.13 ms).
+    in_texts = "(SELECT unnest(ARRAY(SELECT jsonb_array_elements_text(?::jsonb))))"
     now = NOW
     newline = "chr(10)"
     straight_join = "JOIN"
