@@ -27,6 +27,7 @@ from mcp_suite.servers.memory.models import (
     StoredObservation,
     TypeCount,
 )
+from mcp_suite.servers.memory.search_rows import read_search_rows
 from mcp_suite.servers.memory.storage.base import fetch_row
 from mcp_suite.shared.errors import InvalidInputError, NotFoundError
 
@@ -112,17 +113,15 @@ class GraphReads(GraphCore):
     async def open_nodes(self, names: Sequence[str], as_of: str | None = None) -> KnowledgeGraph:
         """The named entities that exist (unknown names are skipped; aliases of merged entities resolve
         to the entity they were merged into) and every relation touching them."""
-        existed, existed_params = existed_at("e", as_of)
-        async with self.db.snapshot() as conn:
+        # Two statements (names to ids, then every row of those ids: see search_rows) and no snapshot, as a
+        # search reads: an entity deleted in between drops out, one changed shows its newer facts.
+        async with self.db.reads() as conn:
             ids = await self._ids(conn, names, aliases=True)
-            async with conn.execute(
-                f"SELECT id, name, entity_type FROM entities e WHERE id IN {self.ids_in} AND {existed}",
-                (json.dumps(list(set(ids.values()))), *existed_params),
-            ) as cur:
-                rows = sorted((EntityRow(*r) for r in await cur.fetchall()), key=lambda r: r.id)
-            graph = await self._subgraph(conn, rows, as_of)
-        graph.asOf = as_of
-        return graph
+            rows = await read_search_rows(conn, self.sql.one_of_ints, self.namespace, sorted(set(ids.values())), as_of)
+            relations = rows.graph_relations()
+            if as_of is not None:
+                relations = await self._both_ends_existed(conn, rows.entities, relations, as_of)
+        return KnowledgeGraph(entities=rows.graph_entities(), relations=relations, asOf=as_of)
 
     async def neighbourhood(
         self, name: str, depth: int = 1, limit: int = limits.DEFAULT_NEIGHBOURHOOD_LIMIT, as_of: str | None = None

@@ -11,11 +11,9 @@ from typing import TYPE_CHECKING
 from mcp_suite.servers.memory import limits, search
 from mcp_suite.servers.memory.graph_core import GraphCore, valid_at
 from mcp_suite.servers.memory.models import (
-    Entity,
     EntityMatch,
     KnowledgeGraph,
     ObservationMatch,
-    Relation,
     SearchMode,
 )
 from mcp_suite.servers.memory.search_rows import SearchRows, read_search_rows
@@ -80,16 +78,10 @@ class GraphSearch(GraphCore):
             hits = await read_search_rows(
                 conn, self.sql.one_of_ints, self.namespace, [entity_id for entity_id, _ in found[:limit]], as_of
             )
-            relations = [Relation(from_=r.from_name, to=r.to_name, relationType=r.relation_type) for r in hits.links]
+            relations = hits.graph_relations()
             if as_of is not None:
                 relations = await self._both_ends_existed(conn, hits.entities, relations, as_of)
-        facts: dict[int, list[str]] = {row.id: [] for row in hits.entities}
-        for fact in hits.facts:
-            facts[fact.entity_id].append(fact.content)
-        graph = KnowledgeGraph(
-            entities=[Entity(name=r.name, entityType=r.entity_type, observations=facts[r.id]) for r in hits.entities],
-            relations=relations,
-        )
+        graph = KnowledgeGraph(entities=hits.graph_entities(), relations=relations)
         graph.matches = self._matches(hits, dict(found), query, query_vector)
         graph.asOf = as_of
         if len(found) > limit:

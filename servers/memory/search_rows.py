@@ -1,9 +1,10 @@
-"""The rows a ``search_nodes`` result is built from, read in one statement.
+"""The rows a ``search_nodes`` or ``open_nodes`` result is built from, read in one statement.
 
-A search's hits need their entity rows, their observations (for the result and for the per-hit
-matches) and every relation touching them. Read one query at a time that is four round trips (on
-PostgreSQL each also pays for planning); one ``UNION ALL`` of the three reads, tagged by kind, is
-one. The SQL is what both engines share; the id-set test comes from the engine's dialect.
+Some entities (a search's hits, the opened names) need their entity rows, their observations (for the
+result and for a search's per-hit matches) and every relation touching them. Read one query at a time
+that is three or four round trips (on PostgreSQL each also pays for planning); one ``UNION ALL`` of the
+reads, tagged by kind, is one. The SQL is what both engines share; the id-set test comes from the
+engine's dialect.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mcp_suite.servers.memory.graph_core import EntityRow, existed_at, valid_at
+from mcp_suite.servers.memory.models import Entity, Relation
 
 if TYPE_CHECKING:
     from mcp_suite.servers.memory.storage.base import Conn
@@ -47,6 +49,16 @@ class SearchRows:
     """Their observations, oldest first."""
     links: list[Link] = field(default_factory=list)
     """Relations touching any of them, oldest first."""
+
+    def graph_entities(self) -> list[Entity]:
+        """The entities with their observations, as the reference's graph lists them."""
+        facts: dict[int, list[str]] = {row.id: [] for row in self.entities}
+        for fact in self.facts:
+            facts[fact.entity_id].append(fact.content)
+        return [Entity(name=r.name, entityType=r.entity_type, observations=facts[r.id]) for r in self.entities]
+
+    def graph_relations(self) -> list[Relation]:
+        return [Relation(from_=r.from_name, to=r.to_name, relationType=r.relation_type) for r in self.links]
 
 
 def _statement(one_of_ints: str, as_of: str | None) -> str:
