@@ -16,6 +16,7 @@ from mcp_suite.servers.memory.settings import MemorySettings
 from mcp_suite.servers.memory.storage import open_storage
 from mcp_suite.servers.memory.storage.base import WordHit
 from mcp_suite.servers.memory.storage.pg_conn import PgConn, _Execution
+from mcp_suite.servers.memory.storage.postgres import PostgresDialect
 from tests.memory.helpers import call, connect, entity
 
 pytestmark = pytest.mark.anyio
@@ -120,12 +121,10 @@ def generic(sql: str) -> str:
     return re.sub(r"\?", lambda _: f"${next(numbers)}", sql)
 
 
-async def test_a_prepared_name_search_still_finds_the_name_through_the_trigram_index(
-    postgres_url: str, tmp_path: Path
-) -> None:
-    # psycopg prepares a statement after five runs, and PostgreSQL may then plan it once for all values. That
-    # generic plan of the substring branch once walked the primary key newest first, testing every row
-    # (54-79 ms a name query at 20,000 entities); it must look the trigrams up in their index.
+@asynccontextmanager
+async def five_thousand_entities(postgres_url: str, tmp_path: Path) -> AsyncIterator[tuple[PgConn, list[int]]]:
+    """A snapshot of a store holding Entity00001 … Entity05000 (indexed for search, analyzed), with their ids;
+    skipped before PostgreSQL 16, whose ``EXPLAIN (GENERIC_PLAN)`` these plan checks use."""
     settings = MemorySettings(data_dir=tmp_path, database_url=postgres_url)
     async with connect(settings):
         pass  # creates the schema
@@ -133,23 +132,39 @@ async def test_a_prepared_name_search_still_finds_the_name_through_the_trigram_i
     try:
         async with db.transaction() as conn:
             assert isinstance(conn, PgConn)
-            ids = await conn.execute_fetchall(
+            rows = await conn.execute_fetchall(
                 "INSERT INTO entities (namespace, name, entity_type) SELECT 'default', 'Entity' || "
                 "lpad(i::text, 5, '0'), 'thing' FROM generate_series(1, 5000) i RETURNING id"
             )
-            await postgres_search.reindex(conn, [row[0] for row in ids])
+            ids = [row[0] for row in rows]
+            await postgres_search.reindex(conn, ids)
+            await conn.execute("ANALYZE entities")
             await conn.execute("ANALYZE entity_search")
         async with db.snapshot() as conn:
             assert isinstance(conn, PgConn)
             if conn.raw.info.server_version < 160000:
                 pytest.skip("EXPLAIN (GENERIC_PLAN) needs PostgreSQL 16")
-            recording = RecordingConn(conn.raw)
-            found = await postgres_search.lexical(recording, "default", "Entity04321", 10)
-            assert list(found) == [ids[4320][0]]
-            (sql, _), *_ = recording.sent
-            plan = "\n".join(row[0] for row in await conn.execute_fetchall(f"EXPLAIN (GENERIC_PLAN) {generic(sql)}"))
+            yield conn, ids
     finally:
         await db.close()
+
+
+async def generic_plan(conn: PgConn, sql: str) -> str:
+    return "\n".join(row[0] for row in await conn.execute_fetchall(f"EXPLAIN (GENERIC_PLAN) {generic(sql)}"))
+
+
+async def test_a_prepared_name_search_still_finds_the_name_through_the_trigram_index(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    # psycopg prepares a statement after five runs, and PostgreSQL may then plan it once for all values. That
+    # generic plan of the substring branch once walked the primary key newest first, testing every row
+    # (54-79 ms a name query at 20,000 entities); it must look the trigrams up in their index.
+    async with five_thousand_entities(postgres_url, tmp_path) as (conn, ids):
+        recording = RecordingConn(conn.raw)
+        found = await postgres_search.lexical(recording, "default", "Entity04321", 10)
+        (sql, _), *_ = recording.sent
+        plan = await generic_plan(conn, sql)
+    assert list(found) == [ids[4320]]
     assert "entity_search_trigrams" in plan, plan
     assert "Index Scan Backward using entity_search_pkey" not in plan, plan
 
@@ -158,27 +173,10 @@ async def test_names_are_looked_up_through_their_index_in_a_generic_plan(postgre
     # Every write and open_nodes turns names into ids with `name IN <the dialect's text list>`. Given as the rows
     # of a JSON function, the list was assumed to hold 100 names, and the generic plan scanned every entity
     # (2.3 ms for three names at 20,000 entities, against 0.13 ms through the index).
-    settings = MemorySettings(data_dir=tmp_path, database_url=postgres_url)
-    async with connect(settings):
-        pass  # creates the schema
-    db = await open_storage(settings.database)
-    try:
-        async with db.transaction() as conn:
-            assert isinstance(conn, PgConn)
-            await conn.execute(
-                "INSERT INTO entities (namespace, name, entity_type) SELECT 'default', 'Entity' || "
-                "lpad(i::text, 5, '0'), 'thing' FROM generate_series(1, 5000) i"
-            )
-            await conn.execute("ANALYZE entities")
-        async with db.snapshot() as conn:
-            assert isinstance(conn, PgConn)
-            if conn.raw.info.server_version < 160000:
-                pytest.skip("EXPLAIN (GENERIC_PLAN) needs PostgreSQL 16")
-            sql = f"SELECT name, id FROM entities WHERE namespace = ? AND name IN {db.dialect.in_texts}"
-            found = await conn.execute_fetchall(sql, ("default", '["Entity00042", "Entity04321", "no such"]'))
-            plan = "\n".join(row[0] for row in await conn.execute_fetchall(f"EXPLAIN (GENERIC_PLAN) {generic(sql)}"))
-    finally:
-        await db.close()
+    async with five_thousand_entities(postgres_url, tmp_path) as (conn, _):
+        sql = f"SELECT name, id FROM entities WHERE namespace = ? AND name IN {PostgresDialect.in_texts}"
+        found = await conn.execute_fetchall(sql, ("default", '["Entity00042", "Entity04321", "no such"]'))
+        plan = await generic_plan(conn, sql)
     assert sorted(name for name, _ in found) == ["Entity00042", "Entity04321"]
     assert "entities_namespace_name_key" in plan, plan
     assert "Seq Scan on entities" not in plan, plan
